@@ -1,0 +1,5 @@
+//go:build !cgo || noblas
+
+package blas
+
+func defaultBackend() Backend { return Gonum{} }

@@ -1,0 +1,171 @@
+package tensor
+
+import (
+	"fmt"
+
+	"mmc/ml/blas"
+)
+
+// MatMul multiplies the last two axes of a and b, optionally transposed:
+// op(a) is [..., m, k], op(b) is [..., k, n], the result [..., m, n]. The
+// leading (batch) axes of a and b must match, or b may be a plain matrix
+// shared by every batch entry.
+func MatMul(a, b *Tensor, transA, transB bool) *Tensor {
+	return matMul(a, b, transA, transB, 1)
+}
+
+// scaledMatMulT is alpha·a·bᵀ, the attention score product.
+func scaledMatMulT(a, b *Tensor, alpha float32) *Tensor {
+	return matMul(a, b, false, true, alpha)
+}
+
+// matMul is alpha·op(a)·op(b); see MatMul.
+func matMul(a, b *Tensor, transA, transB bool, alpha float32) *Tensor {
+	if a.Dim() < 2 || b.Dim() < 2 {
+		panic(fmt.Sprintf("tensor.MatMul: need at least 2 axes, got %v and %v", a.Shape, b.Shape))
+	}
+	ar, ac := a.Shape[a.Dim()-2], a.Shape[a.Dim()-1]
+	br, bc := b.Shape[b.Dim()-2], b.Shape[b.Dim()-1]
+	m, k := ar, ac
+	if transA {
+		m, k = ac, ar
+	}
+	kb, n := br, bc
+	if transB {
+		kb, n = bc, br
+	}
+	if k != kb {
+		panic(fmt.Sprintf("tensor.MatMul: inner sizes differ: %v (trans %v) × %v (trans %v)", a.Shape, transA, b.Shape, transB))
+	}
+	batch := numel(a.Shape[:a.Dim()-2])
+	shared := b.Dim() == 2
+	if !shared && !sameShape(a.Shape[:a.Dim()-2], b.Shape[:b.Dim()-2]) {
+		panic(fmt.Sprintf("tensor.MatMul: batch axes differ: %v and %v", a.Shape, b.Shape))
+	}
+	outShape := append(append([]int(nil), a.Shape[:a.Dim()-2]...), m, n)
+	out := Zeros(outShape...)
+	lda, ldb := ac, bc
+	sa, sb, sc := m*k, k*n, m*n
+	if shared {
+		sb = 0
+	}
+	if shared && !transA {
+		// One product over all batch rows: [batch*m, k] × op(b).
+		blas.Sgemm(false, transB, batch*m, n, k, alpha, a.Data, lda, b.Data, ldb, 0, out.Data, n)
+	} else {
+		for i := 0; i < batch; i++ {
+			blas.Sgemm(transA, transB, m, n, k, alpha, a.Data[i*sa:], lda, b.Data[i*sb:], ldb, 0, out.Data[i*sc:], n)
+		}
+	}
+	return out.record(func() {
+		dc := out.Grad
+		if a.requiresGrad {
+			da := make([]float32, len(a.Data))
+			for i := 0; i < batch; i++ {
+				if !transA {
+					// dA = dC · op(B)ᵀ
+					blas.Sgemm(false, !transB, m, k, n, alpha, dc[i*sc:], n, b.Data[i*sb:], ldb, 0, da[i*sa:], lda)
+				} else {
+					// A is stored k×m: dA = op(B) · dCᵀ
+					blas.Sgemm(transB, true, k, m, n, alpha, b.Data[i*sb:], ldb, dc[i*sc:], n, 0, da[i*sa:], lda)
+				}
+			}
+			a.accumulate(da)
+		}
+		if b.requiresGrad {
+			db := make([]float32, len(b.Data))
+			if shared && !transA && !transB {
+				blas.Sgemm(true, false, k, n, batch*m, alpha, a.Data, lda, dc, n, 0, db, ldb)
+			} else if shared && !transA && transB {
+				blas.Sgemm(true, false, n, k, batch*m, alpha, dc, n, a.Data, lda, 0, db, ldb)
+			} else {
+				beta := float32(0)
+				for i := 0; i < batch; i++ {
+					if !transB {
+						// B is k×n: dB = op(A)ᵀ · dC
+						blas.Sgemm(!transA, false, k, n, m, alpha, a.Data[i*sa:], lda, dc[i*sc:], n, beta, db[i*sb:], ldb)
+					} else {
+						// B is n×k: dB = dCᵀ · op(A)
+						blas.Sgemm(true, transA, n, k, m, alpha, dc[i*sc:], n, a.Data[i*sa:], lda, beta, db[i*sb:], ldb)
+					}
+					if shared {
+						beta = 1
+					}
+				}
+			}
+			b.accumulate(db)
+		}
+	}, a, b)
+}
+
+// Linear computes x·Wᵀ + b over the last axis of x, with W in PyTorch's
+// [out, in] layout and b of shape [out] or nil. x is [..., in]; the result
+// is [..., out].
+func Linear(x, w, b *Tensor) *Tensor {
+	return linear("Linear", x, w, b)
+}
+
+func linear(op string, x, w, b *Tensor) *Tensor {
+	mustDim(op+" weight", w, 2)
+	outF, inF := w.Shape[0], w.Shape[1]
+	if x.Dim() == 0 || x.Shape[x.Dim()-1] != inF {
+		panic(fmt.Sprintf("tensor.%s: input %v does not end in %d features of weight %v", op, x.Shape, inF, w.Shape))
+	}
+	if b != nil && (b.Dim() != 1 || b.Shape[0] != outF) {
+		panic(fmt.Sprintf("tensor.%s: bias %v does not match weight %v", op, b.Shape, w.Shape))
+	}
+	rows := len(x.Data) / max(inF, 1)
+	if inF == 0 {
+		rows = numel(x.Shape[:x.Dim()-1])
+	}
+	outShape := append(append([]int(nil), x.Shape[:x.Dim()-1]...), outF)
+	out := &Tensor{Shape: outShape, Data: make([]float32, rows*outF)}
+	beta := float32(0)
+	if b != nil {
+		parallelFor(rows, outF, func(lo, hi int) {
+			for r := lo; r < hi; r++ {
+				copy(out.Data[r*outF:(r+1)*outF], b.Data)
+			}
+		})
+		beta = 1
+	}
+	blas.Sgemm(false, true, rows, outF, inF, 1, x.Data, inF, w.Data, inF, beta, out.Data, outF)
+	return out.record(func() { linearBackward(x, w, b, out.Grad, rows, inF, outF) }, x, w, b)
+}
+
+// linearBackward accumulates the gradients of y = x·Wᵀ + b given dy.
+func linearBackward(x, w, b *Tensor, dy []float32, rows, inF, outF int) {
+	if x.requiresGrad {
+		dx := make([]float32, len(x.Data))
+		blas.Sgemm(false, false, rows, inF, outF, 1, dy, outF, w.Data, inF, 0, dx, inF)
+		x.accumulate(dx)
+	}
+	if w.requiresGrad {
+		blas.Sgemm(true, false, outF, inF, rows, 1, dy, outF, x.Data, inF, 1, w.grad(), inF)
+	}
+	if b != nil && b.requiresGrad {
+		colSumInto(b.grad(), dy, rows, outF)
+	}
+}
+
+// colSumInto adds the column sums of the rows×cols matrix m to dst.
+func colSumInto(dst, m []float32, rows, cols int) {
+	parts := make([][]float64, maxWorkers())
+	used := parallelChunks(rows, cols, func(c, lo, hi int) {
+		acc := make([]float64, cols)
+		for r := lo; r < hi; r++ {
+			row := m[r*cols : (r+1)*cols]
+			for j, v := range row {
+				acc[j] += float64(v)
+			}
+		}
+		parts[c] = acc
+	})
+	for j := range dst {
+		s := 0.0
+		for c := 0; c < used; c++ {
+			s += parts[c][j]
+		}
+		dst[j] += float32(s)
+	}
+}

@@ -1,0 +1,273 @@
+package optim
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"mmc/ml/checkpoint"
+	"mmc/ml/tensor"
+)
+
+// Group is a set of parameters sharing a weight decay. Names (parallel to
+// Params) label parameters in errors and in saved optimizer state.
+type Group struct {
+	Names       []string
+	Params      []*tensor.Tensor
+	WeightDecay float64
+}
+
+// Named pairs a parameter with its checkpoint key.
+type Named struct {
+	Name  string
+	Param *tensor.Tensor
+}
+
+// NoDecay reports whether a parameter is exempt from weight decay by the
+// rule MMF and transformers use: biases and LayerNorm weights.
+func NoDecay(name string) bool {
+	n := strings.ToLower(name)
+	return strings.Contains(n, "bias") || strings.Contains(n, "layernorm.weight") ||
+		strings.Contains(n, "layer_norm.weight") || strings.HasSuffix(n, "norm.weight")
+}
+
+// SplitDecay puts the trainable parameters into two groups: weightDecay for
+// most, none for those NoDecay names. Frozen parameters are left out.
+func SplitDecay(params []Named, weightDecay float64) []Group {
+	decay := Group{WeightDecay: weightDecay}
+	plain := Group{}
+	for _, p := range params {
+		if !p.Param.RequiresGrad() {
+			continue
+		}
+		g := &decay
+		if NoDecay(p.Name) {
+			g = &plain
+		}
+		g.Names = append(g.Names, p.Name)
+		g.Params = append(g.Params, p.Param)
+	}
+	return []Group{decay, plain}
+}
+
+// AdamWConfig holds AdamW's hyper-parameters. Zero Beta1, Beta2 and Eps
+// take PyTorch's defaults (0.9, 0.999, 1e-8).
+type AdamWConfig struct {
+	LR    float64
+	Beta1 float64
+	Beta2 float64
+	Eps   float64
+	// Schedule scales LR by Schedule(k) on the (k+1)-th step, as
+	// torch.optim.lr_scheduler.LambdaLR stepped after each optimizer step.
+	// Nil means Constant.
+	Schedule Schedule
+}
+
+// AdamW is torch.optim.AdamW (amsgrad off): decoupled weight decay
+// p ← p·(1 − lr·wd), bias-corrected moments and ε added outside the square
+// root. Parameters whose Grad is nil are skipped, as in PyTorch.
+type AdamW struct {
+	cfg    AdamWConfig
+	groups []Group
+	m, v   [][][]float32 // per group, per parameter; allocated on first update
+	steps  int
+}
+
+// NewAdamW returns an optimizer over groups. It panics if a group's Names
+// and Params disagree in length (a wiring error, not a data error).
+func NewAdamW(groups []Group, cfg AdamWConfig) *AdamW {
+	if cfg.Beta1 == 0 {
+		cfg.Beta1 = 0.9
+	}
+	if cfg.Beta2 == 0 {
+		cfg.Beta2 = 0.999
+	}
+	if cfg.Eps == 0 {
+		cfg.Eps = 1e-8
+	}
+	if cfg.Schedule == nil {
+		cfg.Schedule = Constant()
+	}
+	o := &AdamW{cfg: cfg, groups: groups}
+	for gi, g := range groups {
+		if len(g.Names) != 0 && len(g.Names) != len(g.Params) {
+			panic(fmt.Sprintf("optim.NewAdamW: group %d has %d names for %d parameters", gi, len(g.Names), len(g.Params)))
+		}
+		o.m = append(o.m, make([][]float32, len(g.Params)))
+		o.v = append(o.v, make([][]float32, len(g.Params)))
+	}
+	return o
+}
+
+// Steps is the number of updates applied so far.
+func (o *AdamW) Steps() int { return o.steps }
+
+// LR is the learning rate the next Step will use.
+func (o *AdamW) LR() float64 { return o.cfg.LR * o.cfg.Schedule(o.steps) }
+
+// Groups returns the parameter groups.
+func (o *AdamW) Groups() []Group { return o.groups }
+
+// Params lists every parameter of every group.
+func (o *AdamW) Params() []*tensor.Tensor {
+	var ps []*tensor.Tensor
+	for _, g := range o.groups {
+		ps = append(ps, g.Params...)
+	}
+	return ps
+}
+
+// ZeroGrad clears every parameter's gradient.
+func (o *AdamW) ZeroGrad() {
+	for _, g := range o.groups {
+		for _, p := range g.Params {
+			p.ZeroGrad()
+		}
+	}
+}
+
+func (o *AdamW) name(gi, pi int) string {
+	if names := o.groups[gi].Names; len(names) > pi {
+		return names[pi]
+	}
+	return fmt.Sprintf("group%d.param%d", gi, pi)
+}
+
+// Step checks every gradient for NaN or Inf, then applies one update. A
+// non-finite gradient leaves all parameters untouched and returns a
+// *NonFiniteError naming the step and the first offending parameter.
+func (o *AdamW) Step() error {
+	for gi, g := range o.groups {
+		for pi, p := range g.Params {
+			if p.Grad != nil && !tensor.AllFinite(p.Grad) {
+				return &NonFiniteError{Step: o.steps + 1, What: "gradient", Param: o.name(gi, pi)}
+			}
+		}
+	}
+	lr := o.LR()
+	o.steps++
+	b1, b2 := o.cfg.Beta1, o.cfg.Beta2
+	bc1 := 1 - math.Pow(b1, float64(o.steps))
+	bc2sqrt := math.Sqrt(1 - math.Pow(b2, float64(o.steps)))
+	stepSize := float32(lr / bc1)
+	decay := func(wd float64) float32 { return float32(1 - lr*wd) }
+	for gi, g := range o.groups {
+		keep := decay(g.WeightDecay)
+		for pi, p := range g.Params {
+			if p.Grad == nil {
+				continue
+			}
+			if o.m[gi][pi] == nil {
+				o.m[gi][pi] = make([]float32, len(p.Data))
+				o.v[gi][pi] = make([]float32, len(p.Data))
+			}
+			adamwUpdate(p.Data, p.Grad, o.m[gi][pi], o.v[gi][pi], keep, float32(b1), float32(b2), stepSize, float32(bc2sqrt), float32(o.cfg.Eps))
+		}
+	}
+	return nil
+}
+
+// adamwUpdate is one element-wise AdamW update in the order PyTorch's
+// single-tensor implementation performs it.
+func adamwUpdate(p, g, m, v []float32, keep, b1, b2, stepSize, bc2sqrt, eps float32) {
+	for i := range p {
+		p[i] *= keep
+		m[i] = m[i]*b1 + (1-b1)*g[i]
+		v[i] = v[i]*b2 + (1-b2)*g[i]*g[i]
+		denom := float32(math.Sqrt(float64(v[i])))/bc2sqrt + eps
+		p[i] -= stepSize * m[i] / denom
+	}
+}
+
+// StateDict returns the optimizer's moments keyed "<param>.exp_avg" and
+// "<param>.exp_avg_sq" and metadata with the step count and
+// hyper-parameters, for resuming training from a safetensors file.
+func (o *AdamW) StateDict() (checkpoint.StateDict, map[string]string) {
+	sd := checkpoint.StateDict{}
+	for gi, g := range o.groups {
+		for pi, p := range g.Params {
+			if o.m[gi][pi] == nil {
+				continue
+			}
+			shape := append([]int(nil), p.Shape...)
+			name := o.name(gi, pi)
+			sd[name+".exp_avg"] = &checkpoint.Array{Shape: shape, Data: append([]float32(nil), o.m[gi][pi]...)}
+			sd[name+".exp_avg_sq"] = &checkpoint.Array{Shape: shape, Data: append([]float32(nil), o.v[gi][pi]...)}
+		}
+	}
+	meta := map[string]string{
+		"optimizer": "adamw",
+		"step":      strconv.Itoa(o.steps),
+		"lr":        strconv.FormatFloat(o.cfg.LR, 'g', -1, 64),
+		"beta1":     strconv.FormatFloat(o.cfg.Beta1, 'g', -1, 64),
+		"beta2":     strconv.FormatFloat(o.cfg.Beta2, 'g', -1, 64),
+		"eps":       strconv.FormatFloat(o.cfg.Eps, 'g', -1, 64),
+	}
+	return sd, meta
+}
+
+// LoadStateDict restores moments and the step count saved by StateDict.
+// Every saved moment must match a parameter of the same name and shape;
+// parameters without saved moments start fresh, as in PyTorch.
+func (o *AdamW) LoadStateDict(sd checkpoint.StateDict, meta map[string]string) error {
+	if meta["optimizer"] != "adamw" {
+		return fmt.Errorf("optimizer state: metadata optimizer=%q, want adamw", meta["optimizer"])
+	}
+	steps, err := strconv.Atoi(meta["step"])
+	if err != nil || steps < 0 {
+		return fmt.Errorf("optimizer state: bad step %q", meta["step"])
+	}
+	used := 0
+	m := make([][][]float32, len(o.groups))
+	v := make([][][]float32, len(o.groups))
+	for gi, g := range o.groups {
+		m[gi] = make([][]float32, len(g.Params))
+		v[gi] = make([][]float32, len(g.Params))
+		for pi, p := range g.Params {
+			name := o.name(gi, pi)
+			ma, va := sd[name+".exp_avg"], sd[name+".exp_avg_sq"]
+			if ma == nil && va == nil {
+				continue
+			}
+			for _, a := range []struct {
+				key string
+				arr *checkpoint.Array
+			}{{name + ".exp_avg", ma}, {name + ".exp_avg_sq", va}} {
+				if a.arr == nil {
+					return fmt.Errorf("optimizer state: %q missing", a.key)
+				}
+				if err := a.arr.Check(a.key); err != nil {
+					return fmt.Errorf("optimizer state: %w", err)
+				}
+				if len(a.arr.Data) != len(p.Data) {
+					return fmt.Errorf("optimizer state: %q has shape %v, parameter has %v", a.key, a.arr.Shape, p.Shape)
+				}
+			}
+			m[gi][pi] = append([]float32(nil), ma.Data...)
+			v[gi][pi] = append([]float32(nil), va.Data...)
+			used += 2
+		}
+	}
+	if used != len(sd) {
+		for _, k := range sd.Keys() {
+			if !o.knows(k) {
+				return fmt.Errorf("optimizer state: %q matches no parameter", k)
+			}
+		}
+	}
+	o.m, o.v, o.steps = m, v, steps
+	return nil
+}
+
+func (o *AdamW) knows(key string) bool {
+	for gi, g := range o.groups {
+		for pi := range g.Params {
+			n := o.name(gi, pi)
+			if key == n+".exp_avg" || key == n+".exp_avg_sq" {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,25 @@
+// Package viz shows a pipeline as a left-to-right DAG: as Graphviz DOT, as
+// Mermaid, as Kedro-Viz-shaped JSON, or as an interactive web page embedded
+// in the binary (go:embed; no CDN, no JavaScript build step).
+//
+// The package knows nothing of the runner. A caller converts its pipeline
+// into a Graph — task nodes with their inputs, outputs, parameter keys,
+// tags, namespace and Go source location; catalog datasets with type,
+// filepath and layer; resolved parameter values — and hands it to one of:
+//
+//	RenderDOT(w, g)       // digraph, rankdir=LR, a cluster per layer
+//	RenderMermaid(w, g)   // flowchart LR, a subgraph per layer
+//	RenderJSON(w, g)      // the body of Kedro-Viz's GET /api/main
+//	Serve(ctx, addr, g)   // the web page on 127.0.0.1, until ctx ends
+//	Build(dir, g)         // the same page and API as static files
+//	ComputeLayout(g, opt) // the coordinates the page draws
+//
+// Edges follow from the nodes' inputs and outputs; datasets a node names
+// but the catalog does not describe are shown as in-memory data. The layout
+// is layered (Sugiyama style): ranks by longest path, one column band per
+// catalog layer in data-flow order, crossings reduced by barycentre sweeps.
+//
+// The server answers GET /api/main, /api/layout, /api/nodes/{id} and
+// /api/pipelines/{name}; Handler returns it as an http.Handler so a caller
+// can mount more routes (for example a live run-status feed) beside it.
+package viz

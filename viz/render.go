@@ -1,0 +1,172 @@
+package viz
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// RenderDOT writes g as a Graphviz digraph laid out left to right: tasks are
+// boxes, datasets cylinders, parameters dashed notes, and datasets that
+// share a catalog layer are grouped in a labelled cluster.
+func RenderDOT(w io.Writer, g Graph) error {
+	r, err := resolve(g)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriter(w)
+	fmt.Fprintf(bw, "digraph %s {\n", dotQuote(g.Name))
+	bw.WriteString("  rankdir=LR;\n  node [fontname=\"Helvetica\", fontsize=11];\n")
+	line := func(indent string, it item) {
+		fmt.Fprintf(bw, "%s%s [%s];\n", indent, dotQuote(dotName(it)), dotAttrs(r, it))
+	}
+	layered := map[string][]item{}
+	var order []string
+	for _, it := range r.items {
+		if it.Kind == KindData && it.Layer != "" {
+			if _, ok := layered[it.Layer]; !ok {
+				order = append(order, it.Layer)
+			}
+			layered[it.Layer] = append(layered[it.Layer], it)
+			continue
+		}
+		line("  ", it)
+	}
+	for i, layer := range order {
+		fmt.Fprintf(bw, "  subgraph cluster_layer_%d {\n    label=%s;\n    style=dashed;\n", i, dotQuote(layer))
+		for _, it := range layered[layer] {
+			line("    ", it)
+		}
+		bw.WriteString("  }\n")
+	}
+	for _, e := range r.edges {
+		fmt.Fprintf(bw, "  %s -> %s;\n", dotQuote(dotName(r.items[r.byID[e.Source]])), dotQuote(dotName(r.items[r.byID[e.Target]])))
+	}
+	bw.WriteString("}\n")
+	return bw.Flush()
+}
+
+// dotName is an item's DOT node ID: kind-prefixed, so a node and a dataset
+// of the same name stay apart, and readable in the .dot file.
+func dotName(it item) string { return string(it.Kind) + ":" + it.Name }
+
+func dotAttrs(r *resolved, it item) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "label=%s", dotQuote(it.Name))
+	switch it.Kind {
+	case KindTask:
+		n := r.g.Nodes[it.Index]
+		b.WriteString(", shape=box, style=\"rounded,filled\", fillcolor=\"#dbe8f7\"")
+		tip := n.Func
+		if n.Source != "" {
+			tip += " (" + n.Source + ")"
+		}
+		if len(n.Tags) > 0 {
+			tip += " tags: " + strings.Join(n.Tags, ", ")
+		}
+		if tip != "" {
+			fmt.Fprintf(&b, ", tooltip=%s", dotQuote(strings.TrimSpace(tip)))
+		}
+	case KindData:
+		d := r.dataset(it)
+		b.WriteString(", shape=cylinder")
+		if d.InMemory {
+			b.WriteString(", style=dashed")
+		}
+		fmt.Fprintf(&b, ", tooltip=%s", dotQuote(strings.TrimSpace(d.Type+" "+d.Filepath)))
+	case KindParameters:
+		b.WriteString(", shape=note, style=dashed, fontsize=9")
+	}
+	return b.String()
+}
+
+// dotQuote quotes s as a DOT string.
+func dotQuote(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+	return `"` + r.Replace(s) + `"`
+}
+
+// RenderMermaid writes g as a Mermaid flowchart (left to right), with one
+// subgraph per catalog layer and a class per item kind.
+func RenderMermaid(w io.Writer, g Graph) error {
+	r, err := resolve(g)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriter(w)
+	bw.WriteString("flowchart LR\n")
+	layered := map[string][]item{}
+	var order []string
+	for _, it := range r.items {
+		if it.Kind == KindData && it.Layer != "" {
+			if _, ok := layered[it.Layer]; !ok {
+				order = append(order, it.Layer)
+			}
+			layered[it.Layer] = append(layered[it.Layer], it)
+			continue
+		}
+		fmt.Fprintf(bw, "  %s\n", mermaidNode(it))
+	}
+	for i, layer := range order {
+		fmt.Fprintf(bw, "  subgraph layer%d[%s]\n", i, mermaidLabel(layer))
+		for _, it := range layered[layer] {
+			fmt.Fprintf(bw, "    %s\n", mermaidNode(it))
+		}
+		bw.WriteString("  end\n")
+	}
+	for _, e := range r.edges {
+		fmt.Fprintf(bw, "  %s --> %s\n", mermaidID(r.items[r.byID[e.Source]]), mermaidID(r.items[r.byID[e.Target]]))
+	}
+	bw.WriteString("  classDef task fill:#dbe8f7,stroke:#3b6ea8\n")
+	bw.WriteString("  classDef data fill:#eef5e9,stroke:#4f8a3c\n")
+	bw.WriteString("  classDef parameters fill:#fdf6e3,stroke:#b58900,stroke-dasharray:3 3\n")
+	for _, kind := range []Kind{KindTask, KindData, KindParameters} {
+		var ids []string
+		for _, it := range r.items {
+			if it.Kind == kind {
+				ids = append(ids, mermaidID(it))
+			}
+		}
+		if len(ids) > 0 {
+			fmt.Fprintf(bw, "  class %s %s\n", strings.Join(ids, ","), kind)
+		}
+	}
+	return bw.Flush()
+}
+
+// mermaidID is an item's Mermaid node ID: Mermaid IDs must be plain words.
+func mermaidID(it item) string { return string(it.Kind[0]) + "_" + it.ID }
+
+func mermaidNode(it item) string {
+	label := mermaidLabel(it.Name)
+	switch it.Kind {
+	case KindData:
+		return mermaidID(it) + "[(" + label + ")]"
+	case KindParameters:
+		return mermaidID(it) + "{{" + label + "}}"
+	}
+	return mermaidID(it) + "[" + label + "]"
+}
+
+// mermaidLabel quotes s for a Mermaid label; Mermaid has entity codes
+// instead of backslash escapes.
+func mermaidLabel(s string) string {
+	r := strings.NewReplacer(`"`, "#quot;", "\n", " ")
+	return `"` + r.Replace(s) + `"`
+}
+
+// RenderJSON writes g in the shape of Kedro-Viz's GET /api/main response.
+func RenderJSON(w io.Writer, g Graph) error {
+	m, err := Main(g)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(m); err != nil {
+		return fmt.Errorf("viz: encoding graph %q as JSON: %w", g.Name, err)
+	}
+	return nil
+}

@@ -106,6 +106,13 @@ func Linear(x, w, b *Tensor) *Tensor {
 }
 
 func linear(op string, x, w, b *Tensor) *Tensor {
+	out, rows := linearForward(op, x, w, b)
+	inF, outF := w.Shape[1], w.Shape[0]
+	return out.record(func() { linearBackward(x, w, b, out.Grad, rows, inF, outF) }, x, w, b)
+}
+
+// linearForward computes x·Wᵀ + b without recording history.
+func linearForward(op string, x, w, b *Tensor) (out *Tensor, rows int) {
 	mustDim(op+" weight", w, 2)
 	outF, inF := w.Shape[0], w.Shape[1]
 	if x.Dim() == 0 || x.Shape[x.Dim()-1] != inF {
@@ -114,12 +121,9 @@ func linear(op string, x, w, b *Tensor) *Tensor {
 	if b != nil && (b.Dim() != 1 || b.Shape[0] != outF) {
 		panic(fmt.Sprintf("tensor.%s: bias %v does not match weight %v", op, b.Shape, w.Shape))
 	}
-	rows := len(x.Data) / max(inF, 1)
-	if inF == 0 {
-		rows = numel(x.Shape[:x.Dim()-1])
-	}
+	rows = numel(x.Shape[:x.Dim()-1])
 	outShape := append(append([]int(nil), x.Shape[:x.Dim()-1]...), outF)
-	out := &Tensor{Shape: outShape, Data: make([]float32, rows*outF)}
+	out = &Tensor{Shape: outShape, Data: make([]float32, rows*outF)}
 	beta := float32(0)
 	if b != nil {
 		parallelFor(rows, outF, func(lo, hi int) {
@@ -130,7 +134,7 @@ func linear(op string, x, w, b *Tensor) *Tensor {
 		beta = 1
 	}
 	blas.Sgemm(false, true, rows, outF, inF, 1, x.Data, inF, w.Data, inF, beta, out.Data, outF)
-	return out.record(func() { linearBackward(x, w, b, out.Grad, rows, inF, outF) }, x, w, b)
+	return out, rows
 }
 
 // linearBackward accumulates the gradients of y = x·Wᵀ + b given dy.
@@ -168,4 +172,27 @@ func colSumInto(dst, m []float32, rows, cols int) {
 		}
 		dst[j] += float32(s)
 	}
+}
+
+// LinearGELU is GELU(Linear(x, w, b)) with the activation applied in the
+// same pass that leaves the product, as BERT's intermediate layer uses it.
+// Only the pre-activation is kept for the backward pass.
+func LinearGELU(x, w, b *Tensor) *Tensor {
+	h, rows := linearForward("LinearGELU", x, w, b)
+	out := &Tensor{Shape: h.Shape, Data: make([]float32, len(h.Data))}
+	parallelFor(len(h.Data), 8, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			out.Data[i] = gelu(h.Data[i])
+		}
+	})
+	inF, outF := w.Shape[1], w.Shape[0]
+	return out.record(func() {
+		dh := make([]float32, len(h.Data))
+		parallelFor(len(dh), 8, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				dh[i] = out.Grad[i] * geluGrad(h.Data[i])
+			}
+		})
+		linearBackward(x, w, b, dh, rows, inF, outF)
+	}, x, w, b)
 }

@@ -1,0 +1,358 @@
+// Package train is the training and evaluation loop for the binary
+// (hateful / not hateful) multimodal classifiers: batches loaded ahead of
+// compute in goroutines, a loss over two logits, an optimiser step on a
+// learning-rate schedule, validation after every epoch, early stopping on
+// validation AUROC, the best epoch's weights kept, and the full training
+// state saved atomically after every epoch so a killed run resumes and
+// ends with the same metrics as an uninterrupted one.
+//
+// Determinism: with the same seed, data and configuration, training on
+// one goroutine gives bit-identical weights and metrics. The epoch order
+// comes from (seed, epoch) and each batch carries a seed from (seed,
+// step) for the model's dropout, so nothing depends on how many loader
+// goroutines ran or on where a previous run stopped.
+//
+// The package knows models only through Model and optimisers through
+// Optimizer; it has no notion of pipelines, files other than its state
+// store, or terminals (progress goes to callbacks).
+package train
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"mmc/ml/batch"
+	"mmc/ml/checkpoint"
+	"mmc/ml/metrics"
+	"mmc/ml/tensor"
+)
+
+// Param is a named trainable tensor; the name is its state_dict key.
+type Param struct {
+	Name   string
+	Tensor *tensor.Tensor
+}
+
+// Model is a classifier producing two logits per example.
+type Model interface {
+	// Forward returns logits [B, 2]. train enables dropout, drawn from
+	// a generator seeded with b.Seed.
+	Forward(b *batch.Batch, train bool) *tensor.Tensor
+	// Params lists every parameter in a fixed order, frozen ones
+	// included (they do not require a gradient).
+	Params() []Param
+}
+
+// Optimizer updates parameters from their accumulated gradients on its
+// own learning-rate schedule (*optim.AdamW satisfies it).
+type Optimizer interface {
+	// Step applies one update to every parameter that has a gradient
+	// and advances the schedule; it fails, changing nothing, on a
+	// non-finite gradient.
+	Step() error
+	// LR is the learning rate the next Step will use.
+	LR() float64
+	// StateDict returns the moments and the step count (in meta);
+	// LoadStateDict restores them.
+	StateDict() (checkpoint.StateDict, map[string]string)
+	LoadStateDict(sd checkpoint.StateDict, meta map[string]string) error
+}
+
+// Config holds the loop's settings (parameters.yml → train).
+type Config struct {
+	Epochs        int         `yaml:"epochs" json:"epochs"`
+	BatchSize     int         `yaml:"batch_size" json:"batch_size"`
+	EvalBatchSize int         `yaml:"eval_batch_size" json:"eval_batch_size"` // 0: BatchSize
+	Optimizer     OptimConfig `yaml:"optimizer" json:"optimizer"`
+	Patience      int         `yaml:"patience" json:"patience"` // epochs without a better val AUROC before stopping; 0 disables
+	Seed          uint64      `yaml:"seed" json:"seed"`
+	Loss          LossConfig  `yaml:"loss" json:"loss"`
+	// Workers is the number of loader goroutines, Ahead the number of
+	// batches they may prepare ahead of compute.
+	Workers int `yaml:"workers" json:"workers"`
+	Ahead   int `yaml:"ahead" json:"ahead"`
+}
+
+// Validate reports the first invalid setting.
+func (c Config) Validate() error {
+	switch {
+	case c.Epochs <= 0:
+		return fmt.Errorf("train: epochs %d, want > 0", c.Epochs)
+	case c.BatchSize <= 0:
+		return fmt.Errorf("train: batch_size %d, want > 0", c.BatchSize)
+	case c.EvalBatchSize < 0:
+		return fmt.Errorf("train: eval_batch_size %d is negative", c.EvalBatchSize)
+	case c.Patience < 0:
+		return fmt.Errorf("train: patience %d is negative", c.Patience)
+	}
+	if err := c.Optimizer.Validate(); err != nil {
+		return err
+	}
+	return c.Loss.Validate()
+}
+
+// Epoch is one row of training_history.json.
+type Epoch struct {
+	Epoch       int     `json:"epoch"` // 1-based
+	Steps       int     `json:"steps"` // global steps done at the end of the epoch
+	TrainLoss   float64 `json:"train_loss"`
+	ValLoss     float64 `json:"val_loss"`
+	ValAUROC    float64 `json:"val_auroc"`
+	ValAccuracy float64 `json:"val_accuracy"`
+	ValF1       float64 `json:"val_f1"`
+	LR          float64 `json:"lr"` // learning rate of the epoch's last step
+	Seconds     float64 `json:"seconds"`
+	MemesPerSec float64 `json:"memes_per_sec"`
+}
+
+// History is the record of a training run.
+type History struct {
+	Epochs    []Epoch `json:"epochs"`
+	BestEpoch int     `json:"best_epoch"` // 1-based; 0 before the first validation
+	BestAUROC float64 `json:"best_val_auroc"`
+	Stopped   string  `json:"stopped"` // why training ended
+}
+
+// StepInfo is reported after every optimisation step.
+type StepInfo struct {
+	Epoch, Step    int // 1-based epoch, 0-based global step just done
+	Batch, Batches int // 1-based batch within the epoch and their number
+	Loss, LR       float64
+	Examples       int // examples seen this epoch
+	ElapsedInEpoch time.Duration
+}
+
+// Hooks receive progress; any may be nil.
+type Hooks struct {
+	OnStep  func(StepInfo)
+	OnEpoch func(Epoch)
+}
+
+// Trainer runs the loop. Model, Optimizer and Config are required; Store
+// enables per-epoch state saving and resume.
+type Trainer struct {
+	Model     Model
+	Optimizer Optimizer
+	Config    Config
+	Store     Store
+	Hooks     Hooks
+	// Fingerprint identifies what a saved state must match to be resumed
+	// (model sizes, data, training settings); a stored state with another
+	// fingerprint is ignored and overwritten.
+	Fingerprint string
+}
+
+// ErrNonFiniteLoss is wrapped by the error that stops training on a NaN
+// or infinite loss.
+var ErrNonFiniteLoss = errors.New("non-finite loss")
+
+// Run trains on train, validating on val after every epoch, and leaves
+// the model holding the best epoch's weights. With a Store holding a
+// compatible state it continues from the last completed epoch.
+func (t *Trainer) Run(ctx context.Context, train, val Dataset) (*History, error) {
+	cfg := t.Config
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if train.Len() == 0 {
+		return nil, errors.New("train: empty training set")
+	}
+	if val.Len() == 0 {
+		return nil, errors.New("train: empty validation set (needed for early stopping on AUROC)")
+	}
+	params := t.Model.Params()
+	batchesPerEpoch := cfg.StepsPerEpoch(train.Len())
+
+	hist := &History{}
+	var best checkpoint.StateDict
+	startEpoch, step, sinceBest := 0, 0, 0
+	if t.Store != nil {
+		st, err := t.Store.Load()
+		if err != nil {
+			return nil, fmt.Errorf("train: resume: %w", err)
+		}
+		if st != nil && st.Meta.Fingerprint == t.Fingerprint {
+			if err := loadParams(params, st.Model); err != nil {
+				return nil, fmt.Errorf("train: resume model weights: %w", err)
+			}
+			if err := t.Optimizer.LoadStateDict(st.Optimizer, st.Meta.OptimizerMeta); err != nil {
+				return nil, fmt.Errorf("train: resume optimizer state: %w", err)
+			}
+			hist = &st.Meta.History
+			startEpoch, step, sinceBest = st.Meta.EpochsDone, st.Meta.Step, st.Meta.SinceBest
+			best = st.Best
+		}
+	}
+
+	for epoch := startEpoch; epoch < cfg.Epochs; epoch++ {
+		if cfg.Patience > 0 && sinceBest >= cfg.Patience {
+			break
+		}
+		rec, err := t.trainEpoch(ctx, train, epoch, &step, batchesPerEpoch, params)
+		if err != nil {
+			return hist, err
+		}
+		_, logits, labels, err := Predict(ctx, t.Model, val, t.evalBatch(), cfg.Workers, cfg.Ahead)
+		if err != nil {
+			return hist, fmt.Errorf("train: validate after epoch %d: %w", epoch+1, err)
+		}
+		m, err := metrics.Evaluate(logits, labels)
+		if err != nil {
+			return hist, fmt.Errorf("train: validation metrics after epoch %d: %w", epoch+1, err)
+		}
+		rec.ValLoss, rec.ValAUROC, rec.ValAccuracy, rec.ValF1 = m.Loss, m.AUROC, m.Accuracy, m.F1
+		hist.Epochs = append(hist.Epochs, rec)
+		if hist.BestEpoch == 0 || m.AUROC > hist.BestAUROC {
+			hist.BestEpoch, hist.BestAUROC = epoch+1, m.AUROC
+			best = snapshot(params)
+			sinceBest = 0
+		} else {
+			sinceBest++
+		}
+		if t.Hooks.OnEpoch != nil {
+			t.Hooks.OnEpoch(rec)
+		}
+		if t.Store != nil {
+			osd, ometa := t.Optimizer.StateDict()
+			st := &State{
+				Meta: StateMeta{Fingerprint: t.Fingerprint, EpochsDone: epoch + 1, Step: step, SinceBest: sinceBest,
+					History: *hist, OptimizerMeta: ometa},
+				Model: snapshot(params), Optimizer: osd, Best: best,
+			}
+			if err := t.Store.Save(st); err != nil {
+				return hist, fmt.Errorf("train: save state after epoch %d: %w", epoch+1, err)
+			}
+		}
+	}
+	switch {
+	case cfg.Patience > 0 && sinceBest >= cfg.Patience:
+		hist.Stopped = fmt.Sprintf("early stop: no better validation AUROC for %d epochs", sinceBest)
+	default:
+		hist.Stopped = fmt.Sprintf("completed %d epochs", len(hist.Epochs))
+	}
+	if err := loadParams(params, best); err != nil {
+		return hist, fmt.Errorf("train: restore best epoch %d: %w", hist.BestEpoch, err)
+	}
+	return hist, nil
+}
+
+func (t *Trainer) evalBatch() int {
+	if t.Config.EvalBatchSize > 0 {
+		return t.Config.EvalBatchSize
+	}
+	return t.Config.BatchSize
+}
+
+// trainEpoch runs one epoch (0-based) and returns its history row with
+// the training fields filled.
+func (t *Trainer) trainEpoch(ctx context.Context, data Dataset, epoch int, step *int, batches int, params []Param) (Epoch, error) {
+	cfg := t.Config
+	start := time.Now()
+	order := EpochOrder(data.Len(), cfg.Seed, epoch, true)
+	ld := NewLoader(ctx, data, order, cfg.BatchSize, cfg.Workers, cfg.Ahead, *step, cfg.Seed)
+	defer ld.Close()
+	var lossSum float64
+	var seen int
+	var lr float64
+	for k := 1; ; k++ {
+		if err := ctx.Err(); err != nil {
+			return Epoch{}, fmt.Errorf("train: epoch %d: %w", epoch+1, err)
+		}
+		b, err := ld.Next()
+		if err != nil {
+			return Epoch{}, fmt.Errorf("train: epoch %d batch %d: %w", epoch+1, k, err)
+		}
+		if b == nil {
+			break
+		}
+		if !b.Labelled() {
+			return Epoch{}, fmt.Errorf("train: epoch %d batch %d: training example without a label (ids %v)", epoch+1, k, b.IDs)
+		}
+		logits := t.Model.Forward(b, true)
+		loss, grad, err := cfg.Loss.Compute(logits.Data, b.Labels)
+		if err != nil {
+			return Epoch{}, fmt.Errorf("train: epoch %d step %d: %w", epoch+1, *step, err)
+		}
+		if math.IsNaN(loss) || math.IsInf(loss, 0) {
+			return Epoch{}, fmt.Errorf("train: %w %v at epoch %d, step %d (batch %d, meme ids %v); lower the learning rate or check the inputs",
+				ErrNonFiniteLoss, loss, epoch+1, *step, k, b.IDs)
+		}
+		logits.BackwardWith(grad)
+		lr = t.Optimizer.LR()
+		if err := t.Optimizer.Step(); err != nil {
+			return Epoch{}, fmt.Errorf("train: epoch %d step %d (batch %d, meme ids %v): %w", epoch+1, *step, k, b.IDs, err)
+		}
+		for _, p := range params {
+			p.Tensor.ZeroGrad()
+		}
+		lossSum += loss * float64(b.Size)
+		seen += b.Size
+		if t.Hooks.OnStep != nil {
+			t.Hooks.OnStep(StepInfo{Epoch: epoch + 1, Step: *step, Batch: k, Batches: batches, Loss: loss, LR: lr, Examples: seen, ElapsedInEpoch: time.Since(start)})
+		}
+		*step++
+	}
+	secs := time.Since(start).Seconds()
+	return Epoch{Epoch: epoch + 1, Steps: *step, TrainLoss: lossSum / float64(seen), LR: lr, Seconds: secs, MemesPerSec: float64(seen) / secs}, nil
+}
+
+// Predict runs the model without gradients over data in order and
+// returns the ids, the [N, 2] logits and the labels (batch.NoLabel where
+// unknown).
+func Predict(ctx context.Context, m Model, data Dataset, batchSize, workers, ahead int) (ids []string, logits []float32, labels []int, err error) {
+	order := EpochOrder(data.Len(), 0, 0, false)
+	ld := NewLoader(ctx, data, order, batchSize, workers, ahead, -1, 0)
+	defer ld.Close()
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, nil, nil, err
+		}
+		b, err := ld.Next()
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if b == nil {
+			break
+		}
+		var out *tensor.Tensor
+		tensor.NoGrad(func() { out = m.Forward(b, false) })
+		if len(out.Data) != 2*b.Size {
+			return nil, nil, nil, fmt.Errorf("model returned %v logits for a batch of %d, want [%d, 2]", out.Shape, b.Size, b.Size)
+		}
+		ids = append(ids, b.IDs...)
+		logits = append(logits, out.Data...)
+		labels = append(labels, b.Labels...)
+	}
+	return ids, logits, labels, nil
+}
+
+// snapshot copies every parameter's values into a StateDict.
+func snapshot(params []Param) checkpoint.StateDict {
+	sd := make(checkpoint.StateDict, len(params))
+	for _, p := range params {
+		sd[p.Name] = &checkpoint.Array{Shape: append([]int(nil), p.Tensor.Shape...), Data: append([]float32(nil), p.Tensor.Data...)}
+	}
+	return sd
+}
+
+// loadParams copies sd into the parameters; every parameter must be
+// present with its shape.
+func loadParams(params []Param, sd checkpoint.StateDict) error {
+	for _, p := range params {
+		a, ok := sd[p.Name]
+		if !ok {
+			return fmt.Errorf("parameter %q missing from the saved weights", p.Name)
+		}
+		if len(a.Data) != len(p.Tensor.Data) {
+			return fmt.Errorf("parameter %q: saved shape %v, model shape %v", p.Name, a.Shape, p.Tensor.Shape)
+		}
+		copy(p.Tensor.Data, a.Data)
+	}
+	return nil
+}
+
+// Snapshot returns a copy of the model's weights keyed by parameter name.
+func Snapshot(m Model) checkpoint.StateDict { return snapshot(m.Params()) }

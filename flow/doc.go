@@ -1,0 +1,54 @@
+// Package flow is the runner core: nodes made from plain typed Go
+// functions, pipelines (composition, namespaces, filters, validation,
+// topological order), the pipeline registry, and the sequential and
+// parallel runners with hooks, resume hints and --only-missing-outputs.
+//
+// A node function takes a context first, then one value per input, and
+// returns one value per output and an error last. Node constructors are
+// generic over the input and output types, so the compiler checks that
+// the function fits the dataset handles it is wired to:
+//
+//	var (
+//		TrainMemes  = catalog.Declare[[]memes.Meme]("train_memes")
+//		Images      = catalog.Declare[map[string]image.Image]("meme_images")
+//		Report      = catalog.Declare[Report]("data_report")
+//		Chart       = catalog.Declare[image.Image]("data_report_chart")
+//		SynthParams = catalog.Param[SyntheticParams]("synthetic") // params:synthetic
+//	)
+//
+//	// A parameter subtree decodes strictly into a struct before any
+//	// node runs: an unknown key in parameters.yml is an error with
+//	// file:line and the nearest valid key.
+//	type SyntheticParams struct {
+//		NumMemes int   `yaml:"num_memes"`
+//		Seed     int64 `yaml:"seed"`
+//	}
+//
+//	func Generate(ctx context.Context, p SyntheticParams) ([]memes.Meme, error)
+//	func Summarise(ctx context.Context, m []memes.Meme, imgs map[string]image.Image) (Report, image.Image, error)
+//
+//	func DataProcessing() *flow.Pipeline {
+//		return flow.New(
+//			flow.Node1("generate_memes", Generate, SynthParams, TrainMemes),
+//			flow.Node2x2("summarise", Summarise, TrainMemes, Images, Report, Chart).
+//				Tagged("report"),
+//		)
+//	}
+//
+// Node1 is one input and one output, Node2 two inputs, Node2x2 two
+// inputs and two outputs, and so on; Node0 has no inputs and Sink1 no
+// outputs. Func wires any function by reflection and checks it when the
+// pipeline is built, for the rare case the typed forms do not cover.
+//
+// flow.New validates as it builds (duplicate node names, an output
+// produced twice, cycles, a node reading its own output, a dataset name
+// used with two Go types), and Pipeline.Err reports the problems with
+// "did you mean" hints. Check then validates against a catalog (free
+// inputs present, formats able to produce each handle's type, parameter
+// subtrees decoding strictly) and Run executes:
+//
+//	p := registry.MustPipeline("__default__")
+//	p, err := p.Filter(flow.Filter{Tags: []string{"report"}})
+//	err = flow.Check(p, cat)
+//	res, err := flow.Run(ctx, p, cat, flow.RunOptions{MaxWorkers: 2, Hooks: []flow.Hooks{myHooks}})
+package flow

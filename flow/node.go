@@ -1,0 +1,278 @@
+package flow
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"regexp"
+	"runtime"
+	"slices"
+	"strings"
+
+	"mmc/catalog"
+)
+
+// port is a node's view of one dataset: its (possibly renamed) name and
+// the Go type the node reads or writes.
+type port struct {
+	name string
+	typ  reflect.Type
+}
+
+func (p port) Name() string       { return p.name }
+func (p port) Type() reflect.Type { return p.typ }
+
+// Node is one step of a pipeline: a function, the datasets it reads and
+// writes, a unique name, tags and an optional namespace. Nodes are
+// immutable; Tagged and the pipeline namespace functions return copies.
+type Node struct {
+	name      string // short name, without namespace
+	namespace string
+	tags      []string
+	inputs    []port
+	outputs   []port
+	funcName  string
+	call      func(ctx context.Context, in []any) ([]any, error)
+	err       error // construction problem, reported by pipeline validation
+}
+
+var validName = regexp.MustCompile(`^[\w.-]+$`)
+
+func newNode(name string, fn any, ins, outs []catalog.Ref, call func(context.Context, []any) ([]any, error)) *Node {
+	n := &Node{name: name, funcName: funcName(fn), call: call}
+	for _, r := range ins {
+		n.inputs = append(n.inputs, port{r.Name(), r.Type()})
+	}
+	for _, r := range outs {
+		n.outputs = append(n.outputs, port{r.Name(), r.Type()})
+	}
+	n.err = n.check()
+	return n
+}
+
+// check reports what Kedro rejects when a node is defined.
+func (n *Node) check() error {
+	switch {
+	case n.name == "":
+		return fmt.Errorf("node of function %s has no name", n.funcName)
+	case !validName.MatchString(n.name):
+		return fmt.Errorf("node name %q may only contain letters, digits, '_', '.', '-'", n.name)
+	case len(n.inputs) == 0 && len(n.outputs) == 0:
+		return fmt.Errorf("node %q has neither inputs nor outputs", n.name)
+	}
+	seen := map[string]bool{}
+	for _, o := range n.outputs {
+		if o.name == "" {
+			return fmt.Errorf("node %q has an output with an empty name", n.name)
+		}
+		if seen[o.name] {
+			return fmt.Errorf("node %q writes output %q twice", n.name, o.name)
+		}
+		if _, isParam := catalog.IsParam(o.name); isParam {
+			return fmt.Errorf("node %q writes parameters %q; parameters are read-only", n.name, o.name)
+		}
+		seen[o.name] = true
+	}
+	for _, i := range n.inputs {
+		if i.name == "" {
+			return fmt.Errorf("node %q has an input with an empty name", n.name)
+		}
+		if seen[i.name] {
+			return fmt.Errorf("node %q reads %q, which is also its own output", n.name, i.name)
+		}
+	}
+	for _, t := range n.tags {
+		if !validName.MatchString(t) {
+			return fmt.Errorf("node %q: tag %q may only contain letters, digits, '_', '.', '-'", n.name, t)
+		}
+	}
+	return nil
+}
+
+func funcName(fn any) string {
+	v := reflect.ValueOf(fn)
+	if v.Kind() != reflect.Func {
+		return fmt.Sprintf("%T", fn)
+	}
+	f := runtime.FuncForPC(v.Pointer())
+	if f == nil {
+		return "func"
+	}
+	name := f.Name()
+	if i := strings.LastIndexByte(name, '/'); i >= 0 {
+		name = name[i+1:]
+	}
+	return name
+}
+
+// as converts a loaded value to T, mapping a nil interface to T's zero.
+func as[T any](v any) T {
+	if v == nil {
+		var zero T
+		return zero
+	}
+	return v.(T)
+}
+
+// Name is the full name: namespace + "." + short name when namespaced.
+func (n *Node) Name() string {
+	if n.namespace == "" {
+		return n.name
+	}
+	return n.namespace + "." + n.name
+}
+
+// ShortName is the name without namespace.
+func (n *Node) ShortName() string { return n.name }
+
+// Namespace is the node's namespace ("" when none).
+func (n *Node) Namespace() string { return n.namespace }
+
+// Tags are the node's tags, sorted.
+func (n *Node) Tags() []string { return slices.Clone(n.tags) }
+
+// Func is the package-qualified name of the node function.
+func (n *Node) Func() string { return n.funcName }
+
+// Inputs are the datasets the node reads, in argument order.
+func (n *Node) Inputs() []catalog.Ref { return refs(n.inputs) }
+
+// Outputs are the datasets the node writes, in result order.
+func (n *Node) Outputs() []catalog.Ref { return refs(n.outputs) }
+
+// InputNames are the names of Inputs.
+func (n *Node) InputNames() []string { return names(n.inputs) }
+
+// OutputNames are the names of Outputs.
+func (n *Node) OutputNames() []string { return names(n.outputs) }
+
+// Err is the problem found when the node was made, if any.
+func (n *Node) Err() error { return n.err }
+
+func refs(ps []port) []catalog.Ref {
+	out := make([]catalog.Ref, len(ps))
+	for i, p := range ps {
+		out[i] = p
+	}
+	return out
+}
+
+func names(ps []port) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.name
+	}
+	return out
+}
+
+// Tagged returns a copy of the node with tags added.
+func (n *Node) Tagged(tags ...string) *Node {
+	c := *n
+	c.tags = slices.Clone(n.tags)
+	for _, t := range tags {
+		if !slices.Contains(c.tags, t) {
+			c.tags = append(c.tags, t)
+		}
+	}
+	slices.Sort(c.tags)
+	if c.err == nil {
+		c.err = c.check()
+	}
+	return &c
+}
+
+// Call runs the node function on loaded inputs, turning a panic into an
+// error so a failing node cannot take the runner down.
+func (n *Node) Call(ctx context.Context, in []any) (out []any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			buf := make([]byte, 16<<10)
+			buf = buf[:runtime.Stack(buf, false)]
+			err = &PanicError{Node: n.Name(), Value: r, Stack: string(buf)}
+		}
+	}()
+	if len(in) != len(n.inputs) {
+		return nil, fmt.Errorf("node %q: got %d inputs, want %d", n.Name(), len(in), len(n.inputs))
+	}
+	out, err = n.call(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	if len(out) != len(n.outputs) {
+		return nil, fmt.Errorf("node %q: function returned %d values, want %d", n.Name(), len(out), len(n.outputs))
+	}
+	return out, nil
+}
+
+// PanicError is a node function's panic, caught by the runner.
+type PanicError struct {
+	Node  string
+	Value any
+	Stack string
+}
+
+func (e *PanicError) Error() string { return fmt.Sprintf("node %q panicked: %v", e.Node, e.Value) }
+
+var (
+	ctxType = reflect.TypeFor[context.Context]()
+	errType = reflect.TypeFor[error]()
+)
+
+// Func makes a node from any function of the form
+// func(context.Context, A, B, ...) (X, Y, ..., error), wired to refs by
+// name. The function's shape and the refs' types are checked when the
+// node is made; a mismatch is reported by pipeline validation. Prefer
+// the typed constructors (Node1, Node2x2, ...), which the compiler checks.
+func Func(name string, fn any, inputs, outputs []catalog.Ref) *Node {
+	v := reflect.ValueOf(fn)
+	n := newNode(name, fn, inputs, outputs, nil)
+	if n.err != nil {
+		return n
+	}
+	if v.Kind() != reflect.Func {
+		n.err = fmt.Errorf("node %q: %T is not a function", name, fn)
+		return n
+	}
+	t := v.Type()
+	if t.IsVariadic() || t.NumIn() != len(inputs)+1 || t.In(0) != ctxType {
+		n.err = fmt.Errorf("node %q: function %s must take a context.Context and %d inputs", name, t, len(inputs))
+		return n
+	}
+	if t.NumOut() != len(outputs)+1 || t.Out(t.NumOut()-1) != errType {
+		n.err = fmt.Errorf("node %q: function %s must return %d outputs and an error", name, t, len(outputs))
+		return n
+	}
+	for i, r := range inputs {
+		if !r.Type().AssignableTo(t.In(i + 1)) {
+			n.err = fmt.Errorf("node %q: input %q is %v, but the function's argument %d is %v", name, r.Name(), r.Type(), i+1, t.In(i+1))
+			return n
+		}
+	}
+	for i, r := range outputs {
+		if !t.Out(i).AssignableTo(r.Type()) {
+			n.err = fmt.Errorf("node %q: output %q is %v, but the function returns %v", name, r.Name(), r.Type(), t.Out(i))
+			return n
+		}
+	}
+	n.call = func(ctx context.Context, in []any) ([]any, error) {
+		args := make([]reflect.Value, len(in)+1)
+		args[0] = reflect.ValueOf(ctx)
+		for i, x := range in {
+			if x == nil {
+				args[i+1] = reflect.Zero(t.In(i + 1))
+			} else {
+				args[i+1] = reflect.ValueOf(x)
+			}
+		}
+		res := v.Call(args)
+		if e := res[len(res)-1]; !e.IsNil() {
+			return nil, e.Interface().(error)
+		}
+		out := make([]any, len(res)-1)
+		for i := range out {
+			out[i] = res[i].Interface()
+		}
+		return out, nil
+	}
+	return n
+}

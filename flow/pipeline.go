@@ -1,0 +1,377 @@
+package flow
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"sort"
+	"strings"
+
+	"mmc/catalog"
+	"mmc/config"
+)
+
+// Pipeline is an immutable, validated set of nodes in a deterministic
+// topological order (Kahn's algorithm, each ready group sorted by name).
+type Pipeline struct {
+	nodes     []*Node // topological order when err == nil
+	groups    [][]*Node
+	byName    map[string]*Node
+	producer  map[string]*Node   // dataset → node writing it
+	consumers map[string][]*Node // dataset → nodes reading it
+	types     map[string]reflect.Type
+	err       error
+}
+
+// New builds a pipeline from nodes and validates its structure. Problems
+// (duplicate node names, outputs written twice, a node reading its own
+// output, a dataset used with two Go types, cycles) are kept and
+// reported by Err, so pipelines compose without error plumbing and fail
+// before anything runs.
+func New(nodes ...*Node) *Pipeline {
+	p := &Pipeline{byName: make(map[string]*Node, len(nodes)), producer: map[string]*Node{},
+		consumers: map[string][]*Node{}, types: map[string]reflect.Type{}}
+	var errs []error
+	var dupNames []string
+	uniq := make([]*Node, 0, len(nodes))
+	for _, n := range nodes {
+		if n == nil {
+			errs = append(errs, errors.New("nil node"))
+			continue
+		}
+		if prev, dup := p.byName[n.Name()]; dup {
+			if prev != n {
+				dupNames = append(dupNames, n.Name())
+			}
+			continue
+		}
+		if n.err != nil {
+			errs = append(errs, n.err)
+		}
+		p.byName[n.Name()] = n
+		uniq = append(uniq, n)
+	}
+	if len(dupNames) > 0 {
+		errs = append(errs, fmt.Errorf("node names must be unique; these appear more than once: %s", strings.Join(dupNames, ", ")))
+	}
+	for _, n := range uniq {
+		for _, o := range n.outputs {
+			if prev, dup := p.producer[o.name]; dup {
+				errs = append(errs, fmt.Errorf("output %q is written by more than one node: %q and %q", o.name, prev.Name(), n.Name()))
+				continue
+			}
+			p.producer[o.name] = n
+			errs = append(errs, p.noteType(o, n))
+		}
+		for _, in := range n.inputs {
+			p.consumers[in.name] = append(p.consumers[in.name], n)
+			errs = append(errs, p.noteType(in, n))
+		}
+	}
+	p.nodes = uniq
+	if err := errors.Join(errs...); err != nil {
+		p.err = err
+		return p
+	}
+	p.err = p.toposort()
+	return p
+}
+
+// noteType records the Go type of a dataset and reports a conflict.
+func (p *Pipeline) noteType(d port, n *Node) error {
+	if _, isParam := catalog.IsParam(d.name); isParam {
+		return nil
+	}
+	prev, ok := p.types[d.name]
+	if !ok {
+		p.types[d.name] = d.typ
+		return nil
+	}
+	if prev != d.typ {
+		return fmt.Errorf("dataset %q is used as %v and as %v (node %q)", d.name, prev, d.typ, n.Name())
+	}
+	return nil
+}
+
+func (p *Pipeline) toposort() error {
+	indeg := make(map[*Node]int, len(p.nodes))
+	children := make(map[*Node][]*Node, len(p.nodes))
+	for _, n := range p.nodes {
+		seen := map[*Node]bool{}
+		for _, in := range n.inputs {
+			if prod, ok := p.producer[in.name]; ok && !seen[prod] {
+				seen[prod] = true
+				indeg[n]++
+				children[prod] = append(children[prod], n)
+			}
+		}
+	}
+	var ready []*Node
+	for _, n := range p.nodes {
+		if indeg[n] == 0 {
+			ready = append(ready, n)
+		}
+	}
+	order := make([]*Node, 0, len(p.nodes))
+	var groups [][]*Node
+	for len(ready) > 0 {
+		sort.Slice(ready, func(i, j int) bool { return ready[i].Name() < ready[j].Name() })
+		groups = append(groups, ready)
+		order = append(order, ready...)
+		var next []*Node
+		for _, n := range ready {
+			for _, c := range children[n] {
+				indeg[c]--
+				if indeg[c] == 0 {
+					next = append(next, c)
+				}
+			}
+		}
+		ready = next
+	}
+	if len(order) != len(p.nodes) {
+		var cyc []string
+		for _, n := range p.nodes {
+			if indeg[n] > 0 {
+				cyc = append(cyc, n.Name())
+			}
+		}
+		sort.Strings(cyc)
+		return fmt.Errorf("circular dependencies exist among these %d nodes: %s", len(cyc), strings.Join(cyc, ", "))
+	}
+	p.nodes, p.groups = order, groups
+	return nil
+}
+
+// Sum is the union of pipelines (Kedro's a + b): the nodes of all of
+// them, re-validated. A node object present in several is kept once.
+func Sum(ps ...*Pipeline) *Pipeline {
+	var all []*Node
+	for _, q := range ps {
+		if q != nil {
+			all = append(all, q.nodes...)
+		}
+	}
+	return New(all...)
+}
+
+// Err is the validation error, or nil for a valid pipeline.
+func (p *Pipeline) Err() error { return p.err }
+
+// Nodes are the nodes in topological order (in insertion order when the
+// pipeline is invalid).
+func (p *Pipeline) Nodes() []*Node { return slices.Clone(p.nodes) }
+
+// Groups are the topological generations: each group's nodes depend only
+// on nodes of earlier groups.
+func (p *Pipeline) Groups() [][]*Node { return p.groups }
+
+// Len is the number of nodes.
+func (p *Pipeline) Len() int { return len(p.nodes) }
+
+// Node returns the node with the given full name.
+func (p *Pipeline) Node(name string) (*Node, bool) {
+	n, ok := p.byName[name]
+	return n, ok
+}
+
+// NodeNames are the full node names in topological order.
+func (p *Pipeline) NodeNames() []string {
+	out := make([]string, len(p.nodes))
+	for i, n := range p.nodes {
+		out[i] = n.Name()
+	}
+	return out
+}
+
+// Producer returns the node that writes a dataset.
+func (p *Pipeline) Producer(dataset string) (*Node, bool) {
+	n, ok := p.producer[dataset]
+	return n, ok
+}
+
+// Consumers returns the nodes that read a dataset.
+func (p *Pipeline) Consumers(dataset string) []*Node { return slices.Clone(p.consumers[dataset]) }
+
+// DatasetType is the Go type a dataset is used with in this pipeline
+// (nil for parameters and unknown names).
+func (p *Pipeline) DatasetType(name string) reflect.Type { return p.types[name] }
+
+// Inputs are the free inputs: datasets (parameters included) read but not
+// produced in the pipeline, sorted.
+func (p *Pipeline) Inputs() []string {
+	var out []string
+	for d := range p.consumers {
+		if _, ok := p.producer[d]; !ok {
+			out = append(out, d)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Outputs are the terminal outputs: datasets produced and not read
+// inside the pipeline, sorted.
+func (p *Pipeline) Outputs() []string {
+	var out []string
+	for d := range p.producer {
+		if _, ok := p.consumers[d]; !ok {
+			out = append(out, d)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Datasets are all dataset names the pipeline reads or writes, sorted.
+func (p *Pipeline) Datasets() []string {
+	seen := map[string]bool{}
+	for d := range p.producer {
+		seen[d] = true
+	}
+	for d := range p.consumers {
+		seen[d] = true
+	}
+	out := make([]string, 0, len(seen))
+	for d := range seen {
+		out = append(out, d)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Tags are the tags used by any node, sorted.
+func (p *Pipeline) Tags() []string {
+	seen := map[string]bool{}
+	for _, n := range p.nodes {
+		for _, t := range n.tags {
+			seen[t] = true
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for t := range seen {
+		out = append(out, t)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Describe lists the nodes in execution order with their functions, then
+// the free inputs, for `registry describe`.
+func (p *Pipeline) Describe() string {
+	var b strings.Builder
+	b.WriteString("nodes:\n")
+	for _, n := range p.nodes {
+		fmt.Fprintf(&b, "  - %s (%s)\n", n.Name(), n.funcName)
+	}
+	b.WriteString("inputs:\n")
+	for _, in := range p.Inputs() {
+		fmt.Fprintf(&b, "  - %s\n", in)
+	}
+	b.WriteString("outputs:\n")
+	for _, o := range p.Outputs() {
+		fmt.Fprintf(&b, "  - %s\n", o)
+	}
+	return b.String()
+}
+
+// Remap renames datasets and parameters when a pipeline is namespaced
+// (Kedro's pipeline(inputs=, outputs=, parameters=)). Each map goes from
+// the name inside the pipeline to the name outside; parameters are
+// written without "params:". A name mapped to itself is kept as is,
+// without the namespace prefix.
+type Remap struct {
+	Inputs     map[string]string
+	Outputs    map[string]string
+	Parameters map[string]string
+}
+
+// Namespaced returns p with every node moved into namespace ns and every
+// dataset renamed "ns.<name>" and parameter "params:ns.<key>", except
+// those listed in m. Mapped inputs must be free inputs of p and mapped
+// outputs must be produced by p; an unknown name is an error with a
+// suggestion. An empty ns applies only the remapping.
+func Namespaced(p *Pipeline, ns string, m Remap) *Pipeline {
+	if p.err != nil {
+		return p
+	}
+	free := p.Inputs()
+	var errs []error
+	for k := range m.Inputs {
+		if !slices.Contains(free, k) {
+			if _, produced := p.producer[k]; produced {
+				errs = append(errs, fmt.Errorf("namespace %q: input %q is produced inside the pipeline; inputs must be free inputs", ns, k))
+			} else {
+				errs = append(errs, fmt.Errorf("namespace %q: input %q does not exist in the pipeline%s", ns, k, config.DidYouMean(k, free)))
+			}
+		}
+	}
+	for k := range m.Outputs {
+		if _, ok := p.producer[k]; !ok {
+			errs = append(errs, fmt.Errorf("namespace %q: output %q is not produced by the pipeline%s", ns, k, config.DidYouMean(k, sortedKeys(p.producer))))
+		}
+	}
+	for k := range m.Parameters {
+		if _, ok := p.consumers[catalog.ParamsPrefix+k]; !ok {
+			errs = append(errs, fmt.Errorf("namespace %q: parameter %q is not used by the pipeline", ns, k))
+		}
+	}
+	if len(errs) > 0 {
+		return &Pipeline{nodes: p.nodes, err: errors.Join(errs...)}
+	}
+	rename := func(name string) string {
+		if key, ok := catalog.IsParam(name); ok {
+			if name == "parameters" {
+				return name
+			}
+			if to, ok := m.Parameters[key]; ok {
+				return catalog.ParamsPrefix + to
+			}
+			if ns == "" {
+				return name
+			}
+			return catalog.ParamsPrefix + ns + "." + key
+		}
+		if to, ok := m.Inputs[name]; ok {
+			return to
+		}
+		if to, ok := m.Outputs[name]; ok {
+			return to
+		}
+		if ns == "" {
+			return name
+		}
+		return ns + "." + name
+	}
+	out := make([]*Node, len(p.nodes))
+	for i, n := range p.nodes {
+		c := *n
+		if ns != "" {
+			if c.namespace == "" {
+				c.namespace = ns
+			} else {
+				c.namespace = ns + "." + c.namespace
+			}
+		}
+		c.inputs = make([]port, len(n.inputs))
+		for j, in := range n.inputs {
+			c.inputs[j] = port{rename(in.name), in.typ}
+		}
+		c.outputs = make([]port, len(n.outputs))
+		for j, o := range n.outputs {
+			c.outputs[j] = port{rename(o.name), o.typ}
+		}
+		out[i] = &c
+	}
+	return New(out...)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -50,7 +50,7 @@ func (c Config) StepsPerEpoch(n int) int { return (n + c.BatchSize - 1) / c.Batc
 // the weight-decay split of MMF (none on biases and LayerNorm) and the
 // configured schedule over all epochs of n training examples. Frozen
 // parameters are left out.
-func NewOptimizer(m Model, cfg Config, n int) (*optim.AdamW, error) {
+func NewOptimizer(m interface{ Params() []Param }, cfg Config, n int) (*optim.AdamW, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

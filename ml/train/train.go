@@ -36,15 +36,57 @@ type Param struct {
 	Tensor *tensor.Tensor
 }
 
-// Model is a classifier producing two logits per example.
+// Model is a classifier producing two logits per example. It may use
+// the tensor package's autograd (see Autograd) or its own backward pass.
 type Model interface {
-	// Forward returns logits [B, 2]. train enables dropout, drawn from
-	// a generator seeded with b.Seed.
-	Forward(b *batch.Batch, train bool) *tensor.Tensor
+	// Forward returns logits [B, 2] row-major. train enables dropout,
+	// drawn from a generator seeded with b.Seed.
+	Forward(b *batch.Batch, train bool) ([]float32, error)
+	// Backward takes dLoss/dlogits of the last training Forward and
+	// accumulates the gradients into the parameters' Grad.
+	Backward(dlogits []float32) error
 	// Params lists every parameter in a fixed order, frozen ones
 	// included (they do not require a gradient).
 	Params() []Param
 }
+
+// Net is a model written on the tensor package's autograd.
+type Net interface {
+	Forward(b *batch.Batch, train bool) *tensor.Tensor // logits [B, 2]
+	Params() []Param
+}
+
+// Autograd adapts a Net to Model: Backward seeds the recorded graph of
+// the last Forward with dlogits.
+func Autograd(n Net) Model { return &autograd{net: n} }
+
+type autograd struct {
+	net  Net
+	last *tensor.Tensor
+}
+
+func (a *autograd) Forward(b *batch.Batch, train bool) ([]float32, error) {
+	out := a.net.Forward(b, train)
+	if len(out.Data) != 2*b.Size {
+		return nil, fmt.Errorf("model returned logits of shape %v for a batch of %d, want [%d, 2]", out.Shape, b.Size, b.Size)
+	}
+	a.last = nil
+	if train && out.RequiresGrad() {
+		a.last = out
+	}
+	return out.Data, nil
+}
+
+func (a *autograd) Backward(dlogits []float32) error {
+	if a.last == nil {
+		return errors.New("backward without a training forward pass")
+	}
+	a.last.BackwardWith(dlogits)
+	a.last = nil
+	return nil
+}
+
+func (a *autograd) Params() []Param { return a.net.Params() }
 
 // Optimizer updates parameters from their accumulated gradients on its
 // own learning-rate schedule (*optim.AdamW satisfies it).
@@ -271,8 +313,11 @@ func (t *Trainer) trainEpoch(ctx context.Context, data Dataset, epoch int, step 
 		if !b.Labelled() {
 			return Epoch{}, fmt.Errorf("train: epoch %d batch %d: training example without a label (ids %v)", epoch+1, k, b.IDs)
 		}
-		logits := t.Model.Forward(b, true)
-		loss, grad, err := cfg.Loss.Compute(logits.Data, b.Labels)
+		logits, err := t.Model.Forward(b, true)
+		if err != nil {
+			return Epoch{}, fmt.Errorf("train: epoch %d step %d forward: %w", epoch+1, *step, err)
+		}
+		loss, grad, err := cfg.Loss.Compute(logits, b.Labels)
 		if err != nil {
 			return Epoch{}, fmt.Errorf("train: epoch %d step %d: %w", epoch+1, *step, err)
 		}
@@ -280,7 +325,9 @@ func (t *Trainer) trainEpoch(ctx context.Context, data Dataset, epoch int, step 
 			return Epoch{}, fmt.Errorf("train: %w %v at epoch %d, step %d (batch %d, meme ids %v); lower the learning rate or check the inputs",
 				ErrNonFiniteLoss, loss, epoch+1, *step, k, b.IDs)
 		}
-		logits.BackwardWith(grad)
+		if err := t.Model.Backward(grad); err != nil {
+			return Epoch{}, fmt.Errorf("train: epoch %d step %d backward: %w", epoch+1, *step, err)
+		}
 		lr = t.Optimizer.LR()
 		if err := t.Optimizer.Step(); err != nil {
 			return Epoch{}, fmt.Errorf("train: epoch %d step %d (batch %d, meme ids %v): %w", epoch+1, *step, k, b.IDs, err)
@@ -317,13 +364,17 @@ func Predict(ctx context.Context, m Model, data Dataset, batchSize, workers, ahe
 		if b == nil {
 			break
 		}
-		var out *tensor.Tensor
-		tensor.NoGrad(func() { out = m.Forward(b, false) })
-		if len(out.Data) != 2*b.Size {
-			return nil, nil, nil, fmt.Errorf("model returned %v logits for a batch of %d, want [%d, 2]", out.Shape, b.Size, b.Size)
+		var out []float32
+		var ferr error
+		tensor.NoGrad(func() { out, ferr = m.Forward(b, false) })
+		if ferr != nil {
+			return nil, nil, nil, fmt.Errorf("predict batch of %v: %w", b.IDs, ferr)
+		}
+		if len(out) != 2*b.Size {
+			return nil, nil, nil, fmt.Errorf("model returned %d logits for a batch of %d, want [%d, 2]", len(out), b.Size, b.Size)
 		}
 		ids = append(ids, b.IDs...)
-		logits = append(logits, out.Data...)
+		logits = append(logits, out...)
 		labels = append(labels, b.Labels...)
 	}
 	return ids, logits, labels, nil

@@ -73,7 +73,7 @@ func newToyTrainer(t *testing.T, cfg Config, n int, store Store) (*Trainer, *Poo
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Trainer{Model: m, Optimizer: opt, Config: cfg, Store: store, Fingerprint: "toy"}, m
+	return &Trainer{Model: Autograd(m), Optimizer: opt, Config: cfg, Store: store, Fingerprint: "toy"}, m
 }
 
 // stripTiming zeroes the wall-clock fields so histories compare exactly.
@@ -106,7 +106,7 @@ func TestTrainLearnsAndRestoresBest(t *testing.T) {
 		t.Errorf("train loss did not fall: %+v", h.Epochs)
 	}
 	// The model must hold the best epoch's weights after Run.
-	_, logits, labels, err := Predict(context.Background(), m, val, 64, 1, 1)
+	_, logits, labels, err := Predict(context.Background(), Autograd(m), val, 64, 1, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -223,15 +223,24 @@ func (c *Catalog) Resolve(name string) (Resolution, error) {
 	}
 	if e, ok := c.entries[name]; ok {
 		spec, err := c.buildSpec(name, e, nil)
-		return Resolution{Name: name, Kind: Explicit, Spec: spec}, err
+		return memoryIfTyped(Resolution{Name: name, Kind: Explicit, Spec: spec}), err
 	}
 	for _, p := range c.patterns {
 		if vals, ok := p.match(name); ok {
 			spec, err := c.buildSpec(name, p.entry, vals)
-			return Resolution{Name: name, Kind: Factory, Pattern: p.raw, Spec: spec}, err
+			return memoryIfTyped(Resolution{Name: name, Kind: Factory, Pattern: p.raw, Spec: spec}), err
 		}
 	}
 	return Resolution{Name: name, Kind: Memory}, nil
+}
+
+// memoryIfTyped turns an entry of "type: memory" into an in-memory
+// resolution that keeps its spec (for metadata such as the layer).
+func memoryIfTyped(r Resolution) Resolution {
+	if r.Spec != nil && r.Spec.Type == "memory" {
+		r.Kind = Memory
+	}
+	return r
 }
 
 func (c *Catalog) paramKeys() []string {
@@ -360,7 +369,7 @@ func (c *Catalog) dataset(name string) (Dataset, error) {
 	if err != nil {
 		return nil, err
 	}
-	if res.Spec == nil {
+	if res.Kind == Memory || res.Spec == nil {
 		return nil, nil
 	}
 	f, _ := LookupFormat(res.Spec.Type)

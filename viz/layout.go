@@ -209,7 +209,7 @@ func (r *resolved) layout(opt LayoutOptions) Layout {
 		lay.Paths = append(lay.Paths, p)
 	}
 	if bandsOK {
-		lay.Bands = r.bands(lay)
+		lay.Bands = r.bands(lay, colX)
 	}
 	return lay
 }
@@ -226,34 +226,33 @@ func boxSize(it item) (w, h float64) {
 	return w, dataHeight
 }
 
-// bands turns each layer's data columns into a strip; neighbouring strips
-// meet half way across the gap between them.
-func (r *resolved) bands(lay Layout) []Band {
+// bands turns each layer's data columns into a strip. A strip starts half
+// a gap before its first data column and runs to the next strip, so the
+// task columns between two layers sit inside the earlier one.
+func (r *resolved) bands(lay Layout, colX []float64) []Band {
 	var out []Band
 	for _, layer := range r.layerOrder() {
-		lo, hi := math.Inf(1), math.Inf(-1)
+		first := -1
 		for _, b := range lay.Boxes {
-			if b.Kind == KindData && r.items[r.byID[b.ID]].Layer == layer {
-				lo, hi = min(lo, b.X), max(hi, b.X+b.W)
+			if b.Kind == KindData && r.items[r.byID[b.ID]].Layer == layer && (first < 0 || b.Rank < first) {
+				first = b.Rank
 			}
 		}
-		if math.IsInf(lo, 1) {
+		if first < 0 {
 			continue
 		}
-		out = append(out, Band{Layer: layer, X: lo - colGap/4, W: hi - lo + colGap/2})
+		out = append(out, Band{Layer: layer, X: colX[first] - colGap/2})
 	}
-	for i := 1; i < len(out); i++ {
-		a, b := &out[i-1], &out[i]
-		mid := (a.X + a.W + b.X) / 2
-		if a.X+a.W < b.X {
-			a.W, b.W, b.X = mid-a.X, b.X+b.W-mid, mid
+	if len(out) == 0 {
+		return out
+	}
+	out[0].X = 0
+	for i := range out {
+		end := lay.Width
+		if i+1 < len(out) {
+			end = out[i+1].X
 		}
-	}
-	if len(out) > 0 {
-		out[0].W += out[0].X
-		out[0].X = 0
-		last := &out[len(out)-1]
-		last.W = lay.Width - last.X
+		out[i].W = end - out[i].X
 	}
 	return out
 }

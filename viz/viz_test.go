@@ -1,0 +1,332 @@
+package viz
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// sampleGraph is a small meme pipeline: raw data in, two namespaced
+// feature nodes, training with parameters, a report; layers out of
+// alphabetical order and one undeclared (in-memory) intermediate.
+func sampleGraph() Graph {
+	return Graph{
+		Name: "__default__",
+		Nodes: []Node{
+			{Name: "generate", Tags: []string{"data"}, Func: "mmc/nodes.Generate", Source: "nodes/synth.go:10",
+				Outputs: []string{"memes"}, Params: []string{"synthetic"}},
+			{Name: "features.text", Namespace: "features", Tags: []string{"text"}, Func: "mmc/nodes.Tokenize", Source: "nodes/text.go:20",
+				Inputs: []string{"memes"}, Outputs: []string{"features.tokens"}, Params: []string{"params:tokenizer"}},
+			{Name: "features.image", Namespace: "features", Tags: []string{"image"}, Func: "mmc/nodes.Regions", Source: "nodes/image.go:30",
+				Inputs: []string{"memes"}, Outputs: []string{"regions"}},
+			{Name: "train", Tags: []string{"model"}, Func: "mmc/nodes.Train", Source: "nodes/train.go:40",
+				Inputs: []string{"features.tokens", "regions", "memes"}, Outputs: []string{"model", "history"}, Params: []string{"train", "model"}},
+			{Name: "report", Tags: []string{"model", "report"}, Func: "mmc/nodes.Report", Source: "nodes/report.go:50",
+				Inputs: []string{"history"}, Outputs: []string{"curve"}},
+		},
+		Datasets: []Dataset{
+			{Name: "curve", Type: "png", Filepath: "data/08_reporting/curve.png", Layer: "reporting"},
+			{Name: "memes", Type: "jsonl", Filepath: "data/01_raw/train.jsonl", Layer: "raw"},
+			{Name: "regions", Type: "lmdb", Filepath: "data/03_features/detectron.lmdb", Layer: "feature"},
+			{Name: "model", Type: "checkpoint", Filepath: "data/06_models/model.safetensors", Layer: "models"},
+			{Name: "history", Type: "json", Filepath: "data/05_model_output/history.json", Layer: "model_output"},
+		},
+		Params: []Param{
+			{Key: "synthetic", Value: map[string]any{"n": 3000}},
+			{Key: "tokenizer", Value: map[string]any{"max_len": 64}},
+			{Key: "train", Value: map[string]any{"lr": 5e-5, "epochs": 3}},
+			{Key: "model", Value: "vilbert"},
+		},
+	}
+}
+
+func TestRenderDOTStructure(t *testing.T) {
+	var buf bytes.Buffer
+	if err := RenderDOT(&buf, sampleGraph()); err != nil {
+		t.Fatal(err)
+	}
+	dot := buf.String()
+	edges := regexp.MustCompile(`"([^"]+)" -> "([^"]+)";`).FindAllStringSubmatch(dot, -1)
+	got := map[string]bool{}
+	for _, e := range edges {
+		got[e[1]+" -> "+e[2]] = true
+	}
+	for _, want := range []string{
+		"task:generate -> data:memes",
+		"parameters:params:synthetic -> task:generate",
+		"parameters:params:tokenizer -> task:features.text",
+		"data:memes -> task:features.image",
+		"data:features.tokens -> task:train",
+		"task:train -> data:history",
+		"task:report -> data:curve",
+	} {
+		if !got[want] {
+			t.Errorf("DOT lacks edge %s", want)
+		}
+	}
+	if len(edges) != 16 {
+		t.Errorf("DOT has %d edges, want 16", len(edges))
+	}
+	for _, want := range []string{"rankdir=LR", `label="reporting"`, `"data:regions" [label="regions", shape=cylinder`, `tooltip="mmc/nodes.Train (nodes/train.go:40) tags: model"`} {
+		if !strings.Contains(dot, want) {
+			t.Errorf("DOT lacks %q:\n%s", want, dot)
+		}
+	}
+	if strings.Count(dot, "{") != strings.Count(dot, "}") {
+		t.Errorf("DOT braces unbalanced:\n%s", dot)
+	}
+	// The in-memory intermediate is drawn dashed.
+	if !regexp.MustCompile(`"data:features.tokens" \[[^]]*style=dashed`).MatchString(dot) {
+		t.Errorf("in-memory dataset not dashed:\n%s", dot)
+	}
+}
+
+func TestDOTQuoting(t *testing.T) {
+	g := Graph{Name: `a "b"`, Nodes: []Node{{Name: `x\y"z`, Outputs: []string{"o"}}}}
+	var buf bytes.Buffer
+	if err := RenderDOT(&buf, g); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`digraph "a \"b\""`, `"task:x\\y\"z"`} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("DOT lacks %s:\n%s", want, buf.String())
+		}
+	}
+}
+
+func TestRenderMermaidStructure(t *testing.T) {
+	var buf bytes.Buffer
+	if err := RenderMermaid(&buf, sampleGraph()); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if lines[0] != "flowchart LR" {
+		t.Fatalf("first line %q", lines[0])
+	}
+	def := regexp.MustCompile(`^\s*([tdp]_[0-9a-f]{8})(\[|\[\(|\{\{)"([^"]*)"`)
+	label := map[string]string{}
+	arrows, subgraphs, ends := 0, 0, 0
+	for _, l := range lines[1:] {
+		switch {
+		case def.MatchString(l):
+			m := def.FindStringSubmatch(l)
+			label[m[1]] = m[3]
+		case strings.Contains(l, " --> "):
+			arrows++
+			ab := strings.Split(strings.TrimSpace(l), " --> ")
+			for _, id := range ab {
+				if _, ok := label[id]; !ok {
+					t.Errorf("edge %q uses undefined node %s", l, id)
+				}
+			}
+		case strings.HasPrefix(strings.TrimSpace(l), "subgraph "):
+			subgraphs++
+		case strings.TrimSpace(l) == "end":
+			ends++
+		}
+	}
+	if arrows != 16 || subgraphs != 5 || ends != 5 {
+		t.Errorf("arrows=%d subgraphs=%d ends=%d, want 16 5 5", arrows, subgraphs, ends)
+	}
+	if label["d_"+ID(KindData, "features.tokens")] != "features.tokens" || label["p_"+ID(KindParameters, "train")] != "params:train" {
+		t.Errorf("labels: %v", label)
+	}
+}
+
+func TestMermaidQuoting(t *testing.T) {
+	g := Graph{Name: "q", Nodes: []Node{{Name: `say "hi"`, Outputs: []string{"o"}}}}
+	var buf bytes.Buffer
+	if err := RenderMermaid(&buf, g); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), `["say #quot;hi#quot;"]`) {
+		t.Errorf("quote not escaped:\n%s", buf.String())
+	}
+}
+
+func TestRenderJSONKedroVizShape(t *testing.T) {
+	var buf bytes.Buffer
+	if err := RenderJSON(&buf, sampleGraph()); err != nil {
+		t.Fatal(err)
+	}
+	var m struct {
+		Nodes []struct {
+			ID, Name, Type, FullName, Layer, DatasetType, Role, Source string
+			Tags, Pipelines, ModularPipelines                        []string
+			Parameters                                               map[string]any
+			InMemory                                                 bool `json:"in_memory"`
+		}
+		Edges            []Edge
+		Layers           []string
+		Tags             []NamedID
+		Pipelines        []NamedID
+		ModularPipelines map[string]ModularPipeline `json:"modular_pipelines"`
+		SelectedPipeline string                     `json:"selected_pipeline"`
+	}
+	dec := json.NewDecoder(&buf)
+	if err := dec.Decode(&m); err != nil {
+		t.Fatal(err)
+	}
+	// encoding/json matches full_name to FullName case-insensitively only
+	// without the underscore, so read those fields by hand.
+	var raw struct {
+		Nodes []map[string]any `json:"nodes"`
+	}
+	buf.Reset()
+	RenderJSON(&buf, sampleGraph())
+	json.Unmarshal(buf.Bytes(), &raw)
+
+	if want := []string{"raw", "feature", "models", "model_output", "reporting"}; !slices.Equal(m.Layers, want) {
+		t.Errorf("layers %v, want %v", m.Layers, want)
+	}
+	if len(m.Nodes) != 5+4+6 {
+		t.Errorf("%d nodes, want 15", len(m.Nodes))
+	}
+	if len(m.Edges) != 16 {
+		t.Errorf("%d edges, want 16", len(m.Edges))
+	}
+	ids := map[string]map[string]any{}
+	for _, n := range raw.Nodes {
+		ids[n["id"].(string)] = n
+		for _, k := range []string{"id", "name", "tags", "pipelines", "type", "modular_pipelines"} {
+			if _, ok := n[k]; !ok {
+				t.Errorf("node %v lacks %q", n["name"], k)
+			}
+		}
+	}
+	for _, e := range m.Edges {
+		if ids[e.Source] == nil || ids[e.Target] == nil {
+			t.Errorf("edge %v names an unknown node", e)
+		}
+	}
+	text := ids[ID(KindTask, "features.text")]
+	if text["name"] != "text" || text["full_name"] != "features.text" || text["source"] != "nodes/text.go:20" {
+		t.Errorf("task node: %v", text)
+	}
+	if p := text["parameters"].(map[string]any)["tokenizer"].(map[string]any)["max_len"]; p != 64.0 {
+		t.Errorf("task parameters: %v", text["parameters"])
+	}
+	if mp := text["modular_pipelines"].([]any); len(mp) != 1 || mp[0] != "features" {
+		t.Errorf("modular_pipelines %v", mp)
+	}
+	memes := ids[ID(KindData, "memes")]
+	if memes["layer"] != "raw" || memes["dataset_type"] != "jsonl" || memes["role"] != string(RoleIntermediate) {
+		t.Errorf("data node: %v", memes)
+	}
+	tokens := ids[ID(KindData, "features.tokens")]
+	if tokens["in_memory"] != true || tokens["dataset_type"] != "memory" {
+		t.Errorf("undeclared dataset should be in memory: %v", tokens)
+	}
+	if curve := ids[ID(KindData, "curve")]; curve["role"] != string(RoleTerminal) {
+		t.Errorf("curve role %v", curve["role"])
+	}
+	if got := ids[ID(KindParameters, "model")]; got["type"] != "parameters" || got["value"] != "vilbert" || got["name"] != "params:model" {
+		t.Errorf("parameter node: %v", got)
+	}
+	if m.SelectedPipeline != "__default__" || len(m.Pipelines) != 1 || m.Pipelines[0].ID != "__default__" {
+		t.Errorf("pipelines %v selected %q", m.Pipelines, m.SelectedPipeline)
+	}
+	var tags []string
+	for _, tg := range m.Tags {
+		tags = append(tags, tg.ID)
+	}
+	if !slices.Equal(tags, []string{"data", "image", "model", "report", "text"}) {
+		t.Errorf("tags %v", tags)
+	}
+	root, feat := m.ModularPipelines[RootModularPipeline], m.ModularPipelines["features"]
+	if !slices.Contains(root.Children, ModularChild{ID: "features", Type: KindModularPipeline}) {
+		t.Errorf("root children lack features: %v", root.Children)
+	}
+	// features.tokens leaves the namespace (train reads it), so it is an
+	// output of "features", not one of its children.
+	if !slices.Contains(feat.Children, ModularChild{ID: ID(KindTask, "features.image"), Type: KindTask}) ||
+		slices.Contains(feat.Children, ModularChild{ID: ID(KindData, "features.tokens"), Type: KindData}) ||
+		!slices.Contains(root.Children, ModularChild{ID: ID(KindData, "features.tokens"), Type: KindData}) {
+		t.Errorf("features children: %v", feat.Children)
+	}
+	if !slices.Equal(feat.Inputs, []string{ID(KindData, "memes")}) {
+		t.Errorf("features inputs %v", feat.Inputs)
+	}
+	wantOut := []string{ID(KindData, "features.tokens"), ID(KindData, "regions")}
+	if !slices.Equal(feat.Outputs, wantOut) {
+		t.Errorf("features outputs %v, want %v", feat.Outputs, wantOut)
+	}
+}
+
+func TestGraphErrors(t *testing.T) {
+	base := func() Graph {
+		return Graph{Name: "p", Nodes: []Node{
+			{Name: "a", Inputs: []string{"x"}, Outputs: []string{"y"}},
+			{Name: "b", Inputs: []string{"y"}, Outputs: []string{"z"}},
+		}}
+	}
+	tests := []struct {
+		name   string
+		mutate func(*Graph)
+		want   string
+	}{
+		{"duplicate node", func(g *Graph) { g.Nodes[1].Name = "a" }, `node "a" appears twice`},
+		{"unnamed node", func(g *Graph) { g.Nodes[0].Name = "" }, "node 0 has no name"},
+		{"two producers", func(g *Graph) { g.Nodes[1].Outputs = []string{"y"} }, `"y" is output of both "a" and "b"`},
+		{"own output", func(g *Graph) { g.Nodes[0].Inputs = []string{"y"} }, `node "a" reads its own output "y"`},
+		{"cycle", func(g *Graph) { g.Nodes[0].Inputs = []string{"z"} }, "cycle through node"},
+		{"duplicate dataset", func(g *Graph) { g.Datasets = []Dataset{{Name: "x"}, {Name: "x"}} }, `dataset "x" declared twice`},
+		{"duplicate param", func(g *Graph) { g.Params = []Param{{Key: "k"}, {Key: "k"}} }, `parameter "k" given twice`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			g := base()
+			tc.mutate(&g)
+			err := g.Validate()
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Validate() = %v, want error containing %q", err, tc.want)
+			}
+			for name, render := range map[string]func(*bytes.Buffer, Graph) error{
+				"dot":  func(b *bytes.Buffer, g Graph) error { return RenderDOT(b, g) },
+				"json": func(b *bytes.Buffer, g Graph) error { return RenderJSON(b, g) },
+			} {
+				if err := render(&bytes.Buffer{}, g); err == nil {
+					t.Errorf("%s rendered an invalid graph", name)
+				}
+			}
+		})
+	}
+	if err := base().Validate(); err != nil {
+		t.Fatalf("valid graph: %v", err)
+	}
+}
+
+func TestEmptyGraph(t *testing.T) {
+	g := Graph{Name: "empty"}
+	for name, f := range map[string]func() error{
+		"dot":     func() error { return RenderDOT(&bytes.Buffer{}, g) },
+		"mermaid": func() error { return RenderMermaid(&bytes.Buffer{}, g) },
+		"json":    func() error { return RenderJSON(&bytes.Buffer{}, g) },
+		"layout":  func() error { _, err := ComputeLayout(g, LayoutOptions{}); return err },
+	} {
+		if err := f(); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	m, _ := Main(g)
+	b, _ := json.Marshal(m)
+	if !strings.Contains(string(b), `"nodes":[]`) || !strings.Contains(string(b), `"edges":[]`) {
+		t.Errorf("empty graph should give empty arrays, not null: %s", b)
+	}
+}
+
+func TestIDStable(t *testing.T) {
+	if ID(KindTask, "x") == ID(KindData, "x") {
+		t.Error("task and dataset of one name share an ID")
+	}
+	if got := ID(KindData, "memes"); got != ID(KindData, "memes") || len(got) != 8 {
+		t.Errorf("ID %q", got)
+	}
+	if s := fmt.Sprint(ID(KindTask, "generate")); !regexp.MustCompile(`^[0-9a-f]{8}$`).MatchString(s) {
+		t.Errorf("ID %q not 8 hex digits", s)
+	}
+}

@@ -156,9 +156,9 @@ func TestRenderJSONKedroVizShape(t *testing.T) {
 	var m struct {
 		Nodes []struct {
 			ID, Name, Type, FullName, Layer, DatasetType, Role, Source string
-			Tags, Pipelines, ModularPipelines                        []string
-			Parameters                                               map[string]any
-			InMemory                                                 bool `json:"in_memory"`
+			Tags, Pipelines, ModularPipelines                          []string
+			Parameters                                                 map[string]any
+			InMemory                                                   bool `json:"in_memory"`
 		}
 		Edges            []Edge
 		Layers           []string

@@ -1,0 +1,104 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+
+	"mmc/ml/checkpoint"
+	"mmc/ml/tensor"
+)
+
+func closeTo(got, want []float32, rtol, atol float64) error {
+	if len(got) != len(want) {
+		return fmt.Errorf("%d values, want %d", len(got), len(want))
+	}
+	for i := range got {
+		g, w := float64(got[i]), float64(want[i])
+		if math.IsNaN(g) || math.Abs(g-w) > atol+rtol*math.Abs(w) {
+			return fmt.Errorf("index %d: got %.8g, want %.8g", i, g, w)
+		}
+	}
+	return nil
+}
+
+func TestBertLayerMatchesPyTorch(t *testing.T) {
+	sd, meta, err := checkpoint.LoadSafetensors("testdata/bertlayer.safetensors")
+	if err != nil {
+		t.Fatalf("fixture (regenerate with python3 scripts/fixtures/numeric.py): %v", err)
+	}
+	if meta["hidden"] != "16" || meta["heads"] != "4" {
+		t.Fatalf("fixture metadata %v", meta)
+	}
+	layer := NewBertLayer(16, 4, 32, tensor.NewRNG(1))
+	params := checkpoint.StateDict{}
+	for k, v := range sd {
+		if name, ok := strings.CutPrefix(k, "param."); ok {
+			params[name] = v
+		}
+	}
+	if _, err := Load(layer, params, true); err != nil {
+		t.Fatal(err)
+	}
+	x := tensor.New(sd["x"].Data, sd["x"].Shape...).SetRequiresGrad(true)
+	mask := tensor.New(sd["mask"].Data, sd["mask"].Shape...)
+	y := layer.Forward(x, mask, nil, false)
+	if err := closeTo(y.Data, sd["y"].Data, 1e-4, 1e-5); err != nil {
+		t.Fatalf("forward: %v", err)
+	}
+	y.BackwardWith(sd["dy"].Data)
+	if err := closeTo(x.Grad, sd["grad.x"].Data, 1e-4, 1e-5); err != nil {
+		t.Errorf("input gradient: %v", err)
+	}
+	for _, p := range Parameters(layer) {
+		if err := closeTo(p.Param.Grad, sd["grad."+p.Name].Data, 1e-4, 1e-5); err != nil {
+			t.Errorf("gradient of %s: %v", p.Name, err)
+		}
+	}
+}
+
+type block struct {
+	Proj   *Linear    `pt:"proj"`
+	Norm   *LayerNorm `pt:"norm"`
+	Layers []*Linear  `pt:"layer"`
+	Skip   *Linear    // no tag: not a parameter
+	Inline struct {
+		Emb *Embedding `pt:"emb"`
+	} `pt:""`
+}
+
+func TestParametersWalkTags(t *testing.T) {
+	rng := tensor.NewRNG(1)
+	b := &block{Proj: NewLinear(2, 3, false, rng), Norm: NewLayerNorm(3, 1e-5),
+		Layers: []*Linear{NewLinear(3, 3, true, rng), NewLinear(3, 1, true, rng)}, Skip: NewLinear(1, 1, true, rng)}
+	b.Inline.Emb = NewEmbedding(4, 2, rng)
+	var names []string
+	for _, p := range Parameters(b) {
+		names = append(names, p.Name)
+	}
+	want := "proj.weight norm.weight norm.bias layer.0.weight layer.0.bias layer.1.weight layer.1.bias emb.weight"
+	if got := strings.Join(names, " "); got != want {
+		t.Fatalf("names\n got %s\nwant %s", got, want)
+	}
+}
+
+func TestLoadReportsMissingAndUnexpected(t *testing.T) {
+	l := NewLinear(2, 2, true, tensor.NewRNG(1))
+	sd := StateDict(l)
+	sd["extra"] = &checkpoint.Array{Shape: []int{1}, Data: []float32{1}}
+	if _, err := Load(l, sd, true); err == nil || !strings.Contains(err.Error(), `"extra"`) {
+		t.Fatalf("strict load with an extra key: %v", err)
+	}
+	if unused, err := Load(l, sd, false); err != nil || len(unused) != 1 {
+		t.Fatalf("lenient load: unused %v, err %v", unused, err)
+	}
+	delete(sd, "bias")
+	if _, err := Load(l, sd, false); err == nil || !strings.Contains(err.Error(), `"bias" missing`) {
+		t.Fatalf("missing key: %v", err)
+	}
+	sd["bias"] = &checkpoint.Array{Shape: []int{3}, Data: []float32{1, 2, 3}}
+	if _, err := Load(l, sd, false); err == nil || !strings.Contains(err.Error(), "shape [3]") {
+		t.Fatalf("wrong shape: %v", err)
+	}
+}

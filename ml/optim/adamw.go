@@ -3,8 +3,10 @@ package optim
 import (
 	"fmt"
 	"math"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 
 	"mmc/ml/checkpoint"
 	"mmc/ml/tensor"
@@ -162,19 +164,23 @@ func (o *AdamW) Step() error {
 				o.m[gi][pi] = make([]float32, len(p.Data))
 				o.v[gi][pi] = make([]float32, len(p.Data))
 			}
-			adamwUpdate(p.Data, p.Grad, o.m[gi][pi], o.v[gi][pi], keep, float32(b1), float32(b2), stepSize, float32(bc2sqrt), float32(o.cfg.Eps))
+			m, v := o.m[gi][pi], o.v[gi][pi]
+			split(len(p.Data), func(lo, hi int) {
+				adamwUpdate(p.Data[lo:hi], p.Grad[lo:hi], m[lo:hi], v[lo:hi], keep, float32(b1), float32(1-b1), float32(b2), float32(1-b2), stepSize, float32(bc2sqrt), float32(o.cfg.Eps))
+			})
 		}
 	}
 	return nil
 }
 
 // adamwUpdate is one element-wise AdamW update in the order PyTorch's
-// single-tensor implementation performs it.
-func adamwUpdate(p, g, m, v []float32, keep, b1, b2, stepSize, bc2sqrt, eps float32) {
+// single-tensor implementation performs it. The complements 1−β come in
+// precomputed from float64, as PyTorch passes them as Python floats.
+func adamwUpdate(p, g, m, v []float32, keep, b1, c1, b2, c2, stepSize, bc2sqrt, eps float32) {
 	for i := range p {
 		p[i] *= keep
-		m[i] = m[i]*b1 + (1-b1)*g[i]
-		v[i] = v[i]*b2 + (1-b2)*g[i]*g[i]
+		m[i] = m[i]*b1 + c1*g[i]
+		v[i] = v[i]*b2 + c2*g[i]*g[i]
 		denom := float32(math.Sqrt(float64(v[i])))/bc2sqrt + eps
 		p[i] -= stepSize * m[i] / denom
 	}
@@ -270,4 +276,24 @@ func (o *AdamW) knows(key string) bool {
 		}
 	}
 	return false
+}
+
+// split runs fn over [0,n) in one chunk per processor for large n; the
+// update is memory-bound and a BERT-sized model has 10⁸ values.
+func split(n int, fn func(lo, hi int)) {
+	workers := runtime.GOMAXPROCS(0)
+	if n < 1<<16 || workers < 2 {
+		fn(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	chunk := (n + workers - 1) / workers
+	for lo := 0; lo < n; lo += chunk {
+		wg.Add(1)
+		go func(lo, hi int) {
+			defer wg.Done()
+			fn(lo, hi)
+		}(lo, min(lo+chunk, n))
+	}
+	wg.Wait()
 }

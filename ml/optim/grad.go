@@ -35,23 +35,28 @@ func CheckLoss(step int, loss float32) error {
 // maxNorm/(norm+1e-6), applied only when below 1). It returns the norm
 // before clipping. Parameters without a gradient are ignored.
 func ClipGradNorm(params []*tensor.Tensor, maxNorm float64) float64 {
+	// Rounded to float32 where PyTorch holds float32 tensors (each norm,
+	// their norm, the coefficient), so clipped gradients agree bit for bit
+	// more often than not.
 	sum := 0.0
 	for _, p := range params {
+		s := 0.0
 		for _, g := range p.Grad {
-			sum += float64(g) * float64(g)
+			s += float64(g) * float64(g)
 		}
+		n := float64(float32(math.Sqrt(s)))
+		sum += n * n
 	}
-	norm := math.Sqrt(sum)
-	coef := maxNorm / (norm + 1e-6)
-	if coef < 1 {
-		c := float32(coef)
+	norm := float32(math.Sqrt(sum))
+	c := float32(maxNorm) / (norm + 1e-6)
+	if c < 1 {
 		for _, p := range params {
 			for i := range p.Grad {
 				p.Grad[i] *= c
 			}
 		}
 	}
-	return norm
+	return float64(norm)
 }
 
 // Accumulation spreads one optimizer step over Steps micro-batches: scale

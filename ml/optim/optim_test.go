@@ -1,0 +1,182 @@
+package optim
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"mmc/ml/checkpoint"
+	"mmc/ml/tensor"
+)
+
+func closeTo(got, want []float32, rtol, atol float64) error {
+	if len(got) != len(want) {
+		return fmt.Errorf("%d values, want %d", len(got), len(want))
+	}
+	for i := range got {
+		g, w := float64(got[i]), float64(want[i])
+		if math.IsNaN(g) || math.Abs(g-w) > atol+rtol*math.Abs(w) {
+			return fmt.Errorf("index %d: got %.8g, want %.8g", i, g, w)
+		}
+	}
+	return nil
+}
+
+// TestAdamWMatchesPyTorch replays the fixture's gradients through
+// ClipGradNorm, AdamW and LinearWarmupDecay and compares every step.
+func TestAdamWMatchesPyTorch(t *testing.T) {
+	sd, meta, err := checkpoint.LoadSafetensors("testdata/adamw.safetensors")
+	if err != nil {
+		t.Fatalf("fixture (regenerate with python3 scripts/fixtures/numeric.py): %v", err)
+	}
+	steps, _ := strconv.Atoi(meta["steps"])
+	warmup, _ := strconv.Atoi(meta["warmup"])
+	w := tensor.New(append([]float32(nil), sd["w0"].Data...), sd["w0"].Shape...).SetRequiresGrad(true)
+	b := tensor.New(append([]float32(nil), sd["b0"].Data...), sd["b0"].Shape...).SetRequiresGrad(true)
+	groups := SplitDecay([]Named{{"fc.weight", w}, {"fc.bias", b}}, 0.01)
+	if len(groups[0].Params) != 1 || groups[0].Params[0] != w || groups[1].Params[0] != b {
+		t.Fatalf("SplitDecay put the bias in the decayed group: %+v", groups)
+	}
+	opt := NewAdamW(groups, AdamWConfig{LR: 1e-2, Schedule: LinearWarmupDecay(warmup, steps)})
+	for s := 0; s < steps; s++ {
+		p := fmt.Sprintf("step%d.", s)
+		w.Grad = append([]float32(nil), sd[p+"gw"].Data...)
+		b.Grad = append([]float32(nil), sd[p+"gb"].Data...)
+		norm := ClipGradNorm(opt.Params(), 1.0)
+		if err := closeTo([]float32{float32(norm)}, sd[p+"norm"].Data, 1e-6, 0); err != nil {
+			t.Fatalf("step %d grad norm: %v", s, err)
+		}
+		if err := closeTo([]float32{float32(opt.LR())}, sd["lr"].Data[s:s+1], 1e-7, 0); err != nil {
+			t.Fatalf("step %d lr: %v", s, err)
+		}
+		if err := opt.Step(); err != nil {
+			t.Fatal(err)
+		}
+		if err := closeTo(w.Data, sd[p+"w"].Data, 1e-5, 1e-7); err != nil {
+			t.Fatalf("step %d weight: %v", s, err)
+		}
+		if err := closeTo(b.Data, sd[p+"b"].Data, 1e-5, 1e-7); err != nil {
+			t.Fatalf("step %d bias: %v", s, err)
+		}
+	}
+	st, _ := opt.StateDict()
+	if err := closeTo(st["fc.weight.exp_avg_sq"].Data, sd["w.exp_avg_sq"].Data, 1e-5, 1e-12); err != nil {
+		t.Fatalf("exp_avg_sq: %v", err)
+	}
+}
+
+func TestStepRejectsNonFiniteGradient(t *testing.T) {
+	a, b := tensor.Param(2), tensor.Param(2)
+	opt := NewAdamW([]Group{{Names: []string{"a", "b"}, Params: []*tensor.Tensor{a, b}}}, AdamWConfig{LR: 1})
+	a.Grad = []float32{1, 1}
+	b.Grad = []float32{1, float32(math.Inf(1))}
+	err := opt.Step()
+	var nf *NonFiniteError
+	if !errors.As(err, &nf) || nf.Param != "b" || nf.Step != 1 {
+		t.Fatalf("got %v, want non-finite gradient in b at step 1", err)
+	}
+	if a.Data[0] != 0 || opt.Steps() != 0 {
+		t.Fatal("a rejected step changed parameters")
+	}
+	if err := CheckLoss(3, float32(math.NaN())); err == nil || err.Error() != "step 3: non-finite loss" {
+		t.Fatalf("CheckLoss: %v", err)
+	}
+}
+
+func TestStateRoundTripResumesIdentically(t *testing.T) {
+	run := func(opt *AdamW, p *tensor.Tensor, from, to int) {
+		for s := from; s < to; s++ {
+			p.Grad = []float32{float32(s) - 1.5, 0.5 * float32(s)}
+			if err := opt.Step(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	cfg := AdamWConfig{LR: 0.1, Schedule: WarmupCosine(2, 8, 0.5)}
+	p1 := tensor.New([]float32{1, -1}, 2).SetRequiresGrad(true)
+	o1 := NewAdamW([]Group{{Names: []string{"p"}, Params: []*tensor.Tensor{p1}, WeightDecay: 0.1}}, cfg)
+	run(o1, p1, 0, 8)
+
+	p2 := tensor.New([]float32{1, -1}, 2).SetRequiresGrad(true)
+	o2 := NewAdamW([]Group{{Names: []string{"p"}, Params: []*tensor.Tensor{p2}, WeightDecay: 0.1}}, cfg)
+	run(o2, p2, 0, 3)
+	sd, meta := o2.StateDict()
+	path := filepath.Join(t.TempDir(), "optim.safetensors")
+	if err := checkpoint.SaveSafetensors(path, sd, meta); err != nil {
+		t.Fatal(err)
+	}
+	sd, meta, err := checkpoint.LoadSafetensors(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p3 := tensor.New(append([]float32(nil), p2.Data...), 2).SetRequiresGrad(true)
+	o3 := NewAdamW([]Group{{Names: []string{"p"}, Params: []*tensor.Tensor{p3}, WeightDecay: 0.1}}, cfg)
+	if err := o3.LoadStateDict(sd, meta); err != nil {
+		t.Fatal(err)
+	}
+	run(o3, p3, 3, 8)
+	if p3.Data[0] != p1.Data[0] || p3.Data[1] != p1.Data[1] {
+		t.Fatalf("resumed run %v, uninterrupted %v", p3.Data, p1.Data)
+	}
+	sd["q.exp_avg"] = sd["p.exp_avg"]
+	if err := o3.LoadStateDict(sd, meta); err == nil {
+		t.Fatal("state for an unknown parameter loaded silently")
+	}
+}
+
+func TestSchedules(t *testing.T) {
+	cases := []struct {
+		name string
+		s    Schedule
+		want []float64 // at steps 0..len-1
+	}{
+		{"constant", Constant(), []float64{1, 1, 1}},
+		{"constant_warmup", ConstantWarmup(2), []float64{0, 0.5, 1, 1}},
+		{"linear", LinearWarmupDecay(2, 6), []float64{0, 0.5, 1, 0.75, 0.5, 0.25, 0, 0}},
+		{"cosine", WarmupCosine(1, 3, 0.5), []float64{0, 1, 0.5, 0}},
+	}
+	for _, tc := range cases {
+		for i, w := range tc.want {
+			if got := tc.s(i); math.Abs(got-w) > 1e-12 {
+				t.Errorf("%s(%d) = %v, want %v", tc.name, i, got, w)
+			}
+		}
+	}
+}
+
+func TestClipAndAccumulation(t *testing.T) {
+	p := tensor.Param(2)
+	p.Grad = []float32{3, 4}
+	if n := ClipGradNorm([]*tensor.Tensor{p}, 10); n != 5 || p.Grad[0] != 3 {
+		t.Fatalf("norm %v below the limit changed grads %v", n, p.Grad)
+	}
+	ClipGradNorm([]*tensor.Tensor{p}, 1)
+	if g := math.Hypot(float64(p.Grad[0]), float64(p.Grad[1])); math.Abs(g-1) > 1e-6 {
+		t.Fatalf("clipped norm %v, want 1", g)
+	}
+	acc := Accumulation{Steps: 3}
+	var ready []bool
+	for i := 0; i < 6; i++ {
+		ready = append(ready, acc.Ready())
+	}
+	if fmt.Sprint(ready) != "[false false true false false true]" || acc.LossScale() != float32(1)/3 {
+		t.Fatalf("accumulation %v scale %v", ready, acc.LossScale())
+	}
+}
+
+func TestNoDecay(t *testing.T) {
+	for name, want := range map[string]bool{
+		"bert.encoder.layer.0.attention.output.LayerNorm.weight": true,
+		"bert.encoder.layer.0.attention.output.dense.bias":       true,
+		"bert.encoder.layer.0.attention.output.dense.weight":     false,
+		"classifier.1.weight":                                    false,
+		"v_layer_norm.weight":                                    true,
+	} {
+		if NoDecay(name) != want {
+			t.Errorf("NoDecay(%q) = %v", name, !want)
+		}
+	}
+}

@@ -172,8 +172,8 @@ func TestNoDecay(t *testing.T) {
 		"bert.encoder.layer.0.attention.output.LayerNorm.weight": true,
 		"bert.encoder.layer.0.attention.output.dense.bias":       true,
 		"bert.encoder.layer.0.attention.output.dense.weight":     false,
-		"classifier.1.weight":                                    false,
-		"v_layer_norm.weight":                                    true,
+		"classifier.1.weight": false,
+		"v_layer_norm.weight": true,
 	} {
 		if NoDecay(name) != want {
 			t.Errorf("NoDecay(%q) = %v", name, !want)

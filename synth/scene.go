@@ -55,6 +55,7 @@ type Caption struct {
 	Colour   string `json:"colour"`
 	Shape    string `json:"shape"`
 	Template int    `json:"template"`
+	Text     string `json:"text"`
 	Box      [4]int `json:"box"` // the text band, pixels
 }
 
@@ -142,7 +143,8 @@ func Generate(p Params) (*Set, error) {
 			nextID++
 			id := memes.ID(strconv.Itoa(n))
 			img := fmt.Sprintf("img/%05d.png", n)
-			m := memes.Meme{ID: id, Img: img, Text: CaptionText(p.Templates[pr.tmpl], pr.c.colour, pr.c.shape)}
+			text := CaptionText(p.Templates[pr.tmpl], pr.c.colour, pr.c.shape)
+			m := memes.Meme{ID: id, Img: img, Text: text}
 			if sp.Labelled {
 				l := pr.label
 				m.Label = &l
@@ -155,7 +157,7 @@ func Generate(p Params) (*Set, error) {
 				Objects:    pr.lay.objects,
 				Caption: Caption{
 					Colour: Palette[pr.c.colour].Name, Shape: Shapes[pr.c.shape],
-					Template: pr.tmpl, Box: captionBand(&p),
+					Template: pr.tmpl, Text: text, Box: captionBand(&p),
 				},
 			})
 		}

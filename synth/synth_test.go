@@ -318,4 +318,28 @@ func TestWriteLaysOutHatefulMemesFiles(t *testing.T) {
 	if len(entries) != p.TotalMemes() {
 		t.Errorf("img/ holds %d files, want %d", len(entries), p.TotalMemes())
 	}
+	back, err := ReadScenes(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back, set) {
+		t.Error("ReadScenes does not give back the generated set")
+	}
+}
+
+func TestReadScenesNamesTheBrokenFile(t *testing.T) {
+	root := t.TempDir()
+	set, _ := Generate(smallParams())
+	if err := Write(root, set); err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(root, SidecarName("dev_seen"))
+	os.WriteFile(bad, []byte("{not json"), 0o644)
+	if _, err := ReadScenes(root); err == nil || !strings.Contains(err.Error(), bad) {
+		t.Errorf("error %v, want one naming %s", err, bad)
+	}
+	os.Remove(filepath.Join(root, ParamsFile))
+	if _, err := ReadScenes(root); err == nil || !strings.Contains(err.Error(), ParamsFile) {
+		t.Errorf("error %v, want one naming %s", err, ParamsFile)
+	}
 }

@@ -1,9 +1,9 @@
 package synth
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"image"
 	"image/png"
@@ -18,14 +18,19 @@ import (
 	"mmc/memes"
 )
 
+// ParamsFile is the file, at the data set root, that records the
+// parameters a synthetic set was generated with.
+const ParamsFile = "synthetic_params.json"
+
 // SidecarName is the file, next to a split's JSONL, that describes each
-// of its images (objects, boxes, background, caption band).
+// of its images (objects, boxes, background, caption).
 func SidecarName(split string) string { return split + "_scenes.json" }
 
 // Sidecar is the content of a split's sidecar file.
 type Sidecar struct {
-	Split  string  `json:"split"`
-	Scenes []Scene `json:"scenes"`
+	Split    string  `json:"split"`
+	Labelled bool    `json:"labelled"`
+	Scenes   []Scene `json:"scenes"`
 }
 
 // WriteJSONL writes memes in the Hateful Memes line format.
@@ -34,63 +39,114 @@ func WriteJSONL(w io.Writer, ms []memes.Meme) error {
 	enc.SetEscapeHTML(false)
 	for _, m := range ms {
 		if err := enc.Encode(m); err != nil {
+			return fmt.Errorf("meme %s: %w", m.ID, err)
+		}
+	}
+	return nil
+}
+
+// Write lays the whole set out under root as the Hateful Memes release
+// does — <split>.jsonl and img/<id>.png — plus the sidecars and
+// ParamsFile (WriteSplits then WriteScenes).
+func Write(root string, set *Set) error {
+	if err := WriteSplits(root, set); err != nil {
+		return err
+	}
+	return WriteScenes(root, set)
+}
+
+// WriteSplits writes root/<split>.jsonl for every split, each file
+// atomically.
+func WriteSplits(root string, set *Set) error {
+	for _, sd := range set.Splits {
+		path := filepath.Join(root, sd.Name+".jsonl")
+		if err := atomicfile.WriteFile(path, func(w io.Writer) error { return WriteJSONL(w, sd.Memes) }); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// Write lays the set out under root exactly as the Hateful Memes release
-// does — <split>.jsonl, img/<id>.png — plus <split>_scenes.json sidecars
-// and synthetic_params.json. The directory is built next to root and
-// renamed into place, so a failed run leaves the old root untouched.
-func Write(root string, set *Set) error {
-	return atomicfile.WriteDir(root, func(tmp string) error {
-		if err := os.Mkdir(filepath.Join(tmp, "img"), 0o755); err != nil {
-			return err
-		}
-		for _, sd := range set.Splits {
-			if err := writeSplitFiles(tmp, &sd); err != nil {
-				return err
-			}
-		}
-		meta, err := json.MarshalIndent(set.Params, "", "  ")
-		if err != nil {
-			return fmt.Errorf("encode synthetic_params.json: %w", err)
-		}
-		if err := os.WriteFile(filepath.Join(tmp, "synthetic_params.json"), append(meta, '\n'), 0o644); err != nil {
-			return err
-		}
+// WriteScenes draws every picture into root/img (built aside and renamed
+// into place, so a failed run leaves the old folder), then writes the
+// sidecars and ParamsFile, each atomically.
+func WriteScenes(root string, set *Set) error {
+	err := atomicfile.WriteDir(filepath.Join(root, "img"), func(tmp string) error {
 		return RenderAll(tmp, set, runtime.GOMAXPROCS(0))
 	})
-}
-
-func writeSplitFiles(dir string, sd *SplitData) error {
-	var buf bytes.Buffer
-	if err := WriteJSONL(&buf, sd.Memes); err != nil {
-		return fmt.Errorf("encode %s.jsonl: %w", sd.Name, err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, sd.Name+".jsonl"), buf.Bytes(), 0o644); err != nil {
+	if err != nil {
 		return err
 	}
-	side, err := json.MarshalIndent(Sidecar{Split: sd.Name, Scenes: sd.Scenes}, "", " ")
-	if err != nil {
-		return fmt.Errorf("encode %s: %w", SidecarName(sd.Name), err)
+	for _, sd := range set.Splits {
+		side, err := json.MarshalIndent(Sidecar{Split: sd.Name, Labelled: sd.Labelled, Scenes: sd.Scenes}, "", " ")
+		if err != nil {
+			return fmt.Errorf("encode %s: %w", SidecarName(sd.Name), err)
+		}
+		if err := atomicfile.WriteBytes(filepath.Join(root, SidecarName(sd.Name)), append(side, '\n')); err != nil {
+			return err
+		}
 	}
-	return os.WriteFile(filepath.Join(dir, SidecarName(sd.Name)), append(side, '\n'), 0o644)
+	meta, err := json.MarshalIndent(set.Params, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", ParamsFile, err)
+	}
+	return atomicfile.WriteBytes(filepath.Join(root, ParamsFile), append(meta, '\n'))
 }
 
-// RenderAll draws every meme picture of the set as root/<img> with the
+// ReadScenes loads a set written by WriteScenes: the parameters, then
+// each split's sidecar, from which the memes are rebuilt (the label is
+// whether the caption's concept is among the objects).
+func ReadScenes(root string) (*Set, error) {
+	path := filepath.Join(root, ParamsFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read synthetic set: %w", err)
+	}
+	set := &Set{}
+	if err := json.Unmarshal(b, &set.Params); err != nil {
+		return nil, fmt.Errorf("read synthetic set %s: %w", path, err)
+	}
+	for _, sp := range set.Params.Splits {
+		path := filepath.Join(root, SidecarName(sp.Name))
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("read synthetic set: %w", err)
+		}
+		var side Sidecar
+		if err := json.Unmarshal(b, &side); err != nil {
+			return nil, fmt.Errorf("read synthetic set %s: %w", path, err)
+		}
+		sd := SplitData{Name: sp.Name, Labelled: side.Labelled, Scenes: side.Scenes}
+		for _, s := range side.Scenes {
+			m := memes.Meme{ID: s.ID, Img: s.Img, Text: s.Caption.Text}
+			if sd.Labelled {
+				l := 0
+				for _, o := range s.Objects {
+					if o.Colour == s.Caption.Colour && o.Shape == s.Caption.Shape {
+						l = 1
+					}
+				}
+				m.Label = &l
+			}
+			sd.Memes = append(sd.Memes, m)
+		}
+		set.Splits = append(set.Splits, sd)
+	}
+	return set, nil
+}
+
+// RenderAll draws every meme picture of the set as dir/<id>.png with the
 // given number of goroutines.
-func RenderAll(root string, set *Set, workers int) error {
+func RenderAll(dir string, set *Set, workers int) error {
 	type job struct {
 		scene *Scene
 		text  string
 	}
+	workers = max(1, workers)
 	jobs := make(chan job)
 	errs := make(chan error, workers)
 	var wg sync.WaitGroup
-	for range max(1, workers) {
+	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -103,8 +159,7 @@ func RenderAll(root string, set *Set, workers int) error {
 				}
 				img, err := r.Render(j.scene, j.text)
 				if err == nil {
-					path := filepath.Join(root, filepath.FromSlash(j.scene.Img))
-					err = writePNG(path, &enc, img)
+					err = writePNG(filepath.Join(dir, filepath.Base(j.scene.Img)), &enc, img)
 				}
 				if err != nil {
 					failed = fmt.Errorf("render %s: %w", j.scene.Img, err)
@@ -124,42 +179,73 @@ func RenderAll(root string, set *Set, workers int) error {
 	close(jobs)
 	wg.Wait()
 	close(errs)
-	return <-errs
+	var all []error
+	for err := range errs {
+		all = append(all, err)
+	}
+	return errors.Join(all...)
 }
 
 func writePNG(path string, enc *png.Encoder, img image.Image) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	bw := bufio.NewWriter(f)
-	if err := enc.Encode(bw, img); err != nil {
-		f.Close()
+	var buf bytes.Buffer
+	if err := enc.Encode(&buf, img); err != nil {
 		return fmt.Errorf("encode %s: %w", path, err)
 	}
-	if err := bw.Flush(); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return f.Close()
+	return os.WriteFile(path, buf.Bytes(), 0o644)
 }
 
-// WriteFeatures runs the detector over every scene of the set and puts
-// one record per meme image into w (which the caller closes). Records
-// are keyed by the image's file stem, MMF's feature_path convention.
-func WriteFeatures(w features.Writer, det *Detector, set *Set) (int, error) {
+// Regions is a sequence of region-feature records that a feature store
+// can consume one at a time, so a whole data set's features never need to
+// sit in memory together.
+type Regions interface {
+	// Len is the number of records Each yields.
+	Len() int
+	// Each calls fn for every record in order, stopping at its first error.
+	Each(fn func(*features.Record) error) error
+}
+
+// DetectedRegions runs the detector over every scene of the set while it
+// is iterated: one record per meme image, keyed by the image's file stem
+// (MMF's feature_path convention, which equals the meme id here).
+type DetectedRegions struct {
+	Set      *Set
+	Detector *Detector
+}
+
+// Len counts the set's memes.
+func (d *DetectedRegions) Len() int {
 	n := 0
-	for _, sd := range set.Splits {
+	for _, sd := range d.Set.Splits {
+		n += len(sd.Scenes)
+	}
+	return n
+}
+
+// Each computes and yields the records.
+func (d *DetectedRegions) Each(fn func(*features.Record) error) error {
+	for _, sd := range d.Set.Splits {
 		for i := range sd.Scenes {
-			rec, err := det.Features(&sd.Scenes[i])
+			rec, err := d.Detector.Features(&sd.Scenes[i])
 			if err != nil {
-				return n, fmt.Errorf("split %s: %w", sd.Name, err)
+				return fmt.Errorf("split %s: %w", sd.Name, err)
 			}
-			if err := w.Put(rec); err != nil {
-				return n, fmt.Errorf("split %s: store features of %s: %w", sd.Name, rec.ID, err)
+			if err := fn(rec); err != nil {
+				return fmt.Errorf("split %s: features of %s: %w", sd.Name, rec.ID, err)
 			}
-			n++
 		}
 	}
-	return n, nil
+	return nil
+}
+
+// WriteFeatures puts every record of rs into w; the caller closes w.
+func WriteFeatures(w features.Writer, rs Regions) (int, error) {
+	n := 0
+	err := rs.Each(func(r *features.Record) error {
+		if err := w.Put(r); err != nil {
+			return err
+		}
+		n++
+		return nil
+	})
+	return n, err
 }

@@ -1,0 +1,385 @@
+package vilbert
+
+import (
+	"fmt"
+	"math"
+
+	"mmc/ml/tensor"
+)
+
+// Model is a ViLBERT classifier: MMF's ViLBERTForClassification layout,
+// keys "bert.*" and "classifier.*" (saved as "model.bert.*" and
+// "model.classifier.*", as MMF's fine-tuned checkpoints are).
+type Model struct {
+	Config Config
+	Bert   Base `pt:"bert"`
+	// Classifier is *MMFHead, *ConcatHead or *CoreHead.
+	Classifier head `pt:"classifier"`
+
+	// Convention is the region convention in use (RegionsMMF or
+	// RegionsVMT): Config.RegionConvention, or when that is empty the
+	// convention of the last checkpoint loaded (RegionsMMF before any).
+	Convention string
+	// InputGrads asks Backward for gradients with respect to the region
+	// features and locations (see InputGradients).
+	InputGrads bool
+
+	out     Output
+	s       streams
+	b, t    int
+	r       int       // regions after the convention (R or R+1)
+	nreg    []float32 // real regions per item (VMT mean)
+	vmtMask []float32
+	ones2   []float32
+	feat    []float32
+	loc     []float32
+	imask   []float32
+	tmask   []float32
+	tadd    []float32
+	iadd    []float32
+	ones    []float32
+
+	dtxt, dimg, dfeat, dloc []float32
+	backwardReady           bool
+}
+
+// Output is a forward pass's result. Its slices belong to the model and
+// are overwritten by the next Forward.
+type Output struct {
+	Logits      []float32 // [B, NumLabels]
+	PooledText  []float32 // [B, bi] ReLU(t_pooler(txt[:,0]))
+	PooledImage []float32 // [B, bi] ReLU(v_pooler(img[:,0]))
+	Text        []float32 // [B·T, H] final text states
+	Image       []float32 // [B·R', Dv] final visual states (R' = R+1 under RegionsVMT)
+}
+
+// New builds a model with freshly initialised weights as BERT's
+// _init_weights does them: Linear and embedding weights ~ N(0,
+// initializer_range²) from a generator seeded with seed, biases 0,
+// LayerNorm γ 1 and β 0.
+func New(c Config, seed uint64) (*Model, error) {
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("vilbert: %w", err)
+	}
+	pm := &paramMaker{alloc: true, rng: tensor.NewRNG(seed), std: c.InitializerRange}
+	m := build(pm, c)
+	// nn.Embedding's padding_idx row starts at zero.
+	clear(m.Bert.Embeddings.Word.Data[:c.HiddenSize])
+	m.SetFreezeBertLayers(c.FreezeBertLayers)
+	return m, nil
+}
+
+func build(pm *paramMaker, c Config) *Model {
+	m := &Model{Config: c, Convention: c.RegionConvention}
+	if m.Convention == "" {
+		m.Convention = RegionsMMF
+	}
+	m.Bert = newBase(pm, &m.Config)
+	m.Classifier = newHead(pm, &m.Config)
+	return m
+}
+
+// ParamCount is the number of parameters of a model built from c,
+// computed from shapes without allocating them.
+func ParamCount(c Config) (int, error) {
+	if err := c.Validate(); err != nil {
+		return 0, fmt.Errorf("vilbert: %w", err)
+	}
+	m := build(&paramMaker{}, c)
+	n := 0
+	for _, p := range m.Parameters() {
+		n += numel(p.Tensor.Shape)
+	}
+	return n, nil
+}
+
+func numel(shape []int) int {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	return n
+}
+
+// SetFreezeBertLayers freezes the text embeddings and the first n text
+// layers (n = 0 unfreezes them). Frozen parameters get no gradient, and
+// the backward pass skips every frozen module below the first trainable
+// one.
+func (m *Model) SetFreezeBertLayers(n int) {
+	m.Config.FreezeBertLayers = n
+	for _, p := range walk(&m.Bert.Embeddings, "") {
+		p.Tensor.SetRequiresGrad(n == 0)
+	}
+	for i, l := range m.Bert.Encoder.Layer {
+		for _, p := range walk(l, "") {
+			p.Tensor.SetRequiresGrad(i >= n)
+		}
+	}
+}
+
+// Forward runs the model on a batch. With train set, dropout is active
+// and draws from rng (which may be nil otherwise).
+func (m *Model) Forward(in *Inputs, train bool, rng *tensor.RNG) (*Output, error) {
+	c := &m.Config
+	if err := in.check(c); err != nil {
+		return nil, err
+	}
+	if train && rng == nil {
+		return nil, fmt.Errorf("vilbert: training forward pass needs a random generator for dropout")
+	}
+	b, t := in.Batch, in.TextLen
+	m.b, m.t = b, t
+	seg := in.SegmentIDs
+	if seg == nil {
+		seg = make([]int32, b*t)
+	}
+	tmask := in.TextMask
+	if tmask == nil {
+		tmask = grow(&m.ones, b*t)
+		for i := range tmask {
+			tmask[i] = 1
+		}
+	}
+	m.tmask = tmask
+	feat, loc, imask := m.regions(in)
+	r := m.r
+
+	// Embeddings: text [B·T, H], image [B·R, Dv].
+	base := &m.Bert
+	txt := base.Embeddings.Forward(in.InputIDs, seg, t, train, rng)
+	img := base.VEmbeddings.Forward(feat, loc, b*r, train, rng)
+	tadd := additiveMask(&m.tadd, tmask) // (1 − m)·−10000 over keys
+	iadd := additiveMask(&m.iadd, imask)
+
+	// The encoder, in MMF's interleaved order.
+	enc := &base.Encoder
+	for _, st := range enc.steps {
+		switch st.kind {
+		case 't':
+			txt = enc.Layer[st.i].Forward(txt, b, t, tadd, train, rng)
+		case 'v':
+			img = enc.VLayer[st.i].Forward(img, b, r, iadd, train, rng)
+		case 'c':
+			img, txt = enc.CLayer[st.i].Forward(img, iadd, txt, tadd, b, r, t, train, rng)
+		}
+	}
+
+	// Poolers and head.
+	pt := pool(&base.TPooler, &base.tFirst, txt, b, t, c.HiddenSize)
+	pv := pool(&base.VPooler, &base.vFirst, img, b, r, c.VHiddenSize)
+	m.s = streams{b: b, t: t, r: r, dt: c.HiddenSize, dv: c.VHiddenSize, txt: txt, img: img,
+		pt: pt, pv: pv, imgMask: imask, train: train, rng: rng}
+	logits := m.Classifier.forward(&m.s)
+	m.out = Output{Logits: logits, PooledText: pt, PooledImage: pv, Text: txt, Image: img}
+	m.backwardReady = true
+	return &m.out, nil
+}
+
+// regions applies the region convention and returns features [B·R',
+// v_feature], locations [B·R', 5] and the image mask [B·R'].
+func (m *Model) regions(in *Inputs) (feat, loc, mask []float32) {
+	b, r, dv := in.Batch, in.Regions, m.Config.VFeatureSize
+	in0 := in.ImageMask
+	if in0 == nil {
+		in0 = grow(&m.ones2, b*r)
+		for i := range in0 {
+			in0[i] = 1
+		}
+	}
+	if m.Convention != RegionsVMT {
+		m.r = r
+		return in.Features, in.Locations, in0
+	}
+	// vilbert-multi-task: region 0 is the mean of the real regions with
+	// location [0,0,1,1,1], and it is real too.
+	rr := r + 1
+	m.r = rr
+	feat = grow(&m.feat, b*rr*dv)
+	loc = grow(&m.loc, b*rr*5)
+	mask = grow(&m.imask, b*rr)
+	m.nreg = grow(&m.nreg, b)
+	for i := 0; i < b; i++ {
+		g := feat[i*rr*dv : i*rr*dv+dv]
+		clear(g)
+		var n float32
+		for j := 0; j < r; j++ {
+			w := in0[i*r+j]
+			n += w
+			for k, v := range in.Features[(i*r+j)*dv : (i*r+j+1)*dv] {
+				g[k] += w * v
+			}
+		}
+		m.nreg[i] = n
+		for k := range g {
+			g[k] /= n
+		}
+		copy(feat[i*rr*dv+dv:(i+1)*rr*dv], in.Features[i*r*dv:(i+1)*r*dv])
+		copy(loc[i*rr*5:], []float32{0, 0, 1, 1, 1})
+		copy(loc[i*rr*5+5:(i+1)*rr*5], in.Locations[i*r*5:(i+1)*r*5])
+		mask[i*rr] = 1
+		copy(mask[i*rr+1:(i+1)*rr], in0[i*r:(i+1)*r])
+	}
+	m.vmtMask = in0
+	return feat, loc, mask
+}
+
+func b2f(v bool) float32 {
+	if v {
+		return 1
+	}
+	return 0
+}
+
+// Backward propagates dlogits [B, NumLabels] (the loss gradient with
+// respect to the last Forward's logits) and accumulates into the Grad of
+// every trainable parameter. Call it once per Forward.
+func (m *Model) Backward(dlogits []float32) error {
+	if !m.backwardReady {
+		return fmt.Errorf("vilbert: Backward without a preceding Forward")
+	}
+	m.backwardReady = false
+	c := &m.Config
+	if len(dlogits) != m.b*c.NumLabels {
+		return fmt.Errorf("vilbert: Backward got %d logit gradients, want %d", len(dlogits), m.b*c.NumLabels)
+	}
+	b, t, r := m.b, m.t, m.r
+	s := &m.s
+	s.dtxt = zeroed(&m.dtxt, b*t*c.HiddenSize)
+	s.dimg = zeroed(&m.dimg, b*r*c.VHiddenSize)
+	s.dpt, s.dpv = nil, nil
+	m.Classifier.backward(s, dlogits)
+	base := &m.Bert
+	if s.dpt != nil {
+		poolBackward(&base.TPooler, s.pt, s.dpt, s.dtxt, b, t, c.HiddenSize)
+		poolBackward(&base.VPooler, s.pv, s.dpv, s.dimg, b, r, c.VHiddenSize)
+	}
+
+	// The encoder in reverse. A text layer passes a gradient down only if
+	// something trainable lies below it on the text path.
+	enc := &base.Encoder
+	need := m.textNeedsDx()
+	dtxt, dimg := s.dtxt, s.dimg
+	for k := len(enc.steps) - 1; k >= 0; k-- {
+		st := enc.steps[k]
+		switch st.kind {
+		case 't':
+			if dtxt == nil {
+				continue
+			}
+			dtxt = enc.Layer[st.i].Backward(dtxt, need[st.i])
+		case 'v':
+			dimg = enc.VLayer[st.i].Backward(dimg, true)
+		case 'c':
+			dimg, dtxt = enc.CLayer[st.i].Backward(dimg, dtxt)
+		}
+	}
+	if dtxt != nil && c.FreezeBertLayers == 0 {
+		base.Embeddings.Backward(dtxt)
+	}
+	df, dl := base.VEmbeddings.Backward(dimg, m.InputGrads)
+	if m.InputGrads {
+		m.inputGrads(df, dl)
+	}
+	return nil
+}
+
+// textNeedsDx reports, per text layer, whether its input gradient is
+// needed: true when a trainable module (the embeddings, a trainable text
+// layer or any connection layer) runs before it on the text path.
+func (m *Model) textNeedsDx() []bool {
+	c := &m.Config
+	need := make([]bool, c.NumHiddenLayers)
+	below := c.FreezeBertLayers == 0
+	for _, st := range m.Bert.Encoder.steps {
+		switch st.kind {
+		case 't':
+			need[st.i] = below
+			below = below || st.i >= c.FreezeBertLayers
+		case 'c':
+			below = true
+		}
+	}
+	return need
+}
+
+// inputGrads maps the gradients of the model's region input back to the
+// caller's layout (undoing the VMT mean region).
+func (m *Model) inputGrads(df, dl []float32) {
+	b, dv := m.b, m.Config.VFeatureSize
+	if m.Convention != RegionsVMT {
+		m.dfeat = append(m.dfeat[:0], df...)
+		m.dloc = append(m.dloc[:0], dl...)
+		return
+	}
+	rr := m.r
+	r := rr - 1
+	feat := grow(&m.dfeat, b*r*dv)
+	loc := grow(&m.dloc, b*r*5)
+	for i := 0; i < b; i++ {
+		copy(feat[i*r*dv:(i+1)*r*dv], df[(i*rr+1)*dv:(i+1)*rr*dv])
+		copy(loc[i*r*5:(i+1)*r*5], dl[(i*rr+1)*5:(i+1)*rr*5])
+		g := df[i*rr*dv : i*rr*dv+dv]
+		for j := 0; j < r; j++ {
+			w := m.vmtMask[i*r+j] / m.nreg[i]
+			if w == 0 {
+				continue
+			}
+			row := feat[(i*r+j)*dv : (i*r+j+1)*dv]
+			for k, v := range g {
+				row[k] += v * w
+			}
+		}
+	}
+}
+
+// InputGradients returns the gradients of the last Backward with respect
+// to Inputs.Features and Inputs.Locations (nil unless InputGrads is set).
+func (m *Model) InputGradients() (features, locations []float32) {
+	if !m.InputGrads {
+		return nil, nil
+	}
+	return m.dfeat, m.dloc
+}
+
+// ZeroGrad drops every parameter's gradient.
+func (m *Model) ZeroGrad() {
+	for _, p := range m.Parameters() {
+		p.Tensor.ZeroGrad()
+	}
+}
+
+// CrossEntropy is the mean cross-entropy of logits [B, k] against integer
+// labels, and its gradient with respect to the logits (MMF's
+// nn.CrossEntropyLoss).
+func CrossEntropy(logits []float32, labels []int, k int) (loss float32, dlogits []float32, err error) {
+	if len(logits) != len(labels)*k {
+		return 0, nil, fmt.Errorf("vilbert: cross-entropy over %d logits for %d labels of %d classes", len(logits), len(labels), k)
+	}
+	dlogits = make([]float32, len(logits))
+	var total float64
+	n := float64(len(labels))
+	for i, y := range labels {
+		if y < 0 || y >= k {
+			return 0, nil, fmt.Errorf("vilbert: label %d of item %d outside 0..%d", y, i, k-1)
+		}
+		row := logits[i*k : (i+1)*k]
+		mx := row[0]
+		for _, v := range row {
+			mx = max(mx, v)
+		}
+		var sum float64
+		for _, v := range row {
+			sum += math.Exp(float64(v - mx))
+		}
+		logZ := float64(mx) + math.Log(sum)
+		total += logZ - float64(row[y])
+		for j, v := range row {
+			p := math.Exp(float64(v) - logZ)
+			if j == y {
+				p--
+			}
+			dlogits[i*k+j] = float32(p / n)
+		}
+	}
+	return float32(total / n), dlogits, nil
+}

@@ -286,6 +286,45 @@ func (a *NDArray) Float32Into(dst []float32) error {
 	return nil
 }
 
+// Float64 converts the array to a new row-major []float64, exact for
+// every numeric dtype but 64-bit integers beyond 2^53.
+func (a *NDArray) Float64() ([]float64, error) {
+	if a.Dtype == nil {
+		return nil, fmt.Errorf("ndarray has no data (BUILD missing)")
+	}
+	d := a.Dtype
+	var bo binary.ByteOrder = binary.LittleEndian
+	if d.BigEndian {
+		bo = binary.BigEndian
+	}
+	out := make([]float64, a.Size())
+	ci := newCIndex(a)
+	for i := range out {
+		j := ci.next() * d.Size
+		b := a.Data[j : j+d.Size]
+		switch d.Kind {
+		case 'f':
+			switch d.Size {
+			case 2:
+				out[i] = float64(HalfToFloat32(bo.Uint16(b)))
+			case 4:
+				out[i] = float64(math.Float32frombits(bo.Uint32(b)))
+			case 8:
+				out[i] = math.Float64frombits(bo.Uint64(b))
+			}
+		case 'i':
+			out[i] = float64(signed(b, bo))
+		case 'u':
+			out[i] = float64(unsigned(b, bo))
+		case 'b':
+			if b[0] != 0 {
+				out[i] = 1
+			}
+		}
+	}
+	return out, nil
+}
+
 // Int64 converts an integer or bool array to a new row-major []int64.
 func (a *NDArray) Int64() ([]int64, error) {
 	if a.Dtype == nil {
@@ -490,6 +529,23 @@ func codecsEncode(args Tuple) (any, error) {
 	return nil, fmt.Errorf("_codecs.encode encoding %q is not supported", enc)
 }
 
+func bytesCall(args Tuple) (any, error) {
+	if len(args) == 1 {
+		if l, ok := args[0].(*List); ok {
+			out := make([]byte, len(l.Items))
+			for i, e := range l.Items {
+				n, ok := AsInt(e)
+				if !ok || n < 0 || n > 255 {
+					return nil, fmt.Errorf("bytes item %d is not in range(256)", i)
+				}
+				out[i] = byte(n)
+			}
+			return out, nil
+		}
+	}
+	return bytearrayCall(args)
+}
+
 func bytearrayCall(args Tuple) (any, error) {
 	switch len(args) {
 	case 0:
@@ -610,6 +666,7 @@ var builtinGlobals = func() map[string]any {
 		"builtins.set":            setClass{},
 		"builtins.frozenset":      setClass{frozen: true},
 		"builtins.bytearray":      fn("builtins.bytearray", bytearrayCall),
+		"builtins.bytes":          fn("builtins.bytes", bytesCall),
 		"_codecs.encode":          fn("_codecs.encode", codecsEncode),
 		"copyreg._reconstructor":  fn("copyreg._reconstructor", copyregReconstructor),
 		"numpy.ndarray":           ndarrayClass{},

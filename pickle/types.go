@@ -50,7 +50,7 @@ func (d *Dict) Values() []any { return d.values }
 
 // Set inserts or replaces key. It fails for unhashable keys.
 func (d *Dict) Set(key, value any) error {
-	h, err := hashKey(key, 0)
+	h, err := keyOf(key)
 	if err != nil {
 		return err
 	}
@@ -69,7 +69,7 @@ func (d *Dict) Set(key, value any) error {
 
 // Get looks key up.
 func (d *Dict) Get(key any) (any, bool) {
-	h, err := hashKey(key, 0)
+	h, err := keyOf(key)
 	if err != nil || d.index == nil {
 		return nil, false
 	}
@@ -101,11 +101,23 @@ func (d *Dict) Build(state any) error {
 // without bound on hostile input.
 const maxKeyDepth = 64
 
+// maxKeyBytes bounds the canonical form of one key: tuples shared
+// through the memo could otherwise expand exponentially.
+const maxKeyBytes = 1 << 16
+
+func keyOf(k any) (string, error) {
+	budget := maxKeyBytes
+	return hashKey(k, 0, &budget)
+}
+
 // hashKey returns a canonical string for a hashable value, following
 // Python's equality: True == 1 == 1.0.
-func hashKey(k any, depth int) (string, error) {
+func hashKey(k any, depth int, budget *int) (string, error) {
 	if depth > maxKeyDepth {
 		return "", fmt.Errorf("dict key nested deeper than %d", maxKeyDepth)
+	}
+	if *budget--; *budget < 0 {
+		return "", fmt.Errorf("dict key larger than %d bytes", maxKeyBytes)
 	}
 	switch v := k.(type) {
 	case nil:
@@ -131,9 +143,12 @@ func hashKey(k any, depth int) (string, error) {
 	case Tuple:
 		s := "t" + strconv.Itoa(len(v)) + "("
 		for _, e := range v {
-			h, err := hashKey(e, depth+1)
+			h, err := hashKey(e, depth+1, budget)
 			if err != nil {
 				return "", err
+			}
+			if *budget -= len(h); *budget < 0 {
+				return "", fmt.Errorf("dict key larger than %d bytes", maxKeyBytes)
 			}
 			s += strconv.Itoa(len(h)) + ":" + h
 		}

@@ -338,8 +338,11 @@ func (u *unpickler) step(op byte) error {
 	case opPop:
 		if len(u.stack) > 0 && (len(u.marks) == 0 || len(u.stack) > u.marks[len(u.marks)-1]) {
 			u.stack = u.stack[:len(u.stack)-1]
-		} else if _, err := u.popMark(); err != nil {
-			return err
+		} else if len(u.marks) > 0 && len(u.stack) == u.marks[len(u.marks)-1] {
+			// Python's POP discards a MARK that has nothing above it.
+			u.marks = u.marks[:len(u.marks)-1]
+		} else {
+			return u.errf("stack underflow")
 		}
 	case opPopMark:
 		if _, err := u.popMark(); err != nil {

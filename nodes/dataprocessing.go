@@ -1,0 +1,333 @@
+package nodes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"io/fs"
+	"math"
+	"runtime"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"mmc/memes"
+	"mmc/plot"
+)
+
+// MemeFolder is a Hateful Memes style data set on disk: the memes of
+// each split file found under Root (Root/<split>.jsonl, images relative
+// to Root). The meme_folder catalog format loads it leniently, so that
+// bad lines are reported instead of stopping the load.
+type MemeFolder struct {
+	Root   string
+	Splits []MemeSplit
+}
+
+// MemeSplit is one split file's memes, in file order (duplicates kept),
+// and the lines that could not be read as a meme ("file:line: reason").
+type MemeSplit struct {
+	Name     string
+	Memes    []memes.Meme
+	BadLines []string
+}
+
+// DataProcessingParams configures the data_processing report.
+type DataProcessingParams struct {
+	// DecodeImages decodes every image fully (finds truncated files);
+	// false reads only the headers, which is faster.
+	DecodeImages bool `yaml:"decode_images"`
+	// Workers is the number of goroutines checking images; 0 means one
+	// per CPU.
+	Workers int `yaml:"workers"`
+}
+
+// DataReport summarises a data set: per-split counts, label balance and
+// text lengths, and every problem found (nothing is cut short).
+type DataReport struct {
+	Root                     string        `json:"root"`
+	Splits                   []SplitReport `json:"splits"`
+	UnlabelledSplits         []string      `json:"unlabelled_splits"`
+	DuplicateIDsAcrossSplits []DuplicateID `json:"duplicate_ids_across_splits"`
+	Totals                   ReportTotals  `json:"totals"`
+	// Problems counts bad lines, missing and unreadable images and ids
+	// repeated within a split. Ids shared between splits are listed but
+	// not counted: the real dev_unseen reuses dev_seen memes.
+	Problems int  `json:"problems"`
+	OK       bool `json:"ok"`
+}
+
+// ReportTotals adds up the splits.
+type ReportTotals struct {
+	Memes            int `json:"memes"`
+	Labelled         int `json:"labelled"`
+	Hateful          int `json:"hateful"`
+	UniqueImages     int `json:"unique_images"`
+	MissingImages    int `json:"missing_images"`
+	UnreadableImages int `json:"unreadable_images"`
+	BadLines         int `json:"bad_lines"`
+}
+
+// SplitReport is one split's summary.
+type SplitReport struct {
+	Name       string `json:"name"`
+	Memes      int    `json:"memes"`
+	Labelled   int    `json:"labelled"`
+	Unlabelled int    `json:"unlabelled"`
+	Hateful    int    `json:"hateful"`
+	NotHateful int    `json:"not_hateful"`
+	// HatefulFraction is Hateful/Labelled, null for an unlabelled split.
+	HatefulFraction  *float64       `json:"hateful_fraction"`
+	TextChars        Stats          `json:"text_chars"`
+	TextWords        Stats          `json:"text_words"`
+	EmptyTexts       int            `json:"empty_texts"`
+	UniqueImages     int            `json:"unique_images"`
+	MissingImages    []ImageProblem `json:"missing_images"`
+	UnreadableImages []ImageProblem `json:"unreadable_images"`
+	DuplicateIDs     []DuplicateID  `json:"duplicate_ids"`
+	BadLines         []string       `json:"bad_lines"`
+}
+
+// Stats describes a distribution of lengths.
+type Stats struct {
+	Min    float64 `json:"min"`
+	Max    float64 `json:"max"`
+	Mean   float64 `json:"mean"`
+	Median float64 `json:"median"`
+	P95    float64 `json:"p95"`
+}
+
+// ImageProblem is a meme whose image is missing or cannot be decoded.
+type ImageProblem struct {
+	ID    memes.ID `json:"id"`
+	Img   string   `json:"img"`
+	Error string   `json:"error"`
+}
+
+// DuplicateID is an id seen more than once; Where lists "split#index"
+// (0-based position in the split file) for every occurrence.
+type DuplicateID struct {
+	ID    memes.ID `json:"id"`
+	Where []string `json:"where"`
+}
+
+// SummariseMemes validates and summarises a data set. Every image is
+// checked, in parallel, and each problem is listed; the node fails only
+// when the folder holds no split at all.
+func SummariseMemes(ctx context.Context, f MemeFolder, p DataProcessingParams) (DataReport, error) {
+	if len(f.Splits) == 0 {
+		return DataReport{}, fmt.Errorf("data_processing: no split files (*.jsonl) under %s", f.Root)
+	}
+	rep := DataReport{Root: f.Root, UnlabelledSplits: []string{}, DuplicateIDsAcrossSplits: []DuplicateID{}}
+	imgErr, err := checkAllImages(ctx, f, p)
+	if err != nil {
+		return DataReport{}, err
+	}
+	where := map[memes.ID][]string{}
+	splitsOf := map[memes.ID]map[string]bool{}
+	allImages := map[string]bool{}
+	for _, s := range f.Splits {
+		sr := summariseSplit(s, imgErr)
+		for i, m := range s.Memes {
+			where[m.ID] = append(where[m.ID], fmt.Sprintf("%s#%d", s.Name, i))
+			if splitsOf[m.ID] == nil {
+				splitsOf[m.ID] = map[string]bool{}
+			}
+			splitsOf[m.ID][s.Name] = true
+			allImages[m.Img] = true
+		}
+		if sr.Labelled == 0 && sr.Memes > 0 {
+			rep.UnlabelledSplits = append(rep.UnlabelledSplits, s.Name)
+		}
+		t := &rep.Totals
+		t.Memes += sr.Memes
+		t.Labelled += sr.Labelled
+		t.Hateful += sr.Hateful
+		t.MissingImages += len(sr.MissingImages)
+		t.UnreadableImages += len(sr.UnreadableImages)
+		t.BadLines += len(sr.BadLines)
+		rep.Problems += len(sr.MissingImages) + len(sr.UnreadableImages) + len(sr.DuplicateIDs) + len(sr.BadLines)
+		rep.Splits = append(rep.Splits, sr)
+	}
+	rep.Totals.UniqueImages = len(allImages)
+	ids := make([]memes.ID, 0, len(splitsOf))
+	for id, ss := range splitsOf {
+		if len(ss) > 1 {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		rep.DuplicateIDsAcrossSplits = append(rep.DuplicateIDsAcrossSplits, DuplicateID{ID: id, Where: where[id]})
+	}
+	rep.OK = rep.Problems == 0
+	return rep, nil
+}
+
+func summariseSplit(s MemeSplit, imgErr map[string]error) SplitReport {
+	sr := SplitReport{
+		Name: s.Name, Memes: len(s.Memes),
+		MissingImages: []ImageProblem{}, UnreadableImages: []ImageProblem{},
+		DuplicateIDs: []DuplicateID{}, BadLines: append([]string{}, s.BadLines...),
+	}
+	chars := make([]float64, 0, len(s.Memes))
+	words := make([]float64, 0, len(s.Memes))
+	seen := map[memes.ID][]string{}
+	var order []memes.ID
+	images := map[string]bool{}
+	for i, m := range s.Memes {
+		if m.Label == nil {
+			sr.Unlabelled++
+		} else {
+			sr.Labelled++
+			if *m.Label == 1 {
+				sr.Hateful++
+			} else {
+				sr.NotHateful++
+			}
+		}
+		if strings.TrimSpace(m.Text) == "" {
+			sr.EmptyTexts++
+		}
+		chars = append(chars, float64(utf8.RuneCountInString(m.Text)))
+		words = append(words, float64(len(strings.Fields(m.Text))))
+		if _, dup := seen[m.ID]; !dup {
+			order = append(order, m.ID)
+		}
+		seen[m.ID] = append(seen[m.ID], fmt.Sprintf("%s#%d", s.Name, i))
+		if images[m.Img] {
+			continue // one report per image, not per meme showing it
+		}
+		images[m.Img] = true
+		if err := imgErr[m.Img]; err != nil {
+			prob := ImageProblem{ID: m.ID, Img: m.Img, Error: err.Error()}
+			if errors.Is(err, fs.ErrNotExist) {
+				sr.MissingImages = append(sr.MissingImages, prob)
+			} else {
+				sr.UnreadableImages = append(sr.UnreadableImages, prob)
+			}
+		}
+	}
+	sr.UniqueImages = len(images)
+	for _, id := range order {
+		if len(seen[id]) > 1 {
+			sr.DuplicateIDs = append(sr.DuplicateIDs, DuplicateID{ID: id, Where: seen[id]})
+		}
+	}
+	if sr.Labelled > 0 {
+		frac := float64(sr.Hateful) / float64(sr.Labelled)
+		sr.HatefulFraction = &frac
+	}
+	sr.TextChars = describe(chars)
+	sr.TextWords = describe(words)
+	return sr
+}
+
+// checkAllImages checks each distinct image path once, with a pool of
+// workers, and returns the error of every bad one.
+func checkAllImages(ctx context.Context, f MemeFolder, p DataProcessingParams) (map[string]error, error) {
+	var first []memes.Meme // the first meme showing each image
+	seen := map[string]bool{}
+	for _, s := range f.Splits {
+		for _, m := range s.Memes {
+			if !seen[m.Img] {
+				seen[m.Img] = true
+				first = append(first, m)
+			}
+		}
+	}
+	workers := p.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	jobs := make(chan memes.Meme)
+	var mu sync.Mutex
+	bad := map[string]error{}
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for m := range jobs {
+				var err error
+				if p.DecodeImages {
+					_, err = m.Image(f.Root)
+				} else if errs := memes.CheckImages(f.Root, []memes.Meme{m}); len(errs) > 0 {
+					err = errs[0]
+				}
+				if err != nil {
+					mu.Lock()
+					bad[m.Img] = err
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	var cerr error
+	for _, m := range first {
+		if cerr = ctx.Err(); cerr != nil {
+			break
+		}
+		jobs <- m
+	}
+	close(jobs)
+	wg.Wait()
+	if cerr != nil {
+		return nil, fmt.Errorf("data_processing: checking images under %s: %w", f.Root, cerr)
+	}
+	return bad, nil
+}
+
+// describe computes Stats; all zeros for no values.
+func describe(v []float64) Stats {
+	if len(v) == 0 {
+		return Stats{}
+	}
+	s := slices.Clone(v)
+	sort.Float64s(s)
+	sum := 0.0
+	for _, x := range s {
+		sum += x
+	}
+	return Stats{
+		Min: s[0], Max: s[len(s)-1],
+		Mean:   round3(sum / float64(len(s))),
+		Median: quantile(s, 0.5),
+		P95:    quantile(s, 0.95),
+	}
+}
+
+// quantile interpolates linearly between order statistics (NumPy's
+// default method).
+func quantile(sorted []float64, q float64) float64 {
+	pos := q * float64(len(sorted)-1)
+	lo := int(math.Floor(pos))
+	hi := min(lo+1, len(sorted)-1)
+	return round3(sorted[lo] + (pos-float64(lo))*(sorted[hi]-sorted[lo]))
+}
+
+func round3(x float64) float64 { return math.Round(x*1000) / 1000 }
+
+// DataReportChart draws the report as grouped bars: for each split, the
+// memes labelled not hateful, hateful, unlabelled, and those whose image
+// is missing or unreadable.
+func DataReportChart(_ context.Context, r DataReport) (image.Image, error) {
+	cats := make([]string, len(r.Splits))
+	groups := []plot.BarGroup{{Name: "not hateful"}, {Name: "hateful"}, {Name: "unlabelled"}, {Name: "bad image"}}
+	for i, s := range r.Splits {
+		cats[i] = s.Name
+		groups[0].Values = append(groups[0].Values, float64(s.NotHateful))
+		groups[1].Values = append(groups[1].Values, float64(s.Hateful))
+		groups[2].Values = append(groups[2].Values, float64(s.Unlabelled))
+		groups[3].Values = append(groups[3].Values, float64(len(s.MissingImages)+len(s.UnreadableImages)))
+	}
+	title := fmt.Sprintf("%s: %d memes, %d problems", r.Root, r.Totals.Memes, r.Problems)
+	img, err := plot.BarChart(plot.Options{Title: title, XLabel: "split", YLabel: "memes"}, cats, groups...)
+	if err != nil {
+		return nil, fmt.Errorf("data report chart: %w", err)
+	}
+	return img, nil
+}

@@ -1,6 +1,7 @@
 package plot
 
 import (
+	"fmt"
 	"image"
 	"image/color"
 	"math"
@@ -16,12 +17,15 @@ type axis struct {
 
 // niceAxis covers [lo, hi] with about target ticks. With integers set the
 // step is a whole number (epochs, counts); with zero set the range
-// includes 0 (bars grow from it).
-func niceAxis(lo, hi float64, target int, integers, zero bool) axis {
+// includes 0 (bars grow from it). Ranges that floating point cannot
+// split into ticks (near ±MaxFloat64) are an error.
+func niceAxis(lo, hi float64, target int, integers, zero bool) (axis, error) {
 	if zero {
 		lo, hi = math.Min(lo, 0), math.Max(hi, 0)
 	}
-	if hi == lo {
+	step := niceNum((hi-lo)/float64(target-1), true)
+	if hi == lo || step == 0 || math.IsNaN(step) {
+		// One value (or a spread below float resolution): centre it.
 		d := math.Abs(lo) * 0.1
 		if d == 0 {
 			d = 1
@@ -31,21 +35,26 @@ func niceAxis(lo, hi float64, target int, integers, zero bool) axis {
 		} else {
 			lo, hi = lo-d, hi+d
 		}
+		step = niceNum((hi-lo)/float64(target-1), true)
 	}
-	step := niceNum((hi-lo)/float64(target-1), true)
 	if integers && step < 1 {
 		step = 1
 	}
-	a := axis{min: math.Floor(lo/step) * step, max: math.Ceil(hi/step) * step, step: step}
+	// The 1e-9 slack keeps 5e-6/1e-6 = 5.000000000000001 from adding a tick.
+	dec := decimals(step)
+	a := axis{min: roundTo(math.Floor(lo/step+1e-9)*step, dec), max: roundTo(math.Ceil(hi/step-1e-9)*step, dec), step: step}
+	if n := (a.max - a.min) / step; math.IsInf(a.min, 0) || math.IsInf(a.max, 0) || math.IsNaN(n) || n > 100 || !(a.max > a.min) {
+		return axis{}, fmt.Errorf("values from %g to %g are too large or too close to plot", lo, hi)
+	}
 	for i := 0; ; i++ {
 		v := a.min + float64(i)*step
 		if v > a.max+step*1e-9 {
 			break
 		}
 		// Snap values like 0.30000000000000004 to the decimal they mean.
-		a.ticks = append(a.ticks, roundTo(v, decimals(step)))
+		a.ticks = append(a.ticks, roundTo(v, dec))
 	}
-	return a
+	return a, nil
 }
 
 // niceNum returns a 1, 2, 5 (or, unrounded, 10) multiple of a power of ten
@@ -75,18 +84,23 @@ func niceNum(x float64, round bool) float64 {
 	return nf * math.Pow(10, exp)
 }
 
-// decimals is how many decimal places show step exactly.
+// decimals is how many decimal places show step exactly; -1 when more
+// than 12 would be needed (such steps are labelled in exponent form).
 func decimals(step float64) int {
-	for d := 0; d < 12; d++ {
+	for d := 0; d <= 12; d++ {
 		s := step * math.Pow(10, float64(d))
 		if math.Abs(s-math.Round(s)) < 1e-6*s {
 			return d
 		}
 	}
-	return 12
+	return -1
 }
 
+// roundTo rounds v to d decimal places; d < 0 leaves it alone.
 func roundTo(v float64, d int) float64 {
+	if d < 0 {
+		return v
+	}
 	p := math.Pow(10, float64(d))
 	return math.Round(v*p) / p
 }
@@ -100,7 +114,7 @@ func (a axis) label(v float64) string {
 	if m := math.Max(math.Abs(a.min), math.Abs(a.max)); m >= 1e7 || a.step < 1e-4 {
 		return strconv.FormatFloat(v, 'g', 4, 64)
 	}
-	return strconv.FormatFloat(v, 'f', decimals(a.step), 64)
+	return strconv.FormatFloat(v, 'f', max(decimals(a.step), 0), 64)
 }
 
 // frame is the plot area inside a chart, with the scales mapping data to
@@ -193,9 +207,9 @@ func yTickWidth(a axis) int {
 
 // legendEntry is one line of a legend.
 type legendEntry struct {
-	name  string
-	col   color.RGBA
-	bar   bool
+	name string
+	col  color.RGBA
+	bar  bool
 }
 
 // legendWidth is the room a legend of these names needs; 0 for none.

@@ -7,6 +7,7 @@ import (
 	"image/png"
 	"io"
 	"math"
+	"strconv"
 )
 
 // Options holds what every chart shares. Zero values pick defaults.
@@ -65,45 +66,10 @@ const markerLimit = 60
 // with nice ticks, a legend of the named series, and the title and axis
 // labels of opt. Default size 800×500.
 func LineChart(opt Options, series ...Series) (*image.RGBA, error) {
-	opt, err := opt.withDefaults(800, 500)
+	opt, f, legend, err := lineLayout(opt, series)
 	if err != nil {
 		return nil, err
 	}
-	if len(series) == 0 {
-		return nil, fmt.Errorf("%w: line chart %q has no series", ErrEmpty, opt.Title)
-	}
-	if len(series) > len(Palette) {
-		return nil, fmt.Errorf("plot: line chart %q has %d series, at most %d have distinct colours", opt.Title, len(series), len(Palette))
-	}
-	xlo, xhi, ylo, yhi := math.Inf(1), math.Inf(-1), math.Inf(1), math.Inf(-1)
-	integers := true
-	for _, s := range series {
-		if len(s.X) != len(s.Y) {
-			return nil, fmt.Errorf("plot: series %q has %d X values and %d Y values", s.Name, len(s.X), len(s.Y))
-		}
-		if len(s.X) == 0 {
-			return nil, fmt.Errorf("%w: series %q is empty", ErrEmpty, s.Name)
-		}
-		for i := range s.X {
-			if err := finite(s.Name, "X", i, s.X[i]); err != nil {
-				return nil, err
-			}
-			if err := finite(s.Name, "Y", i, s.Y[i]); err != nil {
-				return nil, err
-			}
-			xlo, xhi = math.Min(xlo, s.X[i]), math.Max(xhi, s.X[i])
-			ylo, yhi = math.Min(ylo, s.Y[i]), math.Max(yhi, s.Y[i])
-			integers = integers && s.X[i] == math.Trunc(s.X[i])
-		}
-	}
-	f := frame{xa: niceAxis(xlo, xhi, 8, integers, false), ya: niceAxis(ylo, yhi, 6, false, false)}
-	var legend []legendEntry
-	for i, s := range series {
-		if s.Name != "" {
-			legend = append(legend, legendEntry{name: s.Name, col: Palette[i]})
-		}
-	}
-	f.area = chartLayout(opt, yTickWidth(f.ya), legendWidth(legend))
 	c := newCanvas(opt.Width, opt.Height)
 	c.drawYAxis(f)
 	c.drawXAxis(f)
@@ -121,6 +87,56 @@ func LineChart(opt Options, series ...Series) (*image.RGBA, error) {
 	c.drawLegend(f.area, legend)
 	c.drawChrome(opt, f.area)
 	return c.img, nil
+}
+
+// lineLayout checks the series and places LineChart's plot area.
+func lineLayout(opt Options, series []Series) (Options, frame, []legendEntry, error) {
+	var f frame
+	opt, err := opt.withDefaults(800, 500)
+	if err != nil {
+		return opt, f, nil, err
+	}
+	if len(series) == 0 {
+		return opt, f, nil, fmt.Errorf("%w: line chart %q has no series", ErrEmpty, opt.Title)
+	}
+	if len(series) > len(Palette) {
+		return opt, f, nil, fmt.Errorf("plot: line chart %q has %d series, at most %d have distinct colours", opt.Title, len(series), len(Palette))
+	}
+	xlo, xhi, ylo, yhi := math.Inf(1), math.Inf(-1), math.Inf(1), math.Inf(-1)
+	integers := true
+	for _, s := range series {
+		if len(s.X) != len(s.Y) {
+			return opt, f, nil, fmt.Errorf("plot: series %q has %d X values and %d Y values", s.Name, len(s.X), len(s.Y))
+		}
+		if len(s.X) == 0 {
+			return opt, f, nil, fmt.Errorf("%w: series %q is empty", ErrEmpty, s.Name)
+		}
+		for i := range s.X {
+			if err := finite(s.Name, "X", i, s.X[i]); err != nil {
+				return opt, f, nil, err
+			}
+			if err := finite(s.Name, "Y", i, s.Y[i]); err != nil {
+				return opt, f, nil, err
+			}
+			xlo, xhi = math.Min(xlo, s.X[i]), math.Max(xhi, s.X[i])
+			ylo, yhi = math.Min(ylo, s.Y[i]), math.Max(yhi, s.Y[i])
+			integers = integers && s.X[i] == math.Trunc(s.X[i])
+		}
+	}
+	if f.xa, err = niceAxis(xlo, xhi, 8, integers, false); err != nil {
+		return opt, f, nil, fmt.Errorf("plot: line chart %q, X axis: %w", opt.Title, err)
+	}
+	if f.ya, err = niceAxis(ylo, yhi, 6, false, false); err != nil {
+		return opt, f, nil, fmt.Errorf("plot: line chart %q, Y axis: %w", opt.Title, err)
+	}
+	var legend []legendEntry
+	for i, s := range series {
+		if s.Name != "" {
+			legend = append(legend, legendEntry{name: s.Name, col: Palette[i]})
+		}
+	}
+	f.area = chartLayout(opt, yTickWidth(f.ya), legendWidth(legend))
+	return opt, f, legend, nil
 }
 
 // finite fails on NaN and infinite values, naming where they sit.
@@ -198,56 +214,23 @@ type BarGroup struct {
 // (e.g. categories = splits, groups = label 0 and label 1). Default size
 // 800×500.
 func BarChart(opt Options, categories []string, groups ...BarGroup) (*image.RGBA, error) {
-	opt, err := opt.withDefaults(800, 500)
+	opt, f, legend, integers, err := barLayout(opt, categories, groups)
 	if err != nil {
 		return nil, err
 	}
-	if len(categories) == 0 || len(groups) == 0 {
-		return nil, fmt.Errorf("%w: bar chart %q has %d categories and %d groups", ErrEmpty, opt.Title, len(categories), len(groups))
-	}
-	if len(groups) > len(Palette) {
-		return nil, fmt.Errorf("plot: bar chart %q has %d groups, at most %d have distinct colours", opt.Title, len(groups), len(Palette))
-	}
-	lo, hi := 0.0, 0.0
-	integers := true
-	for _, g := range groups {
-		if len(g.Values) != len(categories) {
-			return nil, fmt.Errorf("plot: bar group %q has %d values for %d categories", g.Name, len(g.Values), len(categories))
-		}
-		for i, v := range g.Values {
-			if err := finite(g.Name, "value", i, v); err != nil {
-				return nil, err
-			}
-			lo, hi = math.Min(lo, v), math.Max(hi, v)
-			integers = integers && v == math.Trunc(v)
-		}
-	}
-	f := frame{ya: niceAxis(lo, hi, 6, integers, true)}
-	var legend []legendEntry
-	if len(groups) > 1 {
-		for i, g := range groups {
-			legend = append(legend, legendEntry{name: g.Name, col: Palette[i], bar: true})
-		}
-	}
-	f.area = chartLayout(opt, yTickWidth(f.ya), legendWidth(legend))
 	c := newCanvas(opt.Width, opt.Height)
 	c.drawYAxis(f)
-	slot := float64(f.area.Dx()) / float64(len(categories))
-	barW := slot * 0.8 / float64(len(groups))
 	zero := f.py(0)
 	for ci, cat := range categories {
-		left := float64(f.area.Min.X) + slot*float64(ci) + slot*0.1
 		for gi, g := range groups {
 			v := g.Values[ci]
-			x0, x1 := left+barW*float64(gi), left+barW*float64(gi+1)
-			y := f.py(v)
-			r := image.Rect(int(math.Round(x0))+1, int(math.Round(math.Min(y, zero))), int(math.Round(x1)), int(math.Round(math.Max(y, zero))))
+			r := barRect(f, len(categories), len(groups), ci, gi, v)
 			c.fillRect(r, Palette[gi])
 			s := f.ya.label(v)
 			if integers {
-				s = fmt.Sprintf("%.0f", v)
+				s = strconv.FormatFloat(v, 'f', 0, 64)
 			}
-			if textWidth(faces.tick, s) <= int(barW)+4 {
+			if textWidth(faces.tick, s) <= r.Dx()+6 {
 				ly := r.Min.Y - 9
 				if v < 0 {
 					ly = r.Max.Y + 9
@@ -255,6 +238,7 @@ func BarChart(opt Options, categories []string, groups ...BarGroup) (*image.RGBA
 				c.text(faces.tick, s, (r.Min.X+r.Max.X)/2, ly, alignCenter, ink)
 			}
 		}
+		slot := float64(f.area.Dx()) / float64(len(categories))
 		c.text(faces.label, fit(cat, int(slot)-4), int(float64(f.area.Min.X)+slot*(float64(ci)+0.5)), f.area.Max.Y+16, alignCenter, ink)
 	}
 	c.hline(f.area.Min.X, f.area.Max.X, int(math.Round(zero)), axisGrey)
@@ -262,6 +246,56 @@ func BarChart(opt Options, categories []string, groups ...BarGroup) (*image.RGBA
 	c.drawLegend(f.area, legend)
 	c.drawChrome(opt, f.area)
 	return c.img, nil
+}
+
+// barRect is the rectangle of group gi's bar in category ci: each
+// category's slot keeps a tenth of its width free on either side.
+func barRect(f frame, nCat, nGroup, ci, gi int, v float64) image.Rectangle {
+	slot := float64(f.area.Dx()) / float64(nCat)
+	barW := slot * 0.8 / float64(nGroup)
+	x0 := float64(f.area.Min.X) + slot*float64(ci) + slot*0.1 + barW*float64(gi)
+	y, zero := f.py(v), f.py(0)
+	return image.Rect(int(math.Round(x0))+1, int(math.Round(math.Min(y, zero))), int(math.Round(x0+barW)), int(math.Round(math.Max(y, zero))))
+}
+
+// barLayout checks the bars and places BarChart's plot area.
+func barLayout(opt Options, categories []string, groups []BarGroup) (Options, frame, []legendEntry, bool, error) {
+	var f frame
+	opt, err := opt.withDefaults(800, 500)
+	if err != nil {
+		return opt, f, nil, false, err
+	}
+	if len(categories) == 0 || len(groups) == 0 {
+		return opt, f, nil, false, fmt.Errorf("%w: bar chart %q has %d categories and %d groups", ErrEmpty, opt.Title, len(categories), len(groups))
+	}
+	if len(groups) > len(Palette) {
+		return opt, f, nil, false, fmt.Errorf("plot: bar chart %q has %d groups, at most %d have distinct colours", opt.Title, len(groups), len(Palette))
+	}
+	lo, hi := 0.0, 0.0
+	integers := true
+	for _, g := range groups {
+		if len(g.Values) != len(categories) {
+			return opt, f, nil, false, fmt.Errorf("plot: bar group %q has %d values for %d categories", g.Name, len(g.Values), len(categories))
+		}
+		for i, v := range g.Values {
+			if err := finite(g.Name, "value", i, v); err != nil {
+				return opt, f, nil, false, err
+			}
+			lo, hi = math.Min(lo, v), math.Max(hi, v)
+			integers = integers && v == math.Trunc(v)
+		}
+	}
+	if f.ya, err = niceAxis(lo, hi, 6, integers, true); err != nil {
+		return opt, f, nil, false, fmt.Errorf("plot: bar chart %q: %w", opt.Title, err)
+	}
+	var legend []legendEntry
+	if len(groups) > 1 {
+		for i, g := range groups {
+			legend = append(legend, legendEntry{name: g.Name, col: Palette[i], bar: true})
+		}
+	}
+	f.area = chartLayout(opt, yTickWidth(f.ya), legendWidth(legend))
+	return opt, f, legend, integers, nil
 }
 
 // fit shortens s with an ellipsis until it is at most w pixels wide.

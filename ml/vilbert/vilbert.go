@@ -341,10 +341,11 @@ func (m *Model) InputGradients() (features, locations []float32) {
 	return m.dfeat, m.dloc
 }
 
-// ZeroGrad drops every parameter's gradient.
+// ZeroGrad clears every gradient in place, keeping the buffers for the
+// next step (torch 1.13's zero_grad(set_to_none=False)).
 func (m *Model) ZeroGrad() {
 	for _, p := range m.Parameters() {
-		p.Tensor.ZeroGrad()
+		clear(p.Tensor.Grad)
 	}
 }
 

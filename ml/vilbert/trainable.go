@@ -1,0 +1,46 @@
+package vilbert
+
+import (
+	"fmt"
+
+	"mmc/ml/batch"
+	"mmc/ml/tensor"
+	"mmc/ml/train"
+)
+
+// Trainable adapts a Model to the training loop's train.Model: batches
+// in, two logits per example out, dropout drawn from the batch's seed.
+type Trainable struct {
+	M *Model
+}
+
+// Forward runs the model on a collated batch.
+func (t Trainable) Forward(b *batch.Batch, training bool) ([]float32, error) {
+	if b.FeatDim != t.M.Config.VFeatureSize {
+		return nil, fmt.Errorf("vilbert: batch features are %d wide, the model takes v_feature_size %d", b.FeatDim, t.M.Config.VFeatureSize)
+	}
+	var rng *tensor.RNG
+	if training {
+		rng = tensor.NewRNG(b.Seed)
+	}
+	out, err := t.M.Forward(FromBatch(b), training, rng)
+	if err != nil {
+		return nil, err
+	}
+	return out.Logits, nil
+}
+
+// Backward propagates dLoss/dlogits of the last Forward.
+func (t Trainable) Backward(dlogits []float32) error { return t.M.Backward(dlogits) }
+
+// Params lists every parameter with its key, frozen ones included.
+func (t Trainable) Params() []train.Param {
+	ps := t.M.Parameters()
+	out := make([]train.Param, len(ps))
+	for i, p := range ps {
+		out[i] = train.Param{Name: p.Name, Tensor: p.Tensor}
+	}
+	return out
+}
+
+var _ train.Model = Trainable{}

@@ -23,12 +23,9 @@ func RenderDOT(w io.Writer, g Graph) error {
 		fmt.Fprintf(bw, "%s%s [%s];\n", indent, dotQuote(dotName(it)), dotAttrs(r, it))
 	}
 	layered := map[string][]item{}
-	var order []string
+	order := r.layerOrder()
 	for _, it := range r.items {
 		if it.Kind == KindData && it.Layer != "" {
-			if _, ok := layered[it.Layer]; !ok {
-				order = append(order, it.Layer)
-			}
 			layered[it.Layer] = append(layered[it.Layer], it)
 			continue
 		}
@@ -98,12 +95,9 @@ func RenderMermaid(w io.Writer, g Graph) error {
 	bw := bufio.NewWriter(w)
 	bw.WriteString("flowchart LR\n")
 	layered := map[string][]item{}
-	var order []string
+	order := r.layerOrder()
 	for _, it := range r.items {
 		if it.Kind == KindData && it.Layer != "" {
-			if _, ok := layered[it.Layer]; !ok {
-				order = append(order, it.Layer)
-			}
 			layered[it.Layer] = append(layered[it.Layer], it)
 			continue
 		}

@@ -151,7 +151,7 @@ func sampleRecords(n, regions, dim int, withExtras bool) []*features.Record {
 	return recs
 }
 
-func writeStore(t *testing.T, path string, opts Options, recs []*features.Record) {
+func writeStore(t *testing.T, path string, opts *Options, recs []*features.Record) {
 	t.Helper()
 	w, err := Create(path, opts)
 	if err != nil {
@@ -190,7 +190,11 @@ func TestRoundTrip(t *testing.T) {
 				regions = DefaultRegions
 			}
 			recs := sampleRecords(tc.n, regions, 16, tc.extras)
-			writeStore(t, path, tc.opts, recs)
+			opts := &tc.opts
+			if reflect.ValueOf(tc.opts).IsZero() {
+				opts = nil // nil options are the zero Options
+			}
+			writeStore(t, path, opts, recs)
 			s, err := Open(path)
 			if err != nil {
 				t.Fatal(err)
@@ -247,7 +251,7 @@ func TestWriterErrors(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "f.h5")
-			w, err := Create(path, Options{Regions: 3})
+			w, err := Create(path, &Options{Regions: 3})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -271,22 +275,24 @@ func TestWriterErrors(t *testing.T) {
 			}
 		})
 	}
-	if _, err := Create(filepath.Join(t.TempDir(), "f.h5"), Options{Compression: 12}); err == nil {
+	if _, err := Create(filepath.Join(t.TempDir(), "f.h5"), &Options{Compression: 12}); err == nil {
 		t.Error("gzip level 12 accepted")
 	}
 }
 
 func TestAbortKeepsOldFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "f.h5")
-	writeStore(t, path, Options{Regions: 2}, sampleRecords(2, 2, 4, false))
-	w, err := Create(path, Options{Regions: 2})
+	writeStore(t, path, &Options{Regions: 2}, sampleRecords(2, 2, 4, false))
+	w, err := Create(path, &Options{Regions: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := w.Put(sampleRecords(1, 2, 4, false)[0]); err != nil {
 		t.Fatal(err)
 	}
-	w.Abort()
+	if err := w.Abort(); err != nil {
+		t.Fatal(err)
+	}
 	s, err := Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -300,7 +306,7 @@ func TestAbortKeepsOldFile(t *testing.T) {
 func TestConcurrentGet(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "f.h5")
 	recs := sampleRecords(20, 10, 32, false)
-	writeStore(t, path, Options{Regions: 10}, recs)
+	writeStore(t, path, &Options{Regions: 10}, recs)
 	s, err := Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -338,7 +344,7 @@ func TestH5pyReadsGoFile(t *testing.T) {
 	}
 	path := filepath.Join(t.TempDir(), "go.h5")
 	recs := sampleRecords(3, 4, 6, true)
-	writeStore(t, path, Options{Regions: 4, Extractor: "go-test", ExtractorParams: map[string]any{"k": "v"}}, recs)
+	writeStore(t, path, &Options{Regions: 4, Extractor: "go-test", ExtractorParams: map[string]any{"k": "v"}}, recs)
 	script := `
 import h5py, json, sys
 with h5py.File(sys.argv[1], "r") as f:
@@ -394,5 +400,77 @@ print(json.dumps(out))
 	}
 	if got.Pad != 0 {
 		t.Errorf("padding rows sum to %v, want 0", got.Pad)
+	}
+}
+
+// benchStore writes n images of MMF's shape (100 regions × 2048) with
+// detector-like features: non-negative, many zeros, a few decimals.
+func benchStore(b *testing.B, n int) (string, []*features.Record) {
+	b.Helper()
+	recs := make([]*features.Record, n)
+	for i := range recs {
+		r := &features.Record{ID: fmt.Sprint(10000 + i), Dim: 2048, NumBoxes: 100, ImageW: 500, ImageH: 400,
+			Features: make([]float32, 100*2048), Boxes: make([]float32, 400)}
+		for j := range r.Features {
+			if (i+j)%3 == 0 {
+				r.Features[j] = float32((i*31+j*17)%1000) / 100
+			}
+		}
+		recs[i] = r
+	}
+	path := filepath.Join(b.TempDir(), "bench.h5")
+	w, err := Create(path, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, r := range recs {
+		if err := w.Put(r); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		b.Fatal(err)
+	}
+	return path, recs
+}
+
+// BenchmarkGet reads one [100, 2048] image (gzip level 4) by id.
+func BenchmarkGet(b *testing.B) {
+	path, recs := benchStore(b, 16)
+	s, err := Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	b.SetBytes(100 * 2048 * 4)
+	i := 0
+	for b.Loop() {
+		if _, err := s.Get(recs[i%len(recs)].ID); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// BenchmarkPut writes one [100, 2048] image (gzip level 4).
+func BenchmarkPut(b *testing.B) {
+	_, recs := benchStore(b, 4)
+	w, err := Create(filepath.Join(b.TempDir(), "put.h5"), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(100 * 2048 * 4)
+	i := 0
+	for b.Loop() {
+		r := *recs[i%len(recs)]
+		r.ID = fmt.Sprint(i)
+		if err := w.Put(&r); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+	b.StopTimer()
+	if err := w.Close(); err != nil {
+		b.Fatal(err)
 	}
 }

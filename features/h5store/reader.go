@@ -346,7 +346,9 @@ func readRow[T float32 | int64](d *hdf5.Dataset, mem memType, i int, buf []T, co
 	if err := fs.SelectHyperslab(offset, nil, count, nil); err != nil {
 		return fmt.Errorf("selecting %v at %v: %v", count, offset, err)
 	}
-	ms, err := hdf5.CreateSimpleDataspace([]uint{uint(len(buf))}, nil)
+	// The memory space has the selection's shape: with a flat one HDF5
+	// takes a much slower element-mapping path.
+	ms, err := hdf5.CreateSimpleDataspace(count, nil)
 	if err != nil {
 		return fmt.Errorf("memory space: %v", err)
 	}

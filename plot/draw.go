@@ -80,6 +80,9 @@ func loadFaces() error {
 type canvas struct {
 	img *image.RGBA
 	ras *vector.Rasterizer
+	// clip is the region the rasterizer covers now; paths are drawn
+	// relative to its corner, so small shapes do not cost a whole image.
+	clip image.Rectangle
 }
 
 func newCanvas(w, h int) *canvas {
@@ -112,9 +115,8 @@ func (c *canvas) stroke(pts []pt, width float64, col color.Color) {
 	if len(pts) == 0 {
 		return
 	}
-	b := c.img.Bounds()
-	c.ras.Reset(b.Dx(), b.Dy())
 	h := width / 2
+	c.begin(pts, h+1)
 	for i := 1; i < len(pts); i++ {
 		a, z := pts[i-1], pts[i]
 		dx, dy := z.x-a.x, z.y-a.y
@@ -128,7 +130,25 @@ func (c *canvas) stroke(pts []pt, width float64, col color.Color) {
 	for _, p := range pts {
 		c.disc(p, h)
 	}
-	c.ras.Draw(c.img, b, image.NewUniform(col), image.Point{})
+	c.end(col)
+}
+
+// begin sizes the rasterizer to the bounding box of pts grown by pad.
+func (c *canvas) begin(pts []pt, pad float64) {
+	x0, y0, x1, y1 := math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)
+	for _, p := range pts {
+		x0, y0, x1, y1 = math.Min(x0, p.x), math.Min(y0, p.y), math.Max(x1, p.x), math.Max(y1, p.y)
+	}
+	r := image.Rect(int(math.Floor(x0-pad)), int(math.Floor(y0-pad)), int(math.Ceil(x1+pad)), int(math.Ceil(y1+pad)))
+	c.clip = r.Intersect(c.img.Bounds())
+	c.ras.Reset(max(c.clip.Dx(), 1), max(c.clip.Dy(), 1))
+}
+
+// end fills what was added since begin with col.
+func (c *canvas) end(col color.Color) {
+	if !c.clip.Empty() {
+		c.ras.Draw(c.img, c.clip, image.NewUniform(col), image.Point{})
+	}
 }
 
 // dashed draws the straight line a→b as dashes of on pixels with gaps of
@@ -139,33 +159,32 @@ func (c *canvas) dashed(a, z pt, width, on, off float64, col color.Color) {
 		return
 	}
 	ux, uy := (z.x-a.x)/l, (z.y-a.y)/l
-	b := c.img.Bounds()
-	c.ras.Reset(b.Dx(), b.Dy())
 	h := width / 2
+	c.begin([]pt{a, z}, h+1)
 	for s := 0.0; s < l; s += on + off {
 		e := math.Min(s+on, l)
 		p, q := pt{a.x + ux*s, a.y + uy*s}, pt{a.x + ux*e, a.y + uy*e}
 		nx, ny := -uy*h, ux*h
 		c.polygon([]pt{{p.x + nx, p.y + ny}, {q.x + nx, q.y + ny}, {q.x - nx, q.y - ny}, {p.x - nx, p.y - ny}})
 	}
-	c.ras.Draw(c.img, b, image.NewUniform(col), image.Point{})
+	c.end(col)
 }
 
 // markers draws a filled disc of radius r at each point.
 func (c *canvas) markers(pts []pt, r float64, col color.Color) {
-	b := c.img.Bounds()
-	c.ras.Reset(b.Dx(), b.Dy())
+	c.begin(pts, r+1)
 	for _, p := range pts {
 		c.disc(p, r)
 	}
-	c.ras.Draw(c.img, b, image.NewUniform(col), image.Point{})
+	c.end(col)
 }
 
-// polygon adds a closed path to the rasterizer.
+// polygon adds a closed path to the rasterizer, in image coordinates.
 func (c *canvas) polygon(ps []pt) {
-	c.ras.MoveTo(float32(ps[0].x), float32(ps[0].y))
+	ox, oy := float64(c.clip.Min.X), float64(c.clip.Min.Y)
+	c.ras.MoveTo(float32(ps[0].x-ox), float32(ps[0].y-oy))
 	for _, p := range ps[1:] {
-		c.ras.LineTo(float32(p.x), float32(p.y))
+		c.ras.LineTo(float32(p.x-ox), float32(p.y-oy))
 	}
 	c.ras.ClosePath()
 }

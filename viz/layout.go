@@ -391,6 +391,7 @@ func orderColumns(nodes []lnode, cols [][]int) {
 	setPos()
 	best := crossings(nodes, cols, pos)
 	saved := cloneCols(cols)
+	bary := make([]float64, len(nodes))
 	for iter := 0; iter < 24 && best > 0; iter++ {
 		down := iter%2 == 0
 		for k := range cols {
@@ -399,7 +400,6 @@ func orderColumns(nodes []lnode, cols [][]int) {
 				rk = len(cols) - 1 - k
 			}
 			col := cols[rk]
-			bary := make(map[int]float64, len(col))
 			for i, v := range col {
 				nb := nodes[v].pred
 				if !down {

@@ -25,7 +25,7 @@ var (
 	E = catalog.Declare[int]("E")
 )
 
-func inc(_ context.Context, x int) (int, error) { return x + 1, nil }
+func inc(_ context.Context, x int) (int, error)    { return x + 1, nil }
 func add(_ context.Context, x, y int) (int, error) { return x + y, nil }
 
 // chain is A → n1 → B → n2 → C → n3 → D.
@@ -200,16 +200,24 @@ type recorder struct {
 
 func (r *recorder) hooks() Hooks {
 	return Hooks{
-		BeforePipelineRun:   func(context.Context, RunInfo, *Pipeline) { r.events = append(r.events, "before_pipeline") },
-		AfterPipelineRun:    func(context.Context, RunInfo, *Pipeline, *Result) { r.events = append(r.events, "after_pipeline") },
-		OnPipelineError:     func(context.Context, RunInfo, *Pipeline, error) { r.events = append(r.events, "pipeline_error") },
-		BeforeNodeRun:       func(_ context.Context, n *Node, _ map[string]any) { r.events = append(r.events, "before:"+n.Name()) },
-		AfterNodeRun:        func(_ context.Context, n *Node, _, _ map[string]any, _ time.Duration) { r.events = append(r.events, "after:"+n.Name()) },
-		OnNodeError:         func(_ context.Context, n *Node, _ map[string]any, _ error) { r.events = append(r.events, "error:"+n.Name()) },
+		BeforePipelineRun: func(context.Context, RunInfo, *Pipeline) { r.events = append(r.events, "before_pipeline") },
+		AfterPipelineRun:  func(context.Context, RunInfo, *Pipeline, *Result) { r.events = append(r.events, "after_pipeline") },
+		OnPipelineError:   func(context.Context, RunInfo, *Pipeline, error) { r.events = append(r.events, "pipeline_error") },
+		BeforeNodeRun:     func(_ context.Context, n *Node, _ map[string]any) { r.events = append(r.events, "before:"+n.Name()) },
+		AfterNodeRun: func(_ context.Context, n *Node, _, _ map[string]any, _ time.Duration) {
+			r.events = append(r.events, "after:"+n.Name())
+		},
+		OnNodeError: func(_ context.Context, n *Node, _ map[string]any, _ error) {
+			r.events = append(r.events, "error:"+n.Name())
+		},
 		BeforeDatasetLoaded: func(_ context.Context, d string, _ *Node) { r.events = append(r.events, "loading:"+d) },
-		AfterDatasetLoaded:  func(_ context.Context, d string, _ any, _ *Node, _ time.Duration) { r.events = append(r.events, "loaded:"+d) },
-		BeforeDatasetSaved:  func(_ context.Context, d string, _ any, _ *Node) { r.events = append(r.events, "saving:"+d) },
-		AfterDatasetSaved:   func(_ context.Context, d string, _ any, _ *Node, _ time.Duration) { r.events = append(r.events, "saved:"+d) },
+		AfterDatasetLoaded: func(_ context.Context, d string, _ any, _ *Node, _ time.Duration) {
+			r.events = append(r.events, "loaded:"+d)
+		},
+		BeforeDatasetSaved: func(_ context.Context, d string, _ any, _ *Node) { r.events = append(r.events, "saving:"+d) },
+		AfterDatasetSaved: func(_ context.Context, d string, _ any, _ *Node, _ time.Duration) {
+			r.events = append(r.events, "saved:"+d)
+		},
 	}
 }
 

@@ -32,6 +32,7 @@ type Node struct {
 	inputs    []port
 	outputs   []port
 	funcName  string
+	source    string // file:line of the function
 	call      func(ctx context.Context, in []any) ([]any, error)
 	err       error // construction problem, reported by pipeline validation
 }
@@ -39,7 +40,7 @@ type Node struct {
 var validName = regexp.MustCompile(`^[\w.-]+$`)
 
 func newNode(name string, fn any, ins, outs []catalog.Ref, call func(context.Context, []any) ([]any, error)) *Node {
-	n := &Node{name: name, funcName: funcName(fn), call: call}
+	n := &Node{name: name, funcName: funcName(fn), source: funcSource(fn), call: call}
 	for _, r := range ins {
 		n.inputs = append(n.inputs, port{r.Name(), r.Type()})
 	}
@@ -105,6 +106,19 @@ func funcName(fn any) string {
 	return name
 }
 
+func funcSource(fn any) string {
+	v := reflect.ValueOf(fn)
+	if v.Kind() != reflect.Func || v.IsNil() {
+		return ""
+	}
+	f := runtime.FuncForPC(v.Pointer())
+	if f == nil {
+		return ""
+	}
+	file, line := f.FileLine(v.Pointer())
+	return fmt.Sprintf("%s:%d", file, line)
+}
+
 // as converts a loaded value to T, mapping a nil interface to T's zero.
 func as[T any](v any) T {
 	if v == nil {
@@ -133,6 +147,9 @@ func (n *Node) Tags() []string { return slices.Clone(n.tags) }
 
 // Func is the package-qualified name of the node function.
 func (n *Node) Func() string { return n.funcName }
+
+// Source is the file:line where the node function is defined.
+func (n *Node) Source() string { return n.source }
 
 // Inputs are the datasets the node reads, in argument order.
 func (n *Node) Inputs() []catalog.Ref { return refs(n.inputs) }

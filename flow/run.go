@@ -160,7 +160,7 @@ func Run(ctx context.Context, p *Pipeline, cat *catalog.Catalog, opts RunOptions
 			h.AfterPipelineRun(ctx, opts.Info, p, res)
 		}
 	})
-	r.log.Info().Dur("took", res.Duration).Int("nodes", len(res.Ran)).Msg("pipeline execution completed successfully")
+	r.log.Info().Str("took", res.Duration.Round(time.Millisecond).String()).Int("nodes", len(res.Ran)).Msg("pipeline execution completed successfully")
 	return res, nil
 }
 
@@ -404,7 +404,7 @@ func (r *runner) runNode(ctx context.Context, n *Node) (err error) {
 			h.AfterNodeRun(ctx, n, inputs, outputs, took)
 		}
 	})
-	log.Info().Dur("took", took).Msg("completed node")
+	log.Info().Str("took", took.Round(time.Millisecond).String()).Msg("completed node")
 	return nil
 }
 

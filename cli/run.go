@@ -1,0 +1,170 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime"
+	"strings"
+	"syscall"
+
+	"mmc/catalog"
+	"mmc/flow"
+)
+
+// cmdRun is `run`: build the pipeline, apply the filters, validate
+// everything against the catalog, then run.
+func (a *App) cmdRun(ctx context.Context, args []string) error {
+	fs := a.flagSet("run", "run [flags]")
+	var cf confFlags
+	cf.register(fs)
+	var (
+		pipeline, pipelines              string
+		nodes, fromNodes, toNodes        string
+		fromInputs, toOutputs, tags, nss string
+		runnerName, loadVersions         string
+		maxWorkers                       int
+		onlyMissing                      bool
+	)
+	fs.StringVar(&pipeline, "pipeline", "", "pipeline to run (default __default__)")
+	fs.StringVar(&pipeline, "p", "", "shorthand for --pipeline")
+	fs.StringVar(&pipelines, "pipelines", "", "comma-separated pipelines to run together")
+	fs.StringVar(&nodes, "nodes", "", "run only these nodes (comma-separated)")
+	fs.StringVar(&nodes, "n", "", "shorthand for --nodes")
+	fs.StringVar(&fromNodes, "from-nodes", "", "run these nodes and everything downstream")
+	fs.StringVar(&toNodes, "to-nodes", "", "run these nodes and everything upstream")
+	fs.StringVar(&fromInputs, "from-inputs", "", "run nodes depending on these datasets")
+	fs.StringVar(&toOutputs, "to-outputs", "", "run nodes needed to produce these datasets")
+	fs.StringVar(&tags, "tags", "", "run nodes with any of these tags")
+	fs.StringVar(&tags, "t", "", "shorthand for --tags")
+	fs.StringVar(&nss, "namespaces", "", "run nodes in these namespaces")
+	fs.StringVar(&runnerName, "runner", "sequential", "sequential or parallel (a goroutine pool)")
+	fs.StringVar(&runnerName, "r", "sequential", "shorthand for --runner")
+	fs.IntVar(&maxWorkers, "max-workers", runtime.NumCPU(), "nodes run at once by the parallel runner")
+	fs.StringVar(&loadVersions, "load-versions", "", "versions to load, `ds:YYYY-MM-DDThh.mm.ss.sssZ,...`")
+	fs.BoolVar(&onlyMissing, "only-missing-outputs", false, "skip nodes whose persisted outputs all exist")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	log, err := cf.logger(a.Stderr)
+	if err != nil {
+		return err
+	}
+	names, err := pipelineNames(pipeline, pipelines)
+	if err != nil {
+		return err
+	}
+	workers := 1
+	switch strings.ToLower(runnerName) {
+	case "sequential", "sequentialrunner":
+	case "parallel", "parallelrunner", "thread", "threadrunner":
+		if maxWorkers < 1 {
+			return usagef("--max-workers must be at least 1")
+		}
+		workers = maxWorkers
+	default:
+		return usagef("--runner %q: want sequential or parallel", runnerName)
+	}
+	versions, err := parseLoadVersions(loadVersions)
+	if err != nil {
+		return err
+	}
+	filter := flow.Filter{
+		Tags: splitList(tags), NodeNames: splitList(nodes), FromNodes: splitList(fromNodes), ToNodes: splitList(toNodes),
+		FromInputs: splitList(fromInputs), ToOutputs: splitList(toOutputs), Namespaces: splitList(nss),
+	}
+
+	// A pipeline that is not built fails here, before config is read.
+	p, err := a.Registry.Pipeline(names...)
+	if err != nil {
+		return err
+	}
+	p, err = p.Filter(filter)
+	if err != nil {
+		return err
+	}
+	cfg, rp, err := cf.load()
+	if err != nil {
+		return err
+	}
+	cat, err := catalog.New(cfg.Catalog, cfg.Parameters, catalog.Options{LoadVersions: versions})
+	if err != nil {
+		return err
+	}
+	for ds := range versions {
+		if !cat.IsPersistent(ds) {
+			return usagef("--load-versions: dataset %q has no catalog entry", ds)
+		}
+	}
+	if err := flow.Check(p, cat); err != nil {
+		return fmt.Errorf("pipeline %s is not valid:\n%w", strings.Join(names, "+"), err)
+	}
+
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	runnerLabel := "sequential"
+	if workers > 1 {
+		runnerLabel = "parallel"
+	}
+	log.Info().Strs("pipelines", names).Str("env", cfg.Env).Str("runner", runnerLabel).Int("nodes", p.Len()).
+		Str("version", cat.SaveVersion()).Msg("starting run")
+	_, err = flow.Run(ctx, p, cat, flow.RunOptions{
+		MaxWorkers:         workers,
+		OnlyMissingOutputs: onlyMissing,
+		Log:                log,
+		Producers:          a.Registry.Producers,
+		Info: flow.RunInfo{RunID: cat.SaveVersion(), Pipelines: names, Env: cfg.Env, Filter: filter,
+			Runner: runnerLabel, MaxWorkers: workers, OnlyMissingOutputs: onlyMissing,
+			LoadVersions: versions, RuntimeParams: rp},
+	})
+	var re *flow.RunError
+	if errors.As(err, &re) {
+		log.Error().Err(re.Err).Str("node", re.Node).Msg("run stopped")
+		fmt.Fprintln(a.Stderr, re.Message)
+		if arg := re.ResumeArg(); arg != "" {
+			fmt.Fprintf(a.Stderr, "Resume with:\n  %s\n", a.resumeCommand(args, arg))
+		}
+	}
+	return err
+}
+
+// resumeCommand is the previous command with --from-nodes replaced.
+func (a *App) resumeCommand(args []string, fromNodes string) string {
+	parts := []string{a.Program, "run"}
+	for i := 0; i < len(args); i++ {
+		arg := args[i]
+		if arg == "--from-nodes" || arg == "-from-nodes" {
+			i++
+			continue
+		}
+		if strings.HasPrefix(arg, "--from-nodes=") || strings.HasPrefix(arg, "-from-nodes=") {
+			continue
+		}
+		parts = append(parts, shellQuote(arg))
+	}
+	return strings.Join(append(parts, fromNodes), " ")
+}
+
+func shellQuote(s string) string {
+	if s != "" && !strings.ContainsAny(s, " \t\"'$\\`*?[]{}()<>|&;!#~") {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func parseLoadVersions(s string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, item := range splitList(s) {
+		ds, ver, ok := strings.Cut(item, ":")
+		if !ok || ds == "" || ver == "" {
+			return nil, usagef("--load-versions item %q: want dataset:version", item)
+		}
+		out[strings.TrimSpace(ds)] = strings.TrimSpace(ver)
+	}
+	return out, nil
+}

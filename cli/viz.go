@@ -1,0 +1,127 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"mmc/catalog"
+	"mmc/config"
+	"mmc/flow"
+	"mmc/viz"
+)
+
+// cmdViz is `viz`: serve the DAG page, print it, or build a static site.
+func (a *App) cmdViz(ctx context.Context, args []string) error {
+	fs := a.flagSet("viz", "viz [--pipeline P] [--port 4141] [--format dot|mermaid|json] [--build DIR]")
+	var cf confFlags
+	cf.register(fs)
+	var pipeline, format, host, build string
+	var port int
+	fs.StringVar(&pipeline, "pipeline", flow.DefaultPipeline, "pipeline to show")
+	fs.StringVar(&pipeline, "p", flow.DefaultPipeline, "shorthand for --pipeline")
+	fs.StringVar(&format, "format", "", "print the graph as dot, mermaid or json instead of serving it")
+	fs.StringVar(&host, "host", "127.0.0.1", "address to serve on")
+	fs.IntVar(&port, "port", 4141, "port to serve on")
+	fs.StringVar(&build, "build", "", "write the page as a static site into this directory")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	p, err := a.Registry.Pipeline(pipeline)
+	if err != nil {
+		return err
+	}
+	cfg, _, err := cf.load()
+	if err != nil {
+		return err
+	}
+	cat, err := catalog.New(cfg.Catalog, cfg.Parameters, catalog.Options{})
+	if err != nil {
+		return err
+	}
+	g := Graph(pipeline, p, cat, cfg.Parameters)
+	switch format {
+	case "dot":
+		return viz.RenderDOT(a.Stdout, g)
+	case "mermaid":
+		return viz.RenderMermaid(a.Stdout, g)
+	case "json":
+		return viz.RenderJSON(a.Stdout, g)
+	case "":
+	default:
+		return usagef("--format %q: want dot, mermaid or json", format)
+	}
+	if build != "" {
+		if err := viz.Build(build, g); err != nil {
+			return err
+		}
+		fmt.Fprintf(a.Stdout, "wrote %s\n", build)
+		return nil
+	}
+	ln, err := viz.Listen(net.JoinHostPort(host, strconv.Itoa(port)))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(a.Stdout, "Serving pipeline %s at http://%s/ (Ctrl-C to stop)\n", pipeline, ln.Addr())
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return viz.ServeListener(ctx, ln, g)
+}
+
+// Graph converts a pipeline into the viewer's plain graph: nodes with
+// their tags, functions and source, every dataset as the catalog
+// resolves it, and the resolved value of every parameter the nodes read.
+func Graph(name string, p *flow.Pipeline, cat *catalog.Catalog, params *config.Tree) viz.Graph {
+	g := viz.Graph{Name: name}
+	wd, _ := os.Getwd()
+	for _, n := range p.Nodes() {
+		vn := viz.Node{Name: n.Name(), Namespace: n.Namespace(), Tags: n.Tags(), Func: n.Func(), Source: relSource(wd, n.Source())}
+		for _, in := range n.InputNames() {
+			if key, ok := catalog.IsParam(in); ok {
+				vn.Params = append(vn.Params, key)
+				continue
+			}
+			vn.Inputs = append(vn.Inputs, in)
+		}
+		vn.Outputs = n.OutputNames()
+		g.Nodes = append(g.Nodes, vn)
+	}
+	for _, d := range p.Datasets() {
+		if key, ok := catalog.IsParam(d); ok {
+			v, _ := params.Get(key)
+			g.Params = append(g.Params, viz.Param{Key: key, Value: v})
+			continue
+		}
+		ds := viz.Dataset{Name: d, Type: "memory", InMemory: true}
+		if res, err := cat.Resolve(d); err == nil && res.Spec != nil {
+			ds.Type, ds.Filepath, ds.Layer = res.Spec.Type, res.Spec.Filepath, res.Spec.Layer()
+			ds.InMemory = res.Kind == catalog.Memory
+			if ds.InMemory {
+				ds.Filepath = ""
+			}
+		} else if err != nil {
+			ds.Type = "unresolved"
+		}
+		g.Datasets = append(g.Datasets, ds)
+	}
+	return g
+}
+
+func relSource(wd, src string) string {
+	if wd == "" || src == "" {
+		return src
+	}
+	if rel, err := filepath.Rel(wd, src); err == nil && !strings.HasPrefix(rel, "..") {
+		return rel
+	}
+	return src
+}

@@ -33,7 +33,9 @@ func TestPageScript(t *testing.T) {
 		MissingIDs                                                       []string `json:"missingIds"`
 		Items, Edges, NearEdges, ItemsWithParams, DimmedWithTextTag      int
 		Labels, Bands, PanelTerms, Selected, UndimmedWithTextTag, URLs   []string
-		PanelHidden, Zoomed                                              bool
+		SearchKept, SliceKept                                            []string
+		SliceCommand                                                     string
+		PanelHidden, Zoomed, SliceReset                                  bool
 	}
 	if err := json.Unmarshal(out, &got); err != nil {
 		t.Fatalf("pagecheck output: %v\n%s", err, out)
@@ -72,6 +74,18 @@ func TestPageScript(t *testing.T) {
 	// Tag "text" keeps features.text and the data it touches.
 	if want := []string{"features.text", "features.tokens", "memes"}; !slices.Equal(got.UndimmedWithTextTag, want) || got.DimmedWithTextTag != 8 {
 		t.Errorf("tag filter kept %v (dimmed %d), want %v", got.UndimmedWithTextTag, got.DimmedWithTextTag, want)
+	}
+	if want := []string{"features.image", "features.text", "features.tokens"}; !slices.Equal(got.SearchKept, want) {
+		t.Errorf("search kept %v, want %v", got.SearchKept, want)
+	}
+	if want := "go run . run --pipeline=__default__ --from-inputs=memes --to-outputs=history"; got.SliceCommand != want {
+		t.Errorf("slice command %q, want %q", got.SliceCommand, want)
+	}
+	if want := []string{"features.image", "features.text", "features.tokens", "history", "memes", "regions", "train"}; !slices.Equal(got.SliceKept, want) {
+		t.Errorf("slice kept %v, want %v", got.SliceKept, want)
+	}
+	if !got.SliceReset {
+		t.Error("slice reset left items dimmed")
 	}
 	if got.ItemsWithParams != 15 {
 		t.Errorf("with parameters: %d items, want 15", got.ItemsWithParams)

@@ -129,6 +129,24 @@ const edges = () => [...$("viewport").walk()].filter((e) => e.classList.contains
   box.checked = false;
   box.fire("change");
 
+  // Search: only names containing "feat" stay bright.
+  $("search").value = " Feat";
+  $("search").fire("input");
+  out.searchKept = items().filter((g) => !g.classList.contains("dim")).map(label).sort();
+  $("search").value = "";
+  $("search").fire("input");
+
+  // Slice: select history, shift-click memes (upstream): the run command
+  // covers what lies between, whichever end was clicked first.
+  const byLabel = (name) => items().find((g) => label(g) === name);
+  byLabel("history").fire("click");
+  await sleep(50);
+  byLabel("memes").fire("click", { shiftKey: true });
+  out.sliceCommand = $("slice").hidden ? "" : $("slice-command").textContent;
+  out.sliceKept = items().filter((g) => !g.classList.contains("dim")).map(label).sort();
+  $("slice-reset").fire("click");
+  out.sliceReset = $("slice").hidden && items().every((g) => !g.classList.contains("dim"));
+
   // Parameters toggle: four more items.
   $("show-params").checked = true;
   $("show-params").fire("change");

@@ -7,7 +7,8 @@ const SVG = "http://www.w3.org/2000/svg";
 const $ = (id) => document.getElementById(id);
 const state = {
   main: null, layouts: null, byId: new Map(), byName: new Map(),
-  showParams: false, tags: new Set(), selected: null,
+  showParams: false, tags: new Set(), selected: null, search: "",
+  slice: null, // {from, to, ids: Set} after a shift-click
   view: { x: 0, y: 0, k: 1 },
 };
 
@@ -38,11 +39,60 @@ function writeURL() {
   history.replaceState(null, "", s ? "?" + s : location.pathname);
 }
 
-// An item is visible under the tag filter when no tag is chosen or it
-// carries one of the chosen tags.
+// An item stays bright when it passes the tag filter (no tag chosen, or
+// it carries a chosen one), matches the search, and lies in the slice.
 function tagged(node) {
+  if (state.slice && !state.slice.ids.has(node.id)) return false;
+  const name = (node.full_name || node.name).toLowerCase();
+  if (state.search && !name.includes(state.search)) return false;
   if (!state.tags.size) return true;
   return (node.tags || []).some((t) => state.tags.has(t));
+}
+
+// reach returns the IDs reachable from id along edges (forward or back).
+function reach(id, forward) {
+  const next = new Map();
+  for (const e of state.main.edges) {
+    const [a, b] = forward ? [e.source, e.target] : [e.target, e.source];
+    if (!next.has(a)) next.set(a, []);
+    next.get(a).push(b);
+  }
+  const seen = new Set([id]), todo = [id];
+  while (todo.length) {
+    for (const n of next.get(todo.pop()) || []) {
+      if (!seen.has(n)) { seen.add(n); todo.push(n); }
+    }
+  }
+  return seen;
+}
+
+// sliceBetween selects everything downstream of from and upstream of to,
+// and builds the run command for it as Kedro-Viz does: task ends become
+// --from-nodes/--to-nodes, dataset ends --from-inputs/--to-outputs.
+function sliceBetween(from, to) {
+  const between = (a, b) => {
+    const up = reach(b, false);
+    return new Set([...reach(a, true)].filter((id) => up.has(id)));
+  };
+  let ids = between(from, to);
+  if (!ids.size) {
+    [from, to] = [to, from];
+    ids = between(from, to);
+  }
+  if (!ids.size) return null; // neither item leads to the other
+  const a = state.byId.get(from), b = state.byId.get(to);
+  const flag = (n, task, data) => n.type === "task" ? task + "=" + n.full_name : n.type === "data" ? data + "=" + n.name : "";
+  const cmd = ["go run . run", "--pipeline=" + state.main.selected_pipeline,
+    flag(a, "--from-nodes", "--from-inputs"), flag(b, "--to-nodes", "--to-outputs")].filter(Boolean).join(" ");
+  return { from, to, ids, command: cmd };
+}
+
+function showSlice() {
+  $("slice").hidden = !state.slice;
+  $("slice-command").textContent = state.slice ? state.slice.command : "";
+  for (const g of document.querySelectorAll(".item")) {
+    g.classList.toggle("sliced", !!state.slice && state.slice.ids.has(g.dataset.id));
+  }
 }
 
 // curve joins bend points with horizontal-tangent cubic segments.
@@ -86,7 +136,17 @@ function draw() {
     el("text", { x: b.w / 2, y: b.h / 2 + 4, "text-anchor": "middle" }, g).textContent = b.name;
     const title = el("title", {}, g);
     title.textContent = node.full_name || node.name;
-    g.addEventListener("click", (ev) => { ev.stopPropagation(); select(b.id); });
+    if (state.slice && state.slice.ids.has(b.id)) g.classList.add("sliced");
+    g.addEventListener("click", (ev) => {
+      ev.stopPropagation();
+      if (ev.shiftKey && state.selected && state.selected !== b.id) {
+        state.slice = sliceBetween(state.selected, b.id);
+        draw();
+        showSlice();
+        return;
+      }
+      select(b.id);
+    });
   }
   $("counts").textContent = lay.boxes.length + " items, " + lay.paths.length + " edges";
   state.current = lay;
@@ -237,6 +297,15 @@ function sidebar() {
     fit();
   });
   $("fit").addEventListener("click", fit);
+  $("search").addEventListener("input", () => {
+    state.search = $("search").value.trim().toLowerCase();
+    draw();
+  });
+  $("slice-reset").addEventListener("click", () => {
+    state.slice = null;
+    draw();
+    showSlice();
+  });
   $("close").addEventListener("click", closePanel);
 }
 

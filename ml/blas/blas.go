@@ -5,7 +5,11 @@
 // Backend and Use without touching model code.
 package blas
 
-import "fmt"
+import (
+	"fmt"
+	"runtime"
+	"sync"
+)
 
 // Backend computes single-precision matrix products on row-major data.
 type Backend interface {
@@ -18,13 +22,23 @@ type Backend interface {
 	SetThreads(n int)
 }
 
-var current Backend = defaultBackend()
+var (
+	current Backend = defaultBackend()
+	// workers is how many goroutines share one large product. The backend
+	// itself runs single-threaded: its idle threads would otherwise spin
+	// while the tensor kernels' goroutines run, and the two fight for cores.
+	workers = runtime.GOMAXPROCS(0)
+)
 
-// Use replaces the backend used by Sgemm and returns the previous one.
-// Call it at start-up, before kernels run.
+func init() { current.SetThreads(1) }
+
+// Use replaces the backend used by Sgemm, limits it to one thread (Sgemm
+// splits large products itself) and returns the previous one. Call it at
+// start-up, before kernels run.
 func Use(b Backend) Backend {
 	prev := current
 	current = b
+	b.SetThreads(1)
 	return prev
 }
 
@@ -34,8 +48,12 @@ func Current() Backend { return current }
 // Name is the name of the backend in use.
 func Name() string { return current.Name() }
 
-// SetThreads bounds the backend's own threads.
-func SetThreads(n int) { current.SetThreads(n) }
+// SetThreads sets how many goroutines share one large product (default
+// GOMAXPROCS at start-up); n < 1 means one.
+func SetThreads(n int) { workers = max(n, 1) }
+
+// Threads reports the value set by SetThreads.
+func Threads() int { return workers }
 
 // Sgemm computes C = alpha*op(A)*op(B) + beta*C on the current backend
 // after checking that every slice is long enough for its dimensions, so a
@@ -60,7 +78,61 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 		scale(c, m, n, ldc, beta)
 		return
 	}
-	current.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	parallelSgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// minSplitFlops is the product size (m·n·k) below which splitting costs
+// more than it gains.
+const minSplitFlops = 1 << 18
+
+// parallelSgemm cuts C into horizontal (or, for short C, vertical) strips,
+// one per worker, and runs the backend on each strip concurrently.
+func parallelSgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	parts := workers
+	if parts < 2 || m*n*k < minSplitFlops {
+		current.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	byRows := m >= n || m >= 8*parts
+	size := n
+	if byRows {
+		size = m
+	}
+	parts = min(parts, max(size/8, 1))
+	if parts < 2 {
+		current.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	chunk := (size + parts - 1) / parts
+	var wg sync.WaitGroup
+	for lo := 0; lo < size; lo += chunk {
+		hi := min(lo+chunk, size)
+		run := func() {
+			if byRows {
+				aOff := lo * lda
+				if transA {
+					aOff = lo
+				}
+				current.Sgemm(transA, transB, hi-lo, n, k, alpha, a[aOff:], lda, b, ldb, beta, c[lo*ldc:], ldc)
+				return
+			}
+			bOff := lo
+			if transB {
+				bOff = lo * ldb
+			}
+			current.Sgemm(transA, transB, m, hi-lo, k, alpha, a, lda, b[bOff:], ldb, beta, c[lo:], ldc)
+		}
+		if hi == size {
+			run()
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			run()
+		}()
+	}
+	wg.Wait()
 }
 
 func checkOperand(name string, s []float32, rows, cols, ld int) {

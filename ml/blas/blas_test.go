@@ -42,7 +42,7 @@ func TestSgemmMatchesNaive(t *testing.T) {
 		for _, tc := range []struct {
 			ta, tb  bool
 			m, n, k int
-		}{{false, false, 7, 5, 3}, {true, false, 4, 9, 6}, {false, true, 8, 3, 5}, {true, true, 5, 6, 7}, {false, false, 33, 65, 129}} {
+		}{{false, false, 7, 5, 3}, {true, false, 4, 9, 6}, {false, true, 8, 3, 5}, {true, true, 5, 6, 7}, {false, false, 33, 65, 129}, {true, false, 130, 70, 40}, {false, true, 9, 300, 120}, {true, true, 100, 20, 200}} {
 			lda, ldb := tc.k, tc.n
 			if tc.ta {
 				lda = tc.m

@@ -149,19 +149,6 @@ func GELU(x *Tensor) *Tensor {
 	return unary(x, gelu, func(v, _ float32) float32 { return geluGrad(v) })
 }
 
-func gelu(v float32) float32 {
-	x := float64(v)
-	return float32(0.5 * x * (1 + math.Erf(x/math.Sqrt2)))
-}
-
-// geluGrad is Φ(x) + x·φ(x).
-func geluGrad(v float32) float32 {
-	x := float64(v)
-	cdf := 0.5 * (1 + math.Erf(x/math.Sqrt2))
-	pdf := math.Exp(-0.5*x*x) / math.Sqrt(2*math.Pi)
-	return float32(cdf + x*pdf)
-}
-
 // Sum returns the sum of all values as a 0-d tensor.
 func Sum(x *Tensor) *Tensor {
 	s := 0.0

@@ -87,7 +87,3 @@ func softmaxBackward(dx, y, dy []float32, rows, n int) {
 		}
 	})
 }
-
-// expf is exp in float32 precision via float64; the conversion costs less
-// than the accuracy a float32 polynomial would give up.
-func expf(x float32) float32 { return float32(math.Exp(float64(x))) }

@@ -1,0 +1,194 @@
+// Command bertlayer times one BERT-base encoder layer forward+backward
+// (batch 8 × 128 tokens, fp32, 2 threads by default) in mmc's Go engine and
+// in PyTorch, each in its own child process, and prints both times, both
+// peak RSS figures and finally one line
+//
+//	ratio=<go time / torch time> rss_ratio=<go RSS / torch RSS>
+//
+// Run it from anywhere: go run ./bench/bertlayer [-iters 5] [-threads 2].
+// The PyTorch side needs /usr/bin/python3 with torch (Debian python3-torch).
+package main
+
+import (
+	_ "embed"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"mmc/ml/blas"
+	"mmc/ml/nn"
+	"mmc/ml/tensor"
+)
+
+//go:embed torch_layer.py
+var torchScript []byte
+
+type config struct {
+	batch, tokens, hidden, heads, inter, iters, warmup, threads int
+}
+
+func main() {
+	var c config
+	flag.IntVar(&c.batch, "batch", 8, "batch size")
+	flag.IntVar(&c.tokens, "tokens", 128, "sequence length")
+	flag.IntVar(&c.hidden, "hidden", 768, "hidden size")
+	flag.IntVar(&c.heads, "heads", 12, "attention heads")
+	flag.IntVar(&c.inter, "inter", 3072, "intermediate size")
+	flag.IntVar(&c.iters, "iters", 5, "timed iterations")
+	flag.IntVar(&c.warmup, "warmup", 2, "untimed warm-up iterations")
+	flag.IntVar(&c.threads, "threads", 2, "threads for both engines")
+	python := flag.String("python", "/usr/bin/python3", "python with torch")
+	worker := flag.Bool("worker", false, "run only the Go side and print its time")
+	profile := flag.String("cpuprofile", "", "with -worker: write a CPU profile of the timed iterations")
+	flag.Parse()
+	if *worker {
+		if err := runGo(c, *profile); err != nil {
+			fmt.Fprintln(os.Stderr, "bertlayer:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := compare(c, *python); err != nil {
+		fmt.Fprintln(os.Stderr, "bertlayer:", err)
+		os.Exit(1)
+	}
+}
+
+func (c config) args() []string {
+	var out []string
+	for _, v := range []int{c.batch, c.tokens, c.hidden, c.heads, c.inter, c.iters, c.warmup, c.threads} {
+		out = append(out, strconv.Itoa(v))
+	}
+	return out
+}
+
+// compare runs both sides as child processes so each peak RSS is its own.
+func compare(c config, python string) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	goArgs := []string{"-worker", "-batch", strconv.Itoa(c.batch), "-tokens", strconv.Itoa(c.tokens),
+		"-hidden", strconv.Itoa(c.hidden), "-heads", strconv.Itoa(c.heads), "-inter", strconv.Itoa(c.inter),
+		"-iters", strconv.Itoa(c.iters), "-warmup", strconv.Itoa(c.warmup), "-threads", strconv.Itoa(c.threads)}
+	goOut, goRSS, err := child(exec.Command(self, goArgs...), nil)
+	if err != nil {
+		return fmt.Errorf("go side: %w", err)
+	}
+	dir, err := os.MkdirTemp("", "bertlayer")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	script := filepath.Join(dir, "torch_layer.py")
+	if err := os.WriteFile(script, torchScript, 0o644); err != nil {
+		return err
+	}
+	env := []string{"OMP_NUM_THREADS=" + strconv.Itoa(c.threads), "MKL_NUM_THREADS=" + strconv.Itoa(c.threads)}
+	pyOut, pyRSS, err := child(exec.Command(python, append([]string{script}, c.args()...)...), env)
+	if err != nil {
+		return fmt.Errorf("torch side: %w", err)
+	}
+	goMS, err := parseMS(goOut)
+	if err != nil {
+		return fmt.Errorf("go side output %q: %w", goOut, err)
+	}
+	pyMS, err := parseMS(pyOut)
+	if err != nil {
+		return fmt.Errorf("torch side output %q: %w", pyOut, err)
+	}
+	fmt.Printf("BERT layer fwd+bwd, batch %d × %d tokens, hidden %d, %d heads, ffn %d, %d threads, dropout 0.1, mean of %d iterations\n",
+		c.batch, c.tokens, c.hidden, c.heads, c.inter, c.threads, c.iters)
+	fmt.Printf("go (%s):  %s  peak RSS %.1f MiB\n", blas.Name(), strings.TrimSpace(goOut), goRSS)
+	fmt.Printf("torch:        %s  peak RSS %.1f MiB\n", strings.TrimSpace(pyOut), pyRSS)
+	fmt.Printf("ratio=%.3f rss_ratio=%.3f\n", goMS/pyMS, goRSS/pyRSS)
+	return nil
+}
+
+// child runs cmd and returns its stdout and peak RSS in MiB.
+func child(cmd *exec.Cmd, env []string) (string, float64, error) {
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", 0, err
+	}
+	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	if !ok {
+		return "", 0, fmt.Errorf("no resource usage for %s", cmd.Path)
+	}
+	return string(out), float64(ru.Maxrss) / 1024, nil // Maxrss is KiB on Linux
+}
+
+func parseMS(out string) (float64, error) {
+	for _, f := range strings.Fields(out) {
+		if v, ok := strings.CutPrefix(f, "ms="); ok {
+			return strconv.ParseFloat(v, 64)
+		}
+	}
+	return 0, fmt.Errorf("no ms= field")
+}
+
+// runGo is the Go side: the same layer and inputs shape as torch_layer.py.
+func runGo(c config, profile string) error {
+	runtime.GOMAXPROCS(c.threads)
+	blas.SetThreads(c.threads)
+	// Activations are freed during backward; collecting a little earlier
+	// than the default keeps the heap near the live set.
+	debug.SetGCPercent(50)
+	rng := tensor.NewRNG(0)
+	layer := nn.NewBertLayer(c.hidden, c.heads, c.inter, rng)
+	x := tensor.Zeros(c.batch, c.tokens, c.hidden)
+	nn.Normal(x, 1, rng)
+	x.SetRequiresGrad(true)
+	mask := tensor.Zeros(c.batch, 1, 1, c.tokens)
+	for b := 0; b < c.batch; b++ {
+		for t := c.tokens - c.tokens/8; t < c.tokens; t++ {
+			mask.Data[b*c.tokens+t] = -10000
+		}
+	}
+	dy := make([]float32, len(x.Data))
+	for i := range dy {
+		dy[i] = rng.NormFloat32()
+	}
+	params := nn.Parameters(layer)
+	var total, best time.Duration
+	for it := 0; it < c.warmup+c.iters; it++ {
+		if it == c.warmup && profile != "" {
+			f, err := os.Create(profile)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			if err := pprof.StartCPUProfile(f); err != nil {
+				return err
+			}
+			defer pprof.StopCPUProfile()
+		}
+		start := time.Now()
+		layer.Forward(x, mask, rng, true).BackwardWith(dy)
+		d := time.Since(start)
+		if it >= c.warmup {
+			total += d
+			if best == 0 || d < best {
+				best = d
+			}
+		}
+		for _, p := range params {
+			p.Param.ZeroGrad()
+		}
+		x.ZeroGrad()
+	}
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	fmt.Printf("ms=%.3f min=%.3f\n", ms(total)/float64(c.iters), ms(best))
+	return nil
+}

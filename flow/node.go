@@ -7,7 +7,9 @@ import (
 	"regexp"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 
 	"mmc/catalog"
 )
@@ -40,7 +42,8 @@ type Node struct {
 var validName = regexp.MustCompile(`^[\w.-]+$`)
 
 func newNode(name string, fn any, ins, outs []catalog.Ref, call func(context.Context, []any) ([]any, error)) *Node {
-	n := &Node{name: name, funcName: funcName(fn), source: funcSource(fn), call: call}
+	n := &Node{name: name, call: call}
+	n.funcName, n.source = describeFunc(fn)
 	for _, r := range ins {
 		n.inputs = append(n.inputs, port{r.Name(), r.Type()})
 	}
@@ -90,33 +93,31 @@ func (n *Node) check() error {
 	return nil
 }
 
-func funcName(fn any) string {
-	v := reflect.ValueOf(fn)
-	if v.Kind() != reflect.Func {
-		return fmt.Sprintf("%T", fn)
-	}
-	f := runtime.FuncForPC(v.Pointer())
-	if f == nil {
-		return "func"
-	}
-	name := f.Name()
-	if i := strings.LastIndexByte(name, '/'); i >= 0 {
-		name = name[i+1:]
-	}
-	return name
-}
+// funcInfo caches name and source per function pointer: generated
+// pipelines reuse a few functions for thousands of nodes.
+var funcInfo sync.Map // uintptr → [2]string{name, source}
 
-func funcSource(fn any) string {
+func describeFunc(fn any) (name, source string) {
 	v := reflect.ValueOf(fn)
 	if v.Kind() != reflect.Func || v.IsNil() {
-		return ""
+		return fmt.Sprintf("%T", fn), ""
 	}
-	f := runtime.FuncForPC(v.Pointer())
-	if f == nil {
-		return ""
+	pc := v.Pointer()
+	if info, ok := funcInfo.Load(pc); ok {
+		i := info.([2]string)
+		return i[0], i[1]
 	}
-	file, line := f.FileLine(v.Pointer())
-	return fmt.Sprintf("%s:%d", file, line)
+	name = "func"
+	if f := runtime.FuncForPC(pc); f != nil {
+		name = f.Name()
+		if i := strings.LastIndexByte(name, '/'); i >= 0 {
+			name = name[i+1:]
+		}
+		file, line := f.FileLine(pc)
+		source = file + ":" + strconv.Itoa(line)
+	}
+	funcInfo.Store(pc, [2]string{name, source})
+	return name, source
 }
 
 // as converts a loaded value to T, mapping a nil interface to T's zero.

@@ -30,8 +30,8 @@ type Pipeline struct {
 // reported by Err, so pipelines compose without error plumbing and fail
 // before anything runs.
 func New(nodes ...*Node) *Pipeline {
-	p := &Pipeline{byName: make(map[string]*Node, len(nodes)), producer: map[string]*Node{},
-		consumers: map[string][]*Node{}, types: map[string]reflect.Type{}}
+	p := &Pipeline{byName: make(map[string]*Node, len(nodes)), producer: make(map[string]*Node, len(nodes)),
+		consumers: make(map[string][]*Node, len(nodes)), types: make(map[string]reflect.Type, len(nodes))}
 	var errs []error
 	var dupNames []string
 	uniq := make([]*Node, 0, len(nodes))
@@ -95,46 +95,63 @@ func (p *Pipeline) noteType(d port, n *Node) error {
 }
 
 func (p *Pipeline) toposort() error {
-	indeg := make(map[*Node]int, len(p.nodes))
-	children := make(map[*Node][]*Node, len(p.nodes))
-	for _, n := range p.nodes {
-		seen := map[*Node]bool{}
-		for _, in := range n.inputs {
-			if prod, ok := p.producer[in.name]; ok && !seen[prod] {
-				seen[prod] = true
-				indeg[n]++
-				children[prod] = append(children[prod], n)
+	n := len(p.nodes)
+	index := make(map[*Node]int, n)
+	names := make([]string, n)
+	for i, node := range p.nodes {
+		index[node] = i
+		names[i] = node.Name()
+	}
+	indeg := make([]int, n)
+	children := make([][]int, n)
+	for i, node := range p.nodes {
+		last := -1
+		for _, in := range node.inputs {
+			prod, ok := p.producer[in.name]
+			if !ok {
+				continue
 			}
+			j := index[prod]
+			// Nodes rarely read two outputs of one producer; a linear
+			// scan of this node's edges so far is cheaper than a set.
+			if j == last || slices.Contains(children[j], i) {
+				continue
+			}
+			last = j
+			indeg[i]++
+			children[j] = append(children[j], i)
 		}
 	}
-	var ready []*Node
-	for _, n := range p.nodes {
-		if indeg[n] == 0 {
-			ready = append(ready, n)
+	var ready []int
+	for i := range p.nodes {
+		if indeg[i] == 0 {
+			ready = append(ready, i)
 		}
 	}
-	order := make([]*Node, 0, len(p.nodes))
+	order := make([]*Node, 0, n)
 	var groups [][]*Node
 	for len(ready) > 0 {
-		sort.Slice(ready, func(i, j int) bool { return ready[i].Name() < ready[j].Name() })
-		groups = append(groups, ready)
-		order = append(order, ready...)
-		var next []*Node
-		for _, n := range ready {
-			for _, c := range children[n] {
+		sort.Slice(ready, func(a, b int) bool { return names[ready[a]] < names[ready[b]] })
+		group := make([]*Node, len(ready))
+		var next []int
+		for k, i := range ready {
+			group[k] = p.nodes[i]
+			for _, c := range children[i] {
 				indeg[c]--
 				if indeg[c] == 0 {
 					next = append(next, c)
 				}
 			}
 		}
+		groups = append(groups, group)
+		order = append(order, group...)
 		ready = next
 	}
-	if len(order) != len(p.nodes) {
+	if len(order) != n {
 		var cyc []string
-		for _, n := range p.nodes {
-			if indeg[n] > 0 {
-				cyc = append(cyc, n.Name())
+		for i := range p.nodes {
+			if indeg[i] > 0 {
+				cyc = append(cyc, names[i])
 			}
 		}
 		sort.Strings(cyc)

@@ -101,8 +101,9 @@ func toRGB(src image.Image) *image.RGBA {
 			}
 			return dst
 		}
-	case *image.YCbCr, *image.Gray:
-		// Opaque sources: image/draw has exact fast paths for both.
+	case *image.YCbCr:
+		return ycbcrToRGB(s)
+	case *image.Gray:
 		draw.Draw(dst, dst.Bounds(), src, b.Min, draw.Src)
 		return dst
 	case *image.Paletted:

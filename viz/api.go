@@ -191,6 +191,10 @@ func (r *resolved) paramTags(key string) []string {
 // dataNamespace is the deepest namespace that both names a dataset by
 // prefix and contains every node touching it; "" when none does.
 func (r *resolved) dataNamespace(name string) string {
+	return r.dataNS[name]
+}
+
+func (r *resolved) findDataNamespace(name string) string {
 	best := ""
 	for _, ns := range r.namespaces() {
 		if !strings.HasPrefix(name, ns+".") || len(ns) <= len(best) {

@@ -129,6 +129,10 @@ type resolved struct {
 	edges    []Edge
 	datasets map[string]Dataset
 	params   map[string]Param
+	// dataNS is each dataset's namespace (see dataNamespace), computed
+	// once: finding it scans every node. Read-only after resolve, so a
+	// server may lay out views concurrently.
+	dataNS map[string]string
 }
 
 // resolve checks g and builds the item and edge lists. Datasets and
@@ -236,6 +240,16 @@ func resolve(g Graph) (*resolved, error) {
 	}
 	if err := r.checkAcyclic(); err != nil {
 		return nil, err
+	}
+	r.dataNS = map[string]string{}
+	if len(r.namespaces()) > 0 {
+		for _, it := range r.items {
+			if it.Kind == KindData {
+				if ns := r.findDataNamespace(it.Name); ns != "" {
+					r.dataNS[it.Name] = ns
+				}
+			}
+		}
 	}
 	return r, nil
 }

@@ -18,18 +18,22 @@ type Layout struct {
 	Paths  []Path  `json:"paths"`
 	// Bands are the catalog layers as vertical strips, in layer order.
 	Bands []Band `json:"bands"`
+	// Collapsed lists the namespaces drawn as one box each.
+	Collapsed []string `json:"collapsed"`
 }
 
 // Box is one item's rectangle; X, Y is its top-left corner.
 type Box struct {
-	ID   string  `json:"id"`
-	Kind Kind    `json:"type"`
-	Name string  `json:"name"`
-	Rank int     `json:"rank"`
-	X    float64 `json:"x"`
-	Y    float64 `json:"y"`
-	W    float64 `json:"w"`
-	H    float64 `json:"h"`
+	ID   string `json:"id"`
+	Kind Kind   `json:"type"`
+	Name string `json:"name"`
+	// Layer is a dataset's catalog layer, if any.
+	Layer string  `json:"layer,omitempty"`
+	Rank  int     `json:"rank"`
+	X     float64 `json:"x"`
+	Y     float64 `json:"y"`
+	W     float64 `json:"w"`
+	H     float64 `json:"h"`
 }
 
 // Path is an edge's route: from the source's right side through bend
@@ -53,10 +57,16 @@ type Band struct {
 	W     float64 `json:"w"`
 }
 
-// LayoutOptions tunes ComputeLayout. The zero value shows parameters.
+// LayoutOptions tunes ComputeLayout. The zero value shows everything.
 type LayoutOptions struct {
 	// HideParams leaves parameter items out, as Kedro-Viz does by default.
 	HideParams bool
+	// Collapse names namespaces to draw as a single box each, standing for
+	// their nodes and the datasets that never leave them; namespaces
+	// nested in a collapsed one go with it. A namespace whose collapse
+	// would close a cycle (it feeds data out and takes results back in)
+	// stays expanded; Layout.Collapsed says which were collapsed.
+	Collapse []string
 }
 
 // Sizes in pixels. CharWidth matches the web page's 12px sans-serif labels
@@ -84,7 +94,7 @@ func ComputeLayout(g Graph, opt LayoutOptions) (Layout, error) {
 	if err != nil {
 		return Layout{}, err
 	}
-	return r.layout(opt), nil
+	return r.layout(opt)
 }
 
 // lnode is a vertex of the layout graph: an item, or a bend point of a
@@ -97,28 +107,21 @@ type lnode struct {
 	y          float64
 }
 
-func (r *resolved) layout(opt LayoutOptions) Layout {
-	keep := make([]bool, len(r.items))
-	for i, it := range r.items {
-		keep[i] = !(opt.HideParams && it.Kind == KindParameters)
+func (r *resolved) layout(opt LayoutOptions) (Layout, error) {
+	items, edges, collapsed, err := r.view(opt)
+	if err != nil {
+		return Layout{}, err
 	}
-	var edges [][2]int
-	for _, e := range r.edges {
-		s, t := r.byID[e.Source], r.byID[e.Target]
-		if keep[s] && keep[t] {
-			edges = append(edges, [2]int{s, t})
-		}
+	keep := make([]bool, len(items))
+	for i := range keep {
+		keep[i] = true
 	}
-	ranks, bandsOK := r.ranks(keep, edges)
+	ranks, bandsOK := r.ranks(items, keep, edges)
 
-	// Layout graph: kept items, then bend points for edges spanning ranks.
+	// Layout graph: the items, then bend points for edges spanning ranks.
 	var nodes []lnode
-	idx := make([]int, len(r.items))
-	for i, it := range r.items {
-		idx[i] = -1
-		if !keep[i] {
-			continue
-		}
+	idx := make([]int, len(items))
+	for i, it := range items {
 		w, h := boxSize(it)
 		idx[i] = len(nodes)
 		nodes = append(nodes, lnode{item: i, rank: ranks[i], w: w, h: h})
@@ -171,7 +174,7 @@ func (r *resolved) layout(opt LayoutOptions) Layout {
 	}
 	placeY(nodes, cols)
 
-	lay := Layout{Width: x - colGap + margin, Bands: []Band{}, Boxes: []Box{}, Paths: []Path{}}
+	lay := Layout{Width: x - colGap + margin, Bands: []Band{}, Boxes: []Box{}, Paths: []Path{}, Collapsed: collapsed}
 	if len(cols) == 0 {
 		lay.Width = 2 * margin
 	}
@@ -181,15 +184,15 @@ func (r *resolved) layout(opt LayoutOptions) Layout {
 	}
 	shift := margin - minY
 	bottom := 0.0
-	boxOf := make([]int, len(r.items))
+	boxOf := make([]int, len(items))
 	for _, n := range nodes {
 		if n.item < 0 {
 			continue
 		}
-		it := r.items[n.item]
+		it := items[n.item]
 		boxOf[n.item] = len(lay.Boxes)
 		lay.Boxes = append(lay.Boxes, Box{
-			ID: it.ID, Kind: it.Kind, Name: it.Name, Rank: n.rank,
+			ID: it.ID, Kind: it.Kind, Name: it.Name, Layer: it.Layer, Rank: n.rank,
 			X: colX[n.rank] + (colW[n.rank]-n.w)/2, Y: n.y - n.h/2 + shift, W: n.w, H: n.h,
 		})
 		bottom = max(bottom, n.y+n.h/2+shift)
@@ -211,7 +214,7 @@ func (r *resolved) layout(opt LayoutOptions) Layout {
 	if bandsOK {
 		lay.Bands = r.bands(lay, colX)
 	}
-	return lay
+	return lay, nil
 }
 
 // boxSize is the size of an item's box, from its label length.
@@ -222,6 +225,8 @@ func boxSize(it item) (w, h float64) {
 		return w, taskHeight
 	case KindParameters:
 		return w, parHeight
+	case KindModularPipeline:
+		return w + 8, taskHeight + 8
 	}
 	return w, dataHeight
 }
@@ -234,7 +239,7 @@ func (r *resolved) bands(lay Layout, colX []float64) []Band {
 	for _, layer := range r.layerOrder() {
 		first := -1
 		for _, b := range lay.Boxes {
-			if b.Kind == KindData && r.items[r.byID[b.ID]].Layer == layer && (first < 0 || b.Rank < first) {
+			if b.Kind == KindData && b.Layer == layer && (first < 0 || b.Rank < first) {
 				first = b.Rank
 			}
 		}
@@ -260,8 +265,8 @@ func (r *resolved) bands(lay Layout, colX []float64) []Band {
 // ranks assigns each kept item a column. With layer bands, all data of
 // one layer sits strictly left of all data of the next; bandsOK is false
 // when the layers cannot be ordered that way and bands are dropped.
-func (r *resolved) ranks(keep []bool, edges [][2]int) (rank []int, bandsOK bool) {
-	n := len(r.items)
+func (r *resolved) ranks(items []item, keep []bool, edges [][2]int) (rank []int, bandsOK bool) {
+	n := len(items)
 	type wedge struct{ to, w int }
 	build := func(withBands bool) ([][]wedge, int) {
 		adj := make([][]wedge, n)
@@ -279,7 +284,7 @@ func (r *resolved) ranks(keep []bool, edges [][2]int) (rank []int, bandsOK bool)
 		// One barrier vertex between each pair of consecutive layers.
 		total := n + max(len(layers)-1, 0)
 		adj = append(adj, make([][]wedge, total-n)...)
-		for i, it := range r.items {
+		for i, it := range items {
 			if !keep[i] || it.Kind != KindData || it.Layer == "" {
 				continue
 			}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -47,6 +48,9 @@ func checkLayout(t *testing.T, g Graph, lay Layout) {
 				t.Errorf("edge %s -> %s turns back at point %d: %v", s.Name, d.Name, i, p.Points)
 			}
 		}
+	}
+	if len(lay.Collapsed) > 0 {
+		return // collapsed views merge edges; their tests count them
 	}
 	edges, err := g.Edges()
 	if err != nil {
@@ -302,5 +306,65 @@ func BenchmarkLayout(b *testing.B) {
 		if _, err := ComputeLayout(g, LayoutOptions{}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// nsGraph has a namespace "prep" with a dataset internal to it, a nested
+// namespace "prep.clean", and a namespace "loop" that hands data out and
+// takes the result back, so collapsing it would close a cycle.
+func nsGraph() Graph {
+	return Graph{Name: "ns", Nodes: []Node{
+		{Name: "prep.clean.strip", Namespace: "prep.clean", Inputs: []string{"raw"}, Outputs: []string{"prep.stripped"}, Params: []string{"strip"}},
+		{Name: "prep.split", Namespace: "prep", Inputs: []string{"prep.stripped"}, Outputs: []string{"train", "test"}},
+		{Name: "loop.send", Namespace: "loop", Inputs: []string{"train"}, Outputs: []string{"outbound"}},
+		{Name: "external", Inputs: []string{"outbound"}, Outputs: []string{"inbound"}},
+		{Name: "loop.receive", Namespace: "loop", Inputs: []string{"inbound", "test"}, Outputs: []string{"result"}},
+	}}
+}
+
+func TestLayoutCollapse(t *testing.T) {
+	g := nsGraph()
+	tests := []struct {
+		collapse      []string
+		wantCollapsed []string
+		wantNames     []string
+		wantEdges     int
+	}{
+		{nil, []string{}, []string{"external", "inbound", "loop.receive", "loop.send", "outbound", "params:strip", "prep.clean.strip", "prep.split", "prep.stripped", "raw", "result", "test", "train"}, 13},
+		// prep's internal dataset disappears into the box; the nested
+		// namespace goes with its parent.
+		{[]string{"prep.clean", "prep"}, []string{"prep"}, []string{"external", "inbound", "loop.receive", "loop.send", "outbound", "params:strip", "prep", "raw", "result", "test", "train"}, 11},
+		{[]string{"prep.clean"}, []string{"prep.clean"}, []string{"external", "inbound", "loop.receive", "loop.send", "outbound", "params:strip", "prep.clean", "prep.split", "prep.stripped", "raw", "result", "test", "train"}, 13},
+		// loop -> outbound -> external -> inbound -> loop would be a cycle.
+		{[]string{"loop", "prep"}, []string{"prep"}, []string{"external", "inbound", "loop.receive", "loop.send", "outbound", "params:strip", "prep", "raw", "result", "test", "train"}, 11},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.collapse, ","), func(t *testing.T) {
+			lay, err := ComputeLayout(g, LayoutOptions{Collapse: tc.collapse})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkLayout(t, g, lay)
+			if !slices.Equal(lay.Collapsed, tc.wantCollapsed) {
+				t.Errorf("collapsed %v, want %v", lay.Collapsed, tc.wantCollapsed)
+			}
+			var names []string
+			for _, b := range lay.Boxes {
+				names = append(names, b.Name)
+				if slices.Contains(lay.Collapsed, b.Name) && (b.Kind != KindModularPipeline || b.ID != b.Name) {
+					t.Errorf("collapsed box %+v", b)
+				}
+			}
+			slices.Sort(names)
+			if !slices.Equal(names, tc.wantNames) {
+				t.Errorf("boxes %v, want %v", names, tc.wantNames)
+			}
+			if len(lay.Paths) != tc.wantEdges {
+				t.Errorf("%d paths, want %d", len(lay.Paths), tc.wantEdges)
+			}
+		})
+	}
+	if _, err := ComputeLayout(g, LayoutOptions{Collapse: []string{"prepp"}}); err == nil || !strings.Contains(err.Error(), `no namespace "prepp"`) || !strings.Contains(err.Error(), "prep.clean") {
+		t.Errorf("unknown namespace: %v", err)
 	}
 }

@@ -35,6 +35,7 @@ type Layouts struct {
 // site is everything the page reads, encoded once: the graph does not
 // change while it is served.
 type site struct {
+	r       *resolved
 	main    []byte
 	layout  []byte
 	nodes   map[string][]byte
@@ -47,11 +48,17 @@ func newSite(g Graph) (*site, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &site{nodes: map[string][]byte{}, name: g.Name, modTime: time.Now()}
+	s := &site{r: r, nodes: map[string][]byte{}, name: g.Name, modTime: time.Now()}
 	if s.main, err = json.Marshal(r.main()); err != nil {
 		return nil, fmt.Errorf("viz: encoding /api/main of %q: %w", g.Name, err)
 	}
-	lay := Layouts{WithParams: r.layout(LayoutOptions{}), WithoutParams: r.layout(LayoutOptions{HideParams: true})}
+	var lay Layouts
+	if lay.WithParams, err = r.layout(LayoutOptions{}); err != nil {
+		return nil, err
+	}
+	if lay.WithoutParams, err = r.layout(LayoutOptions{HideParams: true}); err != nil {
+		return nil, err
+	}
 	if s.layout, err = json.Marshal(lay); err != nil {
 		return nil, fmt.Errorf("viz: encoding /api/layout of %q: %w", g.Name, err)
 	}
@@ -66,8 +73,10 @@ func newSite(g Graph) (*site, error) {
 }
 
 // Handler serves the viewer for g: the page at /, and the JSON API at
-// /api/main (Kedro-Viz's shape, as RenderJSON writes it), /api/layout,
-// /api/nodes/{id} and /api/pipelines/{name}.
+// /api/main (Kedro-Viz's shape, as RenderJSON writes it), /api/layout
+// (the expanded layouts, with and without parameters), /api/layout/view
+// (one layout on demand: ?params=1 shows parameters, ?collapse=a,b
+// collapses namespaces), /api/nodes/{id} and /api/pipelines/{name}.
 func Handler(g Graph) (http.Handler, error) {
 	s, err := newSite(g)
 	if err != nil {
@@ -81,6 +90,7 @@ func Handler(g Graph) (http.Handler, error) {
 	mux.Handle("GET /", http.FileServerFS(assets))
 	mux.HandleFunc("GET /api/main", s.serveJSON(s.main))
 	mux.HandleFunc("GET /api/layout", s.serveJSON(s.layout))
+	mux.HandleFunc("GET /api/layout/view", s.serveView)
 	mux.HandleFunc("GET /api/pipelines/{name}", func(w http.ResponseWriter, req *http.Request) {
 		if req.PathValue("name") != s.name {
 			http.Error(w, fmt.Sprintf("no pipeline %q here; this viewer shows %q", req.PathValue("name"), s.name), http.StatusNotFound)
@@ -97,6 +107,30 @@ func Handler(g Graph) (http.Handler, error) {
 		s.serveJSON(b)(w, req)
 	})
 	return mux, nil
+}
+
+// serveView lays the graph out as the query asks; views are cheap to
+// compute and too many to precompute (one per set of collapsed namespaces).
+func (s *site) serveView(w http.ResponseWriter, req *http.Request) {
+	q := req.URL.Query()
+	opt := LayoutOptions{HideParams: q.Get("params") != "1"}
+	for _, ns := range strings.Split(q.Get("collapse"), ",") {
+		if ns != "" {
+			opt.Collapse = append(opt.Collapse, ns)
+		}
+	}
+	lay, err := s.r.layout(opt)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	body, err := json.Marshal(lay)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(body)
 }
 
 func (s *site) serveJSON(body []byte) http.HandlerFunc {

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -85,6 +86,14 @@ func TestHandlerServesPageAndAPI(t *testing.T) {
 	var n APINode
 	if err := json.Unmarshal([]byte(body), &n); code != 200 || err != nil || n.Source != "nodes/train.go:40" || len(n.Inputs) != 3 {
 		t.Errorf("GET /api/nodes/<train> = %d %v %+v", code, err, n)
+	}
+	code, _, body = get(t, srv.URL+"/api/layout/view?params=1&collapse=features")
+	var view Layout
+	if err := json.Unmarshal([]byte(body), &view); code != 200 || err != nil || !slices.Equal(view.Collapsed, []string{"features"}) || len(view.Boxes) != 14 {
+		t.Errorf("GET /api/layout/view = %d %v collapsed %v, %d boxes", code, err, view.Collapsed, len(view.Boxes))
+	}
+	if code, _, body := get(t, srv.URL+"/api/layout/view?collapse=nope"); code != 400 || !strings.Contains(body, `"nope"`) {
+		t.Errorf("unknown namespace: %d %s", code, body)
 	}
 	if code, _, _ := get(t, srv.URL+"/api/nodes/nope"); code != 404 {
 		t.Errorf("unknown node: %d, want 404", code)

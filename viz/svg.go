@@ -17,7 +17,10 @@ func RenderSVG(w io.Writer, g Graph, opt LayoutOptions) error {
 	if err != nil {
 		return err
 	}
-	lay := r.layout(opt)
+	lay, err := r.layout(opt)
+	if err != nil {
+		return err
+	}
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, `<svg xmlns="http://www.w3.org/2000/svg" width="%g" height="%g" viewBox="0 0 %g %g" font-family="sans-serif" font-size="12">`+"\n",
 		lay.Width, lay.Height, lay.Width, lay.Height)
@@ -44,6 +47,8 @@ func RenderSVG(w io.Writer, g Graph, opt LayoutOptions) error {
 			}
 		case KindParameters:
 			fill, stroke, dash = "#fdf6e3", "#b58900", ` stroke-dasharray="2 2"`
+		case KindModularPipeline:
+			fill, stroke, dash, rx = "#ece6f5", "#6a4c93", ` stroke-width="2"`, 8
 		}
 		fmt.Fprintf(bw, `<g transform="translate(%g,%g)"><rect width="%g" height="%g" rx="%g" fill="%s" stroke="%s"%s/>`,
 			b.X, b.Y, b.W, b.H, rx, fill, stroke, dash)

@@ -150,6 +150,15 @@ func (r *Renderer) drawCaption(img *image.RGBA, band [4]int, text string) error 
 			d := font.Drawer{Dst: mask, Src: image.Opaque, Face: face, Dot: fixed.P(band[0]+(bw-w)/2, y0+i*lineH)}
 			d.DrawString(ln)
 		}
+		// Hard-edged glyphs keep a picture to a few dozen colours, so it
+		// is stored as a small paletted PNG (see toPaletted).
+		for i, a := range mask.Pix {
+			if a >= 128 {
+				mask.Pix[i] = 255
+			} else {
+				mask.Pix[i] = 0
+			}
+		}
 		outline := dilate(mask, max(1, int(size/12)))
 		draw.DrawMask(img, rect, image.Black, image.Point{}, outline, rect.Min, draw.Over)
 		draw.DrawMask(img, rect, image.White, image.Point{}, mask, rect.Min, draw.Over)

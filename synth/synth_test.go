@@ -3,6 +3,7 @@ package synth
 import (
 	"bufio"
 	"encoding/json"
+	"image"
 	"image/color"
 	"image/png"
 	"os"
@@ -341,5 +342,35 @@ func TestReadScenesNamesTheBrokenFile(t *testing.T) {
 	os.Remove(filepath.Join(root, ParamsFile))
 	if _, err := ReadScenes(root); err == nil || !strings.Contains(err.Error(), ParamsFile) {
 		t.Errorf("error %v, want one naming %s", err, ParamsFile)
+	}
+}
+
+func TestToPalettedKeepsPixels(t *testing.T) {
+	s := &Scene{ID: "10001", Width: 224, Height: 224, Background: "sky",
+		Objects: []Object{{Colour: "green", Shape: "star", Size: "large", Box: [4]int{30, 60, 110, 140}}},
+		Caption: Caption{Box: [4]int{0, 0, 224, 44}}}
+	img, err := NewRenderer().Render(s, "green star people")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, ok := toPaletted(img)
+	if !ok {
+		t.Fatal("a flat scene did not fit a palette")
+	}
+	for y := 0; y < 224; y++ {
+		for x := 0; x < 224; x++ {
+			if r, g, b, _ := p.At(x, y).RGBA(); color.RGBA(img.RGBAAt(x, y)) != (color.RGBA{uint8(r >> 8), uint8(g >> 8), uint8(b >> 8), 255}) {
+				t.Fatalf("pixel %d,%d changed", x, y)
+			}
+		}
+	}
+	noisy := image.NewRGBA(image.Rect(0, 0, 32, 32))
+	for y := range 32 {
+		for x := range 32 {
+			noisy.SetRGBA(x, y, color.RGBA{uint8(8 * x), uint8(8 * y), 0, 255}) // 1024 colours
+		}
+	}
+	if _, ok := toPaletted(noisy); ok {
+		t.Error("an image with more than 256 colours was palettised")
 	}
 }

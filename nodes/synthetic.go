@@ -40,18 +40,18 @@ func SyntheticDetector(ctx context.Context, set *synth.Set, p synth.DetectorPara
 	if len(set.Splits) == 0 {
 		return nil, nil, fmt.Errorf("synthetic detector: the scene set has no splits")
 	}
-	regions := &ctxRegions{ctx: ctx, Regions: &synth.DetectedRegions{Set: set, Detector: det}}
+	regions := &ctxRegions{ctx: ctx, DetectedRegions: &synth.DetectedRegions{Set: set, Detector: det}}
 	return regions, regions, nil
 }
 
 // ctxRegions stops an iteration when the run is cancelled.
 type ctxRegions struct {
 	ctx context.Context
-	synth.Regions
+	*synth.DetectedRegions
 }
 
 func (r *ctxRegions) Each(fn func(*features.Record) error) error {
-	return r.Regions.Each(func(rec *features.Record) error {
+	return r.DetectedRegions.Each(func(rec *features.Record) error {
 		if err := r.ctx.Err(); err != nil {
 			return err
 		}

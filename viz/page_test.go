@@ -36,6 +36,9 @@ func TestPageScript(t *testing.T) {
 		SearchKept, SliceKept                                            []string
 		SliceCommand                                                     string
 		PanelHidden, Zoomed, SliceReset                                  bool
+		NamespacesShown, CollapsedIsBox, ExpandShown                     bool
+		CollapsedItems, ExpandedItems                                    int
+		NsPanelTitle, NsPanelText                                        string
 	}
 	if err := json.Unmarshal(out, &got); err != nil {
 		t.Fatalf("pagecheck output: %v\n%s", err, out)
@@ -92,6 +95,14 @@ func TestPageScript(t *testing.T) {
 	}
 	if len(got.URLs) == 0 || got.URLs[len(got.URLs)-1] != "?params=1" {
 		t.Errorf("URL state %v", got.URLs)
+	}
+	// Collapsing features hides features.text and features.image (two
+	// boxes become one) with parameters shown: 15 - 2 + 1.
+	if !got.NamespacesShown || !got.CollapsedIsBox || got.CollapsedItems != 14 || got.ExpandedItems != 15 {
+		t.Errorf("collapse: section %v box %v items %d then %d, want 14 then 15", got.NamespacesShown, got.CollapsedIsBox, got.CollapsedItems, got.ExpandedItems)
+	}
+	if got.NsPanelTitle != "features" || !got.ExpandShown || !strings.Contains(got.NsPanelText, "namespace (collapsed)") || !strings.Contains(got.NsPanelText, "regions") {
+		t.Errorf("namespace panel %q %q expand %v", got.NsPanelTitle, got.NsPanelText, got.ExpandShown)
 	}
 	if !got.Zoomed {
 		t.Error("wheel did not zoom")

@@ -19,6 +19,7 @@ class El {
     this.hidden = false;
     this.checked = false;
     this._text = "";
+    this.style = { props: {}, setProperty(k, v) { this.props[k] = String(v); } };
     const classes = new Set();
     this.classList = {
       add: (...c) => c.forEach((x) => classes.add(x)),
@@ -40,6 +41,8 @@ class El {
     this.attrs[k] = String(v);
   }
   getAttribute(k) { return this.attrs[k]; }
+  get className() { return [...this.classList._set].join(" "); }
+  set className(v) { this.setAttribute("class", v); }
   appendChild(c) { this.children.push(c); c.parent = this; return c; }
   append(...cs) { cs.forEach((c) => this.appendChild(typeof c === "string" ? new Text(c) : c)); }
   replaceChildren(...cs) { this.children = []; this._text = ""; this.append(...cs); }
@@ -150,7 +153,27 @@ const edges = () => [...$("viewport").walk()].filter((e) => e.classList.contains
   // Parameters toggle: four more items.
   $("show-params").checked = true;
   $("show-params").fire("change");
+  for (let i = 0; i < 100 && items().length === out.items; i++) await sleep(20);
   out.itemsWithParams = items().length;
+
+  // Collapse the "features" namespace: the server lays out the view; the
+  // box opens a panel whose button expands it again.
+  const nsBox = [...$("namespaces").walk()].find((e) => e.tagName === "input" && e.value === "features");
+  out.namespacesShown = !$("namespaces-section").hidden && !!nsBox;
+  nsBox.checked = true;
+  nsBox.fire("change");
+  for (let i = 0; i < 100 && !items().some((g) => label(g) === "features"); i++) await sleep(20);
+  const nsItem = items().find((g) => label(g) === "features");
+  out.collapsedItems = items().length;
+  out.collapsedIsBox = !!nsItem && nsItem.classList.contains("modularPipeline");
+  nsItem.fire("click");
+  await sleep(50);
+  out.nsPanelTitle = $("panel-title").textContent;
+  out.nsPanelText = $("panel-body").textContent;
+  out.expandShown = !$("expand").hidden;
+  $("expand").fire("click");
+  for (let i = 0; i < 100 && items().some((g) => label(g) === "features"); i++) await sleep(20);
+  out.expandedItems = items().length;
   out.urls = urls;
 
   // Wheel zoom changes the scale.

@@ -9,6 +9,7 @@ const state = {
   main: null, layouts: null, byId: new Map(), byName: new Map(),
   showParams: false, tags: new Set(), selected: null, search: "",
   slice: null, // {from, to, ids: Set} after a shift-click
+  collapse: new Set(), // namespaces drawn as one box
   view: { x: 0, y: 0, k: 1 },
 };
 
@@ -29,12 +30,14 @@ function readURL() {
   const q = new URLSearchParams(location.search);
   state.showParams = q.get("params") === "1";
   state.tags = new Set((q.get("tags") || "").split(",").filter(Boolean));
+  state.collapse = new Set((q.get("collapse") || "").split(",").filter(Boolean));
 }
 
 function writeURL() {
   const q = new URLSearchParams();
   if (state.showParams) q.set("params", "1");
   if (state.tags.size) q.set("tags", [...state.tags].join(","));
+  if (state.collapse.size) q.set("collapse", [...state.collapse].join(","));
   const s = q.toString();
   history.replaceState(null, "", s ? "?" + s : location.pathname);
 }
@@ -105,8 +108,33 @@ function curve(points) {
   return d;
 }
 
+// layout returns the layout to draw: one of the precomputed expanded
+// ones, or, with namespaces collapsed, one the server computes on demand
+// (a static build has only the expanded ones).
+async function layout() {
+  if (!state.collapse.size) return state.showParams ? state.layouts.with_params : state.layouts.without_params;
+  const q = "params=" + (state.showParams ? "1" : "0") + "&collapse=" + encodeURIComponent([...state.collapse].join(","));
+  try {
+    $("error").hidden = true;
+    return await getJSON("api/layout/view?" + q);
+  } catch (err) {
+    $("error").hidden = false;
+    $("error").textContent = "Collapsing namespaces needs the live viewer (go run . viz): " + err.message;
+    state.collapse.clear();
+    writeURL();
+    return layout();
+  }
+}
+
+// relayout fetches the layout for the current settings and draws it.
+async function relayout() {
+  state.current = await layout();
+  draw();
+  for (const box of document.querySelectorAll(".ns-toggle")) box.checked = state.current.collapsed.includes(box.value);
+}
+
 function draw() {
-  const lay = state.showParams ? state.layouts.with_params : state.layouts.without_params;
+  const lay = state.current;
   const vp = $("viewport");
   vp.replaceChildren();
   const bands = el("g", {}, vp);
@@ -149,7 +177,6 @@ function draw() {
     });
   }
   $("counts").textContent = lay.boxes.length + " items, " + lay.paths.length + " edges";
-  state.current = lay;
   highlight();
 }
 
@@ -240,15 +267,17 @@ async function select(id) {
   state.selected = id;
   for (const g of document.querySelectorAll(".item")) g.classList.toggle("selected", g.dataset.id === id);
   highlight();
-  let n;
-  try {
-    n = await getJSON("api/nodes/" + encodeURIComponent(id));
-  } catch (err) {
-    n = state.byId.get(id);
+  let n = state.byId.get(id);
+  if (n.type !== "modularPipeline") {
+    try {
+      n = await getJSON("api/nodes/" + encodeURIComponent(id));
+    } catch (err) {
+      // A static build without node files: the summary in /api/main will do.
+    }
   }
   $("panel-title").textContent = n.full_name || n.name;
   $("panel-body").replaceChildren();
-  field("Type", n.type === "data" ? "dataset" : n.type === "task" ? "node" : "parameters");
+  field("Type", { data: "dataset", task: "node", parameters: "parameters", modularPipeline: "namespace (collapsed)" }[n.type]);
   field("Function", n.func);
   field("Source", n.source);
   field("Namespace", (n.modular_pipelines || []).join(", "));
@@ -263,6 +292,8 @@ async function select(id) {
   field("Role", n.role ? n.role.replace("_", " ") : "");
   if (n.in_memory) field("Storage", "in memory (exists only during a run)");
   if (n.type === "parameters") field("Value", n.value === undefined ? "(not set)" : n.value);
+  if (n.type === "modularPipeline") field("Nodes inside", String(n.size));
+  $("expand").hidden = n.type !== "modularPipeline";
   $("panel").hidden = false;
 }
 
@@ -282,6 +313,30 @@ function sidebar() {
     label.append(box, " " + t.name);
     tags.appendChild(label);
   }
+  const nss = Object.keys(state.main.modular_pipelines).filter((k) => k !== "__root__").sort();
+  $("namespaces-section").hidden = !nss.length;
+  for (const ns of nss) {
+    const label = document.createElement("label");
+    label.style.setProperty("--depth", ns.split(".").length - 1);
+    const box = document.createElement("input");
+    box.type = "checkbox";
+    box.className = "ns-toggle";
+    box.value = ns;
+    box.addEventListener("change", () => {
+      if (box.checked) state.collapse.add(ns); else state.collapse.delete(ns);
+      writeURL();
+      relayout();
+    });
+    label.append(box, " " + ns.split(".").pop());
+    label.title = ns;
+    $("namespaces").appendChild(label);
+  }
+  $("expand").addEventListener("click", () => {
+    state.collapse.delete(state.selected);
+    closePanel();
+    writeURL();
+    relayout();
+  });
   const layers = $("layers");
   for (const l of state.main.layers) {
     const li = document.createElement("li");
@@ -290,10 +345,10 @@ function sidebar() {
   }
   const params = $("show-params");
   params.checked = state.showParams;
-  params.addEventListener("change", () => {
+  params.addEventListener("change", async () => {
     state.showParams = params.checked;
     writeURL();
-    draw();
+    await relayout();
     fit();
   });
   $("fit").addEventListener("click", fit);
@@ -322,11 +377,23 @@ async function main() {
     state.byId.set(n.id, n);
     state.byName.set(n.type + ":" + (n.full_name || n.name), n.id);
   }
+  // Collapsed namespaces are drawn as items too: describe them from the
+  // modular pipeline tree, with the tags of the nodes inside.
+  for (const [ns, mp] of Object.entries(state.main.modular_pipelines)) {
+    if (ns === "__root__") continue;
+    const inside = state.main.nodes.filter((n) => n.type === "task" && (n.full_name === ns || n.full_name.startsWith(ns + ".")));
+    const name = (id) => (state.byId.get(id) || { name: id }).name;
+    state.byId.set(ns, {
+      id: ns, name: ns, full_name: ns, type: "modularPipeline", size: inside.length,
+      tags: [...new Set(inside.flatMap((n) => n.tags))], modular_pipelines: [],
+      inputs: mp.inputs.map(name), outputs: mp.outputs.map(name),
+    });
+  }
   $("pipeline").textContent = state.main.selected_pipeline;
   document.title = "mmc viz: " + state.main.selected_pipeline;
   sidebar();
   setupPanZoom();
-  draw();
+  await relayout();
   fit();
   window.addEventListener("resize", fit);
 }

@@ -407,3 +407,7 @@ func loadParams(params []Param, sd checkpoint.StateDict) error {
 
 // Snapshot returns a copy of the model's weights keyed by parameter name.
 func Snapshot(m Model) checkpoint.StateDict { return snapshot(m.Params()) }
+
+// LoadWeights copies sd into the model's parameters; every parameter
+// must be present with its shape (extra keys are ignored).
+func LoadWeights(m Model, sd checkpoint.StateDict) error { return loadParams(m.Params(), sd) }

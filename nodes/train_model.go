@@ -1,0 +1,167 @@
+package nodes
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"mmc/ml/batch"
+	"mmc/ml/checkpoint"
+	"mmc/ml/tensor"
+	"mmc/ml/train"
+	"mmc/ml/vilbert"
+)
+
+// Model kinds accepted by ModelParams.Kind.
+const (
+	ModelPooledLinear = "pooled_linear"
+	ModelViLBERT      = "vilbert"
+)
+
+// ModelParams selects and sizes the classifier (…→ model).
+type ModelParams struct {
+	// Kind is the architecture: "vilbert" (ml/vilbert, sized by
+	// ViLBERT) or "pooled_linear" (logistic regression on pooled region
+	// features and a hashed bag of words; with one modality switched
+	// off it is a unimodal baseline).
+	Kind         string             `yaml:"kind" json:"kind"`
+	PooledLinear PooledLinearParams `yaml:"pooled_linear" json:"pooled_linear"`
+	ViLBERT      vilbert.Config     `yaml:"vilbert" json:"vilbert"`
+	// InitWeights is a checkpoint to start ViLBERT from (the Conceptual
+	// Captions weights, a synthetic pretraining run, bert-base-uncased);
+	// the classifier is freshly initialised. Used when the file exists;
+	// empty means train from scratch.
+	InitWeights string `yaml:"init_weights" json:"init_weights"`
+	// FeatDim is the region feature width, filled from the data at
+	// training time.
+	FeatDim int `yaml:"-" json:"feat_dim"`
+}
+
+// PooledLinearParams configures the pooled linear model.
+type PooledLinearParams struct {
+	UseText     bool `yaml:"use_text" json:"use_text"`
+	UseImage    bool `yaml:"use_image" json:"use_image"`
+	TextBuckets int  `yaml:"text_buckets" json:"text_buckets"`
+}
+
+// BuildModel constructs the model mp describes, initialised from seed.
+func BuildModel(mp ModelParams, seed uint64) (train.Model, error) {
+	switch mp.Kind {
+	case ModelPooledLinear:
+		pl := mp.PooledLinear
+		m, err := train.NewPooledLinear(pl.UseText, pl.UseImage, pl.TextBuckets, mp.FeatDim, seed)
+		if err != nil {
+			return nil, err
+		}
+		return train.Autograd(m), nil
+	case ModelViLBERT:
+		c := mp.ViLBERT
+		if mp.FeatDim > 0 && c.VFeatureSize != mp.FeatDim {
+			return nil, fmt.Errorf("vilbert: v_feature_size %d but the region features are %d wide", c.VFeatureSize, mp.FeatDim)
+		}
+		m, err := vilbert.New(c, seed)
+		if err != nil {
+			return nil, err
+		}
+		return &vilbertModel{m: m}, nil
+	}
+	return nil, fmt.Errorf("model kind %q unknown (want %q or %q)", mp.Kind, ModelViLBERT, ModelPooledLinear)
+}
+
+// initialise loads mp.InitWeights into a freshly built model when the
+// file exists; it returns a one-line report of what was loaded.
+func initialise(m train.Model, mp ModelParams) (string, error) {
+	if mp.InitWeights == "" {
+		return "", nil
+	}
+	vm, ok := m.(*vilbertModel)
+	if !ok {
+		return "", fmt.Errorf("init_weights is supported for vilbert models only, not %q", mp.Kind)
+	}
+	if _, err := os.Stat(mp.InitWeights); errors.Is(err, os.ErrNotExist) {
+		return fmt.Sprintf("init_weights %s not found: training from scratch (place the Conceptual Captions checkpoint there, or run vilbert_pretrain)", mp.InitWeights), nil
+	}
+	sd, err := readWeights(mp.InitWeights)
+	if err != nil {
+		return "", err
+	}
+	rep, err := vm.m.LoadStateDict(sd, vilbert.LoadOptions{SkipClassifier: true})
+	if err != nil {
+		return "", fmt.Errorf("init_weights %s: %w", mp.InitWeights, err)
+	}
+	if len(rep.Missing) > 0 {
+		return "", fmt.Errorf("init_weights %s: %d model keys missing (first %q)", mp.InitWeights, len(rep.Missing), rep.Missing[0])
+	}
+	return fmt.Sprintf("init_weights %s: %s", mp.InitWeights, rep), nil
+}
+
+// readWeights reads a weights file by its extension.
+func readWeights(path string) (checkpoint.StateDict, error) {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".safetensors":
+		sd, _, err := checkpoint.LoadSafetensors(path)
+		return sd, err
+	}
+	return nil, fmt.Errorf("weights %s: unsupported file type (want .safetensors)", path)
+}
+
+// vilbertModel adapts *vilbert.Model to train.Model. Dropout draws from
+// a generator seeded by the batch, so resumed runs repeat it exactly.
+type vilbertModel struct {
+	m      *vilbert.Model
+	logits []float32
+}
+
+func (v *vilbertModel) Forward(b *batch.Batch, train bool) ([]float32, error) {
+	var rng *tensor.RNG
+	if train {
+		rng = tensor.NewRNG(b.Seed)
+	}
+	out, err := v.m.Forward(vilbert.FromBatch(b), train, rng)
+	if err != nil {
+		return nil, err
+	}
+	v.logits = append(v.logits[:0], out.Logits...)
+	return v.logits, nil
+}
+
+func (v *vilbertModel) Backward(dlogits []float32) error { return v.m.Backward(dlogits) }
+
+func (v *vilbertModel) Params() []train.Param {
+	ps := v.m.Parameters()
+	out := make([]train.Param, len(ps))
+	for i, p := range ps {
+		out[i] = train.Param{Name: p.Name, Tensor: p.Tensor}
+	}
+	return out
+}
+
+// LoadModel rebuilds the model of a trained checkpoint and loads its
+// weights; every parameter must be present with its shape.
+func LoadModel(tm TrainedModel) (train.Model, error) {
+	mp, err := tm.Params()
+	if err != nil {
+		return nil, err
+	}
+	m, err := BuildModel(mp, 0)
+	if err != nil {
+		return nil, err
+	}
+	if vm, ok := m.(*vilbertModel); ok {
+		// ViLBERT's loader also takes MMF's key layout (model.bert.*).
+		rep, err := vm.m.LoadStateDict(tm.Weights, vilbert.LoadOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("load vilbert weights: %w", err)
+		}
+		if len(rep.Missing) > 0 || len(rep.Initialised) > 0 {
+			return nil, fmt.Errorf("load vilbert weights: %s", rep)
+		}
+		return m, nil
+	}
+	if err := train.LoadWeights(m, tm.Weights); err != nil {
+		return nil, fmt.Errorf("load %s weights: %w", mp.Kind, err)
+	}
+	return m, nil
+}

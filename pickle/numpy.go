@@ -134,11 +134,11 @@ func shapeFrom(v any) ([]int, int, error) {
 	for i, e := range t {
 		n, ok := AsInt(e)
 		if !ok || n < 0 || n > math.MaxInt32 {
-			return nil, 0, fmt.Errorf("shape %v: dimension %d is not a valid size", t, i)
+			return nil, 0, fmt.Errorf("shape %s: dimension %d is not a valid size", Repr(t), i)
 		}
 		shape[i] = int(n)
 		if shape[i] != 0 && total > math.MaxInt64/8/shape[i] {
-			return nil, 0, fmt.Errorf("shape %v overflows", t)
+			return nil, 0, fmt.Errorf("shape %s overflows", Repr(t))
 		}
 		total *= shape[i]
 	}
@@ -490,7 +490,7 @@ func frombuffer(args Tuple) (any, error) {
 	}
 	order, ok := args[3].(string)
 	if !ok || (order != "C" && order != "F") {
-		return nil, fmt.Errorf("_frombuffer order must be 'C' or 'F', got %v", args[3])
+		return nil, fmt.Errorf("_frombuffer order must be 'C' or 'F', got %s", Repr(args[3]))
 	}
 	a := &NDArray{}
 	if err := a.set(args[2], args[1], order == "F", args[0]); err != nil {

@@ -47,8 +47,8 @@
 // inputs present, formats able to produce each handle's type, parameter
 // subtrees decoding strictly) and Run executes:
 //
-//	p := registry.MustPipeline("__default__")
-//	p, err := p.Filter(flow.Filter{Tags: []string{"report"}})
-//	err = flow.Check(p, cat)
+//	p, err := registry.Pipeline("__default__")       // a *flow.Registry
+//	p, err = p.Filter(flow.Filter{Tags: []string{"report"}})
+//	err = flow.Check(p, cat)                          // cat is a *catalog.Catalog
 //	res, err := flow.Run(ctx, p, cat, flow.RunOptions{MaxWorkers: 2, Hooks: []flow.Hooks{myHooks}})
 package flow

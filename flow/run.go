@@ -258,6 +258,10 @@ func (r *runner) schedule(ctx context.Context, nodes []*Node, res *Result) error
 			remaining[in.name]++
 		}
 	}
+	freeInputs := map[string]bool{}
+	for _, d := range r.p.Inputs() {
+		freeInputs[d] = true
+	}
 	var ready []*Node
 	for _, n := range nodes {
 		if waiting[n] == 0 {
@@ -295,7 +299,9 @@ func (r *runner) schedule(ctx context.Context, nodes []*Node, res *Result) error
 		res.Ran = append(res.Ran, d.n.Name())
 		for _, in := range d.n.inputs {
 			remaining[in.name]--
-			if remaining[in.name] == 0 && !r.cat.IsPersistent(in.name) {
+			// Like Kedro, release intermediate in-memory data only: the
+			// pipeline's free inputs belong to the caller.
+			if remaining[in.name] == 0 && !r.cat.IsPersistent(in.name) && !freeInputs[in.name] {
 				r.cat.Release(in.name)
 			}
 		}

@@ -146,7 +146,13 @@ func Sigmoid(x *Tensor) *Tensor {
 // GELU is the exact Gaussian error linear unit x·Φ(x) = ½x(1+erf(x/√2)),
 // PyTorch's default (approximate="none").
 func GELU(x *Tensor) *Tensor {
-	return unary(x, gelu, func(v, _ float32) float32 { return geluGrad(v) })
+	out := &Tensor{Shape: append([]int(nil), x.Shape...), Data: make([]float32, len(x.Data))}
+	parallelFor(len(x.Data), 8, func(lo, hi int) { geluInto(out.Data[lo:hi], x.Data[lo:hi]) })
+	return out.record(func() {
+		g := make([]float32, len(x.Data))
+		parallelFor(len(g), 8, func(lo, hi int) { geluGradInto(g[lo:hi], out.Grad[lo:hi], x.Data[lo:hi]) })
+		x.accumulate(g)
+	}, x)
 }
 
 // Sum returns the sum of all values as a 0-d tensor.

@@ -60,3 +60,42 @@ func BenchmarkGELU(b *testing.B) {
 		}
 	})
 }
+
+// TestGELUKernels checks the build's GELU kernels (vectorised C with cgo,
+// Go otherwise) against float64 math over the whole useful range.
+func TestGELUKernels(t *testing.T) {
+	n := 100001
+	x, dy := make([]float32, n), make([]float32, n)
+	for i := range x {
+		x[i] = float32(-12 + 24*float64(i)/float64(n-1))
+		dy[i] = 1
+	}
+	y, g := make([]float32, n), make([]float32, n)
+	geluInto(y, x)
+	geluGradInto(g, dy, x)
+	for i, v := range x {
+		f := float64(v)
+		cdf := 0.5 * math.Erfc(-f/math.Sqrt2)
+		wantY := f * cdf
+		wantG := cdf + f*math.Exp(-f*f/2)/math.Sqrt(2*math.Pi)
+		if math.Abs(float64(y[i])-wantY) > 3e-6*math.Max(math.Abs(wantY), 1e-3) {
+			t.Fatalf("gelu(%v) = %v, want %v", v, y[i], wantY)
+		}
+		if math.Abs(float64(g[i])-wantG) > 3e-6*math.Max(math.Abs(wantG), 1) {
+			t.Fatalf("gelu'(%v) = %v, want %v", v, g[i], wantG)
+		}
+	}
+}
+
+func BenchmarkGELUKernel(b *testing.B) {
+	x := make([]float32, 1<<16)
+	rng := NewRNG(1)
+	for i := range x {
+		x[i] = 3 * rng.NormFloat32()
+	}
+	y, g := make([]float32, len(x)), make([]float32, len(x))
+	for b.Loop() {
+		geluInto(y, x)
+		geluGradInto(g, x, x)
+	}
+}

@@ -181,6 +181,15 @@ func (r *Reader) Get(id string) (*features.Record, error) {
 	if !ok {
 		return nil, fmt.Errorf("lmdb %s: no features for image %q (tried %q)", r.path, id, r.tried(id))
 	}
+	return r.GetKey(key)
+}
+
+// GetKey reads the record stored under exactly key (one of IDs()),
+// without MMF's int-first lookup.
+func (r *Reader) GetKey(key string) (*features.Record, error) {
+	if _, ok := r.index[key]; !ok {
+		return nil, fmt.Errorf("lmdb %s: no key %q", r.path, key)
+	}
 	var rec *features.Record
 	err := r.env.View(func(txn *lmdb.Txn) error {
 		txn.RawRead = true

@@ -215,7 +215,7 @@ func (r *runner) checkInputsExist(nodes []*Node) error {
 				if prods := r.opts.Producers(in.name); len(prods) > 0 {
 					msg += fmt.Sprintf("; run pipeline %s first (go run . run --pipeline=%s)", strings.Join(prods, " or "), prods[0])
 				} else {
-					msg += "; no registered pipeline produces it: put the file in place"
+					msg += "; no registered pipeline produces it: put the data at that path"
 				}
 			}
 			errs = append(errs, errors.New(msg))

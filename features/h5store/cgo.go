@@ -16,6 +16,8 @@ package h5store
 // #include <stdlib.h>
 // #include "hdf5.h"
 //
+// static void mmc_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+//
 // static hid_t mmc_native_float(void) { return H5T_NATIVE_FLOAT; }
 // static hid_t mmc_native_int32(void) { return H5T_NATIVE_INT32; }
 // static hid_t mmc_native_int64(void) { return H5T_NATIVE_INT64; }
@@ -47,14 +49,32 @@ import "C"
 
 import (
 	"fmt"
+	"runtime"
 	"sync"
 	"unsafe"
 
 	"gonum.org/v1/hdf5"
 )
 
-// h5mu serialises all calls into the (non-thread-safe) HDF5 library.
+// h5mu serialises all calls into the HDF5 library, which is not
+// thread-safe in general.
 var h5mu sync.Mutex
+
+// lockH5 takes h5mu and pins the goroutine to its OS thread until the
+// returned unlock runs. HDF5 keeps its error-printing switch per thread
+// (in thread-safe builds such as Debian's), and the binding turns it off
+// only on the thread that ran its init, so it is turned off here for the
+// thread that makes the calls; otherwise a corrupt file prints HDF5's
+// error stack to stderr besides returning the error.
+func lockH5() (unlock func()) {
+	h5mu.Lock()
+	runtime.LockOSThread()
+	C.mmc_quiet()
+	return func() {
+		runtime.UnlockOSThread()
+		h5mu.Unlock()
+	}
+}
 
 // memType names a native memory type HDF5 converts into.
 type memType int

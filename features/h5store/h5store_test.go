@@ -474,3 +474,51 @@ func BenchmarkPut(b *testing.B) {
 		b.Fatal(err)
 	}
 }
+
+// TestCorruptFiles feeds truncated and damaged copies of an h5py file to
+// Open and Get: each must fail with an error or read without crashing
+// (a flipped byte inside raw data is not detectable), and a truncated
+// file must never load silently in full.
+func TestCorruptFiles(t *testing.T) {
+	data, err := os.ReadFile("testdata/h5py_f4.h5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	readAll := func(path string) error {
+		s, err := Open(path)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		for _, id := range s.IDs() {
+			if _, err := s.Get(id); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, n := range []int{0, 8, 100, 512, 2048, 4096, len(data) / 2, len(data) - 100} {
+		path := filepath.Join(dir, fmt.Sprintf("trunc%d.h5", n))
+		if err := os.WriteFile(path, data[:n], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := readAll(path); err == nil {
+			t.Errorf("file truncated to %d of %d bytes read without error", n, len(data))
+		}
+	}
+	for i := range 16 {
+		off := (i*7919 + 13) % len(data)
+		c := append([]byte(nil), data...)
+		for k := off; k < off+8 && k < len(c); k++ {
+			c[k] ^= 0xA5
+		}
+		path := filepath.Join(dir, fmt.Sprintf("flip%d.h5", off))
+		if err := os.WriteFile(path, c, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := readAll(path); err != nil && !strings.Contains(err.Error(), path) {
+			t.Errorf("error does not name the file: %v", err)
+		}
+	}
+}

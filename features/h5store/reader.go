@@ -39,8 +39,7 @@ var _ features.Reader = (*Store)(nil)
 // Open opens path read-only and loads its ids and per-image sizes; the
 // region features are read per image by Get.
 func Open(path string) (*Store, error) {
-	h5mu.Lock()
-	defer h5mu.Unlock()
+	defer lockH5()()
 	f, err := hdf5.OpenFile(path, hdf5.F_ACC_RDONLY)
 	if err != nil {
 		return nil, fmt.Errorf("h5store: opening %s as HDF5 failed (missing, or not an HDF5 file)", path)
@@ -299,8 +298,7 @@ func (s *Store) Get(id string) (*features.Record, error) {
 		Boxes:    make([]float32, nb*4),
 		ImageW:   int(s.widths[i]), ImageH: int(s.heights[i]),
 	}
-	h5mu.Lock()
-	defer h5mu.Unlock()
+	defer lockH5()()
 	if s.f == nil {
 		return nil, fmt.Errorf("h5store %s: Get after Close", s.path)
 	}
@@ -389,8 +387,7 @@ func (s *Store) ExtractorParams() (map[string]any, error) {
 
 // Close releases the file. Get after Close is an error.
 func (s *Store) Close() error {
-	h5mu.Lock()
-	defer h5mu.Unlock()
+	defer lockH5()()
 	return s.closeAll()
 }
 

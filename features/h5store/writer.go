@@ -97,9 +97,9 @@ func Create(path string, o *Options) (*Writer, error) {
 	}
 	tmp := tmpf.Name()
 	tmpf.Close()
-	h5mu.Lock()
+	unlock := lockH5()
 	f, err := hdf5.CreateFile(tmp, hdf5.F_ACC_TRUNC)
-	h5mu.Unlock()
+	unlock()
 	if err != nil {
 		os.Remove(tmp)
 		return nil, fmt.Errorf("h5store %s: creating HDF5 file %s failed: %v", path, tmp, err)
@@ -139,8 +139,7 @@ func (w *Writer) put(r *features.Record) error {
 	if r.ImageW < 0 || r.ImageH < 0 || r.ImageW > 1<<31-1 || r.ImageH > 1<<31-1 {
 		return fmt.Errorf("features %q: image size %d×%d", r.ID, r.ImageW, r.ImageH)
 	}
-	h5mu.Lock()
-	defer h5mu.Unlock()
+	defer lockH5()()
 	if w.feats == nil {
 		if err := w.createStreams(r); err != nil {
 			return err
@@ -393,8 +392,7 @@ func (w *Writer) Abort() error {
 }
 
 func (w *Writer) finish() error {
-	h5mu.Lock()
-	defer h5mu.Unlock()
+	defer lockH5()()
 	n := len(w.ids)
 	if w.feats == nil {
 		// No records: the per-region datasets still exist, empty, so a
@@ -523,9 +521,9 @@ func (w *Writer) closeAll() error {
 }
 
 func (w *Writer) discard() {
-	h5mu.Lock()
+	unlock := lockH5()
 	w.closeAll()
-	h5mu.Unlock()
+	unlock()
 	os.Remove(w.tmp)
 }
 

@@ -15,31 +15,36 @@ func newRegistry() *flow.Registry {
 		pipelines.SyntheticMemes)
 	r.Add("data_processing", "validate and summarise a Hateful Memes style data set into a JSON report and a chart",
 		pipelines.DataProcessing)
-	r.Add(flow.DefaultPipeline, "synthetic_memes, then data_processing on the synthetic set",
+	r.Add(flow.DefaultPipeline, "the synthetic demo end to end: generate memes and features, data report, train and evaluate a small ViLBERT",
 		func() *flow.Pipeline {
-			return flow.Sum(pipelines.SyntheticMemes(), pipelines.SyntheticDataProcessing())
+			return flow.Sum(pipelines.Default(), pipelines.SyntheticDataProcessing())
 		})
+	r.Add("vilbert_synthetic_train", "train and evaluate a small ViLBERT on the synthetic set",
+		pipelines.SyntheticTrain)
+	r.Add("synthetic_baselines", "text-only and image-only baselines on the synthetic set (they should score near chance)",
+		pipelines.SyntheticBaselines)
 
-	const vilbertTrain = "needs the ViLBERT training pipeline wiring (pipelines/) over ml/vilbert and the feature stores"
+	r.Add("vilbert_lmdb_train", "train ViLBERT on MMF detectron.lmdb region features", pipelines.ViLBERTLMDBTrain)
+	r.Add("vilbert_precomputed_train", "train ViLBERT on precomputed HDF5 region features", pipelines.ViLBERTPrecomputedTrain)
+	r.Add("vilbert_validate", "evaluate a trained ViLBERT checkpoint on a labelled split", pipelines.ViLBERTValidate)
+	r.Add("vilbert_inference", "write submission CSVs from a trained ViLBERT checkpoint", pipelines.ViLBERTInference)
+	r.Add("vilbert_inference_local", "classify one meme given on the command line", pipelines.ViLBERTInferenceLocal)
+	r.Add("text_only_baseline", "text-only linear baseline on the caption's words", pipelines.TextOnlyBaseline)
+	r.Add("image_only_baseline", "image-only linear baseline on pooled region features", pipelines.ImageOnlyBaseline)
+
+	const extractor = "needs an image feature extractor (vision backbone in ml/) feeding the ViLBERT training pipeline"
 	planned := []struct{ name, desc, missing string }{
-		{"vilbert_lmdb_train", "train ViLBERT on MMF detectron.lmdb region features", vilbertTrain},
-		{"vilbert_train", "train ViLBERT on features extracted from the images", vilbertTrain + " and an image feature extractor"},
-		{"vilbert_dinov2_train", "train ViLBERT on DINOv2 patch features", "needs a DINOv2 backbone in ml/ and the training wiring"},
-		{"vilbert_dinov2_multilayer_train", "train ViLBERT on multi-layer DINOv2 features", "needs a DINOv2 backbone in ml/ and the training wiring"},
-		{"vilbert_frcnn_train", "train ViLBERT on Faster R-CNN region features", "needs a Faster R-CNN detector in ml/ and the training wiring"},
-		{"vilbert_frcnn_resnet152_train", "train ViLBERT on Faster R-CNN ResNet-152 region features", "needs a Faster R-CNN ResNet-152 detector in ml/ and the training wiring"},
-		{"vilbert_precomputed_train", "train ViLBERT on precomputed HDF5 region features", vilbertTrain},
-		{"vilbert_vg_train", "train ViLBERT on Visual Genome detector features", "needs the Visual Genome detector in ml/ and the training wiring"},
-		{"vilbert_vg_rpn_train", "train ViLBERT on Visual Genome RPN proposals", "needs the Visual Genome RPN in ml/ and the training wiring"},
-		{"vilbert_resnet_vg_train", "train ViLBERT on ResNet features of Visual Genome boxes", "needs a ResNet backbone in ml/ and the training wiring"},
-		{"vilbert_resnet152_grid_train", "train ViLBERT on ResNet-152 grid features", "needs a ResNet-152 backbone in ml/ and the training wiring"},
-		{"vilbert_resnet152_roi_train", "train ViLBERT on ResNet-152 RoI-pooled features", "needs a ResNet-152 backbone with RoI pooling in ml/ and the training wiring"},
-		{"vilbert_validate", "evaluate a trained ViLBERT checkpoint on a labelled split", "needs the evaluation pipeline wiring (pipelines/)"},
-		{"vilbert_inference", "write submission CSVs from a trained ViLBERT checkpoint", "needs the inference pipeline wiring (pipelines/)"},
-		{"vilbert_inference_local", "inference on local images, features extracted on the fly", "needs the inference wiring and an image feature extractor"},
+		{"vilbert_train", "train ViLBERT on features extracted from the images", extractor},
+		{"vilbert_dinov2_train", "train ViLBERT on DINOv2 patch features", "needs a DINOv2 backbone in ml/ and its pipeline wiring"},
+		{"vilbert_dinov2_multilayer_train", "train ViLBERT on multi-layer DINOv2 features", "needs a DINOv2 backbone in ml/ and its pipeline wiring"},
+		{"vilbert_frcnn_train", "train ViLBERT on Faster R-CNN region features", "needs a Faster R-CNN detector in ml/ and its pipeline wiring"},
+		{"vilbert_frcnn_resnet152_train", "train ViLBERT on Faster R-CNN ResNet-152 region features", "needs a Faster R-CNN ResNet-152 detector in ml/ and its pipeline wiring"},
+		{"vilbert_vg_train", "train ViLBERT on Visual Genome detector features", "needs the Visual Genome detector in ml/ and its pipeline wiring"},
+		{"vilbert_vg_rpn_train", "train ViLBERT on Visual Genome RPN proposals", "needs the Visual Genome RPN in ml/ and its pipeline wiring"},
+		{"vilbert_resnet_vg_train", "train ViLBERT on ResNet features of Visual Genome boxes", "needs a ResNet backbone in ml/ and its pipeline wiring"},
+		{"vilbert_resnet152_grid_train", "train ViLBERT on ResNet-152 grid features", "needs a ResNet-152 backbone in ml/ and its pipeline wiring"},
+		{"vilbert_resnet152_roi_train", "train ViLBERT on ResNet-152 RoI-pooled features", "needs a ResNet-152 backbone with RoI pooling in ml/ and its pipeline wiring"},
 		{"vilbert_pretrain", "pre-train ViLBERT (masked multimodal modelling, alignment)", "needs the pre-training objectives and pipeline (a later issue)"},
-		{"text_only_baseline", "text-only BERT classifier baseline", "needs the baseline pipeline (a later issue)"},
-		{"image_only_baseline", "image-only classifier baseline", "needs the baseline pipeline (a later issue)"},
 	}
 	for _, p := range planned {
 		r.Planned(p.name, p.desc, p.missing)

@@ -77,36 +77,33 @@ func (t *Tokenizer) TokenIDs(text string) []int32 {
 // through BasicTokenizer and WordPiece.
 func (t *Tokenizer) pieces(text string, emit func(id int32)) {
 	word := func(w string) { t.wordPiece(w, emit) }
-	for text != "" {
-		i := strings.IndexByte(text, '[')
+	for {
+		i, special := nextSpecial(text)
 		if i < 0 {
 			basicTokenize(text, word)
 			return
 		}
-		matched := ""
-		for _, s := range specialTokens {
-			if strings.HasPrefix(text[i:], s) {
-				matched = s
-				break
-			}
-		}
-		if matched == "" {
-			// Not a special token: tokenize up to and including this '['
-			// only if another '[' follows; otherwise finish in one go.
-			j := strings.IndexByte(text[i+1:], '[')
-			if j < 0 {
-				basicTokenize(text, word)
-				return
-			}
-			cut := i + 1 + j
-			basicTokenize(text[:cut], word)
-			text = text[cut:]
-			continue
-		}
 		basicTokenize(text[:i], word)
-		id, _ := t.vocab.ID(matched)
+		id, _ := t.vocab.ID(special)
 		emit(id)
-		text = text[i+len(matched):]
+		text = text[i+len(special):]
+	}
+}
+
+// nextSpecial finds the first literal special token in text.
+func nextSpecial(text string) (int, string) {
+	for off := 0; ; {
+		j := strings.IndexByte(text[off:], '[')
+		if j < 0 {
+			return -1, ""
+		}
+		off += j
+		for _, s := range specialTokens {
+			if strings.HasPrefix(text[off:], s) {
+				return off, s
+			}
+		}
+		off++
 	}
 }
 

@@ -6,7 +6,14 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unsafe"
 )
+
+// littleEndianHost is true where float32 memory has numpy's "<f4" layout.
+var littleEndianHost = func() bool {
+	x := uint16(1)
+	return *(*byte)(unsafe.Pointer(&x)) == 1
+}()
 
 // Dtype is a numeric numpy dtype: Kind is 'f' (float), 'i' (signed),
 // 'u' (unsigned) or 'b' (bool); other kinds (object, strings, structured)
@@ -252,6 +259,11 @@ func (a *NDArray) Float32Into(dst []float32) error {
 		bo = binary.BigEndian
 	}
 	if d.Kind == 'f' && d.Size == 4 && !a.Fortran && !d.BigEndian {
+		if littleEndianHost && len(dst) > 0 {
+			// Same layout as the host: one memmove, no per-element decode.
+			copy(unsafe.Slice((*byte)(unsafe.Pointer(&dst[0])), 4*len(dst)), a.Data)
+			return nil
+		}
 		for i := range dst {
 			dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(a.Data[4*i:]))
 		}

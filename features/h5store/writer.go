@@ -42,8 +42,9 @@ type Options struct {
 const growBy = 256
 
 // Writer streams records into a new HDF5 file; see the package doc for
-// the layout. Nothing appears at the final path until Close succeeds.
-// A Writer is not safe for concurrent use.
+// the layout. Nothing appears at the final path until Close succeeds;
+// call Close or Abort, or the temporary file stays behind. A Writer is
+// not safe for concurrent use.
 type Writer struct {
 	path, tmp string
 	opts      Options

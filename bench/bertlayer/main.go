@@ -80,7 +80,7 @@ func compare(c config, python string) error {
 	goArgs := []string{"-worker", "-batch", strconv.Itoa(c.batch), "-tokens", strconv.Itoa(c.tokens),
 		"-hidden", strconv.Itoa(c.hidden), "-heads", strconv.Itoa(c.heads), "-inter", strconv.Itoa(c.inter),
 		"-iters", strconv.Itoa(c.iters), "-warmup", strconv.Itoa(c.warmup), "-threads", strconv.Itoa(c.threads)}
-	goOut, goRSS, err := child(exec.Command(self, goArgs...), nil)
+	goOut, goRSS, goCPU, err := child(exec.Command(self, goArgs...), nil)
 	if err != nil {
 		return fmt.Errorf("go side: %w", err)
 	}
@@ -94,7 +94,7 @@ func compare(c config, python string) error {
 		return err
 	}
 	env := []string{"OMP_NUM_THREADS=" + strconv.Itoa(c.threads), "MKL_NUM_THREADS=" + strconv.Itoa(c.threads)}
-	pyOut, pyRSS, err := child(exec.Command(python, append([]string{script}, c.args()...)...), env)
+	pyOut, pyRSS, pyCPU, err := child(exec.Command(python, append([]string{script}, c.args()...)...), env)
 	if err != nil {
 		return fmt.Errorf("torch side: %w", err)
 	}
@@ -108,25 +108,28 @@ func compare(c config, python string) error {
 	}
 	fmt.Printf("BERT layer fwd+bwd, batch %d × %d tokens, hidden %d, %d heads, ffn %d, %d threads, dropout 0.1, mean of %d iterations\n",
 		c.batch, c.tokens, c.hidden, c.heads, c.inter, c.threads, c.iters)
-	fmt.Printf("go (%s):  %s  peak RSS %.1f MiB\n", blas.Name(), strings.TrimSpace(goOut), goRSS)
-	fmt.Printf("torch:        %s  peak RSS %.1f MiB\n", strings.TrimSpace(pyOut), pyRSS)
+	// CPU seconds of the whole child (start-up and warm-up included) help
+	// read a run made while other work shares the cores.
+	fmt.Printf("go (%s):  %s  peak RSS %.1f MiB  cpu %.2fs\n", blas.Name(), strings.TrimSpace(goOut), goRSS, goCPU)
+	fmt.Printf("torch:        %s  peak RSS %.1f MiB  cpu %.2fs\n", strings.TrimSpace(pyOut), pyRSS, pyCPU)
 	fmt.Printf("ratio=%.3f rss_ratio=%.3f\n", goMS/pyMS, goRSS/pyRSS)
 	return nil
 }
 
-// child runs cmd and returns its stdout and peak RSS in MiB.
-func child(cmd *exec.Cmd, env []string) (string, float64, error) {
+// child runs cmd and returns its stdout, peak RSS in MiB and CPU seconds.
+func child(cmd *exec.Cmd, env []string) (out string, rssMiB, cpuSec float64, err error) {
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
+	b, err := cmd.Output()
 	if err != nil {
-		return "", 0, err
+		return "", 0, 0, err
 	}
 	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	if !ok {
-		return "", 0, fmt.Errorf("no resource usage for %s", cmd.Path)
+		return "", 0, 0, fmt.Errorf("no resource usage for %s", cmd.Path)
 	}
-	return string(out), float64(ru.Maxrss) / 1024, nil // Maxrss is KiB on Linux
+	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return string(b), float64(ru.Maxrss) / 1024, cpu.Seconds(), nil // Maxrss is KiB on Linux
 }
 
 func parseMS(out string) (float64, error) {

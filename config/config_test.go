@@ -1,12 +1,16 @@
 package config
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/goccy/go-yaml"
 )
 
 // writeConf lays out files (relative path → content) under a temp dir.
@@ -239,6 +243,23 @@ func TestDecodeMissingSubtree(t *testing.T) {
 	}
 }
 
+func TestMergeKeyExplicitWins(t *testing.T) {
+	tr, err := ParseFile("m.yml", []byte("_a: &a {x: 1, y: 2}\n_b: &b {x: 5, z: 3}\nafter:\n  x: 20\n  <<: *a\nbefore:\n  <<: *a\n  x: 30\nmany:\n  <<: [*a, *b]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{
+		"after":  map[string]any{"x": int64(20), "y": int64(2)},
+		"before": map[string]any{"x": int64(30), "y": int64(2)},
+		"many":   map[string]any{"x": int64(1), "y": int64(2), "z": int64(3)},
+	}
+	for k, w := range want {
+		if got := tr.Values[k]; !reflect.DeepEqual(got, w) {
+			t.Errorf("%s = %#v, want %#v", k, got, w)
+		}
+	}
+}
+
 func TestParseParams(t *testing.T) {
 	got, err := ParseParams("a.b=1,c=x,d=0.5,e=true,f=,g=[1,2],h=k=v")
 	if err != nil {
@@ -288,6 +309,18 @@ func FuzzParseFile(f *testing.F) {
 		}
 		if tr.Values == nil {
 			t.Error("nil values without error")
+		}
+		// Without merge keys, the AST conversion must agree with the
+		// library's own decoder.
+		if bytes.Contains(data, []byte("<<")) || bytes.Contains(data, []byte("!")) {
+			return
+		}
+		var raw any
+		if yaml.Unmarshal(data, &raw) != nil {
+			return
+		}
+		if m, ok := normalize(raw).(map[string]any); ok && !reflect.DeepEqual(m, tr.Values) && fmt.Sprint(m) != fmt.Sprint(tr.Values) {
+			t.Errorf("AST values %#v differ from decoder values %#v", tr.Values, m)
 		}
 	})
 }

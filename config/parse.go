@@ -39,15 +39,23 @@ func ParseFile(name string, data []byte) (*Tree, error) {
 	if raw == nil {
 		return t, nil
 	}
+	file, err := parser.ParseBytes(data, 0)
+	if err != nil {
+		return nil, yamlError(name, err)
+	}
+	// Rebuild the values from the AST for spec-conformant merge keys;
+	// keep the decoder's values if the AST holds something unexpected.
+	if len(file.Docs) == 1 {
+		conv := &astValues{anchors: map[string]any{}}
+		if v, err := conv.value(file.Docs[0]); err == nil && v != nil {
+			raw = v
+		}
+	}
 	top, ok := normalize(raw).(map[string]any)
 	if !ok {
 		return nil, &ParseError{Pos: Pos{File: name, Line: 1, Col: 1}, Message: "top level must be a mapping of keys"}
 	}
 	t.Values = top
-	file, err := parser.ParseBytes(data, 0)
-	if err != nil {
-		return nil, yamlError(name, err)
-	}
 	for _, doc := range file.Docs {
 		if doc.Body != nil {
 			recordPositions(name, "", doc.Body, t.Sources)
@@ -107,6 +115,15 @@ func keyString(k ast.MapKeyNode) string {
 	}
 	if _, ok := k.(*ast.MergeKeyNode); ok {
 		return "<<"
+	}
+	if mk, ok := k.(*ast.MappingKeyNode); ok {
+		// An explicit "? key" entry.
+		if inner, ok := mk.Value.(ast.MapKeyNode); ok {
+			return keyString(inner)
+		}
+		if mk.Value == nil {
+			return "null"
+		}
 	}
 	if s, ok := k.(ast.ScalarNode); ok {
 		if v := s.GetValue(); v != nil {

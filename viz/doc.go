@@ -12,14 +12,22 @@
 //	RenderJSON(w, g)      // the body of Kedro-Viz's GET /api/main
 //	Serve(ctx, addr, g)   // the web page on 127.0.0.1, until ctx ends
 //	Build(dir, g)         // the same page and API as static files
+//	RenderSVG(w, g, opt)  // the drawing as a standalone SVG image
 //	ComputeLayout(g, opt) // the coordinates the page draws
 //
 // Edges follow from the nodes' inputs and outputs; datasets a node names
 // but the catalog does not describe are shown as in-memory data. The layout
 // is layered (Sugiyama style): ranks by longest path, one column band per
-// catalog layer in data-flow order, crossings reduced by barycentre sweeps.
+// catalog layer in data-flow order, crossings reduced by barycentre sweeps;
+// it is computed in Go, so the page carries no layout engine. Namespaces
+// can be collapsed into one box each (LayoutOptions.Collapse).
 //
-// The server answers GET /api/main, /api/layout, /api/nodes/{id} and
-// /api/pipelines/{name}; Handler returns it as an http.Handler so a caller
-// can mount more routes (for example a live run-status feed) beside it.
+// The page shows layer bands, tags (filter), parameters (toggle), a
+// namespace tree (collapse), search, a details panel (inputs, outputs,
+// parameter values, function and source file:line, the run command),
+// Kedro-Viz-style slicing (click, then shift-click: the run command for
+// what lies between) and pan/zoom. The server answers GET /api/main,
+// /api/layout, /api/layout/view, /api/nodes/{id} and /api/pipelines/{name};
+// Handler returns it as an http.Handler so a caller can mount more routes
+// beside it (for example a live run-status feed, /api/run-status).
 package viz

@@ -101,7 +101,7 @@ const edges = () => [...$("viewport").walk()].filter((e) => e.classList.contains
 
 (async () => {
   vm.runInContext(fs.readFileSync(appPath, "utf8"), ctx, { filename: "app.js" });
-  for (let i = 0; i < 100 && !$("counts").textContent; i++) await sleep(20);
+  for (let i = 0; i < 500 && !$("counts").textContent; i++) await sleep(20);
   const out = { missingIds: [...missing], error: $("error").hidden ? "" : $("error").textContent };
   out.pipeline = $("pipeline").textContent;
   out.counts = $("counts").textContent;
@@ -114,7 +114,7 @@ const edges = () => [...$("viewport").walk()].filter((e) => e.classList.contains
   // Click the "train" node: the details panel opens with its source.
   const train = items().find((g) => label(g) === "train");
   train.fire("click");
-  for (let i = 0; i < 100 && $("panel").hidden; i++) await sleep(20);
+  for (let i = 0; i < 500 && $("panel").hidden; i++) await sleep(20);
   await sleep(20);
   out.panelHidden = $("panel").hidden;
   out.panelTitle = $("panel-title").textContent;
@@ -153,7 +153,7 @@ const edges = () => [...$("viewport").walk()].filter((e) => e.classList.contains
   // Parameters toggle: four more items.
   $("show-params").checked = true;
   $("show-params").fire("change");
-  for (let i = 0; i < 100 && items().length === out.items; i++) await sleep(20);
+  for (let i = 0; i < 500 && items().length === out.items; i++) await sleep(20);
   out.itemsWithParams = items().length;
 
   // Collapse the "features" namespace: the server lays out the view; the
@@ -162,7 +162,7 @@ const edges = () => [...$("viewport").walk()].filter((e) => e.classList.contains
   out.namespacesShown = !$("namespaces-section").hidden && !!nsBox;
   nsBox.checked = true;
   nsBox.fire("change");
-  for (let i = 0; i < 100 && !items().some((g) => label(g) === "features"); i++) await sleep(20);
+  for (let i = 0; i < 500 && !items().some((g) => label(g) === "features"); i++) await sleep(20);
   const nsItem = items().find((g) => label(g) === "features");
   out.collapsedItems = items().length;
   out.collapsedIsBox = !!nsItem && nsItem.classList.contains("modularPipeline");
@@ -172,7 +172,7 @@ const edges = () => [...$("viewport").walk()].filter((e) => e.classList.contains
   out.nsPanelText = $("panel-body").textContent;
   out.expandShown = !$("expand").hidden;
   $("expand").fire("click");
-  for (let i = 0; i < 100 && items().some((g) => label(g) === "features"); i++) await sleep(20);
+  for (let i = 0; i < 500 && items().some((g) => label(g) === "features"); i++) await sleep(20);
   out.expandedItems = items().length;
   out.urls = urls;
 

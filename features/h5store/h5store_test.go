@@ -523,3 +523,48 @@ func TestCorruptFiles(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkGetVsH5py reads the same [100, 2048] gzip images with Get and
+// with h5py (f["features"][i, :n] plus boxes, in a python3 subprocess
+// timed on its own) and reports go-ns/read, h5py-ns/read and their ratio.
+func BenchmarkGetVsH5py(b *testing.B) {
+	py := "/usr/bin/python3"
+	if err := exec.Command(py, "-c", "import h5py").Run(); err != nil {
+		b.Skipf("h5py not available: %v", err)
+	}
+	path, recs := benchStore(b, 16)
+	s, err := Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	i := 0
+	for b.Loop() {
+		if _, err := s.Get(recs[i%len(recs)].ID); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+	goNs := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+	script := `
+import h5py, sys, time
+reads = int(sys.argv[2])
+with h5py.File(sys.argv[1], "r") as f:
+    feats, boxes, nb = f["features"], f["boxes"], f["num_boxes"][:]
+    t = time.perf_counter()
+    for k in range(reads):
+        i = k % len(nb)
+        feats[i, :nb[i]]; boxes[i, :nb[i]]
+    print((time.perf_counter() - t) / reads * 1e9)
+`
+	out, err := exec.Command(py, "-c", script, path, fmt.Sprint(max(b.N, 16))).Output()
+	if err != nil {
+		b.Fatalf("h5py: %v", err)
+	}
+	var pyNs float64
+	if _, err := fmt.Sscan(string(out), &pyNs); err != nil {
+		b.Fatalf("h5py output %q: %v", out, err)
+	}
+	b.ReportMetric(pyNs, "h5py-ns/read")
+	b.ReportMetric(goNs/pyNs, "ratio")
+}

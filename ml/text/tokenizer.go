@@ -149,12 +149,12 @@ func (t *Tokenizer) wordPiece(word string, emit func(id int32)) {
 
 // Encoding is one text as BERT input, exactly as MMF's bert_tokenizer
 // processor builds it: [CLS] tokens [SEP], zero-padded to the sequence
-// length.
+// length. As JSON it uses MMF's sample field names.
 type Encoding struct {
-	IDs        []int32  // input_ids, padded with the [PAD] id
-	InputMask  []int32  // 1 for [CLS], the tokens and [SEP]; 0 for padding
-	SegmentIDs []int32  // token_type_ids: all 0 for a single text
-	Tokens     []string // [CLS] tokens [SEP], unpadded
+	IDs        []int32  `json:"input_ids"`   // padded with the [PAD] id
+	InputMask  []int32  `json:"input_mask"`  // 1 for [CLS], the tokens and [SEP]; 0 for padding
+	SegmentIDs []int32  `json:"segment_ids"` // token_type_ids: all 0 for a single text
+	Tokens     []string `json:"tokens"`      // [CLS] tokens [SEP], unpadded
 }
 
 // Len is the number of real (unpadded) positions.

@@ -378,6 +378,10 @@ func FuzzLineChart(f *testing.F) {
 		if (img == nil) == (err == nil) {
 			t.Fatalf("bar image %v with error %v", img != nil, err)
 		}
+		img, err = Histogram(Options{Width: 200, Height: 200}, []float64{a, b, c, x}, 7)
+		if (img == nil) == (err == nil) {
+			t.Fatalf("histogram image %v with error %v", img != nil, err)
+		}
 	})
 }
 

@@ -156,3 +156,61 @@ func scale(c []float32, m, n, ldc int, beta float32) {
 		}
 	}
 }
+
+// SgemmStridedBatched computes batch independent products
+// C_i = alpha*op(A_i)*op(B_i) + beta*C_i where A_i starts at a[i*strideA]
+// (likewise B_i, C_i), as cuBLAS's sgemmStridedBatched. A stride of 0
+// shares one matrix across the batch; strideC must not be 0 when batch > 1.
+// Whole products are spread over the workers, which suits many small
+// matrices (attention heads) better than splitting each one.
+func SgemmStridedBatched(transA, transB bool, m, n, k int, alpha float32, a []float32, lda, strideA int, b []float32, ldb, strideB int, beta float32, c []float32, ldc, strideC, batch int) {
+	if batch <= 0 || m == 0 || n == 0 {
+		return
+	}
+	if batch > 1 && strideC == 0 {
+		panic("blas: SgemmStridedBatched with strideC 0 would race on C")
+	}
+	one := func(i int) {
+		Sgemm(transA, transB, m, n, k, alpha, a[i*strideA:], lda, b[i*strideB:], ldb, beta, c[i*strideC:], ldc)
+	}
+	parts := min(workers, batch)
+	if parts < 2 || batch*m*n*max(k, 1) < minSplitFlops {
+		for i := 0; i < batch; i++ {
+			one(i)
+		}
+		return
+	}
+	// Each worker calls the backend directly: Sgemm would split again.
+	run := func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			ai, bi, ci := a[i*strideA:], b[i*strideB:], c[i*strideC:]
+			ar, ac := m, k
+			if transA {
+				ar, ac = k, m
+			}
+			br, bc := k, n
+			if transB {
+				br, bc = n, k
+			}
+			checkOperand("A", ai, ar, ac, lda)
+			checkOperand("B", bi, br, bc, ldb)
+			checkOperand("C", ci, m, n, ldc)
+			if k == 0 {
+				scale(ci, m, n, ldc, beta)
+				continue
+			}
+			current.Sgemm(transA, transB, m, n, k, alpha, ai, lda, bi, ldb, beta, ci, ldc)
+		}
+	}
+	chunk := (batch + parts - 1) / parts
+	var wg sync.WaitGroup
+	for lo := chunk; lo < batch; lo += chunk {
+		wg.Add(1)
+		go func(lo, hi int) {
+			defer wg.Done()
+			run(lo, hi)
+		}(lo, min(lo+chunk, batch))
+	}
+	run(0, min(chunk, batch))
+	wg.Wait()
+}

@@ -94,3 +94,43 @@ func BenchmarkSgemm512(b *testing.B) {
 		Sgemm(false, false, n, n, n, 1, a, n, bb, n, 0, c, n)
 	}
 }
+
+func TestSgemmStridedBatched(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	fill := func(n int) []float32 {
+		s := make([]float32, n)
+		for i := range s {
+			s[i] = float32(r.NormFloat64())
+		}
+		return s
+	}
+	for _, tc := range []struct {
+		ta, tb         bool
+		m, n, k, batch int
+		shareB         bool
+	}{{false, true, 64, 64, 32, 24, false}, {true, false, 16, 40, 64, 30, false}, {false, false, 50, 30, 20, 10, true}, {true, true, 3, 4, 5, 2, false}} {
+		lda, ldb := tc.k, tc.n
+		if tc.ta {
+			lda = tc.m
+		}
+		if tc.tb {
+			ldb = tc.k
+		}
+		sa, sb, sc := tc.m*tc.k, tc.k*tc.n, tc.m*tc.n
+		if tc.shareB {
+			sb = 0
+		}
+		a, b := fill(sa*tc.batch), fill(max(sb, tc.k*tc.n)*tc.batch)
+		c := fill(sc * tc.batch)
+		want := append([]float32(nil), c...)
+		for i := 0; i < tc.batch; i++ {
+			naive(tc.ta, tc.tb, tc.m, tc.n, tc.k, 1.5, a[i*sa:], lda, b[i*sb:], ldb, 0.5, want[i*sc:], tc.n)
+		}
+		SgemmStridedBatched(tc.ta, tc.tb, tc.m, tc.n, tc.k, 1.5, a, lda, sa, b, ldb, sb, 0.5, c, tc.n, sc, tc.batch)
+		for i := range c {
+			if math.Abs(float64(c[i]-want[i])) > 1e-4*math.Max(1, math.Abs(float64(want[i]))) {
+				t.Fatalf("%+v: index %d got %v want %v", tc, i, c[i], want[i])
+			}
+		}
+	}
+}

@@ -64,15 +64,32 @@ func Dropout(x *Tensor, p float32, rng *RNG, train bool) *Tensor {
 	}, x)
 }
 
-// dropoutMask draws one keep bit per value, 64 values per word.
+// maskBlock is the number of values whose keep bits come from one
+// sub-generator; a multiple of 64 so blocks never share a mask word.
+const maskBlock = 1 << 14
+
+// dropoutMask draws one keep bit per value, 64 values per word. Each block
+// of maskBlock values has its own generator seeded from rng in order, so
+// blocks fill in parallel and the mask depends only on rng's state, not on
+// the number of processors.
 func dropoutMask(n int, p float32, rng *RNG) []uint64 {
 	words := make([]uint64, (n+63)/64)
 	threshold := uint32(float64(p) * (1 << 24))
-	for i := 0; i < n; i++ {
-		if uint32(rng.Uint64()>>40) >= threshold {
-			words[i>>6] |= 1 << (i & 63)
-		}
+	blocks := (n + maskBlock - 1) / maskBlock
+	seeds := make([]uint64, blocks)
+	for i := range seeds {
+		seeds[i] = rng.Uint64()
 	}
+	parallelFor(blocks, maskBlock, func(lo, hi int) {
+		for blk := lo; blk < hi; blk++ {
+			r := RNG{state: seeds[blk]}
+			for i := blk * maskBlock; i < min((blk+1)*maskBlock, n); i++ {
+				if uint32(r.Uint64()>>40) >= threshold {
+					words[i>>6] |= 1 << (i & 63)
+				}
+			}
+		}
+	})
 	return words
 }
 

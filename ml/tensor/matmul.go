@@ -53,22 +53,18 @@ func matMul(a, b *Tensor, transA, transB bool, alpha float32) *Tensor {
 		// One product over all batch rows: [batch*m, k] × op(b).
 		blas.Sgemm(false, transB, batch*m, n, k, alpha, a.Data, lda, b.Data, ldb, 0, out.Data, n)
 	} else {
-		for i := 0; i < batch; i++ {
-			blas.Sgemm(transA, transB, m, n, k, alpha, a.Data[i*sa:], lda, b.Data[i*sb:], ldb, 0, out.Data[i*sc:], n)
-		}
+		blas.SgemmStridedBatched(transA, transB, m, n, k, alpha, a.Data, lda, sa, b.Data, ldb, sb, 0, out.Data, n, sc, batch)
 	}
 	return out.record(func() {
 		dc := out.Grad
 		if a.requiresGrad {
 			da := make([]float32, len(a.Data))
-			for i := 0; i < batch; i++ {
-				if !transA {
-					// dA = dC · op(B)ᵀ
-					blas.Sgemm(false, !transB, m, k, n, alpha, dc[i*sc:], n, b.Data[i*sb:], ldb, 0, da[i*sa:], lda)
-				} else {
-					// A is stored k×m: dA = op(B) · dCᵀ
-					blas.Sgemm(transB, true, k, m, n, alpha, b.Data[i*sb:], ldb, dc[i*sc:], n, 0, da[i*sa:], lda)
-				}
+			if !transA {
+				// dA = dC · op(B)ᵀ
+				blas.SgemmStridedBatched(false, !transB, m, k, n, alpha, dc, n, sc, b.Data, ldb, sb, 0, da, lda, sa, batch)
+			} else {
+				// A is stored k×m: dA = op(B) · dCᵀ
+				blas.SgemmStridedBatched(transB, true, k, m, n, alpha, b.Data, ldb, sb, dc, n, sc, 0, da, lda, sa, batch)
 			}
 			a.accumulate(da)
 		}
@@ -78,7 +74,16 @@ func matMul(a, b *Tensor, transA, transB bool, alpha float32) *Tensor {
 				blas.Sgemm(true, false, k, n, batch*m, alpha, a.Data, lda, dc, n, 0, db, ldb)
 			} else if shared && !transA && transB {
 				blas.Sgemm(true, false, n, k, batch*m, alpha, dc, n, a.Data, lda, 0, db, ldb)
+			} else if !shared {
+				if !transB {
+					// B is k×n: dB = op(A)ᵀ · dC
+					blas.SgemmStridedBatched(!transA, false, k, n, m, alpha, a.Data, lda, sa, dc, n, sc, 0, db, ldb, sb, batch)
+				} else {
+					// B is n×k: dB = dCᵀ · op(A)
+					blas.SgemmStridedBatched(true, transA, n, k, m, alpha, dc, n, sc, a.Data, lda, sa, 0, db, ldb, sb, batch)
+				}
 			} else {
+				// A shared B sums the products of every batch entry.
 				beta := float32(0)
 				for i := 0; i < batch; i++ {
 					if !transB {
@@ -88,9 +93,7 @@ func matMul(a, b *Tensor, transA, transB bool, alpha float32) *Tensor {
 						// B is n×k: dB = dCᵀ · op(A)
 						blas.Sgemm(true, transA, n, k, m, alpha, dc[i*sc:], n, a.Data[i*sa:], lda, beta, db[i*sb:], ldb)
 					}
-					if shared {
-						beta = 1
-					}
+					beta = 1
 				}
 			}
 			b.accumulate(db)

@@ -245,7 +245,8 @@ func (n *LayerNorm) Backward(dy []float32) []float32 {
 	return dx
 }
 
-// gelu is the exact form x·Φ(x) = x/2·(1 + erf(x/√2)) used by BERT and MMF.
+// gelu is the exact form x·Φ(x) = x/2·(1 + erf(x/√2)) used by BERT and
+// MMF, evaluated in float32 precision (see normCDF).
 type gelu struct {
 	x     []float32
 	y, dx []float32
@@ -254,10 +255,10 @@ type gelu struct {
 func (a *gelu) Forward(x []float32) []float32 {
 	a.x = x
 	y := grow(&a.y, len(x))
-	parallelFor(len(x), 30, func(lo, hi int) {
+	parallelFor(len(x), 20, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			v := float64(x[i])
-			y[i] = float32(0.5 * v * (1 + math.Erf(v/math.Sqrt2)))
+			cdf, _ := normCDF(x[i])
+			y[i] = x[i] * cdf
 		}
 	})
 	return y
@@ -265,16 +266,59 @@ func (a *gelu) Forward(x []float32) []float32 {
 
 func (a *gelu) Backward(dy []float32) []float32 {
 	dx := grow(&a.dx, len(dy))
-	const invSqrt2Pi = 0.3989422804014327
-	parallelFor(len(dy), 40, func(lo, hi int) {
+	parallelFor(len(dy), 20, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			v := float64(a.x[i])
-			cdf := 0.5 * (1 + math.Erf(v/math.Sqrt2))
-			pdf := invSqrt2Pi * math.Exp(-0.5*v*v)
-			dx[i] = float32(float64(dy[i]) * (cdf + v*pdf))
+			v := a.x[i]
+			cdf, pdf := normCDF(v)
+			dx[i] = dy[i] * (cdf + v*pdf)
 		}
 	})
 	return dx
+}
+
+// normCDF returns Φ(x) and the density φ(x) of the standard normal. Φ
+// uses Abramowitz & Stegun 7.1.26 for erfc (absolute error below 1.5e-7,
+// the float32 resolution near 1), written so that Φ of a negative x is
+// computed without cancellation; both share one exp(−x²/2).
+func normCDF(x float32) (cdf, pdf float32) {
+	const (
+		p  = 0.3275911
+		a1 = 0.254829592
+		a2 = -0.284496736
+		a3 = 1.421413741
+		a4 = -1.453152027
+		a5 = 1.061405429
+	)
+	z := x * 0.70710678 // |x|/√2, the erf argument
+	if z < 0 {
+		z = -z
+	}
+	t := 1 / (1 + p*z)
+	e := expf(-0.5 * x * x)
+	half := 0.5 * t * (a1 + t*(a2+t*(a3+t*(a4+t*a5)))) * e // erfc(z)/2
+	if x >= 0 {
+		cdf = 1 - half
+	} else {
+		cdf = half
+	}
+	return cdf, 0.39894228 * e
+}
+
+// expf is e^x in float32 precision (Cephes' expf: range reduction by
+// ln 2 and a degree-7 polynomial, about 1 ulp). It underflows to 0 below
+// −87.3 and overflows to +Inf above 88.7.
+func expf(x float32) float32 {
+	switch {
+	case x < -87.3:
+		return 0
+	case x > 88.7:
+		return float32(math.Inf(1))
+	}
+	k := float32(math.Floor(float64(x*1.44269504 + 0.5)))
+	r := x - k*0.693359375 + k*2.12194440e-4
+	q := ((((1.9875691500e-4*r+1.3981999507e-3)*r+8.3334519073e-3)*r+4.1665795894e-2)*r+1.6666665459e-1)*r + 5.0000001201e-1
+	y := q*r*r + r + 1
+	return y * math.Float32frombits(uint32(int32(k)+127)<<23)
 }
 
 // dropout zeroes values with probability p in training and scales the
@@ -385,7 +429,7 @@ func softmaxRow(s, mask []float32) {
 	}
 	var sum float64
 	for j, v := range s {
-		e := float32(math.Exp(float64(v - m)))
+		e := expf(v - m)
 		s[j] = e
 		sum += float64(e)
 	}

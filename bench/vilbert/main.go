@@ -1,0 +1,253 @@
+// Command vilbert benchmarks the Go ViLBERT against the same model in
+// PyTorch: the full-size Facebook configuration, one training step
+// (forward + backward + AdamW) on a batch of 8 memes × 128 tokens × 100
+// regions, peak resident memory, and single-meme inference latency. Each
+// side runs in its own process so that peak RSS is its own; the last line
+// is `ratio=<go/torch step time> rss_ratio=<go/torch peak RSS>`.
+//
+//	go run ./bench/vilbert [-steps 3] [-threads 2]
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"mmc/ml/blas"
+	"mmc/ml/optim"
+	"mmc/ml/tensor"
+	"mmc/ml/vilbert"
+)
+
+var profile string
+
+type result struct {
+	StepS    float64 `json:"step_s"`
+	InferS   float64 `json:"infer_s"`
+	PeakRSS  int64   `json:"peak_rss"`
+	Threads  int     `json:"threads"`
+	Backend  string  `json:"backend,omitempty"`
+	TorchVer string  `json:"torch,omitempty"`
+}
+
+func main() {
+	side := flag.String("side", "", "internal: run one side (go) and print JSON")
+	batch := flag.Int("batch", 8, "memes per training batch")
+	tokens := flag.Int("tokens", 128, "tokens per meme")
+	regions := flag.Int("regions", 100, "regions per meme")
+	steps := flag.Int("steps", 3, "timed training steps after one warm-up step")
+	inferRuns := flag.Int("infer-runs", 5, "timed single-meme inferences (median reported)")
+	threads := flag.Int("threads", 2, "threads for each side (GOMAXPROCS and BLAS; torch.set_num_threads)")
+	python := flag.String("python", "/usr/bin/python3", "Python with torch")
+	cpuprofile := flag.String("cpuprofile", "", "with -side=go: write a CPU profile of the timed steps")
+	flag.Parse()
+	args := []int{*batch, *tokens, *regions, *steps, *inferRuns, *threads}
+	if *side == "go" {
+		profile = *cpuprofile
+		r, err := goSide(args)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		json.NewEncoder(os.Stdout).Encode(r)
+		return
+	}
+	if err := run(args, *python); err != nil {
+		fmt.Fprintln(os.Stderr, "bench/vilbert:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []int, python string) error {
+	fmt.Printf("ViLBERT (Facebook config, MMF head, 247,780,354 parameters): batch %d × %d tokens × %d regions, %d steps, %d threads\n",
+		args[0], args[1], args[2], args[3], args[5])
+	fmt.Printf("load average before: %s\n", loadavg())
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	strArgs := []string{"-side=go"}
+	for i, name := range []string{"batch", "tokens", "regions", "steps", "infer-runs", "threads"} {
+		strArgs = append(strArgs, fmt.Sprintf("-%s=%d", name, args[i]))
+	}
+	goRes, err := sideResult(exec.Command(self, strArgs...))
+	if err != nil {
+		return fmt.Errorf("go side: %w", err)
+	}
+	script, err := torchScript()
+	if err != nil {
+		return err
+	}
+	pyArgs := []string{script}
+	for _, a := range args {
+		pyArgs = append(pyArgs, strconv.Itoa(a))
+	}
+	torchRes, err := sideResult(exec.Command(python, pyArgs...))
+	if err != nil {
+		return fmt.Errorf("torch side: %w", err)
+	}
+	fmt.Printf("load average after:  %s\n", loadavg())
+	fmt.Printf("%-8s %14s %16s %14s  %s\n", "side", "train step s", "infer 1 meme ms", "peak RSS MiB", "backend")
+	fmt.Printf("%-8s %14.3f %16.1f %14.0f  %s, %d threads\n", "go", goRes.StepS, goRes.InferS*1e3, float64(goRes.PeakRSS)/(1<<20), goRes.Backend, goRes.Threads)
+	fmt.Printf("%-8s %14.3f %16.1f %14.0f  torch %s, %d threads\n", "torch", torchRes.StepS, torchRes.InferS*1e3, float64(torchRes.PeakRSS)/(1<<20), torchRes.TorchVer, torchRes.Threads)
+	fmt.Printf("infer_ratio=%.3f\n", goRes.InferS/torchRes.InferS)
+	fmt.Printf("ratio=%.3f rss_ratio=%.3f\n", goRes.StepS/torchRes.StepS, float64(goRes.PeakRSS)/float64(torchRes.PeakRSS))
+	return nil
+}
+
+// torchScript finds torch_side.py next to this source file.
+func torchScript() (string, error) {
+	for _, dir := range []string{"bench/vilbert", "."} {
+		p := filepath.Join(dir, "torch_side.py")
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("torch_side.py not found; run from the repository root")
+}
+
+func sideResult(cmd *exec.Cmd) (*result, error) {
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		return nil, err
+	}
+	var r result
+	if err := json.Unmarshal(bytes.TrimSpace(out.Bytes()), &r); err != nil {
+		return nil, fmt.Errorf("output %q: %w", out.String(), err)
+	}
+	return &r, nil
+}
+
+func goSide(args []int) (*result, error) {
+	b, t, r, steps, inferRuns, threads := args[0], args[1], args[2], args[3], args[4], args[5]
+	runtime.GOMAXPROCS(threads)
+	blas.SetThreads(threads)
+	cfg := vilbert.DefaultConfig()
+	m, err := vilbert.New(cfg, 1)
+	if err != nil {
+		return nil, err
+	}
+	var named []optim.Named
+	for _, p := range m.Parameters() {
+		named = append(named, optim.Named{Name: p.Name, Param: p.Tensor})
+	}
+	opt := optim.NewAdamW(optim.SplitDecay(named, 0.01), optim.AdamWConfig{LR: 1e-5, Eps: 1e-8})
+	rng := tensor.NewRNG(7)
+	in := randomInputs(rng, cfg, b, t, r)
+	labels := make([]int, b)
+	for i := range labels {
+		labels[i] = int(rng.Uint64() & 1)
+	}
+	step := func() error {
+		m.ZeroGrad()
+		out, err := m.Forward(in, true, rng)
+		if err != nil {
+			return err
+		}
+		_, dl, err := vilbert.CrossEntropy(out.Logits, labels, cfg.NumLabels)
+		if err != nil {
+			return err
+		}
+		if err := m.Backward(dl); err != nil {
+			return err
+		}
+		return opt.Step()
+	}
+	if err := step(); err != nil { // warm-up: gradients and AdamW state
+		return nil, err
+	}
+	if profile != "" {
+		f, err := os.Create(profile)
+		if err != nil {
+			return nil, err
+		}
+		pprof.StartCPUProfile(f)
+		defer f.Close()
+	}
+	t0 := time.Now()
+	for range steps {
+		if err := step(); err != nil {
+			return nil, err
+		}
+	}
+	stepS := time.Since(t0).Seconds() / float64(steps)
+	pprof.StopCPUProfile()
+
+	// Inference runs on a second model sharing nothing, as a served model
+	// would; its weights add to the peak as torch's eval pass does not,
+	// so it reuses the trained model instead.
+	one := randomInputs(rng, cfg, 1, t, r)
+	if _, err := m.Forward(one, false, nil); err != nil {
+		return nil, err
+	}
+	var times []float64
+	for range inferRuns {
+		t0 := time.Now()
+		if _, err := m.Forward(one, false, nil); err != nil {
+			return nil, err
+		}
+		times = append(times, time.Since(t0).Seconds())
+	}
+	sort.Float64s(times)
+	return &result{StepS: stepS, InferS: times[len(times)/2], PeakRSS: peakRSS(), Threads: threads, Backend: blas.Name()}, nil
+}
+
+func randomInputs(rng *tensor.RNG, cfg vilbert.Config, b, t, r int) *vilbert.Inputs {
+	in := &vilbert.Inputs{Batch: b, TextLen: t, Regions: r,
+		InputIDs: make([]int32, b*t), Features: make([]float32, b*r*cfg.VFeatureSize), Locations: make([]float32, b*r*5)}
+	for i := range in.InputIDs {
+		in.InputIDs[i] = int32(1000 + rng.Uint64()%29000)
+	}
+	for i := range in.Features {
+		in.Features[i] = abs(rng.NormFloat32())
+	}
+	for i := range in.Locations {
+		in.Locations[i] = rng.Float32()
+	}
+	return in
+}
+
+func abs(v float32) float32 {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
+
+// peakRSS is VmHWM from /proc/self/status, in bytes.
+func peakRSS() int64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	return strings.TrimSpace(string(b))
+}

@@ -2,13 +2,17 @@ package nodes
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"reflect"
+	"strings"
 
 	"mmc/catalog"
 	"mmc/ml/checkpoint"
+	"mmc/ml/vilbert"
 )
 
 // The "model_checkpoint" catalog format stores a TrainedModel as our
@@ -16,6 +20,12 @@ import (
 // JSON sidecar beside it (best.safetensors → best.json). Both files are
 // written atomically, weights first, so a sidecar never describes
 // weights that are not there.
+//
+// It also loads (read-only) a PyTorch checkpoint (.pth, .bin, .pt), such
+// as MMF's fine-tuned Hateful Memes ViLBERT: a file without a sidecar is
+// taken to be the Facebook architecture with MMF's head on 2048-d
+// regions, unless load_args.vilbert_config names a vilbert-multi-task
+// style JSON configuration (bert_base_6layer_6conect.json).
 func init() {
 	catalog.Register(catalog.Format{
 		Name:          "model_checkpoint",
@@ -23,17 +33,38 @@ func init() {
 		Accepts:       catalog.AcceptTypes(reflect.TypeFor[TrainedModel]()),
 		NeedsFilepath: true,
 		New: func(s catalog.Spec) (catalog.Dataset, error) {
-			return &checkpointDataset{path: s.Filepath}, nil
+			d := &checkpointDataset{path: s.Filepath}
+			if err := s.DecodeLoadArgs(&d.args); err != nil {
+				return nil, err
+			}
+			return d, nil
 		},
 	})
 }
 
-type checkpointDataset struct{ path string }
+type checkpointDataset struct {
+	path string
+	args struct {
+		VilbertConfig string `yaml:"vilbert_config"`
+	}
+}
+
+// isPyTorch reports whether the path names a torch.save file.
+func (d *checkpointDataset) isPyTorch() bool {
+	switch strings.ToLower(filepath.Ext(d.path)) {
+	case ".pth", ".bin", ".pt":
+		return true
+	}
+	return false
+}
 
 func (d *checkpointDataset) Load(_ context.Context, _ reflect.Type) (any, error) {
 	side := checkpoint.SidecarPath(d.path)
 	if _, err := os.Stat(d.path); errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("model checkpoint %s not found: it is written by a training pipeline (vilbert_lmdb_train, vilbert_precomputed_train or the default pipeline)", d.path)
+	}
+	if d.isPyTorch() {
+		return d.loadPyTorch()
 	}
 	sc, err := checkpoint.ReadSidecar(side)
 	if err != nil {
@@ -46,7 +77,30 @@ func (d *checkpointDataset) Load(_ context.Context, _ reflect.Type) (any, error)
 	return TrainedModel{Weights: sd, Sidecar: sc}, nil
 }
 
+// loadPyTorch reads a torch.save checkpoint and describes it as a ViLBERT.
+func (d *checkpointDataset) loadPyTorch() (TrainedModel, error) {
+	sd, err := readWeights(d.path)
+	if err != nil {
+		return TrainedModel{}, err
+	}
+	c := vilbert.DefaultConfig()
+	if d.args.VilbertConfig != "" {
+		if c, err = vilbert.LoadConfigJSON(d.args.VilbertConfig); err != nil {
+			return TrainedModel{}, fmt.Errorf("model checkpoint %s: %w", d.path, err)
+		}
+	}
+	mp := ModelParams{Kind: ModelViLBERT, ViLBERT: c, FeatDim: c.VFeatureSize}
+	cfg, err := json.Marshal(mp)
+	if err != nil {
+		return TrainedModel{}, err
+	}
+	return TrainedModel{Weights: sd, Sidecar: checkpoint.Sidecar{Format: checkpoint.SidecarFormat, Model: ModelViLBERT, Config: cfg}}, nil
+}
+
 func (d *checkpointDataset) Save(_ context.Context, v any) error {
+	if d.isPyTorch() {
+		return fmt.Errorf("model checkpoint %s: PyTorch files are read-only here; save to a .safetensors path", d.path)
+	}
 	tm, ok := v.(TrainedModel)
 	if !ok {
 		return fmt.Errorf("model checkpoint %s: cannot save %T", d.path, v)
@@ -58,7 +112,11 @@ func (d *checkpointDataset) Save(_ context.Context, v any) error {
 }
 
 func (d *checkpointDataset) Exists() (bool, error) {
-	for _, p := range []string{d.path, checkpoint.SidecarPath(d.path)} {
+	paths := []string{d.path, checkpoint.SidecarPath(d.path)}
+	if d.isPyTorch() {
+		paths = paths[:1]
+	}
+	for _, p := range paths {
 		if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
 			return false, nil
 		} else if err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"mmc/ml/batch"
 	"mmc/ml/checkpoint"
+	"mmc/ml/checkpoint/pytorch"
 	"mmc/ml/tensor"
 	"mmc/ml/train"
 	"mmc/ml/vilbert"
@@ -103,8 +104,12 @@ func readWeights(path string) (checkpoint.StateDict, error) {
 	case ".safetensors":
 		sd, _, err := checkpoint.LoadSafetensors(path)
 		return sd, err
+	case ".bin", ".pth", ".pt":
+		// MMF checkpoints hold configs and optimizer objects beside the
+		// weights; Lenient keeps them as inert data.
+		return pytorch.Load(path, &pytorch.Options{Lenient: true})
 	}
-	return nil, fmt.Errorf("weights %s: unsupported file type (want .safetensors)", path)
+	return nil, fmt.Errorf("weights %s: unsupported file type (want .safetensors, .bin, .pth or .pt)", path)
 }
 
 // vilbertModel adapts *vilbert.Model to train.Model. Dropout draws from

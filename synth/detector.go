@@ -10,7 +10,8 @@ import (
 // Detector is the synthetic stand-in for a Faster R-CNN region extractor:
 // it turns a scene description into one region per object (in the scene's
 // object order, like a detector's confidence order) followed by context
-// regions (the whole image, then random crops). Codes are drawn once from
+// regions (the whole image, then random crops); WholeImageFirst moves the
+// whole image in front. Codes are drawn once from
 // DetectorParams.Seed for the full palette, so a detector describes the
 // same concept with the same code whatever the data set's size.
 type Detector struct {
@@ -120,12 +121,29 @@ func (d *Detector) Features(s *Scene) (*features.Record, error) {
 		}
 		rec.Objects[k+r] = BackgroundClass
 	}
+	if d.p.WholeImageFirst && d.p.ContextRegions > 0 {
+		rotateRegion(rec, k)
+	}
 	if d.p.Noise > 0 {
 		for i := range rec.Features {
 			rec.Features[i] += float32(d.p.Noise * rng.NormFloat64())
 		}
 	}
 	return rec, rec.Validate()
+}
+
+// rotateRegion moves region i to the front, shifting regions 0..i-1 back.
+func rotateRegion(rec *features.Record, i int) {
+	rot := func(v []float32, w int) {
+		tmp := append([]float32(nil), v[i*w:(i+1)*w]...)
+		copy(v[w:(i+1)*w], v[:i*w])
+		copy(v[:w], tmp)
+	}
+	rot(rec.Features, rec.Dim)
+	rot(rec.Boxes, 4)
+	obj := rec.Objects[i]
+	copy(rec.Objects[1:i+1], rec.Objects[:i])
+	rec.Objects[0] = obj
 }
 
 // axpy adds a*x to y.

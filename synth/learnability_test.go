@@ -17,23 +17,27 @@ func TestLearnability(t *testing.T) {
 		name      string
 		adjust    func(p *Params)
 		groundsOK bool // false: a control where the features carry no attributes
+		// lateMin and lateMax bound the caption × region 0 product model
+		// (0 and 1: only logged).
+		lateMin, lateMax float64
 	}{
-		{"default knobs", func(p *Params) {}, true},
+		{"default knobs", func(p *Params) {}, true, 0.8, 1},
 		{"harder: 4×4 concepts, 3 objects, all hard negatives, more noise", func(p *Params) {
 			p.NumColours, p.NumShapes, p.ObjectsPerImage = 4, 4, 3
 			p.HardNegatives = 1
 			p.Detector.Noise = 0.6
 			p.Detector.ContextRegions = 4
-		}, true},
+		}, true, 0, 1},
+		{"objects first (MMF order)", func(p *Params) { p.Detector.WholeImageFirst = false }, true, 0, 0.75},
 		{"control: features without attribute codes", func(p *Params) {
 			p.Detector.ColourWeight, p.Detector.ShapeWeight, p.Detector.ConceptWeight = 0, 0, 0
-		}, false},
+		}, false, 0, 0.6},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			p := DefaultParams()
 			p.Splits = []Split{{Name: "train", Memes: 1200, Labelled: true}, {Name: "test", Memes: 400, Labelled: true}}
-			p.Detector.Dim = 128 // the default 2048 only slows the test; the codes behave the same
+			p.Detector.Dim = 64 // the default 2048 only slows the test; the codes behave the same
 			tc.adjust(&p)
 			train, test, vocab := featurize(t, p)
 
@@ -49,7 +53,7 @@ func TestLearnability(t *testing.T) {
 			} else {
 				t.Logf("image-only AUROC %.3f", a)
 			}
-			g := trainGrounding(train, vocab, p.Detector.Dim, 15)
+			g := trainGrounding(train, vocab, p.Detector.Dim, 10, false)
 			a := auroc(g.predictAll(test), labels(test))
 			switch {
 			case tc.groundsOK && a < 0.95:
@@ -58,6 +62,21 @@ func TestLearnability(t *testing.T) {
 				t.Errorf("grounding model on attribute-free features: test AUROC %.3f, want ≤ 0.6 (the signal must come from the codes)", a)
 			default:
 				t.Logf("grounding AUROC %.3f", a)
+			}
+			// With the whole image first, a plain product of the caption
+			// with region 0 (what ViLBERT's pooled head multiplies) already
+			// gets most of the way. The rest is binding colour to shape
+			// (hard negatives), which no product of a bag of words with a
+			// pooled vector can do and co-attention or max over regions can.
+			late := trainGrounding(train, vocab, p.Detector.Dim, 10, true)
+			a = auroc(late.predictAll(test), labels(test))
+			switch {
+			case a < tc.lateMin:
+				t.Errorf("caption × region 0 (whole image first: %v): test AUROC %.3f, want ≥ %.2f", p.Detector.WholeImageFirst, a, tc.lateMin)
+			case a > tc.lateMax:
+				t.Errorf("caption × region 0 (whole image first: %v): test AUROC %.3f, want ≤ %.2f (one object of several cannot decide)", p.Detector.WholeImageFirst, a, tc.lateMax)
+			default:
+				t.Logf("caption × region 0 AUROC %.3f (whole image first: %v)", a, p.Detector.WholeImageFirst)
 			}
 		})
 	}
@@ -189,11 +208,18 @@ func (m *logistic) predict(x [][]float64) []float64 {
 type grounding struct {
 	words [][]float64 // [V][D]
 	b     float64
+	// firstOnly scores region 0 alone, as ViLBERT's classifier head pools
+	// only the first region: a late-fusion product of caption and picture.
+	firstOnly bool
 }
 
 func (g *grounding) score(x example) (float64, int) {
 	best, arg := math.Inf(-1), 0
-	for r, reg := range x.regions {
+	regions := x.regions
+	if g.firstOnly {
+		regions = regions[:1]
+	}
+	for r, reg := range regions {
 		s := 0.0
 		for _, t := range x.tokens {
 			for j, v := range reg {
@@ -217,9 +243,9 @@ func (g *grounding) predictAll(xs []example) []float64 {
 
 // trainGrounding runs Adam on the log loss, one meme at a time; the
 // gradient flows through the arg-max region only.
-func trainGrounding(xs []example, vocabSize, dim, epochs int) *grounding {
+func trainGrounding(xs []example, vocabSize, dim, epochs int, firstOnly bool) *grounding {
 	rng := rand.New(rand.NewPCG(7, 7))
-	g := &grounding{words: make([][]float64, vocabSize)}
+	g := &grounding{words: make([][]float64, vocabSize), firstOnly: firstOnly}
 	m, v := make([][]float64, vocabSize), make([][]float64, vocabSize)
 	for i := range g.words {
 		g.words[i] = make([]float64, dim)

@@ -68,6 +68,11 @@ type DetectorParams struct {
 	SizeWeight     float64 `yaml:"size_weight" json:"size_weight"`
 	ContextMix     float64 `yaml:"context_mix" json:"context_mix"` // weight of overlapped objects in context regions
 	Noise          float64 `yaml:"noise" json:"noise"`
+	// WholeImageFirst moves the whole-image region in front of the
+	// objects, like vilbert-multi-task's global feature. ViLBERT pools
+	// region 0 for its classifier head, so a summary of every object
+	// there lets the head compare caption and picture directly.
+	WholeImageFirst bool `yaml:"whole_image_first" json:"whole_image_first"`
 }
 
 // DefaultParams is the embedded default: about 3,000 memes over a small
@@ -100,6 +105,9 @@ func DefaultParams() Params {
 			SizeWeight:     0.5,
 			ContextMix:     0.2,
 			Noise:          0.3,
+			// Region 0 summarises the picture, which ViLBERT's pooled
+			// head needs to learn this set quickly.
+			WholeImageFirst: true,
 		},
 	}
 }

@@ -203,10 +203,13 @@ func TestDetector(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	p.Detector.WholeImageFirst = false
 	det, err := NewDetector(p.Detector)
 	if err != nil {
 		t.Fatal(err)
 	}
+	p.Detector.WholeImageFirst = true
+	first, _ := NewDetector(p.Detector)
 	byScene := map[int][]float32{}
 	for _, sd := range set.Splits {
 		for i := range sd.Scenes {
@@ -229,6 +232,17 @@ func TestDetector(t *testing.T) {
 			if got := rec.Boxes[k*4 : k*4+4]; got[2] != float32(s.Width) || got[3] != float32(s.Height) {
 				t.Errorf("scene %s: first context region %v, want the whole image", s.ID, got)
 			}
+			// The whole image moved in front: everything else shifts back.
+			rot, err := first.Features(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := rot.Boxes[:4]; got[2] != float32(s.Width) || got[3] != float32(s.Height) || rot.Objects[0] != BackgroundClass {
+				t.Errorf("scene %s with whole_image_first: region 0 box %v class %d", s.ID, got, rot.Objects[0])
+			}
+			if !reflect.DeepEqual(rot.Boxes[4:4*(k+1)], rec.Boxes[:4*k]) || !reflect.DeepEqual(rot.Objects[1:k+1], rec.Objects[:k]) {
+				t.Errorf("scene %s with whole_image_first: objects %v, want %v after the whole image", s.ID, rot.Boxes[4:4*(k+1)], rec.Boxes[:4*k])
+			}
 			if prev, ok := byScene[s.SceneID]; ok && !reflect.DeepEqual(prev, rec.Features) {
 				t.Errorf("scene %d: two memes showing it got different features", s.SceneID)
 			}
@@ -237,6 +251,7 @@ func TestDetector(t *testing.T) {
 	}
 	// Without noise, an object's feature is exactly its codes' weighted sum.
 	p.Detector.Noise = 0
+	p.Detector.WholeImageFirst = false
 	det, _ = NewDetector(p.Detector)
 	s := &set.Splits[0].Scenes[0]
 	rec, _ := det.Features(s)

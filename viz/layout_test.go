@@ -1,6 +1,7 @@
 package viz
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -366,5 +367,21 @@ func TestLayoutCollapse(t *testing.T) {
 	}
 	if _, err := ComputeLayout(g, LayoutOptions{Collapse: []string{"prepp"}}); err == nil || !strings.Contains(err.Error(), `no namespace "prepp"`) || !strings.Contains(err.Error(), "prep.clean") {
 		t.Errorf("unknown namespace: %v", err)
+	}
+}
+
+// The same graph always gives the same layout (no map-order leaks).
+func TestLayoutDeterministic(t *testing.T) {
+	g := sampleGraph()
+	first, err := ComputeLayout(g, LayoutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := json.Marshal(first)
+	for i := 0; i < 10; i++ {
+		lay, _ := ComputeLayout(g, LayoutOptions{})
+		if got, _ := json.Marshal(lay); string(got) != string(want) {
+			t.Fatalf("run %d gave a different layout", i)
+		}
 	}
 }

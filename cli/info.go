@@ -168,7 +168,7 @@ func (a *App) cmdParams(_ context.Context, args []string) error {
 		if err != nil {
 			return fmt.Errorf("format parameter %s: %w", l, err)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t# %s\n", l, strings.TrimSpace(string(b)), cfg.Parameters.Source(l))
+		fmt.Fprintf(tw, "%s\t%s  # %s\n", l, strings.TrimSpace(string(b)), cfg.Parameters.Source(l))
 	}
 	return tw.Flush()
 }

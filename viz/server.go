@@ -201,7 +201,8 @@ func ServeListener(ctx context.Context, ln net.Listener, g Graph) error {
 // Build writes the viewer for g as static files into dir, in the layout
 // Kedro-Viz's build uses: index.html and its assets, api/main, api/layout,
 // api/nodes/<id> and api/pipelines/<name>. Any static file server can host
-// it. The directory is replaced as a whole, so a failed build leaves the
+// it (a browser will not fetch the API from a file:// page). Collapsing
+// namespaces needs the live server; the static page says so. The directory is replaced as a whole, so a failed build leaves the
 // previous one intact.
 func Build(dir string, g Graph) error {
 	s, err := newSite(g)

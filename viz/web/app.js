@@ -60,10 +60,10 @@ function reach(id, forward) {
     if (!next.has(a)) next.set(a, []);
     next.get(a).push(b);
   }
-  const seen = new Set([id]), todo = [id];
-  while (todo.length) {
-    for (const n of next.get(todo.pop()) || []) {
-      if (!seen.has(n)) { seen.add(n); todo.push(n); }
+  const seen = new Set([id]), stack = [id];
+  while (stack.length) {
+    for (const n of next.get(stack.pop()) || []) {
+      if (!seen.has(n)) { seen.add(n); stack.push(n); }
     }
   }
   return seen;

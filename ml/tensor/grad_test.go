@@ -153,6 +153,12 @@ func TestBackwardFreesGraph(t *testing.T) {
 	if x.Grad == nil {
 		t.Fatal("leaf lost its gradient")
 	}
+	defer func() {
+		if r, _ := recover().(string); !strings.Contains(r, "already freed") {
+			t.Fatalf("second Backward: panic %q", r)
+		}
+	}()
+	y.Backward()
 }
 
 func TestDropoutReproducible(t *testing.T) {

@@ -17,6 +17,7 @@ type Tensor struct {
 
 	requiresGrad bool
 	node         *node // nil for leaves and for results recorded without grad
+	freed        bool  // an op result whose history a Backward released
 }
 
 // node is the recorded history of an op result.
@@ -206,6 +207,9 @@ func (t *Tensor) BackwardWith(grad []float32) {
 	if len(grad) != len(t.Data) {
 		panic(fmt.Sprintf("tensor.BackwardWith: gradient has %d values for shape %v", len(grad), t.Shape))
 	}
+	if t.freed {
+		panic("tensor.Backward: the graph was already freed by an earlier Backward; run the forward pass again")
+	}
 	if !t.requiresGrad {
 		panic("tensor.Backward: the tensor does not require a gradient (no trainable input, or recorded under NoGrad)")
 	}
@@ -224,6 +228,7 @@ func (t *Tensor) BackwardWith(grad []float32) {
 		// nodes never read them, and the memory goes back for reuse.
 		n.node = nil
 		n.Grad = nil
+		n.freed = true
 	}
 }
 

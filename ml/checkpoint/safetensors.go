@@ -66,13 +66,19 @@ func SaveSafetensors(path string, sd StateDict, metadata map[string]string) erro
 		if _, err := bw.Write(hdr); err != nil {
 			return err
 		}
-		var buf [4]byte
+		buf := make([]byte, 0, 1<<20)
 		for _, k := range keys {
-			for _, v := range sd[k].Data {
-				binary.LittleEndian.PutUint32(buf[:], math.Float32bits(v))
-				if _, err := bw.Write(buf[:]); err != nil {
+			data := sd[k].Data
+			for len(data) > 0 {
+				n := min(len(data), cap(buf)/4)
+				buf = buf[:4*n]
+				for i, v := range data[:n] {
+					binary.LittleEndian.PutUint32(buf[4*i:], math.Float32bits(v))
+				}
+				if _, err := bw.Write(buf); err != nil {
 					return err
 				}
+				data = data[n:]
 			}
 		}
 		return bw.Flush()

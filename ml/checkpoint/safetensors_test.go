@@ -165,3 +165,17 @@ func FuzzSafetensorsHeader(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkSaveLoadSafetensors(b *testing.B) {
+	sd := StateDict{"w": {Shape: []int{1 << 20}, Data: make([]float32, 1<<20)}}
+	path := filepath.Join(b.TempDir(), "b.safetensors")
+	b.SetBytes(4 << 20)
+	for b.Loop() {
+		if err := SaveSafetensors(path, sd, nil); err != nil {
+			b.Fatal(err)
+		}
+		if _, _, err := LoadSafetensors(path); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

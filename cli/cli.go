@@ -141,6 +141,7 @@ type confFlags struct {
 	params     string
 	logFormat  string
 	logLevel   string
+	log        zerolog.Logger // set by logger(); warnings while loading config
 }
 
 func (c *confFlags) register(fs *flag.FlagSet) {
@@ -165,14 +166,16 @@ func (c *confFlags) logger(w io.Writer) (zerolog.Logger, error) {
 	}
 	switch c.logFormat {
 	case "json":
-		return zerolog.New(w).Level(level).With().Timestamp().Logger(), nil
+		c.log = zerolog.New(w).Level(level).With().Timestamp().Logger()
+		return c.log, nil
 	case "", "console":
 		isTTY := false
 		if f, ok := w.(*os.File); ok {
 			isTTY = term.IsTerminal(int(f.Fd()))
 		}
 		cw := zerolog.ConsoleWriter{Out: w, NoColor: !isTTY, TimeFormat: "15:04:05"}
-		return zerolog.New(cw).Level(level).With().Timestamp().Logger(), nil
+		c.log = zerolog.New(cw).Level(level).With().Timestamp().Logger()
+		return c.log, nil
 	}
 	return zerolog.Nop(), usagef("--log-format %q: want console or json", c.logFormat)
 }
@@ -186,6 +189,21 @@ func (c *confFlags) load() (*config.Config, map[string]any, error) {
 	cfg, err := config.Load(config.Options{ConfSource: c.confSource, Env: c.env, RuntimeParams: rp})
 	if err != nil {
 		return nil, nil, err
+	}
+	if len(cfg.UnknownRuntimeParams) > 0 {
+		unknown := map[string]bool{}
+		for _, k := range cfg.UnknownRuntimeParams {
+			unknown[k] = true
+		}
+		var known []string
+		for _, l := range cfg.Parameters.Leaves("") {
+			if !unknown[l] {
+				known = append(known, l)
+			}
+		}
+		for _, k := range cfg.UnknownRuntimeParams {
+			c.log.Warn().Str("key", k).Msgf("--params %s sets a parameter that conf does not define%s", k, config.DidYouMean(k, known))
+		}
 	}
 	return cfg, rp, nil
 }

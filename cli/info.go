@@ -88,6 +88,9 @@ func (a *App) cmdCatalog(_ context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if _, err := cf.logger(a.Stderr); err != nil {
+		return err
+	}
 	cfg, _, err := cf.load()
 	if err != nil {
 		return err
@@ -136,6 +139,9 @@ func (a *App) cmdParams(_ context.Context, args []string) error {
 		return usagef("params needs the subcommand show")
 	}
 	if err := parse(fs, fs.Args()[1:]); err != nil {
+		return err
+	}
+	if _, err := cf.logger(a.Stderr); err != nil {
 		return err
 	}
 	cfg, _, err := cf.load()

@@ -40,6 +40,9 @@ func (a *App) cmdViz(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if _, err := cf.logger(a.Stderr); err != nil {
+		return err
+	}
 	cfg, _, err := cf.load()
 	if err != nil {
 		return err

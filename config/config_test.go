@@ -72,6 +72,14 @@ paths:
 			t.Errorf("parameters %s = %#v (found %v), want %#v", c.path, got, ok, c.want)
 		}
 	}
+	// conf/local replaced "paths", the only user of ${runtime_params:batch}.
+	if !reflect.DeepEqual(cfg.UnknownRuntimeParams, []string{"batch"}) {
+		t.Errorf("unknown runtime params %v, want [batch]", cfg.UnknownRuntimeParams)
+	}
+	cfg2, err := Load(Options{ConfSource: dir, RuntimeParams: map[string]any{"model.epoch": int64(5)}})
+	if err != nil || len(cfg2.UnknownRuntimeParams) != 1 || cfg2.UnknownRuntimeParams[0] != "model.epoch" {
+		t.Errorf("unknown runtime params %v, %v", cfg2.UnknownRuntimeParams, err)
+	}
 	if _, ok := cfg.Parameters.Get("_common"); ok {
 		t.Error("hidden key _common should be dropped")
 	}

@@ -12,7 +12,9 @@ type resolver struct {
 	tree    *Tree
 	globals *Tree
 	runtime map[string]any
-	depth   int
+	// usedRuntime records runtime keys read by ${runtime_params:...}.
+	usedRuntime map[string]bool
+	depth       int
 }
 
 func (r *resolver) resolveTree() error {
@@ -163,6 +165,7 @@ func (r *resolver) expand(body string) (any, error) {
 		if r.kind == Globals {
 			return nil, fmt.Errorf("${runtime_params:%s} is not allowed in globals", key)
 		}
+		r.usedRuntime[key] = true
 		if v, ok := r.runtime[key]; ok {
 			return deepCopy(v), nil
 		}

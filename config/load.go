@@ -44,6 +44,10 @@ type Config struct {
 	Env string
 	// Files lists every file read, in load order.
 	Files []string
+	// UnknownRuntimeParams are --params keys that neither override an
+	// existing parameter nor feed a ${runtime_params:...}: likely typos
+	// (a node decoding its parameters strictly still rejects them).
+	UnknownRuntimeParams []string
 }
 
 // Load reads the base environment, then the run environment, merges them
@@ -102,7 +106,7 @@ func Load(opts Options) (*Config, error) {
 			return nil, fmt.Errorf("--params: %w", err)
 		}
 	}
-	r := &resolver{globals: trees[Globals], runtime: opts.RuntimeParams}
+	r := &resolver{globals: trees[Globals], runtime: opts.RuntimeParams, usedRuntime: map[string]bool{}}
 	for _, kind := range []Kind{Globals, Parameters, Catalog} {
 		r.kind, r.tree = kind, trees[kind]
 		if err := r.resolveTree(); err != nil {
@@ -111,6 +115,9 @@ func Load(opts Options) (*Config, error) {
 	}
 	params := trees[Parameters]
 	for _, k := range sortedKeys(opts.RuntimeParams) {
+		if _, exists := params.Get(k); !exists && !r.usedRuntime[k] {
+			cfg.UnknownRuntimeParams = append(cfg.UnknownRuntimeParams, k)
+		}
 		params.Set(k, deepCopy(opts.RuntimeParams[k]), Pos{File: "--params"})
 	}
 	cfg.Parameters, cfg.Catalog, cfg.Globals = params, trees[Catalog], trees[Globals]

@@ -13,10 +13,9 @@ type SelfAttention struct {
 
 	att         attention
 	drop        dropout
-	sum, dh, dx []float32
+	sum, dh, dx *[]float32
 	rows        int
 	hidden      int
-	dres        []float32
 }
 
 func newSelfAttention(pm *paramMaker, hidden, heads int, attDrop, hidDrop, eps float32) SelfAttention {
@@ -45,7 +44,7 @@ func (a *SelfAttention) Forward(x []float32, b, l int, mask []float32, train boo
 // stream below is frozen).
 func (a *SelfAttention) Backward(dy []float32, needDx bool) []float32 {
 	ds := a.LayerNorm.Backward(dy) // gradient of the residual sum
-	dh := grow(&a.dh, len(ds))
+	dh := grow(slot(&a.dh), len(ds))
 	copy(dh, ds)
 	a.drop.backward(dh)
 	dctx := a.Dense.Backward(dh, true)
@@ -56,7 +55,7 @@ func (a *SelfAttention) Backward(dy []float32, needDx bool) []float32 {
 		a.Value.Backward(dv, false)
 		return nil
 	}
-	dx := grow(&a.dx, len(ds))
+	dx := grow(slot(&a.dx), len(ds))
 	copy(dx, ds)
 	a.Query.BackwardInto(dq, dx)
 	a.Key.BackwardInto(dk, dx)
@@ -75,7 +74,7 @@ type FFN struct {
 	act         gelu
 	drop        dropout
 	rows        int
-	sum, do, dx []float32
+	sum, do, dx *[]float32
 }
 
 func newFFN(pm *paramMaker, hidden, inter int, drop, eps float32) FFN {
@@ -95,11 +94,11 @@ func (f *FFN) Forward(x []float32, rows int, train bool, rng *tensor.RNG) []floa
 // Backward returns the gradient for x.
 func (f *FFN) Backward(dy []float32) []float32 {
 	ds := f.LayerNorm.Backward(dy)
-	do := grow(&f.do, len(ds))
+	do := grow(slot(&f.do), len(ds))
 	copy(do, ds)
 	f.drop.backward(do)
 	dh := f.act.Backward(f.Output.Backward(do, true))
-	dx := grow(&f.dx, len(ds))
+	dx := grow(slot(&f.dx), len(ds))
 	copy(dx, ds)
 	f.Intermediate.BackwardInto(dh, dx)
 	return dx
@@ -140,7 +139,7 @@ type BiAttention struct {
 	Value2 Linear `pt:"value2"`
 
 	att1, att2 attention // att1: text over regions; att2: regions over text
-	dimg, dtxt []float32
+	dimg, dtxt *[]float32
 }
 
 // Forward returns context1 [B·T, bi] (text queries) and context2 [B·R,
@@ -157,11 +156,11 @@ func (a *BiAttention) Forward(img []float32, imgMask []float32, txt []float32, t
 func (a *BiAttention) Backward(dctx1, dctx2 []float32) (dimg, dtxt []float32) {
 	dq2, dk1, dv1 := a.att1.Backward(dctx1)
 	dq1, dk2, dv2 := a.att2.Backward(dctx2)
-	dimg = zeroed(&a.dimg, a.Query1.rows*a.Query1.in)
+	dimg = zeroed(slot(&a.dimg), a.Query1.rows*a.Query1.in)
 	a.Query1.BackwardInto(dq1, dimg)
 	a.Key1.BackwardInto(dk1, dimg)
 	a.Value1.BackwardInto(dv1, dimg)
-	dtxt = zeroed(&a.dtxt, a.Query2.rows*a.Query2.in)
+	dtxt = zeroed(slot(&a.dtxt), a.Query2.rows*a.Query2.in)
 	a.Query2.BackwardInto(dq2, dtxt)
 	a.Key2.BackwardInto(dk2, dtxt)
 	a.Value2.BackwardInto(dv2, dtxt)
@@ -179,7 +178,7 @@ type BiOutput struct {
 	QDense2    Linear    `pt:"q_dense2"`
 
 	drop1, drop2       dropout
-	sum1, sum2, d1, d2 []float32
+	sum1, sum2, d1, d2 *[]float32
 }
 
 // ConnectionLayer is BertConnectionLayer: bi-attention, the two residual
@@ -190,8 +189,7 @@ type ConnectionLayer struct {
 	V           FFN         `pt:"v_"` // v_intermediate, v_output
 	T           FFN         `pt:"t_"` // t_intermediate, t_output
 
-	b, r, t        int
-	dimgIn, dtxtIn []float32
+	b, r, t int
 }
 
 func newConnectionLayer(pm *paramMaker, c *Config) *ConnectionLayer {
@@ -234,12 +232,12 @@ func (c *ConnectionLayer) Forward(img, imgMask, txt, txtMask []float32, b, r, t 
 func (c *ConnectionLayer) Backward(dimg, dtxt []float32) (dimgIn, dtxtIn []float32) {
 	o := &c.BiOutput
 	ds1 := o.LayerNorm1.Backward(c.V.Backward(dimg))
-	d1 := grow(&o.d1, len(ds1))
+	d1 := grow(slot(&o.d1), len(ds1))
 	copy(d1, ds1)
 	o.drop1.backward(d1)
 	dctx2 := o.Dense1.Backward(d1, true)
 	ds2 := o.LayerNorm2.Backward(c.T.Backward(dtxt))
-	d2 := grow(&o.d2, len(ds2))
+	d2 := grow(slot(&o.d2), len(ds2))
 	copy(d2, ds2)
 	o.drop2.backward(d2)
 	dctx1 := o.Dense2.Backward(d2, true)

@@ -78,7 +78,7 @@ type ImageEmbeddings struct {
 	LayerNorm LayerNorm `pt:"LayerNorm"`
 
 	drop dropout
-	sum  []float32
+	sum  *[]float32
 }
 
 // Forward embeds features [B·R, v_feature] and locations [B·R, 5].
@@ -180,7 +180,86 @@ func newBase(pm *paramMaker, c *Config) Base {
 		b.Encoder.CLayer = append(b.Encoder.CLayer, newConnectionLayer(pm, c))
 	}
 	b.Encoder.steps = schedule(c)
+	b.Encoder.shareScratch()
 	return b
+}
+
+// shareScratch lets the layers of each kind share the buffers that live
+// only while one layer runs: forward temporaries, and backward gradients
+// that the next module down consumes before it writes its own. Every
+// module reads its upstream gradient completely before writing any of its
+// output buffers, so layers of one kind may share them; the two streams
+// and the connection layers keep separate sets because a connection
+// layer holds both streams' gradients at once. This saves about a fifth
+// of the training memory at full size.
+func (e *Encoder) shareScratch() {
+	shareLayers(e.Layer)
+	shareLayers(e.VLayer)
+	var ffnV, ffnT []*FFN
+	roles := map[string][]**[]float32{}
+	add := func(role string, p **[]float32) { roles[role] = append(roles[role], p) }
+	for _, c := range e.CLayer {
+		ba, bo := &c.BiAttention, &c.BiOutput
+		add("dimg", &ba.dimg)
+		add("dtxt", &ba.dtxt)
+		for i, a := range []*attention{&ba.att1, &ba.att2} {
+			add(fmt.Sprint("dq", i), &a.dq)
+			add(fmt.Sprint("dk", i), &a.dk)
+			add(fmt.Sprint("dv", i), &a.dv)
+			add(fmt.Sprint("ds", i), &a.ds)
+		}
+		add("dense1.y", &bo.Dense1.y)
+		add("dense1.dx", &bo.Dense1.dx)
+		add("dense2.y", &bo.Dense2.y)
+		add("dense2.dx", &bo.Dense2.dx)
+		add("ln1.dx", &bo.LayerNorm1.dx)
+		add("ln2.dx", &bo.LayerNorm2.dx)
+		add("sum1", &bo.sum1)
+		add("sum2", &bo.sum2)
+		add("d1", &bo.d1)
+		add("d2", &bo.d2)
+		ffnV, ffnT = append(ffnV, &c.V), append(ffnT, &c.T)
+	}
+	for _, ps := range roles {
+		link(ps...)
+	}
+	shareFFNs(ffnV)
+	shareFFNs(ffnT)
+}
+
+func shareLayers(ls []*Layer) {
+	roles := map[string][]**[]float32{}
+	var ffns []*FFN
+	for _, l := range ls {
+		a := &l.Attention
+		for role, p := range map[string]**[]float32{
+			"dense.y": &a.Dense.y, "dense.dx": &a.Dense.dx, "ln.dx": &a.LayerNorm.dx,
+			"sum": &a.sum, "dh": &a.dh, "dx": &a.dx,
+			"dq": &a.att.dq, "dk": &a.att.dk, "dv": &a.att.dv, "ds": &a.att.ds,
+		} {
+			roles[role] = append(roles[role], p)
+		}
+		ffns = append(ffns, &l.FFN)
+	}
+	for _, ps := range roles {
+		link(ps...)
+	}
+	shareFFNs(ffns)
+}
+
+func shareFFNs(fs []*FFN) {
+	roles := map[string][]**[]float32{}
+	for _, f := range fs {
+		for role, p := range map[string]**[]float32{
+			"out.y": &f.Output.y, "out.dx": &f.Output.dx, "gelu.dx": &f.act.dx, "ln.dx": &f.LayerNorm.dx,
+			"sum": &f.sum, "do": &f.do, "dx": &f.dx,
+		} {
+			roles[role] = append(roles[role], p)
+		}
+	}
+	for _, ps := range roles {
+		link(ps...)
+	}
 }
 
 // pool is ReLU(dense(x[:,0])) for x [B·L, D]; it returns [B, bi].

@@ -26,6 +26,24 @@ func grow(b *[]float32, n int) []float32 {
 	return *b
 }
 
+// slot returns the buffer *p points to, creating a private one on first
+// use. Modules whose buffers only live during one module's forward or
+// backward step share them across layers through link.
+func slot(p **[]float32) *[]float32 {
+	if *p == nil {
+		*p = new([]float32)
+	}
+	return *p
+}
+
+// link points every p at one shared buffer.
+func link(ps ...**[]float32) {
+	shared := new([]float32)
+	for _, p := range ps {
+		*p = shared
+	}
+}
+
 // zeroed is grow followed by clearing.
 func zeroed(b *[]float32, n int) []float32 {
 	s := grow(b, n)
@@ -105,7 +123,7 @@ type Linear struct {
 	in, out int
 	x       []float32 // cached input [rows, in]
 	rows    int
-	y, dx   []float32
+	y, dx   *[]float32 // output and input-gradient buffers (see link)
 }
 
 func newLinear(pm *paramMaker, in, out int) Linear {
@@ -115,7 +133,7 @@ func newLinear(pm *paramMaker, in, out int) Linear {
 // Forward maps x [rows, in] to y [rows, out].
 func (l *Linear) Forward(x []float32, rows int) []float32 {
 	l.x, l.rows = x, rows
-	y := grow(&l.y, rows*l.out)
+	y := grow(slot(&l.y), rows*l.out)
 	for r := 0; r < rows; r++ {
 		copy(y[r*l.out:(r+1)*l.out], l.Bias.Data)
 	}
@@ -131,7 +149,7 @@ func (l *Linear) Backward(dy []float32, needDx bool) []float32 {
 	if !needDx {
 		return nil
 	}
-	dx := grow(&l.dx, l.rows*l.in)
+	dx := grow(slot(&l.dx), l.rows*l.in)
 	blas.Sgemm(false, false, l.rows, l.in, l.out, 1, dy, l.out, l.Weight.Data, l.in, 0, dx, l.in)
 	return dx
 }
@@ -167,7 +185,8 @@ type LayerNorm struct {
 	eps        float64
 	rows       int
 	xhat, rstd []float32
-	y, dx      []float32
+	y          []float32
+	dx         *[]float32
 }
 
 func newLayerNorm(pm *paramMaker, dim int, eps float32) LayerNorm {
@@ -212,7 +231,7 @@ func (n *LayerNorm) Forward(x []float32, rows int) []float32 {
 // Backward returns dx and accumulates dγ, dβ for trainable parameters.
 func (n *LayerNorm) Backward(dy []float32) []float32 {
 	d, rows := n.dim, n.rows
-	dx := grow(&n.dx, rows*d)
+	dx := grow(slot(&n.dx), rows*d)
 	g := n.Weight.Data
 	parallelFor(rows, 6*d, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
@@ -248,8 +267,9 @@ func (n *LayerNorm) Backward(dy []float32) []float32 {
 // gelu is the exact form x·Φ(x) = x/2·(1 + erf(x/√2)) used by BERT and
 // MMF, evaluated in float32 precision (see normCDF).
 type gelu struct {
-	x     []float32
-	y, dx []float32
+	x  []float32
+	y  []float32
+	dx *[]float32
 }
 
 func (a *gelu) Forward(x []float32) []float32 {
@@ -265,7 +285,7 @@ func (a *gelu) Forward(x []float32) []float32 {
 }
 
 func (a *gelu) Backward(dy []float32) []float32 {
-	dx := grow(&a.dx, len(dy))
+	dx := grow(slot(&a.dx), len(dy))
 	parallelFor(len(dy), 20, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			v := a.x[i]
@@ -381,8 +401,8 @@ type attention struct {
 	mask         []float32 // [B, Lk] additive
 	probs, dprob []float32 // [B, heads, Lq, Lk] (after dropout: dprob holds the dropped copy in training)
 	ctx          []float32
-	dq, dk, dv   []float32
-	ds           []float32
+	dq, dk, dv   *[]float32
+	ds           *[]float32
 }
 
 // Forward returns the merged context [B·Lq, heads·hd].
@@ -444,10 +464,10 @@ func (a *attention) Backward(dctx []float32) (dq, dk, dv []float32) {
 	b, lq, lk, H, hd := a.b, a.lq, a.lk, a.heads, a.hd
 	D := H * hd
 	scale := float32(1 / math.Sqrt(float64(hd)))
-	dq = grow(&a.dq, b*lq*D)
-	dk = grow(&a.dk, b*lk*D)
-	dv = grow(&a.dv, b*lk*D)
-	ds := grow(&a.ds, b*H*lq*lk)
+	dq = grow(slot(&a.dq), b*lq*D)
+	dk = grow(slot(&a.dk), b*lk*D)
+	dv = grow(slot(&a.dv), b*lk*D)
+	ds := grow(slot(&a.ds), b*H*lq*lk)
 	p := a.probs
 	if a.drop.active {
 		p = a.dprob
@@ -493,8 +513,12 @@ func addInto(dst, src []float32) {
 	}
 }
 
-// add returns a+b in buf.
-func add(buf *[]float32, a, b []float32) []float32 {
+// add returns a+b in *buf (created on first use).
+func add(buf **[]float32, a, b []float32) []float32 {
+	return addTo(slot(buf), a, b)
+}
+
+func addTo(buf *[]float32, a, b []float32) []float32 {
 	out := grow(buf, len(a))
 	for i := range a {
 		out[i] = a[i] + b[i]

@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"mmc/catalog"
+	"mmc/config"
 )
 
 // RunOptions configure Run.
@@ -107,7 +108,7 @@ func Check(p *Pipeline, cat *catalog.Catalog) error {
 }
 
 func suggestCatalog(name string, cat *catalog.Catalog) string {
-	if s := nearestName(name, cat.Names()); s != "" {
+	if s := config.Nearest(name, cat.Names()); s != "" {
 		return fmt.Sprintf(" (did you mean %q?)", s)
 	}
 	return ""
@@ -462,10 +463,9 @@ func (r *runner) resumeHint(nodes []*Node, done map[*Node]bool) ([]string, strin
 	for n := range required {
 		names = append(names, n.Name())
 	}
-	sub := New(r.p.nodes...)
-	sel, _ := sub.only(names)
+	sel, _ := r.p.only(names)
 	subset := make([]*Node, 0, len(sel))
-	for _, n := range sub.nodes {
+	for _, n := range r.p.nodes {
 		if sel[n] {
 			subset = append(subset, n)
 		}

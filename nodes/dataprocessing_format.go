@@ -38,19 +38,29 @@ func init() {
 			if err := s.DecodeLoadArgs(&args); err != nil {
 				return nil, err
 			}
+			var save struct {
+				// Exclusive removes the folder's other *.jsonl files after a
+				// save, so a regenerated set with fewer splits leaves no
+				// stale split behind.
+				Exclusive bool `yaml:"exclusive"`
+			}
+			if err := s.DecodeSaveArgs(&save); err != nil {
+				return nil, err
+			}
 			for _, sp := range args.Splits {
 				if sp == "" || strings.ContainsAny(sp, `/\`) {
 					return nil, fmt.Errorf("dataset %q: load_args.splits: %q is not a split file stem such as train", s.Name, sp)
 				}
 			}
-			return &memeFolderDataset{root: s.Filepath, splits: args.Splits}, nil
+			return &memeFolderDataset{root: s.Filepath, splits: args.Splits, exclusive: save.Exclusive}, nil
 		},
 	})
 }
 
 type memeFolderDataset struct {
-	root   string
-	splits []string
+	root      string
+	splits    []string
+	exclusive bool
 }
 
 func (d *memeFolderDataset) Describe() string { return "meme_folder " + d.root }
@@ -139,6 +149,24 @@ func (d *memeFolderDataset) Save(_ context.Context, v any) error {
 		path := filepath.Join(d.root, s.Name+".jsonl")
 		if err := atomicfile.WriteFile(path, func(w io.Writer) error { return synth.WriteJSONL(w, s.Memes) }); err != nil {
 			return err
+		}
+	}
+	if !d.exclusive {
+		return nil
+	}
+	keep := map[string]bool{}
+	for _, s := range f.Splits {
+		keep[s.Name+".jsonl"] = true
+	}
+	entries, err := os.ReadDir(d.root)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if n := e.Name(); !e.IsDir() && strings.HasSuffix(n, ".jsonl") && !keep[n] {
+			if err := os.Remove(filepath.Join(d.root, n)); err != nil {
+				return fmt.Errorf("remove stale split: %w", err)
+			}
 		}
 	}
 	return nil

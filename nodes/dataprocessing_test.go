@@ -206,7 +206,16 @@ func TestMemeFolderNamedSplitsAndSave(t *testing.T) {
 	if ok, _ := ds.Exists(); !ok {
 		t.Error("a saved folder does not exist")
 	}
+	os.WriteFile(filepath.Join(out, "stale.jsonl"), []byte("{}\n"), 0o644)
 	back := loadFolder(t, out)
+	if len(back.Splits) != 2 {
+		t.Errorf("plain save: %d splits, want the saved one and stale", len(back.Splits))
+	}
+	excl := catalogWith(t, "m:\n  type: meme_folder\n  filepath: "+out+"\n  save_args: {exclusive: true}\n")
+	if err := excl.Save(context.Background(), "m", f); err != nil {
+		t.Fatal(err)
+	}
+	back = loadFolder(t, out)
 	back.Root = f.Root
 	if !reflect.DeepEqual(back, f) {
 		t.Errorf("round trip: %+v, want %+v", back, f)

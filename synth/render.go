@@ -66,12 +66,24 @@ func (r *Renderer) Render(s *Scene, text string) (*image.RGBA, error) {
 		if !ok {
 			return nil, fmt.Errorf("scene %s object %d: unknown shape %q", s.ID, i, o.Shape)
 		}
+		if !inImage(o.Box, img.Bounds()) {
+			return nil, fmt.Errorf("scene %s object %d: box %v outside the %d×%d picture", s.ID, i, o.Box, s.Width, s.Height)
+		}
 		fillShape(img, o.Box, inside, Palette[c].RGB)
+	}
+	if !inImage(s.Caption.Box, img.Bounds()) {
+		return nil, fmt.Errorf("scene %s: caption box %v outside the %d×%d picture", s.ID, s.Caption.Box, s.Width, s.Height)
 	}
 	if err := r.drawCaption(img, s.Caption.Box, text); err != nil {
 		return nil, fmt.Errorf("scene %s: %w", s.ID, err)
 	}
 	return img, nil
+}
+
+// inImage reports whether box is a non-empty rectangle inside b.
+func inImage(box [4]int, b image.Rectangle) bool {
+	r := image.Rect(box[0], box[1], box[2], box[3])
+	return box[0] < box[2] && box[1] < box[3] && r.In(b)
 }
 
 // shapeTests says whether a point (u, v) in the unit square [-1, 1]² lies

@@ -195,6 +195,10 @@ func TestRenderDrawsObjectsAndCaption(t *testing.T) {
 	if _, err := NewRenderer().Render(s, strings.Repeat("supercalifragilistic ", 6)); err == nil {
 		t.Error("a caption that cannot fit on two lines was accepted")
 	}
+	s.Objects[1].Box = [4]int{200, 200, 260, 260}
+	if _, err := NewRenderer().Render(s, "x"); err == nil || !strings.Contains(err.Error(), "object 1: box") {
+		t.Errorf("an object outside the picture: error %v", err)
+	}
 }
 
 func TestDetector(t *testing.T) {

@@ -122,3 +122,34 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+// FuzzLoadConfigJSON feeds arbitrary bytes to the JSON config reader: it
+// must return an error or a configuration that validates and can be sized.
+func FuzzLoadConfigJSON(f *testing.F) {
+	for _, name := range []string{"bert_base_6layer_6conect.json", "config_tiny.json", "config_tiny_core.json"} {
+		b, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte(`{"v_biattention_id": [3, 1], "t_biattention_id": [1, 2]}`))
+	f.Add([]byte(`{"hidden_size": -1}`))
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p := filepath.Join(dir, "c.json")
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		c, err := LoadConfigJSON(p)
+		if err != nil {
+			return
+		}
+		if err := c.Validate(); err != nil {
+			t.Fatalf("LoadConfigJSON accepted an invalid config: %v", err)
+		}
+		if len(schedule(&c)) < c.NumHiddenLayers+c.VNumHiddenLayers {
+			t.Fatal("schedule drops layers")
+		}
+	})
+}

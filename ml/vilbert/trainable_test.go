@@ -1,6 +1,7 @@
 package vilbert
 
 import (
+	"strings"
 	"testing"
 
 	"mmc/ml/batch"
@@ -26,5 +27,35 @@ func TestTrainableMatchesTorch(t *testing.T) {
 	b.FeatDim++
 	if _, err := tr.Forward(b, false); err == nil {
 		t.Error("a batch of the wrong feature width should be refused")
+	}
+}
+
+func TestInputsChecked(t *testing.T) {
+	m := tinyModel(t, HeadMMF)
+	good := func() *Inputs {
+		return &Inputs{Batch: 1, TextLen: 2, Regions: 2, InputIDs: []int32{1, 2},
+			Features: make([]float32, 2*m.Config.VFeatureSize), Locations: make([]float32, 10)}
+	}
+	if _, err := m.Forward(good(), false, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		edit func(*Inputs)
+		want string
+	}{
+		{func(in *Inputs) { in.InputIDs[1] = 40 }, "InputIDs[1] = 40"},
+		{func(in *Inputs) { in.SegmentIDs = []int32{0, 2} }, "SegmentIDs[1] = 2"},
+		{func(in *Inputs) { in.Features = in.Features[1:] }, "Features has"},
+		{func(in *Inputs) { in.ImageMask = []float32{0, 0} }, "no real region"},
+		{func(in *Inputs) { in.TextLen, in.InputIDs = 21, make([]int32, 21) }, "max_position_embeddings"},
+	} {
+		in := good()
+		c.edit(in)
+		if _, err := m.Forward(in, false, nil); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Forward error %v, want %q", err, c.want)
+		}
+	}
+	if _, err := m.Forward(good(), true, nil); err == nil {
+		t.Error("training without a generator should fail")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"unsafe"
 
 	"mmc/ml/checkpoint"
 	"mmc/pickle"
@@ -164,20 +165,46 @@ func (t *Tensor) materialize() (*checkpoint.Array, error) {
 		return nil, fmt.Errorf("view of %d elements over a %d-element storage", numel, s.numel)
 	}
 	out := make([]float32, numel)
-	conv := converter(s.dt, s.bigEndian)
 	es := s.dt.size
 	if contiguous(t.size, t.stride) {
-		src := s.data[t.offset*es : (t.offset+numel)*es]
-		for i := range out {
-			out[i] = conv(src[i*es:])
+		if s.data == nil && s.dt.name == "FloatStorage" && !s.bigEndian && littleEndianHost {
+			// Straight from the file into the tensor.
+			dst := unsafe.Slice((*byte)(unsafe.Pointer(&out[0])), 4*numel)
+			if err := readFull(s, dst, t.offset); err != nil {
+				return nil, err
+			}
+			return &checkpoint.Array{Shape: shape, Data: out}, nil
 		}
+		src, err := s.bytes(t.offset, numel)
+		if err != nil {
+			return nil, err
+		}
+		decodeRun(out, src, s.dt, s.bigEndian)
 		return &checkpoint.Array{Shape: shape, Data: out}, nil
 	}
-	idx := make([]int, len(t.size))
-	pos := t.offset
-	for i := range out {
-		out[i] = conv(s.data[pos*es:])
-		for d := len(idx) - 1; d >= 0; d-- {
+	// Strides are non-negative, so the view lies within elements
+	// [offset, last] of the storage.
+	data, err := s.bytes(t.offset, last-t.offset+1)
+	if err != nil {
+		return nil, err
+	}
+	// Walk the view in row-major order; each innermost row with unit
+	// stride decodes as one run.
+	rank := len(t.size)
+	inner, innerStride := t.size[rank-1], t.stride[rank-1]
+	idx := make([]int, rank-1)
+	pos := 0
+	for o := 0; o < numel; o += inner {
+		row := out[o : o+inner]
+		if innerStride == 1 {
+			decodeRun(row, data[pos*es:(pos+inner)*es], s.dt, s.bigEndian)
+		} else {
+			for i := range row {
+				p := (pos + i*innerStride) * es
+				decodeRun(row[i:i+1], data[p:p+es], s.dt, s.bigEndian)
+			}
+		}
+		for d := rank - 2; d >= 0; d-- {
 			idx[d]++
 			pos += t.stride[d]
 			if idx[d] < t.size[d] {
@@ -188,6 +215,29 @@ func (t *Tensor) materialize() (*checkpoint.Array, error) {
 		}
 	}
 	return &checkpoint.Array{Shape: shape, Data: out}, nil
+}
+
+// bytes returns n elements of s starting at element first: a slice of
+// data, or read from src.
+func (s *storage) bytes(first, n int) ([]byte, error) {
+	es := s.dt.size
+	if s.data != nil || s.src == nil {
+		return s.data[first*es : (first+n)*es], nil
+	}
+	buf := make([]byte, n*es)
+	return buf, readFull(s, buf, first)
+}
+
+// readFull reads len(dst) bytes of s from element first on.
+func readFull(s *storage, dst []byte, first int) error {
+	if s.src == nil {
+		copy(dst, s.data[first*s.dt.size:])
+		return nil
+	}
+	if _, err := s.src.ReadAt(dst, s.off+int64(first*s.dt.size)); err != nil {
+		return fmt.Errorf("storage %q: %w", s.key, err)
+	}
+	return nil
 }
 
 func contiguous(size, stride []int) bool {
@@ -201,30 +251,60 @@ func contiguous(size, stride []int) bool {
 	return true
 }
 
-// converter returns a function decoding one element to float32.
-func converter(dt dtype, bigEndian bool) func([]byte) float32 {
+// littleEndianHost is true where float32 memory has torch's on-disk
+// little-endian layout, so float32 storages copy with one memmove.
+var littleEndianHost = func() bool {
+	x := uint16(1)
+	return *(*byte)(unsafe.Pointer(&x)) == 1
+}()
+
+// decodeRun converts len(dst) consecutive elements of type dt from src.
+// The dtype switch sits outside the loops so each loop stays tight.
+func decodeRun(dst []float32, src []byte, dt dtype, bigEndian bool) {
 	var bo binary.ByteOrder = binary.LittleEndian
 	if bigEndian {
 		bo = binary.BigEndian
 	}
 	switch dt.name {
 	case "FloatStorage":
-		return func(b []byte) float32 { return math.Float32frombits(bo.Uint32(b)) }
+		if !bigEndian && littleEndianHost && len(dst) > 0 {
+			copy(unsafe.Slice((*byte)(unsafe.Pointer(&dst[0])), 4*len(dst)), src)
+			return
+		}
+		for i := range dst {
+			dst[i] = math.Float32frombits(bo.Uint32(src[4*i:]))
+		}
 	case "HalfStorage":
-		return func(b []byte) float32 { return pickle.HalfToFloat32(bo.Uint16(b)) }
+		for i := range dst {
+			dst[i] = pickle.HalfToFloat32(bo.Uint16(src[2*i:]))
+		}
 	case "BFloat16Storage":
-		return func(b []byte) float32 { return math.Float32frombits(uint32(bo.Uint16(b)) << 16) }
+		for i := range dst {
+			dst[i] = math.Float32frombits(uint32(bo.Uint16(src[2*i:])) << 16)
+		}
 	case "DoubleStorage":
-		return func(b []byte) float32 { return float32(math.Float64frombits(bo.Uint64(b))) }
+		for i := range dst {
+			dst[i] = float32(math.Float64frombits(bo.Uint64(src[8*i:])))
+		}
 	case "LongStorage":
-		return func(b []byte) float32 { return float32(int64(bo.Uint64(b))) }
+		for i := range dst {
+			dst[i] = float32(int64(bo.Uint64(src[8*i:])))
+		}
 	case "IntStorage":
-		return func(b []byte) float32 { return float32(int32(bo.Uint32(b))) }
+		for i := range dst {
+			dst[i] = float32(int32(bo.Uint32(src[4*i:])))
+		}
 	case "ShortStorage":
-		return func(b []byte) float32 { return float32(int16(bo.Uint16(b))) }
+		for i := range dst {
+			dst[i] = float32(int16(bo.Uint16(src[2*i:])))
+		}
 	case "CharStorage":
-		return func(b []byte) float32 { return float32(int8(b[0])) }
+		for i := range dst {
+			dst[i] = float32(int8(src[i]))
+		}
 	default: // ByteStorage, BoolStorage
-		return func(b []byte) float32 { return float32(b[0]) }
+		for i := range dst {
+			dst[i] = float32(src[i])
+		}
 	}
 }

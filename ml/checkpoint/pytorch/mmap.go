@@ -1,4 +1,4 @@
-//go:build unix
+//go:build linux
 
 package pytorch
 
@@ -30,7 +30,7 @@ func mapFile(path string) ([]byte, func(), error) {
 	if st.Size() != int64(int(st.Size())) {
 		return nil, nil, fmt.Errorf("%s is too large to map", path)
 	}
-	data, err := syscall.Mmap(int(f.Fd()), 0, int(st.Size()), syscall.PROT_READ, syscall.MAP_SHARED)
+	data, err := syscall.Mmap(int(f.Fd()), 0, int(st.Size()), syscall.PROT_READ, syscall.MAP_SHARED|syscall.MAP_POPULATE)
 	if err != nil {
 		// Some file systems cannot map; read the file instead.
 		b, rerr := os.ReadFile(path)

@@ -24,6 +24,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"os"
 	"sort"
 	"strings"
 
@@ -57,16 +59,47 @@ func Load(path string, opts *Options) (checkpoint.StateDict, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
-	data, release, err := mapFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("pytorch: %w", err)
-	}
-	defer release()
-	sd, err := Decode(data, opts)
+	sd, err := load(path, opts)
 	if err != nil {
 		return nil, fmt.Errorf("pytorch: %s: %w", path, err)
 	}
 	return sd, nil
+}
+
+// load reads zip archives through ReadAt, so each float32 storage goes
+// from the page cache straight into its tensor (one copy, no mapping);
+// legacy files, which are parsed sequentially, are mapped.
+func load(path string, opts *Options) (checkpoint.StateDict, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	var magic [4]byte
+	if n, _ := f.ReadAt(magic[:], 0); n == 4 && string(magic[:]) == "PK\x03\x04" {
+		root, err := loadZip(f, st.Size(), opts)
+		if err != nil {
+			return nil, lenientHint(err, opts)
+		}
+		return extract(root, opts)
+	}
+	data, release, err := mapFile(path)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	return Decode(data, opts)
+}
+
+func lenientHint(err error, opts *Options) error {
+	if errors.Is(err, pickle.ErrUnsupported) && !opts.Lenient {
+		return fmt.Errorf("%w (set Options.Lenient to keep objects of other classes, such as configs, as inert data)", err)
+	}
+	return err
 }
 
 // Decode reads a torch.save file held in memory.
@@ -80,7 +113,7 @@ func Decode(data []byte, opts *Options) (checkpoint.StateDict, error) {
 	)
 	switch {
 	case bytes.HasPrefix(data, []byte("PK\x03\x04")):
-		root, err = loadZip(data, opts)
+		root, err = loadZip(bytes.NewReader(data), int64(len(data)), opts)
 	case len(data) > 2 && data[0] == 0x80:
 		root, err = loadLegacy(data, opts)
 	case len(data) > 262 && string(data[257:262]) == "ustar":
@@ -89,10 +122,7 @@ func Decode(data []byte, opts *Options) (checkpoint.StateDict, error) {
 		err = errors.New("not a torch.save file (neither a zip archive nor a pickle stream)")
 	}
 	if err != nil {
-		if errors.Is(err, pickle.ErrUnsupported) && !opts.Lenient {
-			err = fmt.Errorf("%w (set Options.Lenient to keep objects of other classes, such as configs, as inert data)", err)
-		}
-		return nil, err
+		return nil, lenientHint(err, opts)
 	}
 	return extract(root, opts)
 }
@@ -129,6 +159,10 @@ type storage struct {
 	numel     int
 	data      []byte // numel*dt.size bytes, little-endian unless bigEndian
 	bigEndian bool
+	// src and off locate the bytes instead of data when they are read
+	// on demand (stored zip entries): element 0 is at src offset off.
+	src io.ReaderAt
+	off int64
 }
 
 // Tensor is a pickled tensor before materialisation.
@@ -241,8 +275,8 @@ func parsePID(pid any) (dtype, string, int, pickle.Tuple, error) {
 	return cls.dt, key, int(numel), view, nil
 }
 
-func loadZip(data []byte, opts *Options) (any, error) {
-	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+func loadZip(ra io.ReaderAt, size int64, opts *Options) (any, error) {
+	zr, err := zip.NewReader(ra, size)
 	if err != nil {
 		return nil, fmt.Errorf("read zip archive: %w", err)
 	}
@@ -270,7 +304,7 @@ func loadZip(data []byte, opts *Options) (any, error) {
 		}
 		bigEndian = strings.TrimSpace(string(b)) == "big"
 	}
-	pklData, err := readEntry(files[pkl[0]], len(data))
+	pklData, err := readEntry(files[pkl[0]], int(min(size, math.MaxInt32)))
 	if err != nil {
 		return nil, err
 	}
@@ -294,11 +328,20 @@ func loadZip(data []byte, opts *Options) (any, error) {
 		if uint64(need) > f.UncompressedSize64 {
 			return nil, fmt.Errorf("storage %q: %d × %s needs %d bytes, entry has %d", key, numel, dt.name, need, f.UncompressedSize64)
 		}
-		b, err := entryBytes(data, f, need)
-		if err != nil {
+		s := &storage{dt: dt, key: key, numel: numel, bigEndian: bigEndian}
+		if f.Method == zip.Store {
+			// torch stores storages uncompressed: read them in place later.
+			off, err := f.DataOffset()
+			if err != nil {
+				return nil, fmt.Errorf("storage %q: %w", key, err)
+			}
+			if off < 0 || off+int64(need) > size {
+				return nil, fmt.Errorf("storage %q: entry %s runs past the end of the file", key, f.Name)
+			}
+			s.src, s.off = ra, off
+		} else if s.data, err = readEntry(f, need); err != nil {
 			return nil, fmt.Errorf("storage %q: %w", key, err)
 		}
-		s := &storage{dt: dt, key: key, numel: numel, data: b, bigEndian: bigEndian}
 		storages[key] = s
 		return s, nil
 	}
@@ -312,23 +355,6 @@ func hasPrefix(files map[string]*zip.File, p string) bool {
 		}
 	}
 	return false
-}
-
-// entryBytes returns the first need bytes of a zip entry: a slice of the
-// file itself for stored entries (torch never compresses), otherwise
-// decompressed, reading no more than need bytes.
-func entryBytes(data []byte, f *zip.File, need int) ([]byte, error) {
-	if f.Method == zip.Store {
-		off, err := f.DataOffset()
-		if err != nil {
-			return nil, err
-		}
-		if off < 0 || off+int64(need) > int64(len(data)) {
-			return nil, fmt.Errorf("entry %s runs past the end of the file", f.Name)
-		}
-		return data[off : off+int64(need) : off+int64(need)], nil
-	}
-	return readEntry(f, need)
 }
 
 func readEntry(f *zip.File, limit int) ([]byte, error) {

@@ -1,8 +1,11 @@
 package pytorch
 
 import (
+	"archive/zip"
+	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -241,4 +244,42 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestRezippedArchive rewrites state_zip.pt with another archive prefix
+// and deflate-compressed entries (torch writes stored ones), which must
+// load the same.
+func TestRezippedArchive(t *testing.T) {
+	zr, err := zip.OpenReader("testdata/state_zip.pt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, f := range zr.File {
+		rc, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := "some/other/prefix/" + strings.TrimPrefix(f.Name, "state_zip/")
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(body)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	sd, err := Decode(buf.Bytes(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkAgainst(t, sd, loadExpected(t)["state"], false, "")
 }

@@ -153,3 +153,25 @@ func FuzzLoadConfigJSON(f *testing.F) {
 		}
 	})
 }
+
+// TestLoadConfigJSONHuggingFaceBERT reads bert-base-uncased's config.json:
+// its text-stream fields share ViLBERT's names, the visual stream keeps
+// the defaults.
+func TestLoadConfigJSONHuggingFaceBERT(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "config.json")
+	hf := `{"architectures": ["BertForMaskedLM"], "attention_probs_dropout_prob": 0.1, "gradient_checkpointing": false,
+  "hidden_act": "gelu", "hidden_dropout_prob": 0.1, "hidden_size": 768, "initializer_range": 0.02,
+  "intermediate_size": 3072, "layer_norm_eps": 1e-12, "max_position_embeddings": 512, "model_type": "bert",
+  "num_attention_heads": 12, "num_hidden_layers": 12, "pad_token_id": 0, "position_embedding_type": "absolute",
+  "transformers_version": "4.6.0.dev0", "type_vocab_size": 2, "use_cache": true, "vocab_size": 30522}`
+	if err := os.WriteFile(p, []byte(hf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := LoadConfigJSON(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(c, DefaultConfig()) {
+		t.Errorf("bert-base-uncased config.json gives %+v", c)
+	}
+}

@@ -146,8 +146,10 @@ func runGo(c config, profile string) error {
 	runtime.GOMAXPROCS(c.threads)
 	blas.SetThreads(c.threads)
 	// Activations are freed during backward; collecting a little earlier
-	// than the default keeps the heap near the live set.
-	debug.SetGCPercent(50)
+	// than the default keeps the heap near the live set. GOGC overrides.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(50)
+	}
 	rng := tensor.NewRNG(0)
 	layer := nn.NewBertLayer(c.hidden, c.heads, c.inter, rng)
 	x := tensor.Zeros(c.batch, c.tokens, c.hidden)

@@ -53,6 +53,9 @@ func Dropout(x *Tensor, p float32, rng *RNG, train bool) *Tensor {
 	if p < 0 || p >= 1 {
 		panic(fmt.Sprintf("tensor.Dropout: probability %v outside [0, 1)", p))
 	}
+	if rng == nil {
+		panic("tensor.Dropout: training-mode dropout needs an RNG")
+	}
 	keep := dropoutMask(len(x.Data), p, rng)
 	scale := 1 / (1 - p)
 	out := &Tensor{Shape: append([]int(nil), x.Shape...), Data: make([]float32, len(x.Data))}

@@ -207,6 +207,9 @@ func TestShapeErrorsPanicWithNames(t *testing.T) {
 		{"labels", "outside 2 classes", func() { CrossEntropy(Zeros(1, 2), []int{2}, 0) }},
 		{"reshape", "cannot view", func() { Reshape(Zeros(6), 4, -1) }},
 		{"split", "do not add up", func() { Split(Zeros(2, 5), 1, 2, 2) }},
+		{"dropout rng", "needs an RNG", func() { Dropout(Zeros(2), 0.1, nil, true) }},
+		{"mask", "one value per key", func() { MaskedSoftmax(Zeros(2, 3, 4), Zeros(2, 3)) }},
+		{"matmul batch", "batch axes differ", func() { MatMul(Zeros(2, 3, 4), Zeros(3, 4, 5), false, false) }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

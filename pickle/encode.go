@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"unsafe"
 )
 
 // Marshal encodes v as a protocol-3 pickle that CPython 3 (and numpy, for
@@ -172,6 +173,7 @@ func encodeNDArray(b *bytes.Buffer, a *NDArray) error {
 	if len(a.Data) > math.MaxUint32 {
 		return fmt.Errorf("pickle: ndarray of %d bytes does not fit protocol 3", len(a.Data))
 	}
+	b.Grow(len(a.Data) + 256)
 	// _reconstruct(ndarray, (0,), b'b')
 	writeGlobal(b, "numpy.core.multiarray", "_reconstruct")
 	writeGlobal(b, "numpy", "ndarray")
@@ -221,8 +223,12 @@ func encodeNDArray(b *bytes.Buffer, a *NDArray) error {
 // ndarray of the given shape.
 func Float32Array(data []float32, shape ...int) *NDArray {
 	raw := make([]byte, 4*len(data))
-	for i, f := range data {
-		binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(f))
+	if littleEndianHost && len(data) > 0 {
+		copy(raw, unsafe.Slice((*byte)(unsafe.Pointer(&data[0])), 4*len(data)))
+	} else {
+		for i, f := range data {
+			binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(f))
+		}
 	}
 	return &NDArray{Dtype: &Dtype{Kind: 'f', Size: 4, Str: "f4"}, Shape: shape, Data: raw}
 }

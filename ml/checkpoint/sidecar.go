@@ -1,6 +1,7 @@
 package checkpoint
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -56,7 +57,7 @@ func ReadSidecar(path string) (Sidecar, error) {
 		return Sidecar{}, fmt.Errorf("read sidecar: %w", err)
 	}
 	var s Sidecar
-	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&s); err != nil {
 		return Sidecar{}, fmt.Errorf("read sidecar %s: %w", path, err)

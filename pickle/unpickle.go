@@ -461,7 +461,7 @@ func (u *unpickler) step(op byte) error {
 		}
 		return u.push(s)
 	case opBinUnicode, opShortBinUni, opBinUnicode8:
-		w := map[byte]int{opBinUnicode: 4, opShortBinUni: 1, opBinUnicode8: 8}[op]
+		w := lenWidth(op)
 		n, err := u.readLen(w)
 		if err != nil {
 			return err
@@ -474,7 +474,7 @@ func (u *unpickler) step(op byte) error {
 		}
 		return u.push(string(b))
 	case opBinBytes, opShortBinBytes, opBinBytes8:
-		w := map[byte]int{opBinBytes: 4, opShortBinBytes: 1, opBinBytes8: 8}[op]
+		w := lenWidth(op)
 		n, err := u.readLen(w)
 		if err != nil {
 			return err
@@ -804,6 +804,17 @@ func (u *unpickler) step(op byte) error {
 		return u.errf("unknown opcode")
 	}
 	return nil
+}
+
+// lenWidth is the size of the length prefix of a string or bytes opcode.
+func lenWidth(op byte) int {
+	switch op {
+	case opShortBinUni, opShortBinBytes, opShortBinString:
+		return 1
+	case opBinUnicode8, opBinBytes8, opByteArray8:
+		return 8
+	}
+	return 4
 }
 
 func (u *unpickler) pushDecimal(s string) error {

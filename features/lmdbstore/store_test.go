@@ -3,6 +3,7 @@ package lmdbstore
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -412,4 +413,37 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("re-encoding a decoded record: %v", err)
 		}
 	})
+}
+
+func TestConcurrentGets(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.lmdb")
+	recs := sampleRecords()
+	writeStore(t, path, &Options{MapSize: 1 << 24}, recs)
+	r, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	errs := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		go func() {
+			for i := 0; i < 200; i++ {
+				want := recs[(g+i)%len(recs)]
+				got, err := r.Get(want.ID)
+				if err == nil && !sameRecord(got, want) {
+					err = fmt.Errorf("goroutine %d read %q wrong", g, want.ID)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for g := 0; g < 8; g++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
 }

@@ -313,3 +313,65 @@ func ExampleLocation5() {
 }
 
 func newRNG(seed uint64) *tensor.RNG { return tensor.NewRNG(seed) }
+
+// TestTrainingGradients checks the backward pass with dropout active
+// against central finite differences: the masks depend only on the seed,
+// so the loss is a smooth function of the weights for a fixed seed.
+func TestTrainingGradients(t *testing.T) {
+	for _, fc := range []fidelityCase{fidelityCases[2], fidelityCases[3], fidelityCases[4]} {
+		t.Run(fc.name, func(t *testing.T) {
+			m, fx := loadCase(t, fc, 0)
+			in, labels := fx.inputs(t)
+			loss := func() float64 {
+				out, err := m.Forward(in, true, newRNG(11))
+				if err != nil {
+					t.Fatal(err)
+				}
+				l, dl, err := CrossEntropy(out.Logits, labels, 2)
+				if err != nil {
+					t.Fatal(err)
+				}
+				m.ZeroGrad()
+				if err := m.Backward(dl); err != nil {
+					t.Fatal(err)
+				}
+				return float64(l)
+			}
+			loss()
+			params := m.paramIndex()
+			for _, name := range []string{
+				"bert.embeddings.word_embeddings.weight", "bert.encoder.layer.0.attention.self.query.weight",
+				"bert.encoder.layer.1.intermediate.dense.weight", "bert.encoder.v_layer.0.attention.self.value.weight",
+				"bert.encoder.c_layer.0.biattention.key1.weight", "bert.encoder.c_layer.1.biattention.query2.weight",
+				"bert.encoder.c_layer.1.t_intermediate.dense.weight", "bert.encoder.c_layer.0.v_output.dense.weight",
+				"bert.v_embeddings.image_embeddings.weight", "classifier.0.weight", "classifier.0.dense.weight",
+			} {
+				p := params[name]
+				if p == nil {
+					continue
+				}
+				loss()
+				grad := append([]float32(nil), p.Grad...)
+				// The entry with the largest gradient, where the finite
+				// difference is least swamped by float32 rounding.
+				best := 0
+				for i, g := range grad {
+					if math.Abs(float64(g)) > math.Abs(float64(grad[best])) {
+						best = i
+					}
+				}
+				const eps = 1e-2
+				orig := p.Data[best]
+				p.Data[best] = orig + eps
+				up := loss()
+				p.Data[best] = orig - eps
+				down := loss()
+				p.Data[best] = orig
+				num := (up - down) / (2 * eps)
+				if d := math.Abs(num - float64(grad[best])); d > 2e-2*math.Abs(num)+2e-4 {
+					t.Errorf("%s[%d]: backward %.6g, finite difference %.6g", name, best, grad[best], num)
+				}
+			}
+		})
+	}
+}

@@ -97,6 +97,7 @@ func (f *FFN) Backward(dy []float32) []float32 {
 	do := grow(slot(&f.do), len(ds))
 	copy(do, ds)
 	f.drop.backward(do)
+	f.Output.x = f.act.Recompute() // the GELU output was not kept
 	dh := f.act.Backward(f.Output.Backward(do, true))
 	dx := grow(slot(&f.dx), len(ds))
 	copy(dx, ds)

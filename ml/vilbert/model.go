@@ -207,6 +207,7 @@ func (e *Encoder) shareScratch() {
 			add(fmt.Sprint("dk", i), &a.dk)
 			add(fmt.Sprint("dv", i), &a.dv)
 			add(fmt.Sprint("ds", i), &a.ds)
+			add(fmt.Sprint("dprob", i), &a.dprob)
 		}
 		add("dense1.y", &bo.Dense1.y)
 		add("dense1.dx", &bo.Dense1.dx)
@@ -235,7 +236,7 @@ func shareLayers(ls []*Layer) {
 		for role, p := range map[string]**[]float32{
 			"dense.y": &a.Dense.y, "dense.dx": &a.Dense.dx, "ln.dx": &a.LayerNorm.dx,
 			"sum": &a.sum, "dh": &a.dh, "dx": &a.dx,
-			"dq": &a.att.dq, "dk": &a.att.dk, "dv": &a.att.dv, "ds": &a.att.ds,
+			"dq": &a.att.dq, "dk": &a.att.dk, "dv": &a.att.dv, "ds": &a.att.ds, "dprob": &a.att.dprob,
 		} {
 			roles[role] = append(roles[role], p)
 		}
@@ -251,7 +252,7 @@ func shareFFNs(fs []*FFN) {
 	roles := map[string][]**[]float32{}
 	for _, f := range fs {
 		for role, p := range map[string]**[]float32{
-			"out.y": &f.Output.y, "out.dx": &f.Output.dx, "gelu.dx": &f.act.dx, "ln.dx": &f.LayerNorm.dx,
+			"out.y": &f.Output.y, "out.dx": &f.Output.dx, "gelu.y": &f.act.y, "gelu.dx": &f.act.dx, "ln.dx": &f.LayerNorm.dx,
 			"sum": &f.sum, "do": &f.do, "dx": &f.dx,
 		} {
 			roles[role] = append(roles[role], p)

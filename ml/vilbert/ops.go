@@ -265,16 +265,21 @@ func (n *LayerNorm) Backward(dy []float32) []float32 {
 }
 
 // gelu is the exact form x·Φ(x) = x/2·(1 + erf(x/√2)) used by BERT and
-// MMF, evaluated in float32 precision (see normCDF).
+// MMF, evaluated in float32 precision (see normCDF). Its output is not
+// kept: Recompute rebuilds it for the backward pass of the layer that
+// reads it, so the buffer can be shared across layers.
 type gelu struct {
 	x  []float32
-	y  []float32
+	y  *[]float32
 	dx *[]float32
 }
 
+// Recompute evaluates the last forward output again and returns it.
+func (a *gelu) Recompute() []float32 { return a.Forward(a.x) }
+
 func (a *gelu) Forward(x []float32) []float32 {
 	a.x = x
-	y := grow(&a.y, len(x))
+	y := grow(slot(&a.y), len(x))
 	parallelFor(len(x), 20, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			cdf, _ := normCDF(x[i])
@@ -396,13 +401,17 @@ type attention struct {
 	heads, hd int
 	drop      dropout
 
-	b, lq, lk    int
-	q, k, v      []float32
-	mask         []float32 // [B, Lk] additive
-	probs, dprob []float32 // [B, heads, Lq, Lk] (after dropout: dprob holds the dropped copy in training)
-	ctx          []float32
-	dq, dk, dv   *[]float32
-	ds           *[]float32
+	b, lq, lk int
+	q, k, v   []float32
+	mask      []float32 // [B, Lk] additive
+	probs     []float32 // [B, heads, Lq, Lk] softmax output
+	// dprob holds the probabilities after dropout. Only the keep bits
+	// are stored; the backward pass rebuilds it, so the buffer can be
+	// shared across layers.
+	dprob      *[]float32
+	ctx        []float32
+	dq, dk, dv *[]float32
+	ds         *[]float32
 }
 
 // Forward returns the merged context [B·Lq, heads·hd].
@@ -426,7 +435,7 @@ func (a *attention) Forward(q, k, v []float32, b, lq, lk int, mask []float32, tr
 	})
 	p := probs
 	if train && a.drop.p > 0 {
-		p = grow(&a.dprob, len(probs))
+		p = grow(slot(&a.dprob), len(probs))
 		copy(p, probs)
 		a.drop.apply(p, train, rng)
 	} else {
@@ -470,7 +479,9 @@ func (a *attention) Backward(dctx []float32) (dq, dk, dv []float32) {
 	ds := grow(slot(&a.ds), b*H*lq*lk)
 	p := a.probs
 	if a.drop.active {
-		p = a.dprob
+		p = grow(slot(&a.dprob), len(p))
+		copy(p, a.probs)
+		a.drop.backward(p) // the same mask and scale as the forward pass
 	}
 	for bi := 0; bi < b; bi++ {
 		for h := 0; h < H; h++ {

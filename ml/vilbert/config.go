@@ -9,6 +9,19 @@
 // Backward sits beside its Forward. Parameters are *tensor.Tensor leaves,
 // so optimisers and freezing work on them as on any other model; the
 // model's own backward pass accumulates into their Grad.
+//
+// In short:
+//
+//	cfg, _ := vilbert.LoadConfigJSON("bert_base_6layer_6conect.json") // or DefaultConfig, CoreConfig, YAML
+//	m, _ := vilbert.New(cfg, seed)                                     // BERT-style random init
+//	rep, _ := m.LoadStateDict(sd, vilbert.LoadOptions{})               // MMF, CC (VMT) or HF BERT keys
+//	out, _ := m.Forward(inputs, train, rng)                            // out.Logits [B, 2]
+//	_, dlogits, _ := vilbert.CrossEntropy(out.Logits, labels, 2)
+//	m.Backward(dlogits)                                                // grads in each Parameters()[i].Tensor.Grad
+//
+// Trainable adapts a Model to the training loop (train.Model). A Model
+// keeps its activations between Forward and Backward and is not safe for
+// concurrent use.
 package vilbert
 
 import (

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"reflect"
-	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -39,7 +38,20 @@ type Node struct {
 	err       error // construction problem, reported by pipeline validation
 }
 
-var validName = regexp.MustCompile(`^[\w.-]+$`)
+// validName reports whether s matches Kedro's `[\w.-]+` (ASCII letters,
+// digits, '_', '.', '-'); a loop, as it runs for every node built.
+func validName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
 
 func newNode(name string, fn any, ins, outs []catalog.Ref, call func(context.Context, []any) ([]any, error)) *Node {
 	n := &Node{name: name, call: call}
@@ -59,34 +71,37 @@ func (n *Node) check() error {
 	switch {
 	case n.name == "":
 		return fmt.Errorf("node of function %s has no name", n.funcName)
-	case !validName.MatchString(n.name):
+	case !validName(n.name):
 		return fmt.Errorf("node name %q may only contain letters, digits, '_', '.', '-'", n.name)
 	case len(n.inputs) == 0 && len(n.outputs) == 0:
 		return fmt.Errorf("node %q has neither inputs nor outputs", n.name)
 	}
-	seen := map[string]bool{}
-	for _, o := range n.outputs {
+	// Nodes have a handful of ports: pairwise scans beat a map.
+	for k, o := range n.outputs {
 		if o.name == "" {
 			return fmt.Errorf("node %q has an output with an empty name", n.name)
 		}
-		if seen[o.name] {
-			return fmt.Errorf("node %q writes output %q twice", n.name, o.name)
+		for _, prev := range n.outputs[:k] {
+			if prev.name == o.name {
+				return fmt.Errorf("node %q writes output %q twice", n.name, o.name)
+			}
 		}
 		if _, isParam := catalog.IsParam(o.name); isParam {
 			return fmt.Errorf("node %q writes parameters %q; parameters are read-only", n.name, o.name)
 		}
-		seen[o.name] = true
 	}
 	for _, i := range n.inputs {
 		if i.name == "" {
 			return fmt.Errorf("node %q has an input with an empty name", n.name)
 		}
-		if seen[i.name] {
-			return fmt.Errorf("node %q reads %q, which is also its own output", n.name, i.name)
+		for _, o := range n.outputs {
+			if o.name == i.name {
+				return fmt.Errorf("node %q reads %q, which is also its own output", n.name, i.name)
+			}
 		}
 	}
 	for _, t := range n.tags {
-		if !validName.MatchString(t) {
+		if !validName(t) {
 			return fmt.Errorf("node %q: tag %q may only contain letters, digits, '_', '.', '-'", n.name, t)
 		}
 	}

@@ -103,7 +103,7 @@ func TestRun(t *testing.T) {
 		{"named parallel", []string{"--pipeline=demo", "--runner=parallel", "--max-workers=2"}, "9"},
 		{"env", []string{"--env=demo"}, "306"},
 		{"runtime params", []string{"--params", "demo.step=2"}, "12"},
-		{"json logs", []string{"--log-format=json", "--tags=prep,x", "--to-outputs=total"}, "9"},
+		{"json logs", []string{"--log-format=json", "--log-level=debug", "--tags=prep,x", "--to-outputs=total"}, "9"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -122,7 +122,7 @@ func TestRun(t *testing.T) {
 			if _, err := os.Stat(filepath.Join(data, "total.json")); err == nil {
 				t.Error("filtered-out node wrote its output")
 			}
-			if !strings.Contains(stderr, `"level":"info"`) {
+			if !strings.Contains(stderr, `"level":"info"`) || !strings.Contains(stderr, `"dataset":"seed_numbers"`) {
 				t.Errorf("no JSON log lines in %q", stderr)
 			}
 		})

@@ -9,6 +9,9 @@ import (
 	"runtime"
 	"strings"
 	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
 
 	"mmc/catalog"
 	"mmc/flow"
@@ -114,6 +117,7 @@ func (a *App) cmdRun(ctx context.Context, args []string) error {
 	log.Info().Strs("pipelines", names).Str("env", cfg.Env).Str("runner", runnerLabel).Int("nodes", p.Len()).
 		Str("version", cat.SaveVersion()).Msg("starting run")
 	_, err = flow.Run(ctx, p, cat, flow.RunOptions{
+		Hooks:              []flow.Hooks{datasetLogHooks(log)},
 		MaxWorkers:         workers,
 		OnlyMissingOutputs: onlyMissing,
 		Log:                log,
@@ -167,4 +171,20 @@ func parseLoadVersions(s string) (map[string]string, error) {
 		out[strings.TrimSpace(ds)] = strings.TrimSpace(ver)
 	}
 	return out, nil
+}
+
+// datasetLogHooks logs every dataset load and save at debug level
+// (--log-level debug), with where the data lives and how long it took.
+func datasetLogHooks(log zerolog.Logger) flow.Hooks {
+	if log.GetLevel() > zerolog.DebugLevel {
+		return flow.Hooks{}
+	}
+	return flow.Hooks{
+		AfterDatasetLoaded: func(_ context.Context, ds string, _ any, n *flow.Node, took time.Duration) {
+			log.Debug().Str("dataset", ds).Str("node", n.Name()).Str("took", took.Round(time.Millisecond).String()).Msg("loaded")
+		},
+		AfterDatasetSaved: func(_ context.Context, ds string, _ any, n *flow.Node, took time.Duration) {
+			log.Debug().Str("dataset", ds).Str("node", n.Name()).Str("took", took.Round(time.Millisecond).String()).Msg("saved")
+		},
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"mmc/ml/checkpoint"
+	"mmc/ml/checkpoint/pytorch"
 )
 
 // tinyModel is the fixture configuration with freshly initialised weights.
@@ -193,8 +194,8 @@ func TestParamCount(t *testing.T) {
 	}
 }
 
-// TestFullSizeCheckpoints loads full-size checkpoints written by torch in
-// the three layouts. It needs /usr/bin/python3 with torch and ~3 GB of
+// TestFullSizeCheckpoints loads full-size checkpoints written by
+// torch.save in the three layouts (read by ml/checkpoint/pytorch). It needs /usr/bin/python3 with torch and ~3 GB of
 // temporary disk.
 func TestFullSizeCheckpoints(t *testing.T) {
 	if testing.Short() {
@@ -220,7 +221,7 @@ func TestFullSizeCheckpoints(t *testing.T) {
 		t.Fatalf("allocated %d parameters", total)
 	}
 	load := func(name string) (*LoadReport, checkpoint.StateDict) {
-		sd, _, err := checkpoint.LoadSafetensors(filepath.Join(dir, name))
+		sd, err := pytorch.Load(filepath.Join(dir, name), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -232,7 +233,7 @@ func TestFullSizeCheckpoints(t *testing.T) {
 		return rep, sd
 	}
 
-	rep, sd := load("mmf_finetuned.safetensors")
+	rep, sd := load("mmf_finetuned.pth")
 	if !rep.Complete() || rep.Kind != KindMMF || len(rep.Loaded) != len(sd) {
 		t.Fatalf("MMF: %v", rep)
 	}
@@ -244,13 +245,13 @@ func TestFullSizeCheckpoints(t *testing.T) {
 	}
 	sd = nil
 
-	rep, _ = load("cc_pretrained.safetensors")
+	rep, _ = load("cc_pretrained.bin")
 	if rep.Kind != KindPretrained || rep.Convention != RegionsVMT || len(rep.Missing)+len(rep.Unexpected) != 0 ||
 		len(rep.Initialised) != 6 || len(rep.Ignored) != 14 {
 		t.Fatalf("CC: %v; initialised %v ignored %v", rep, rep.Initialised, rep.Ignored)
 	}
 
-	rep, _ = load("hf_bert.safetensors")
+	rep, _ = load("pytorch_model.bin")
 	if rep.Kind != KindBERT || len(rep.Missing)+len(rep.Unexpected) != 0 || len(rep.Ignored) != 4 ||
 		len(rep.Loaded) != 5+16*12 {
 		t.Fatalf("HF BERT: %v; missing %v unexpected %v", rep, rep.Missing, rep.Unexpected)

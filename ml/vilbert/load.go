@@ -13,9 +13,11 @@ const (
 	// KindMMF is an MMF fine-tuned checkpoint (model.bert.* +
 	// model.classifier.*), trained on regions as MMF reads them.
 	KindMMF = "mmf"
-	// KindPretrained is a ViLBERT pretraining checkpoint (bert.* with the
-	// cls.* heads, vilbert-multi-task's layout; the Conceptual Captions
-	// weights), trained with the VMT mean region.
+	// KindPretrained is a ViLBERT pretraining checkpoint without a
+	// classifier: vilbert-multi-task's layout (bert.* with the cls.*
+	// heads; the Conceptual Captions weights, pretrained with the VMT
+	// mean region) or MMF's zoo copy (model.bert.*, model.cls.*; MMF
+	// fine-tunes it on its own regions).
 	KindPretrained = "pretrained"
 	// KindBERT is a text-only BERT (Hugging Face bert-base-uncased).
 	KindBERT = "bert"
@@ -164,8 +166,12 @@ func (m *Model) LoadStateDict(sd checkpoint.StateDict, opts LoadOptions) (*LoadR
 	switch {
 	case !hasVisual:
 		rep.Kind = KindBERT
-	case hasModelPrefix || hasClassifier:
+	case hasClassifier:
 		rep.Kind, rep.Convention = KindMMF, RegionsMMF
+	case hasModelPrefix:
+		// MMF's own zoo copy of the pretrained weights: MMF fine-tunes it
+		// on regions as its reader gives them.
+		rep.Kind, rep.Convention = KindPretrained, RegionsMMF
 	default:
 		rep.Kind, rep.Convention = KindPretrained, RegionsVMT
 	}

@@ -79,6 +79,9 @@ func TestLoadLayouts(t *testing.T) {
 		{"old bert.bert", func(k string) string {
 			return strings.Replace(strings.Replace(k, "model.bert.", "bert.bert.", 1), "model.classifier.", "bert.classifier.", 1)
 		}, KindMMF, RegionsMMF, true, 0},
+		{"mmf zoo pretrained", func(k string) string {
+			return strings.Replace(k, "model.classifier.", "model.cls.predictions.", 1)
+		}, KindPretrained, RegionsMMF, false, 6},
 		{"pretrained with cls heads", func(k string) string {
 			if strings.HasPrefix(k, "model.classifier.") {
 				return "cls.imagePredictions." + strings.TrimPrefix(k, "model.classifier.")

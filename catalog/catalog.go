@@ -27,6 +27,7 @@ const (
 	Parameter            // params:<key> or parameters
 )
 
+// String is the kind as listed by `catalog list`.
 func (k Kind) String() string {
 	return [...]string{"explicit", "factory", "memory", "parameter"}[k]
 }

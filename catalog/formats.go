@@ -196,7 +196,9 @@ type JSONLError struct {
 	Err  error
 }
 
+// Error formats the problem as file:line: message.
 func (e *JSONLError) Error() string { return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err) }
+// Unwrap returns the JSON decoding error.
 func (e *JSONLError) Unwrap() error { return e.Err }
 
 // ReadJSONL calls fn for each non-blank line of r decoded into a new T;

@@ -18,6 +18,7 @@ type DecodeError struct {
 	Message string
 }
 
+// Error formats the problem as file:line:column: parameter "key": message.
 func (e *DecodeError) Error() string {
 	return fmt.Sprintf("%s: parameter %q: %s", e.Pos, e.Path, e.Message)
 }

@@ -20,6 +20,7 @@ type ParseError struct {
 	Detail  string // source excerpt with a caret, when the parser gave one
 }
 
+// Error formats the problem as file:line:column: invalid YAML: message.
 func (e *ParseError) Error() string {
 	return fmt.Sprintf("%s: invalid YAML: %s", e.Pos, e.Message)
 }

@@ -244,6 +244,7 @@ type PanicError struct {
 	Stack string
 }
 
+// Error names the node and the panic value; Stack holds the trace.
 func (e *PanicError) Error() string { return fmt.Sprintf("node %q panicked: %v", e.Node, e.Value) }
 
 var (

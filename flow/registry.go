@@ -86,6 +86,7 @@ type NotBuiltError struct {
 	Missing string
 }
 
+// Error says which pipeline is not built and what it lacks.
 func (e *NotBuiltError) Error() string {
 	return fmt.Sprintf("pipeline %q is registered but not built yet: %s", e.Name, e.Missing)
 }

@@ -54,6 +54,7 @@ type RunError struct {
 	Message string // Kedro's resume suggestion, ready to print
 }
 
+// Error names the failed node, or says the run was cancelled.
 func (e *RunError) Error() string {
 	if e.Node == "" {
 		return fmt.Sprintf("run stopped: %v", e.Err)
@@ -61,6 +62,7 @@ func (e *RunError) Error() string {
 	return fmt.Sprintf("node %q failed: %v", e.Node, e.Err)
 }
 
+// Unwrap returns the node's error or the cancellation cause.
 func (e *RunError) Unwrap() error { return e.Err }
 
 // ResumeArg is the --from-nodes flag that resumes the run, or "".

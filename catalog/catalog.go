@@ -21,10 +21,10 @@ type Kind int
 
 // The ways a name resolves, in Kedro's order of precedence.
 const (
-	Explicit Kind = iota // an entry of its own in catalog.yml
-	Factory              // matched a dataset factory pattern
-	Memory               // no entry: an in-memory dataset
-	Parameter            // params:<key> or parameters
+	Explicit  Kind = iota // an entry of its own in catalog.yml
+	Factory               // matched a dataset factory pattern
+	Memory                // no entry: an in-memory dataset
+	Parameter             // params:<key> or parameters
 )
 
 // String is the kind as listed by `catalog list`.

@@ -198,6 +198,7 @@ type JSONLError struct {
 
 // Error formats the problem as file:line: message.
 func (e *JSONLError) Error() string { return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err) }
+
 // Unwrap returns the JSON decoding error.
 func (e *JSONLError) Unwrap() error { return e.Err }
 

@@ -32,6 +32,20 @@ func closeTo(got, want []float32, rtol, atol float64) error {
 	return nil
 }
 
+// normRel is max|got−want| / max|want|, the normwise relative error
+// logged by the fixture tests.
+func normRel(got, want []float32) float64 {
+	var diff, scale float64
+	for i := range want {
+		diff = math.Max(diff, math.Abs(float64(got[i])-float64(want[i])))
+		scale = math.Max(scale, math.Abs(float64(want[i])))
+	}
+	if scale == 0 {
+		return diff
+	}
+	return diff / scale
+}
+
 func ints(a *checkpoint.Array) []int {
 	out := make([]int, len(a.Data))
 	for i, v := range a.Data {
@@ -102,13 +116,16 @@ func TestOpsMatchPyTorch(t *testing.T) {
 			if err := closeTo(y.Data, want.Data, 1e-5, 1e-6); err != nil {
 				t.Fatalf("forward: %v", err)
 			}
+			worst := normRel(y.Data, want.Data)
 			y.BackwardWith(sd[tc.name+".dy"].Data)
 			for i, name := range tc.inputs {
 				g := sd[tc.name+".grad_"+name]
 				if err := closeTo(in[i].Grad, g.Data, 1e-5, 1e-6); err != nil {
 					t.Errorf("gradient of %s: %v", name, err)
 				}
+				worst = math.Max(worst, normRel(in[i].Grad, g.Data))
 			}
+			t.Logf("max normwise relative error %.2g", worst)
 		})
 	}
 }

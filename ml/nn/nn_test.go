@@ -23,9 +23,10 @@ func closeTo(got, want []float32, rtol, atol float64) error {
 	return nil
 }
 
-// normRel is max|got−want| / max|want|, with the scale floored at 1e-3:
-// the key bias's true gradient is zero (softmax ignores a shift shared by
-// all keys), so PyTorch's ~1e-9 values there are rounding noise.
+// normRel is max|got−want| / max|want| (scale floored at 1e-3). The key
+// bias is left out of the logged figure: its true gradient is zero
+// (softmax ignores a shift shared by all keys), so both sides hold ~1e-9
+// rounding noise there; the elementwise check still covers it.
 func normRel(got, want []float32) float64 {
 	var diff, scale float64
 	for i := range want {
@@ -68,7 +69,9 @@ func TestBertLayerMatchesPyTorch(t *testing.T) {
 		if err := closeTo(p.Param.Grad, sd["grad."+p.Name].Data, 1e-4, 1e-5); err != nil {
 			t.Errorf("gradient of %s: %v", p.Name, err)
 		}
-		worst = math.Max(worst, normRel(p.Param.Grad, sd["grad."+p.Name].Data))
+		if p.Name != "attention.self.key.bias" { // true gradient 0: noise only
+			worst = math.Max(worst, normRel(p.Param.Grad, sd["grad."+p.Name].Data))
+		}
 	}
 	t.Logf("max normwise relative error over output and all gradients: %.2g", worst)
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"mmc/catalog"
 	"mmc/flow"
@@ -162,6 +163,38 @@ func TestRunErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestOnlyMissingOutputsAndVersions(t *testing.T) {
+	conf, data := project(t, "[1,2,3]")
+	if code, _, stderr := runCLI(t, "run", "--conf-source", conf); code != 0 {
+		t.Fatal(stderr)
+	}
+	code, _, stderr := runCLI(t, "run", "--conf-source", conf, "--only-missing-outputs")
+	if code != 0 || !strings.Contains(stderr, "running 0 out of 2 nodes") {
+		t.Errorf("exit %d, stderr %s", code, stderr)
+	}
+	// A versioned output: two runs keep two versions, --load-versions pins one.
+	os.Remove(filepath.Join(data, "total.json"))
+	os.WriteFile(filepath.Join(conf, "base", "catalog.yml"), []byte(
+		"seed_numbers:\n  type: json\n  filepath: "+data+"/seed.json\n"+
+			"total:\n  type: json\n  filepath: "+data+"/total.json\n  versioned: true\n"), 0o644)
+	for _, step := range []string{"1", "2"} {
+		if code, _, stderr := runCLI(t, "run", "--conf-source", conf, "--params", "demo.step="+step); code != 0 {
+			t.Fatal(stderr)
+		}
+		time.Sleep(2 * time.Millisecond) // distinct version timestamps
+	}
+	versions, _ := filepath.Glob(filepath.Join(data, "total.json", "*", "total.json"))
+	if len(versions) != 2 {
+		t.Fatalf("versions %v", versions)
+	}
+	if code, _, stderr := runCLI(t, "run", "--conf-source", conf, "--load-versions", "total:nope"); code != 1 || !strings.Contains(stderr, "not in the form") {
+		t.Errorf("bad version: exit %d, %s", code, stderr)
+	}
+	if code, _, stderr := runCLI(t, "run", "--conf-source", conf, "--load-versions", "bumped:2026-01-01T00.00.00.000Z"); code != 2 || !strings.Contains(stderr, "has no catalog entry") {
+		t.Errorf("in-memory dataset version: exit %d, %s", code, stderr)
 	}
 }
 

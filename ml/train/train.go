@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"mmc/ml/batch"
@@ -397,7 +398,7 @@ func loadParams(params []Param, sd checkpoint.StateDict) error {
 		if !ok {
 			return fmt.Errorf("parameter %q missing from the saved weights", p.Name)
 		}
-		if len(a.Data) != len(p.Tensor.Data) {
+		if !slices.Equal(a.Shape, p.Tensor.Shape) || len(a.Data) != len(p.Tensor.Data) {
 			return fmt.Errorf("parameter %q: saved shape %v, model shape %v", p.Name, a.Shape, p.Tensor.Shape)
 		}
 		copy(p.Tensor.Data, a.Data)

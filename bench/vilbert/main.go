@@ -186,9 +186,8 @@ func goSide(args []int) (*result, error) {
 	stepS := time.Since(t0).Seconds() / float64(steps)
 	pprof.StopCPUProfile()
 
-	// Inference runs on a second model sharing nothing, as a served model
-	// would; its weights add to the peak as torch's eval pass does not,
-	// so it reuses the trained model instead.
+	// Inference: one meme through the same model in eval mode, as the
+	// torch side does.
 	one := randomInputs(rng, cfg, 1, t, r)
 	if _, err := m.Forward(one, false, nil); err != nil {
 		return nil, err

@@ -375,3 +375,25 @@ func TestTrainingGradients(t *testing.T) {
 		})
 	}
 }
+
+// TestFrozenLayersSkipped checks that a frozen text layer with nothing
+// trainable below it does no backward work: its cached inputs are
+// poisoned after the forward pass, so any use would panic.
+func TestFrozenLayersSkipped(t *testing.T) {
+	m, fx := loadCase(t, fidelityCases[0], 1)
+	in, labels := fx.inputs(t)
+	out, err := m.Forward(in, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l0 := m.Bert.Encoder.Layer[0]
+	l0.Attention.att.probs, l0.FFN.LayerNorm.xhat, l0.Attention.LayerNorm.xhat = nil, nil, nil
+	m.Bert.Embeddings.LayerNorm.xhat = nil
+	_, dl, _ := CrossEntropy(out.Logits, labels, 2)
+	if err := m.Backward(dl); err != nil {
+		t.Fatal(err)
+	}
+	if g := m.Bert.Encoder.Layer[1].FFN.Output.Weight.Grad; g == nil {
+		t.Error("layer 1 is trainable but got no gradient")
+	}
+}

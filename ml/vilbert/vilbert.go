@@ -266,6 +266,10 @@ func (m *Model) Backward(dlogits []float32) error {
 			if dtxt == nil {
 				continue
 			}
+			if st.i < c.FreezeBertLayers && !need[st.i] {
+				dtxt = nil // frozen, and nothing trainable below: no work at all
+				continue
+			}
 			dtxt = enc.Layer[st.i].Backward(dtxt, need[st.i])
 		case 'v':
 			dimg = enc.VLayer[st.i].Backward(dimg, true)

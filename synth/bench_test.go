@@ -16,7 +16,7 @@ func BenchmarkRenderPNG(b *testing.B) {
 	}
 	s, text := &set.Splits[0].Scenes[0], set.Splits[0].Memes[0].Text
 	r := NewRenderer()
-	enc := png.Encoder{CompressionLevel: png.BestSpeed}
+	enc := png.Encoder{CompressionLevel: png.BestSpeed, BufferPool: &oneBuffer{}}
 	for _, bc := range []struct {
 		name     string
 		paletted bool

@@ -152,7 +152,7 @@ func RenderAll(dir string, set *Set, workers int) error {
 		go func() {
 			defer wg.Done()
 			r := NewRenderer()
-			enc := png.Encoder{CompressionLevel: png.BestSpeed}
+			enc := png.Encoder{CompressionLevel: png.BestSpeed, BufferPool: &oneBuffer{}}
 			var failed error
 			for j := range jobs {
 				if failed != nil {
@@ -186,6 +186,13 @@ func RenderAll(dir string, set *Set, workers int) error {
 	}
 	return errors.Join(all...)
 }
+
+// oneBuffer keeps one worker's PNG encoder state (zlib writer and row
+// buffers) between images instead of allocating it for each.
+type oneBuffer struct{ b *png.EncoderBuffer }
+
+func (o *oneBuffer) Get() *png.EncoderBuffer  { return o.b }
+func (o *oneBuffer) Put(b *png.EncoderBuffer) { o.b = b }
 
 func writePNG(path string, enc *png.Encoder, img *image.RGBA) error {
 	var buf bytes.Buffer

@@ -80,6 +80,33 @@ func (r *Renderer) Render(s *Scene, text string) (*image.RGBA, error) {
 	return img, nil
 }
 
+// starPolygon is a five-pointed star (outer radius 1, inner 0.42) with
+// its top point up, as alternating outer and inner vertices.
+var starPolygon = func() [][2]float64 {
+	pts := make([][2]float64, 10)
+	for i := range pts {
+		r := 1.0
+		if i%2 == 1 {
+			r = 0.42
+		}
+		a := -math.Pi/2 + float64(i)*math.Pi/5
+		pts[i] = [2]float64{r * math.Cos(a), r*math.Sin(a) + 0.1} // +0.1 centres it vertically
+	}
+	return pts
+}()
+
+// inPolygon is the even-odd ray-casting test.
+func inPolygon(pts [][2]float64, u, v float64) bool {
+	in := false
+	for i, j := 0, len(pts)-1; i < len(pts); j, i = i, i+1 {
+		a, b := pts[i], pts[j]
+		if (a[1] > v) != (b[1] > v) && u < (b[0]-a[0])*(v-a[1])/(b[1]-a[1])+a[0] {
+			in = !in
+		}
+	}
+	return in
+}
+
 // inImage reports whether box is a non-empty rectangle inside b.
 func inImage(box [4]int, b image.Rectangle) bool {
 	r := image.Rect(box[0], box[1], box[2], box[3])
@@ -96,13 +123,7 @@ var shapeTests = map[string]func(u, v float64) bool{
 		return v >= -0.9 && v <= 0.9 && math.Abs(u) <= (v+0.9)/1.8
 	},
 	"diamond": func(u, v float64) bool { return math.Abs(u)+math.Abs(v) <= 1 },
-	"star": func(u, v float64) bool {
-		// A five-pointed star: radius oscillates with the angle.
-		rho := math.Hypot(u, v)
-		th := math.Atan2(u, -v)
-		k := math.Mod(th*5/(2*math.Pi)+10.5, 1) - 0.5 // -0.5..0.5 within one point
-		return rho <= 0.45+0.55*(1-2*math.Abs(k))
-	},
+	"star":    func(u, v float64) bool { return inPolygon(starPolygon, u, v) },
 	"cross": func(u, v float64) bool {
 		return (math.Abs(u) <= 0.3 && math.Abs(v) <= 0.95) || (math.Abs(v) <= 0.3 && math.Abs(u) <= 0.95)
 	},

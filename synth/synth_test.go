@@ -393,3 +393,34 @@ func TestToPalettedKeepsPixels(t *testing.T) {
 		t.Error("an image with more than 256 colours was palettised")
 	}
 }
+
+func TestShapesAreDistinct(t *testing.T) {
+	// Every shape covers its centre and leaves its box corner empty, and
+	// no two shapes cover the same set of sample points.
+	masks := map[string]string{}
+	for _, name := range Shapes {
+		in, ok := shapeTests[name]
+		if !ok {
+			t.Fatalf("shape %q has no drawing", name)
+		}
+		if !in(0, 0) || in(-0.97, -0.97) {
+			t.Errorf("%s: centre inside %v, corner inside %v", name, in(0, 0), in(-0.97, -0.97))
+		}
+		var mask strings.Builder
+		for v := -1.0; v <= 1; v += 0.1 {
+			for u := -1.0; u <= 1; u += 0.1 {
+				if in(u, v) {
+					mask.WriteByte('#')
+				} else {
+					mask.WriteByte('.')
+				}
+			}
+		}
+		for other, m := range masks {
+			if m == mask.String() {
+				t.Errorf("%s and %s draw the same", name, other)
+			}
+		}
+		masks[name] = mask.String()
+	}
+}

@@ -173,9 +173,7 @@ func TrainSplits(ctx context.Context, p TrainParams, trainSet, valSet []memes.Me
 		store := train.DirStore{Dir: p.StateDir}
 		switch p.Resume {
 		case "never":
-			if err := os.RemoveAll(p.StateDir); err != nil {
-				return TrainedModel{}, train.History{}, fmt.Errorf("train: clear state %s: %w", p.StateDir, err)
-			}
+			t.Fresh = true
 		case "require":
 			st, err := store.Load()
 			if err != nil {

@@ -182,6 +182,9 @@ type Trainer struct {
 	Config    Config
 	Store     Store
 	Hooks     Hooks
+	// Fresh starts from the initial weights even when Store holds a
+	// compatible state; the state is overwritten after the first epoch.
+	Fresh bool
 	// Fingerprint identifies what a saved state must match to be resumed
 	// (model sizes, data, training settings); a stored state with another
 	// fingerprint is ignored and overwritten.
@@ -212,7 +215,7 @@ func (t *Trainer) Run(ctx context.Context, train, val Dataset) (*History, error)
 	hist := &History{}
 	var best checkpoint.StateDict
 	startEpoch, step, sinceBest := 0, 0, 0
-	if t.Store != nil {
+	if t.Store != nil && !t.Fresh {
 		st, err := t.Store.Load()
 		if err != nil {
 			return nil, fmt.Errorf("train: resume: %w", err)

@@ -282,3 +282,24 @@ func TestStoreRoundTrip(t *testing.T) {
 		t.Errorf("corrupt model file: error %v should name %s", err, stateModel)
 	}
 }
+
+func TestFreshIgnoresSavedState(t *testing.T) {
+	tr, val := toyData(100, 13, 0.1), toyData(60, 14, 0.1)
+	cfg := toyConfig()
+	cfg.Epochs = 2
+	store := DirStore{Dir: filepath.Join(t.TempDir(), "state")}
+	a, _ := newToyTrainer(t, cfg, tr.Len(), store)
+	if _, err := a.Run(context.Background(), tr, val); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := newToyTrainer(t, cfg, tr.Len(), store)
+	b.Fresh = true
+	var epochs int
+	b.Hooks.OnEpoch = func(Epoch) { epochs++ }
+	if _, err := b.Run(context.Background(), tr, val); err != nil {
+		t.Fatal(err)
+	}
+	if epochs != cfg.Epochs {
+		t.Errorf("Fresh run trained %d epochs over a finished state, want %d", epochs, cfg.Epochs)
+	}
+}

@@ -28,12 +28,16 @@ var hatefulMemesSplits = []string{"train", "dev_seen", "test_seen", "dev_unseen"
 func init() {
 	catalog.Register(catalog.Format{
 		Name:          "meme_folder",
-		Doc:           "a Hateful Memes style folder: <split>.jsonl files (load_args.splits, default all) and images relative to it",
+		Doc:           "a Hateful Memes style folder: <split>.jsonl files (load_args: splits, default all; strict) and images relative to it",
 		Accepts:       catalog.AcceptTypes(reflect.TypeFor[MemeFolder]()),
 		NeedsFilepath: true,
 		New: func(s catalog.Spec) (catalog.Dataset, error) {
 			var args struct {
 				Splits []string `yaml:"splits"`
+				// Strict makes the first bad line an error (file:line)
+				// instead of an entry in MemeSplit.BadLines: what training
+				// wants, while data_processing wants the full list.
+				Strict bool `yaml:"strict"`
 			}
 			if err := s.DecodeLoadArgs(&args); err != nil {
 				return nil, err
@@ -52,7 +56,7 @@ func init() {
 					return nil, fmt.Errorf("dataset %q: load_args.splits: %q is not a split file stem such as train", s.Name, sp)
 				}
 			}
-			return &memeFolderDataset{root: s.Filepath, splits: args.Splits, exclusive: save.Exclusive}, nil
+			return &memeFolderDataset{root: s.Filepath, splits: args.Splits, strict: args.Strict, exclusive: save.Exclusive}, nil
 		},
 	})
 }
@@ -60,6 +64,7 @@ func init() {
 type memeFolderDataset struct {
 	root      string
 	splits    []string
+	strict    bool
 	exclusive bool
 }
 
@@ -134,6 +139,9 @@ func (d *memeFolderDataset) Load(ctx context.Context, _ reflect.Type) (any, erro
 		file.Close()
 		if err != nil {
 			return nil, err
+		}
+		if d.strict && len(bad) > 0 {
+			return nil, fmt.Errorf("%s (and %d more bad lines in this file)", bad[0], len(bad)-1)
 		}
 		f.Splits = append(f.Splits, MemeSplit{Name: n, Memes: ms, BadLines: bad})
 	}

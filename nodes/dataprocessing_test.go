@@ -211,6 +211,10 @@ func TestMemeFolderNamedSplitsAndSave(t *testing.T) {
 	if len(back.Splits) != 2 {
 		t.Errorf("plain save: %d splits, want the saved one and stale", len(back.Splits))
 	}
+	strict := catalogWith(t, "m:\n  type: meme_folder\n  filepath: "+root+"\n  load_args: {strict: true}\n")
+	if _, err := strict.Load(context.Background(), "m", reflect.TypeFor[MemeFolder]()); err == nil || !strings.Contains(err.Error(), "train.jsonl:8: field \"label\" is 2") || !strings.Contains(err.Error(), "2 more") {
+		t.Errorf("strict load: error %v, want the first bad line with file:line", err)
+	}
 	excl := catalogWith(t, "m:\n  type: meme_folder\n  filepath: "+out+"\n  save_args: {exclusive: true}\n")
 	if err := excl.Save(context.Background(), "m", f); err != nil {
 		t.Fatal(err)

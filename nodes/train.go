@@ -76,9 +76,9 @@ func (p TrainParams) validate() error {
 	return p.Loop.Validate()
 }
 
-// Encode tokenises every meme's text with the embedded bert-base-uncased
+// encodeTexts tokenises every meme's text with the embedded bert-base-uncased
 // WordPiece tokenizer, framed and padded as MMF's bert_tokenizer does.
-func Encode(ms []memes.Meme, maxSeqLen int) ([]text.Encoding, error) {
+func encodeTexts(ms []memes.Meme, maxSeqLen int) ([]text.Encoding, error) {
 	tok := text.Default()
 	out := make([]text.Encoding, len(ms))
 	for i, m := range ms {
@@ -93,7 +93,7 @@ func Encode(ms []memes.Meme, maxSeqLen int) ([]text.Encoding, error) {
 
 // newSource tokenises ms and pairs them with their region features.
 func newSource(ms []memes.Meme, feats features.Reader, d DataParams, featDim int) (*batch.Source, error) {
-	enc, err := Encode(ms, d.MaxSeqLength)
+	enc, err := encodeTexts(ms, d.MaxSeqLength)
 	if err != nil {
 		return nil, err
 	}
@@ -168,7 +168,7 @@ func TrainSplits(ctx context.Context, p TrainParams, trainSet, valSet []memes.Me
 	if err != nil {
 		return TrainedModel{}, train.History{}, err
 	}
-	t := &train.Trainer{Model: model, Optimizer: opt, Config: p.Loop, Fingerprint: fingerprint(mp, p, trainSet, valSet)}
+	t := &train.Trainer{Model: model, Optimizer: opt, Config: p.Loop, Fingerprint: trainFingerprint(mp, p, trainSet, valSet)}
 	if p.StateDir != "" {
 		store := train.DirStore{Dir: p.StateDir}
 		switch p.Resume {
@@ -234,9 +234,9 @@ func featureWidth(feats features.Reader, m memes.Meme) (int, error) {
 	return rec.Dim, nil
 }
 
-// fingerprint identifies what a saved training state must match: the
+// trainFingerprint identifies what a saved training state must match: the
 // model, every training setting and the two splits' ids.
-func fingerprint(mp ModelParams, p TrainParams, trainSet, valSet []memes.Meme) string {
+func trainFingerprint(mp ModelParams, p TrainParams, trainSet, valSet []memes.Meme) string {
 	h := sha256.New()
 	enc := json.NewEncoder(h)
 	enc.Encode(mp)

@@ -51,6 +51,7 @@ func main() {
 	threads := flag.Int("threads", 2, "threads for each side (GOMAXPROCS and BLAS; torch.set_num_threads)")
 	python := flag.String("python", "/usr/bin/python3", "Python with torch")
 	cpuprofile := flag.String("cpuprofile", "", "with -side=go: write a CPU profile of the timed steps")
+	torchFirst := flag.Bool("torch-first", false, "run the PyTorch side before the Go side (the machine's load drifts; alternate to check)")
 	flag.Parse()
 	args := []int{*batch, *tokens, *regions, *steps, *inferRuns, *threads}
 	if *side == "go" {
@@ -63,13 +64,13 @@ func main() {
 		json.NewEncoder(os.Stdout).Encode(r)
 		return
 	}
-	if err := run(args, *python); err != nil {
+	if err := run(args, *python, *torchFirst); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/vilbert:", err)
 		os.Exit(1)
 	}
 }
 
-func run(args []int, python string) error {
+func run(args []int, python string, torchFirst bool) error {
 	fmt.Printf("ViLBERT (Facebook config, MMF head, 247,780,354 parameters): batch %d × %d tokens × %d regions, %d steps, %d threads\n",
 		args[0], args[1], args[2], args[3], args[5])
 	fmt.Printf("load average before: %s\n", loadavg())
@@ -81,10 +82,6 @@ func run(args []int, python string) error {
 	for i, name := range []string{"batch", "tokens", "regions", "steps", "infer-runs", "threads"} {
 		strArgs = append(strArgs, fmt.Sprintf("-%s=%d", name, args[i]))
 	}
-	goRes, err := sideResult(exec.Command(self, strArgs...))
-	if err != nil {
-		return fmt.Errorf("go side: %w", err)
-	}
 	script, err := torchScript()
 	if err != nil {
 		return err
@@ -93,11 +90,32 @@ func run(args []int, python string) error {
 	for _, a := range args {
 		pyArgs = append(pyArgs, strconv.Itoa(a))
 	}
-	torchRes, err := sideResult(exec.Command(python, pyArgs...))
-	if err != nil {
-		return fmt.Errorf("torch side: %w", err)
+	var goRes, torchRes *result
+	sides := []func() error{
+		func() (err error) {
+			goRes, err = sideResult(exec.Command(self, strArgs...))
+			if err != nil {
+				err = fmt.Errorf("go side: %w", err)
+			}
+			return err
+		},
+		func() (err error) {
+			torchRes, err = sideResult(exec.Command(python, pyArgs...))
+			if err != nil {
+				err = fmt.Errorf("torch side: %w", err)
+			}
+			return err
+		},
 	}
-	fmt.Printf("load average after:  %s\n", loadavg())
+	if torchFirst {
+		sides[0], sides[1] = sides[1], sides[0]
+	}
+	for _, side := range sides {
+		if err := side(); err != nil {
+			return err
+		}
+		fmt.Printf("load average: %s\n", loadavg())
+	}
 	fmt.Printf("%-8s %14s %16s %14s  %s\n", "side", "train step s", "infer 1 meme ms", "peak RSS MiB", "backend")
 	fmt.Printf("%-8s %14.3f %16.1f %14.0f  %s, %d threads\n", "go", goRes.StepS, goRes.InferS*1e3, float64(goRes.PeakRSS)/(1<<20), goRes.Backend, goRes.Threads)
 	fmt.Printf("%-8s %14.3f %16.1f %14.0f  torch %s, %d threads\n", "torch", torchRes.StepS, torchRes.InferS*1e3, float64(torchRes.PeakRSS)/(1<<20), torchRes.TorchVer, torchRes.Threads)

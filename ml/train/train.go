@@ -350,7 +350,7 @@ func (t *Trainer) trainEpoch(ctx context.Context, data Dataset, epoch int, step 
 	return Epoch{Epoch: epoch + 1, Steps: *step, TrainLoss: lossSum / float64(seen), LR: lr, Seconds: secs, MemesPerSec: float64(seen) / secs}, nil
 }
 
-// Predict runs the model without gradients over data in order and
+// Predict runs the model in evaluation mode over data in order and
 // returns the ids, the [N, 2] logits and the labels (batch.NoLabel where
 // unknown).
 func Predict(ctx context.Context, m Model, data Dataset, batchSize, workers, ahead int) (ids []string, logits []float32, labels []int, err error) {
@@ -368,11 +368,12 @@ func Predict(ctx context.Context, m Model, data Dataset, batchSize, workers, ahe
 		if b == nil {
 			break
 		}
-		var out []float32
-		var ferr error
-		tensor.NoGrad(func() { out, ferr = m.Forward(b, false) })
-		if ferr != nil {
-			return nil, nil, nil, fmt.Errorf("predict batch of %v: %w", b.IDs, ferr)
+		// No tensor.NoGrad here: it is process-wide and would stop graph
+		// recording in a training running beside this prediction (the
+		// parallel runner); an autograd model's unused graph is dropped.
+		out, err := m.Forward(b, false)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("predict batch of %v: %w", b.IDs, err)
 		}
 		if len(out) != 2*b.Size {
 			return nil, nil, nil, fmt.Errorf("model returned %d logits for a batch of %d, want [%d, 2]", len(out), b.Size, b.Size)

@@ -19,17 +19,20 @@ import (
 const (
 	ModelPooledLinear = "pooled_linear"
 	ModelViLBERT      = "vilbert"
+	ModelTextBERT     = "text_bert"
 )
 
 // ModelParams selects and sizes the classifier (…→ model).
 type ModelParams struct {
 	// Kind is the architecture: "vilbert" (ml/vilbert, sized by
-	// ViLBERT) or "pooled_linear" (logistic regression on pooled region
-	// features and a hashed bag of words; with one modality switched
-	// off it is a unimodal baseline).
-	Kind         string             `yaml:"kind" json:"kind"`
-	PooledLinear PooledLinearParams `yaml:"pooled_linear" json:"pooled_linear"`
-	ViLBERT      vilbert.Config     `yaml:"vilbert" json:"vilbert"`
+	// ViLBERT), "text_bert" (BERT on the caption alone, the paper's Text
+	// BERT baseline, sized by TextBERT) or "pooled_linear" (logistic
+	// regression on pooled region features and a hashed bag of words;
+	// with one modality switched off it is a unimodal baseline).
+	Kind         string               `yaml:"kind" json:"kind"`
+	PooledLinear PooledLinearParams   `yaml:"pooled_linear" json:"pooled_linear"`
+	ViLBERT      vilbert.Config       `yaml:"vilbert" json:"vilbert"`
+	TextBERT     train.TextBERTConfig `yaml:"text_bert" json:"text_bert"`
 	// InitWeights is a checkpoint to start ViLBERT from (the Conceptual
 	// Captions weights, a synthetic pretraining run, bert-base-uncased);
 	// the classifier is freshly initialised. Used when the file exists;
@@ -57,6 +60,12 @@ func BuildModel(mp ModelParams, seed uint64) (train.Model, error) {
 			return nil, err
 		}
 		return train.Autograd(m), nil
+	case ModelTextBERT:
+		m, err := train.NewTextBERT(mp.TextBERT, seed)
+		if err != nil {
+			return nil, err
+		}
+		return &textBERTModel{Model: train.Autograd(m), net: m}, nil
 	case ModelViLBERT:
 		c := mp.ViLBERT
 		if mp.FeatDim > 0 && c.VFeatureSize != mp.FeatDim {
@@ -68,7 +77,7 @@ func BuildModel(mp ModelParams, seed uint64) (train.Model, error) {
 		}
 		return &vilbertModel{m: m}, nil
 	}
-	return nil, fmt.Errorf("model kind %q unknown (want %q or %q)", mp.Kind, ModelViLBERT, ModelPooledLinear)
+	return nil, fmt.Errorf("model kind %q unknown (want %q, %q or %q)", mp.Kind, ModelViLBERT, ModelTextBERT, ModelPooledLinear)
 }
 
 // initialise loads mp.InitWeights into a freshly built model when the
@@ -77,16 +86,19 @@ func initialise(m train.Model, mp ModelParams) (string, error) {
 	if mp.InitWeights == "" {
 		return "", nil
 	}
-	vm, ok := m.(*vilbertModel)
-	if !ok {
-		return "", fmt.Errorf("init_weights is supported for vilbert models only, not %q", mp.Kind)
-	}
 	if _, err := os.Stat(mp.InitWeights); errors.Is(err, os.ErrNotExist) {
-		return fmt.Sprintf("init_weights %s not found: training from scratch (place the Conceptual Captions checkpoint there, or run vilbert_pretrain)", mp.InitWeights), nil
+		return fmt.Sprintf("init_weights %s not found: training from scratch (place the Conceptual Captions checkpoint or bert-base-uncased there, or run vilbert_pretrain)", mp.InitWeights), nil
 	}
 	sd, err := readWeights(mp.InitWeights)
 	if err != nil {
 		return "", err
+	}
+	if tb, ok := m.(*textBERTModel); ok {
+		return loadTextBERT(tb.net, sd, mp.InitWeights)
+	}
+	vm, ok := m.(*vilbertModel)
+	if !ok {
+		return "", fmt.Errorf("init_weights is supported for vilbert and text_bert models, not %q", mp.Kind)
 	}
 	rep, err := vm.m.LoadStateDict(sd, vilbert.LoadOptions{SkipClassifier: true})
 	if err != nil {
@@ -110,6 +122,38 @@ func readWeights(path string) (checkpoint.StateDict, error) {
 		return pytorch.Load(path, &pytorch.Options{Lenient: true})
 	}
 	return nil, fmt.Errorf("weights %s: unsupported file type (want .safetensors, .bin, .pth or .pt)", path)
+}
+
+// textBERTModel is TextBERT behind the autograd adapter, kept typed for
+// weight loading.
+type textBERTModel struct {
+	train.Model
+	net *train.TextBERT
+}
+
+// loadTextBERT copies a BERT checkpoint (Hugging Face layout, with or
+// without the "bert." prefix) into the encoder; the classifier keeps its
+// fresh initialisation. Every encoder parameter must be present.
+func loadTextBERT(m *train.TextBERT, sd checkpoint.StateDict, path string) (string, error) {
+	loaded := 0
+	for _, p := range m.Params() {
+		if strings.HasPrefix(p.Name, "classifier.") {
+			continue
+		}
+		a, ok := sd[p.Name]
+		if !ok {
+			a, ok = sd[strings.TrimPrefix(p.Name, "bert.")]
+		}
+		if !ok {
+			return "", fmt.Errorf("init_weights %s: no tensor %q (nor without the bert. prefix)", path, p.Name)
+		}
+		if len(a.Data) != len(p.Tensor.Data) {
+			return "", fmt.Errorf("init_weights %s: %q has shape %v, model %v", path, p.Name, a.Shape, p.Tensor.Shape)
+		}
+		copy(p.Tensor.Data, a.Data)
+		loaded++
+	}
+	return fmt.Sprintf("init_weights %s: %d BERT tensors loaded, classifier initialised", path, loaded), nil
 }
 
 // vilbertModel adapts *vilbert.Model to train.Model. Dropout draws from

@@ -76,14 +76,14 @@ func ViLBERTPrecomputedTrain() *flow.Pipeline {
 	return trainPipeline("vilbert_precomputed_train", RawMemes, VGFeaturesH5)
 }
 
-// TextOnlyBaseline is the unimodal text baseline: a linear model on the
-// caption's words alone, trained and evaluated like ViLBERT.
+// TextOnlyBaseline is the unimodal text baseline (the paper's Text BERT):
+// BERT on the caption alone, trained and evaluated like ViLBERT.
 func TextOnlyBaseline() *flow.Pipeline {
 	return trainPipeline("text_only_baseline", RawMemes, MMFDetectronLMDB)
 }
 
-// ImageOnlyBaseline is the unimodal image baseline: a linear model on
-// the pooled region features alone.
+// ImageOnlyBaseline is the unimodal image baseline: logistic regression
+// on the mean region feature.
 func ImageOnlyBaseline() *flow.Pipeline {
 	return trainPipeline("image_only_baseline", RawMemes, MMFDetectronLMDB)
 }

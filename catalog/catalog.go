@@ -256,18 +256,6 @@ func (c *Catalog) paramKeys() []string {
 func (c *Catalog) buildSpec(name string, e *rawEntry, vals map[string]string) (*Spec, error) {
 	m := substitute(e.values, vals).(map[string]any)
 	s := &Spec{Name: name, Pos: e.pos, Conf: c.conf, Key: e.key, Extra: map[string]any{}}
-	if vals != nil {
-		// Factory args hold the placeholders; decode them from the
-		// substituted copy, keeping the pattern's positions.
-		t := config.NewTree()
-		t.Values[e.key] = m
-		for p, pos := range c.conf.Sources {
-			if p == e.key || strings.HasPrefix(p, e.key+".") {
-				t.Sources[p] = pos
-			}
-		}
-		s.Conf = t
-	}
 	for k, v := range m {
 		var ok bool
 		switch k {

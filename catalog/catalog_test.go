@@ -344,3 +344,61 @@ func FuzzReadJSONL(f *testing.F) {
 		}
 	})
 }
+
+// TestArgsOfDottedNames is a regression test: save_args and load_args of
+// entries whose names contain dots (namespaced entries and factory
+// matches such as "{pipeline}.metrics") were looked up by a dotted path
+// that split the name, so they were silently ignored.
+func TestArgsOfDottedNames(t *testing.T) {
+	ctx := context.Background()
+	c, dir := newCatalog(t, `
+ns.report:
+  type: json
+  filepath: $DIR/ns/report.json
+  save_args: {indent: 2}
+"{pipeline}.metrics":
+  type: json
+  filepath: $DIR/{pipeline}/metrics.json
+  save_args: {indent: 3}
+"{pipeline}.strict":
+  type: json
+  filepath: $DIR/{pipeline}/strict.json
+  load_args: {disallow_unknown_fields: true}
+bad.args:
+  type: json
+  filepath: $DIR/bad.json
+  save_args: {indnet: 2}
+`, "", Options{})
+	v := map[string]int{"a": 1}
+	tests := []struct{ name, file, want string }{
+		{"ns.report", "ns/report.json", "{\n  \"a\": 1\n}\n"},
+		{"train.metrics", "train/metrics.json", "{\n   \"a\": 1\n}\n"},
+		{"vilbert.x.metrics", "vilbert.x/metrics.json", "{\n   \"a\": 1\n}\n"},
+	}
+	for _, tc := range tests {
+		if err := c.Save(ctx, tc.name, v); err != nil {
+			t.Fatalf("save %s: %v", tc.name, err)
+		}
+		b, err := os.ReadFile(filepath.Join(dir, tc.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(b) != tc.want {
+			t.Errorf("%s wrote %q, want %q", tc.name, b, tc.want)
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "p"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "p", "strict.json"), []byte(`{"a": 1, "b": 2}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	type onlyA struct{ A int }
+	if _, err := c.Load(ctx, "p.strict", reflect.TypeFor[onlyA]()); err == nil || !strings.Contains(err.Error(), "unknown field") {
+		t.Errorf("load_args of a factory match ignored: %v", err)
+	}
+	err := c.Check("bad.args", reflect.TypeFor[map[string]int]())
+	if err == nil || !strings.Contains(err.Error(), "catalog.yml:") || !strings.Contains(err.Error(), `did you mean "indent"`) {
+		t.Errorf("unknown save arg of a dotted name: %v", err)
+	}
+}

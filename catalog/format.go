@@ -41,20 +41,19 @@ type Spec struct {
 }
 
 // DecodeLoadArgs decodes load_args strictly into v (see config.Decode).
-func (s Spec) DecodeLoadArgs(v any) error { return s.decodeArgs("load_args", v) }
+func (s Spec) DecodeLoadArgs(v any) error { return s.decodeArgs("load_args", s.LoadArgs, v) }
 
 // DecodeSaveArgs decodes save_args strictly into v.
-func (s Spec) DecodeSaveArgs(v any) error { return s.decodeArgs("save_args", v) }
+func (s Spec) DecodeSaveArgs(v any) error { return s.decodeArgs("save_args", s.SaveArgs, v) }
 
-func (s Spec) decodeArgs(field string, v any) error {
-	if s.Conf == nil {
+// decodeArgs decodes the args map the spec already holds (substituted,
+// for factory matches) rather than looking it up by a dotted path: an
+// entry key may itself contain dots ("ns.metrics", "{pipeline}.x").
+func (s Spec) decodeArgs(field string, args map[string]any, v any) error {
+	if args == nil {
 		return nil
 	}
-	path := s.Key + "." + field
-	if _, ok := s.Conf.Get(path); !ok {
-		return nil
-	}
-	if err := config.Decode(s.Conf, path, v); err != nil {
+	if err := config.DecodeValue(s.Conf, s.Key+"."+field, args, v); err != nil {
 		return fmt.Errorf("dataset %q: %w", s.Name, err)
 	}
 	return nil

@@ -349,3 +349,30 @@ func FuzzParseParams(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodeValueDottedKey decodes under a key that contains dots, which
+// Get cannot reach, and still reports the file position of a bad key.
+func TestDecodeValueDottedKey(t *testing.T) {
+	tree, err := ParseFile("catalog.yml", []byte("ns.report:\n  save_args:\n    indent: 2\n    indnet: 3\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := tree.Get("ns.report.save_args"); ok {
+		t.Fatal("Get reached a dotted key; the test no longer covers DecodeValue's purpose")
+	}
+	val := tree.Values["ns.report"].(map[string]any)["save_args"]
+	var args struct {
+		Indent int `yaml:"indent"`
+	}
+	err = DecodeValue(tree, "ns.report.save_args", val, &args)
+	if err == nil || !strings.Contains(err.Error(), "catalog.yml:4:") || !strings.Contains(err.Error(), `"indent"`) {
+		t.Fatalf("err = %v, want the position of indnet and a suggestion", err)
+	}
+	delete(val.(map[string]any), "indnet")
+	if err := DecodeValue(tree, "ns.report.save_args", val, &args); err != nil || args.Indent != 2 {
+		t.Fatalf("DecodeValue = %+v, %v", args, err)
+	}
+	if err := DecodeValue(tree, "x", val, args); err == nil {
+		t.Error("a non-pointer target was accepted")
+	}
+}

@@ -43,6 +43,19 @@ func Decode(t *Tree, path string, v any) error {
 	return d.decode(path, val, rv.Elem())
 }
 
+// DecodeValue decodes val, a subtree already in hand, strictly into v
+// like Decode; path names it in errors and finds positions in t. It
+// serves keys that contain dots themselves (catalog entries such as
+// "{pipeline}.metrics"), which a dotted path cannot reach through Get.
+func DecodeValue(t *Tree, path string, val any, v any) error {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() {
+		return fmt.Errorf("config.DecodeValue: need a non-nil pointer, got %T", v)
+	}
+	d := decoder{tree: t}
+	return d.decode(path, val, rv.Elem())
+}
+
 // CheckDecodable reports whether the subtree at path decodes into typ,
 // without keeping the result (used to validate parameters before a run).
 func CheckDecodable(t *Tree, path string, typ reflect.Type) (any, error) {

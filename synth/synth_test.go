@@ -424,3 +424,22 @@ func TestShapesAreDistinct(t *testing.T) {
 		masks[name] = mask.String()
 	}
 }
+
+// TestDetectedRegionsProvenance checks what a feature store records about
+// the synthetic detector: its name and its parameters under their JSON keys.
+func TestDetectedRegionsProvenance(t *testing.T) {
+	p := smallParams()
+	set, err := Generate(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	det, err := NewDetector(p.Detector)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &DetectedRegions{Set: set, Detector: det}
+	m := d.ExtractorParams()
+	if d.Extractor() != "mmc synthetic detector" || m["dim"] != float64(p.Detector.Dim) || m["context_regions"] != float64(p.Detector.ContextRegions) {
+		t.Fatalf("extractor %q params %v", d.Extractor(), m)
+	}
+}

@@ -287,6 +287,22 @@ func (d *DetectedRegions) MaxRegions() int {
 // Params returns the detector's parameters, for a store's provenance.
 func (d *DetectedRegions) Params() DetectorParams { return d.Detector.p }
 
+// Extractor names the detector in a feature store's provenance.
+func (d *DetectedRegions) Extractor() string { return "mmc synthetic detector" }
+
+// ExtractorParams is Params as the JSON object a feature store records.
+func (d *DetectedRegions) ExtractorParams() map[string]any {
+	b, err := json.Marshal(d.Detector.p)
+	if err != nil {
+		return nil
+	}
+	var m map[string]any
+	if json.Unmarshal(b, &m) != nil {
+		return nil
+	}
+	return m
+}
+
 // Each computes and yields the records.
 func (d *DetectedRegions) Each(fn func(*features.Record) error) error {
 	for _, sd := range d.Set.Splits {

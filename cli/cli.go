@@ -180,6 +180,36 @@ func (c *confFlags) logger(w io.Writer) (zerolog.Logger, error) {
 	return zerolog.Nop(), usagef("--log-format %q: want console or json", c.logFormat)
 }
 
+// pipelineFlag registers --pipeline and its shorthand -p.
+func pipelineFlag(fs *flag.FlagSet, p *string, def, usage string) {
+	fs.StringVar(p, "pipeline", def, usage)
+	fs.StringVar(p, "p", def, "shorthand for --pipeline")
+}
+
+// loadLogged sets up logging first, so warnings while loading show in
+// the chosen format, then reads the configuration.
+func (c *confFlags) loadLogged(stderr io.Writer) (*config.Config, error) {
+	if _, err := c.logger(stderr); err != nil {
+		return nil, err
+	}
+	cfg, _, err := c.load()
+	return cfg, err
+}
+
+// catalog reads the configuration and builds its catalog, for the
+// commands that only inspect datasets (catalog list, viz).
+func (c *confFlags) catalog(stderr io.Writer) (*config.Config, *catalog.Catalog, error) {
+	cfg, err := c.loadLogged(stderr)
+	if err != nil {
+		return nil, nil, err
+	}
+	cat, err := catalog.New(cfg.Catalog, cfg.Parameters, catalog.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, cat, nil
+}
+
 // load reads the configuration.
 func (c *confFlags) load() (*config.Config, map[string]any, error) {
 	rp, err := config.ParseParams(c.params)

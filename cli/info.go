@@ -72,8 +72,7 @@ func (a *App) cmdCatalog(_ context.Context, args []string) error {
 	var cf confFlags
 	cf.register(fs)
 	var pipeline string
-	fs.StringVar(&pipeline, "pipeline", flow.DefaultPipeline, "pipeline whose datasets to list")
-	fs.StringVar(&pipeline, "p", flow.DefaultPipeline, "shorthand for --pipeline")
+	pipelineFlag(fs, &pipeline, flow.DefaultPipeline, "pipeline whose datasets to list")
 	// Accept flags after the subcommand too: `catalog list --pipeline x`.
 	if err := parse(fs, args); err != nil {
 		return err
@@ -88,14 +87,7 @@ func (a *App) cmdCatalog(_ context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := cf.logger(a.Stderr); err != nil {
-		return err
-	}
-	cfg, _, err := cf.load()
-	if err != nil {
-		return err
-	}
-	cat, err := catalog.New(cfg.Catalog, cfg.Parameters, catalog.Options{})
+	_, cat, err := cf.catalog(a.Stderr)
 	if err != nil {
 		return err
 	}
@@ -130,8 +122,7 @@ func (a *App) cmdParams(_ context.Context, args []string) error {
 	var cf confFlags
 	cf.register(fs)
 	var pipeline string
-	fs.StringVar(&pipeline, "pipeline", "", "show only the parameters this pipeline reads")
-	fs.StringVar(&pipeline, "p", "", "shorthand for --pipeline")
+	pipelineFlag(fs, &pipeline, "", "show only the parameters this pipeline reads")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -141,10 +132,7 @@ func (a *App) cmdParams(_ context.Context, args []string) error {
 	if err := parse(fs, fs.Args()[1:]); err != nil {
 		return err
 	}
-	if _, err := cf.logger(a.Stderr); err != nil {
-		return err
-	}
-	cfg, _, err := cf.load()
+	cfg, err := cf.loadLogged(a.Stderr)
 	if err != nil {
 		return err
 	}

@@ -31,8 +31,7 @@ func (a *App) cmdRun(ctx context.Context, args []string) error {
 		maxWorkers                       int
 		onlyMissing                      bool
 	)
-	fs.StringVar(&pipeline, "pipeline", "", "pipeline to run (default __default__)")
-	fs.StringVar(&pipeline, "p", "", "shorthand for --pipeline")
+	pipelineFlag(fs, &pipeline, "", "pipeline to run (default __default__)")
 	fs.StringVar(&pipelines, "pipelines", "", "comma-separated pipelines to run together")
 	fs.StringVar(&nodes, "nodes", "", "run only these nodes (comma-separated)")
 	fs.StringVar(&nodes, "n", "", "shorthand for --nodes")

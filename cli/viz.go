@@ -24,8 +24,7 @@ func (a *App) cmdViz(ctx context.Context, args []string) error {
 	cf.register(fs)
 	var pipeline, format, host, build string
 	var port int
-	fs.StringVar(&pipeline, "pipeline", flow.DefaultPipeline, "pipeline to show")
-	fs.StringVar(&pipeline, "p", flow.DefaultPipeline, "shorthand for --pipeline")
+	pipelineFlag(fs, &pipeline, flow.DefaultPipeline, "pipeline to show")
 	fs.StringVar(&format, "format", "", "print the graph as dot, mermaid or json instead of serving it")
 	fs.StringVar(&host, "host", "127.0.0.1", "address to serve on")
 	fs.IntVar(&port, "port", 4141, "port to serve on")
@@ -40,14 +39,7 @@ func (a *App) cmdViz(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := cf.logger(a.Stderr); err != nil {
-		return err
-	}
-	cfg, _, err := cf.load()
-	if err != nil {
-		return err
-	}
-	cat, err := catalog.New(cfg.Catalog, cfg.Parameters, catalog.Options{})
+	cfg, cat, err := cf.catalog(a.Stderr)
 	if err != nil {
 		return err
 	}

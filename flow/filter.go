@@ -169,27 +169,30 @@ func (p *Pipeline) namespaces() []string {
 
 // downstream is sel plus every node that transitively reads their outputs.
 func (p *Pipeline) downstream(sel map[*Node]bool) map[*Node]bool {
-	out := map[*Node]bool{}
-	stack := make([]*Node, 0, len(sel))
-	for n := range sel {
-		stack = append(stack, n)
-	}
-	for len(stack) > 0 {
-		n := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if out[n] {
-			continue
-		}
-		out[n] = true
+	return closure(sel, func(n *Node) []*Node {
+		var next []*Node
 		for _, o := range n.outputs {
-			stack = append(stack, p.consumers[o.name]...)
+			next = append(next, p.consumers[o.name]...)
 		}
-	}
-	return out
+		return next
+	})
 }
 
 // upstream is sel plus every node that transitively produces their inputs.
 func (p *Pipeline) upstream(sel map[*Node]bool) map[*Node]bool {
+	return closure(sel, func(n *Node) []*Node {
+		var next []*Node
+		for _, in := range n.inputs {
+			if prod, ok := p.producer[in.name]; ok {
+				next = append(next, prod)
+			}
+		}
+		return next
+	})
+}
+
+// closure is sel plus every node reachable from it through next.
+func closure(sel map[*Node]bool, next func(*Node) []*Node) map[*Node]bool {
 	out := map[*Node]bool{}
 	stack := make([]*Node, 0, len(sel))
 	for n := range sel {
@@ -202,11 +205,7 @@ func (p *Pipeline) upstream(sel map[*Node]bool) map[*Node]bool {
 			continue
 		}
 		out[n] = true
-		for _, in := range n.inputs {
-			if prod, ok := p.producer[in.name]; ok {
-				stack = append(stack, prod)
-			}
-		}
+		stack = append(stack, next(n)...)
 	}
 	return out
 }

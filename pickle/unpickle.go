@@ -177,6 +177,31 @@ func (u *unpickler) pop() (any, error) {
 	return v, nil
 }
 
+// pop2 pops the top two values: below, then the top one.
+func (u *unpickler) pop2() (below, top any, err error) {
+	if top, err = u.pop(); err != nil {
+		return nil, nil, err
+	}
+	if below, err = u.pop(); err != nil {
+		return nil, nil, err
+	}
+	return below, top, nil
+}
+
+// readGlobal reads the module and name lines of GLOBAL and INST and
+// resolves them.
+func (u *unpickler) readGlobal() (any, error) {
+	mod, err := u.readLine()
+	if err != nil {
+		return nil, err
+	}
+	name, err := u.readLine()
+	if err != nil {
+		return nil, err
+	}
+	return u.global(string(mod), string(name))
+}
+
 func (u *unpickler) top() (any, error) {
 	if len(u.stack) == 0 || (len(u.marks) > 0 && len(u.stack) <= u.marks[len(u.marks)-1]) {
 		return nil, u.errf("stack underflow")
@@ -558,11 +583,7 @@ func (u *unpickler) step(op byte) error {
 		}
 		return u.appendTo(target, items)
 	case opSetItem:
-		v, err := u.pop()
-		if err != nil {
-			return err
-		}
-		k, err := u.pop()
+		k, v, err := u.pop2()
 		if err != nil {
 			return err
 		}
@@ -652,25 +673,13 @@ func (u *unpickler) step(op byte) error {
 		return u.memoGet(idx)
 
 	case opGlobal:
-		mod, err := u.readLine()
-		if err != nil {
-			return err
-		}
-		name, err := u.readLine()
-		if err != nil {
-			return err
-		}
-		g, err := u.global(string(mod), string(name))
+		g, err := u.readGlobal()
 		if err != nil {
 			return err
 		}
 		return u.push(g)
 	case opStackGlobal:
-		name, err := u.pop()
-		if err != nil {
-			return err
-		}
-		mod, err := u.pop()
+		mod, name, err := u.pop2()
 		if err != nil {
 			return err
 		}
@@ -688,11 +697,7 @@ func (u *unpickler) step(op byte) error {
 		return u.wrap(fmt.Errorf("%w: extension registry codes (EXT1/EXT2/EXT4)", ErrUnsupported))
 
 	case opReduce:
-		args, err := u.pop()
-		if err != nil {
-			return err
-		}
-		fn, err := u.pop()
+		fn, args, err := u.pop2()
 		if err != nil {
 			return err
 		}
@@ -719,11 +724,7 @@ func (u *unpickler) step(op byte) error {
 			}
 			kwargs = d
 		}
-		args, err := u.pop()
-		if err != nil {
-			return err
-		}
-		cls, err := u.pop()
+		cls, args, err := u.pop2()
 		if err != nil {
 			return err
 		}
@@ -737,15 +738,7 @@ func (u *unpickler) step(op byte) error {
 		}
 		return u.push(v)
 	case opInst:
-		mod, err := u.readLine()
-		if err != nil {
-			return err
-		}
-		name, err := u.readLine()
-		if err != nil {
-			return err
-		}
-		cls, err := u.global(string(mod), string(name))
+		cls, err := u.readGlobal()
 		if err != nil {
 			return err
 		}

@@ -147,60 +147,6 @@ func TestLMDBSaveLoadEveryType(t *testing.T) {
 	}
 }
 
-func TestLMDBSaveFailureLeavesNothing(t *testing.T) {
-	c, dir := newCatalog(t, lmdbEntries)
-	bad := lmdbRecords(3)
-	bad[2].Features = bad[2].Features[:1]
-	if err := c.Save(context.Background(), "feats", bad); err == nil || !strings.Contains(err.Error(), "00102") {
-		t.Fatalf("err = %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if err := c.Save(ctx, "feats", lmdbRecords(3)); !errors.Is(err, context.Canceled) {
-		t.Fatalf("cancelled save: %v", err)
-	}
-	if left, _ := os.ReadDir(dir); len(left) != 0 {
-		t.Fatalf("left behind: %v", left)
-	}
-	if ok, err := c.Exists("feats"); ok || err != nil {
-		t.Fatalf("Exists = %v, %v", ok, err)
-	}
-	if _, err := c.Load(context.Background(), "feats", reflect.TypeFor[features.Reader]()); !errors.Is(err, catalog.ErrNotFound) {
-		t.Fatalf("load of a missing store: %v", err)
-	}
-}
-
-func TestLMDBEntryChecks(t *testing.T) {
-	tests := []struct {
-		name, yml, want string
-	}{
-		{"unknown save arg", "f:\n  type: lmdb_features\n  filepath: f.lmdb\n  save_args: {mapsize: 3}\n", "mapsize"},
-		{"negative map size", "f:\n  type: lmdb_features\n  filepath: f.lmdb\n  save_args: {map_size: -1}\n", "must not be negative"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			c, _ := newCatalog(t, tc.yml)
-			_, err := c.Load(context.Background(), "f", reflect.TypeFor[features.Reader]())
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("err = %v, want %q", err, tc.want)
-			}
-		})
-	}
-	c, _ := newCatalog(t, lmdbEntries)
-	if err := c.Check("feats", reflect.TypeFor[string]()); err == nil || !strings.Contains(err.Error(), "features.Reader") {
-		t.Errorf("Check(string) = %v", err)
-	}
-	for _, ty := range []reflect.Type{reflect.TypeFor[features.Reader](), reflect.TypeFor[[]*features.Record](),
-		reflect.TypeFor[iter.Seq2[*features.Record, error]](), reflect.TypeFor[regions]()} {
-		if err := c.Check("feats", ty); err != nil {
-			t.Errorf("Check(%v) = %v", ty, err)
-		}
-	}
-	if err := c.Save(context.Background(), "feats", 42); err == nil || !strings.Contains(err.Error(), "not int") {
-		t.Errorf("Save(42) = %v", err)
-	}
-}
-
 const hdf5Entries = `
 feats:
   type: hdf5_features
@@ -316,63 +262,6 @@ func TestHDF5SaveLoadEveryType(t *testing.T) {
 	}
 }
 
-func TestHDF5SaveFailureLeavesNothing(t *testing.T) {
-	c, dir := newCatalog(t, hdf5Entries)
-	bad := hdf5Records(3)
-	bad[2].Dim = 5
-	bad[2].Features = make([]float32, bad[2].NumBoxes*5)
-	err := c.Save(context.Background(), "feats", bad)
-	if err == nil || !strings.Contains(err.Error(), "dim 5, the store has dim 3") {
-		t.Fatalf("err = %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if err := c.Save(ctx, "feats", hdf5Records(3)); !errors.Is(err, context.Canceled) {
-		t.Fatalf("cancelled save: %v", err)
-	}
-	if left, _ := os.ReadDir(dir); len(left) != 0 {
-		t.Fatalf("left behind: %v", left)
-	}
-	if ok, err := c.Exists("feats"); ok || err != nil {
-		t.Fatalf("Exists = %v, %v", ok, err)
-	}
-	if _, err := c.Load(context.Background(), "feats", reflect.TypeFor[features.Reader]()); !errors.Is(err, catalog.ErrNotFound) {
-		t.Fatalf("load of a missing store: %v", err)
-	}
-}
-
-func TestHDF5EntryChecks(t *testing.T) {
-	tests := []struct {
-		name, yml, want string
-	}{
-		{"unknown save arg", "f:\n  type: hdf5_features\n  filepath: f.h5\n  save_args: {region: 3}\n", "region"},
-		{"bad gzip level", "f:\n  type: hdf5_features\n  filepath: f.h5\n  save_args: {compression: 11}\n", "compression 11"},
-		{"negative dim", "f:\n  type: hdf5_features\n  filepath: f.h5\n  save_args: {dim: -2}\n", "must not be negative"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			c, _ := newCatalog(t, tc.yml)
-			_, err := c.Load(context.Background(), "f", reflect.TypeFor[features.Reader]())
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("err = %v, want %q", err, tc.want)
-			}
-		})
-	}
-	c, _ := newCatalog(t, hdf5Entries)
-	if err := c.Check("feats", reflect.TypeFor[string]()); err == nil || !strings.Contains(err.Error(), "features.Reader") {
-		t.Errorf("Check(string) = %v", err)
-	}
-	for _, ty := range []reflect.Type{reflect.TypeFor[features.Reader](), reflect.TypeFor[[]*features.Record](),
-		reflect.TypeFor[iter.Seq2[*features.Record, error]](), reflect.TypeFor[regions]()} {
-		if err := c.Check("feats", ty); err != nil {
-			t.Errorf("Check(%v) = %v", ty, err)
-		}
-	}
-	if err := c.Save(context.Background(), "feats", 42); err == nil || !strings.Contains(err.Error(), "not int") {
-		t.Errorf("Save(42) = %v", err)
-	}
-}
-
 // detected mirrors the synthetic detector's stream: it knows its widest
 // record and names its extractor.
 type detected struct{ recs []*features.Record }
@@ -467,6 +356,81 @@ func TestMissingStoreSaysWhatToDo(t *testing.T) {
 		c, _ := newCatalog(t, bad)
 		if err := c.Check("f", reflect.TypeFor[features.Reader]()); err == nil || !strings.Contains(err.Error(), "unknown") {
 			t.Errorf("save_args of the other store accepted: %v", err)
+		}
+	}
+}
+
+func TestSaveFailureLeavesNothing(t *testing.T) {
+	tests := []struct {
+		store, entries string
+		records        func(int) []*features.Record
+		spoil          func(*features.Record)
+		want           string
+	}{
+		{"lmdb", lmdbEntries, lmdbRecords, func(r *features.Record) { r.Features = r.Features[:1] }, "00102"},
+		{"hdf5", hdf5Entries, hdf5Records, func(r *features.Record) {
+			r.Dim = 5
+			r.Features = make([]float32, r.NumBoxes*5)
+		}, "dim 5, the store has dim 3"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.store, func(t *testing.T) {
+			c, dir := newCatalog(t, tc.entries)
+			bad := tc.records(3)
+			tc.spoil(bad[2])
+			if err := c.Save(context.Background(), "feats", bad); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v", err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			if err := c.Save(ctx, "feats", tc.records(3)); !errors.Is(err, context.Canceled) {
+				t.Fatalf("cancelled save: %v", err)
+			}
+			if left, _ := os.ReadDir(dir); len(left) != 0 {
+				t.Fatalf("left behind: %v", left)
+			}
+			if ok, err := c.Exists("feats"); ok || err != nil {
+				t.Fatalf("Exists = %v, %v", ok, err)
+			}
+			if _, err := c.Load(context.Background(), "feats", reflect.TypeFor[features.Reader]()); !errors.Is(err, catalog.ErrNotFound) {
+				t.Fatalf("load of a missing store: %v", err)
+			}
+		})
+	}
+}
+
+func TestEntryChecks(t *testing.T) {
+	tests := []struct {
+		name, yml, want string
+	}{
+		{"lmdb unknown save arg", "f:\n  type: lmdb_features\n  filepath: f.lmdb\n  save_args: {mapsize: 3}\n", "mapsize"},
+		{"lmdb negative map size", "f:\n  type: lmdb_features\n  filepath: f.lmdb\n  save_args: {map_size: -1}\n", "must not be negative"},
+		{"hdf5 unknown save arg", "f:\n  type: hdf5_features\n  filepath: f.h5\n  save_args: {region: 3}\n", "region"},
+		{"hdf5 bad gzip level", "f:\n  type: hdf5_features\n  filepath: f.h5\n  save_args: {compression: 11}\n", "compression 11"},
+		{"hdf5 negative dim", "f:\n  type: hdf5_features\n  filepath: f.h5\n  save_args: {dim: -2}\n", "must not be negative"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, _ := newCatalog(t, tc.yml)
+			_, err := c.Load(context.Background(), "f", reflect.TypeFor[features.Reader]())
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+	for _, entries := range []string{lmdbEntries, hdf5Entries} {
+		c, _ := newCatalog(t, entries)
+		if err := c.Check("feats", reflect.TypeFor[string]()); err == nil || !strings.Contains(err.Error(), "features.Reader") {
+			t.Errorf("Check(string) = %v", err)
+		}
+		for _, ty := range []reflect.Type{reflect.TypeFor[features.Reader](), reflect.TypeFor[[]*features.Record](),
+			reflect.TypeFor[iter.Seq2[*features.Record, error]](), reflect.TypeFor[regions]()} {
+			if err := c.Check("feats", ty); err != nil {
+				t.Errorf("Check(%v) = %v", ty, err)
+			}
+		}
+		if err := c.Save(context.Background(), "feats", 42); err == nil || !strings.Contains(err.Error(), "not int") {
+			t.Errorf("Save(42) = %v", err)
 		}
 	}
 }

@@ -345,6 +345,8 @@ func TestTrainingGradients(t *testing.T) {
 				"bert.encoder.c_layer.0.biattention.key1.weight", "bert.encoder.c_layer.1.biattention.query2.weight",
 				"bert.encoder.c_layer.1.t_intermediate.dense.weight", "bert.encoder.c_layer.0.v_output.dense.weight",
 				"bert.v_embeddings.image_embeddings.weight", "classifier.0.weight", "classifier.0.dense.weight",
+				"bert.encoder.layer.2.attention.output.dense.weight", "bert.encoder.v_layer.1.attention.output.dense.weight",
+				"bert.encoder.c_layer.0.biOutput.dense1.weight", "bert.encoder.c_layer.1.biOutput.dense2.weight",
 			} {
 				p := params[name]
 				if p == nil {

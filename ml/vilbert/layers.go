@@ -47,6 +47,7 @@ func (a *SelfAttention) Backward(dy []float32, needDx bool) []float32 {
 	dh := grow(slot(&a.dh), len(ds))
 	copy(dh, ds)
 	a.drop.backward(dh)
+	a.Dense.x = a.att.RecomputeContext() // the context was not kept
 	dctx := a.Dense.Backward(dh, true)
 	dq, dk, dv := a.att.Backward(dctx)
 	if !needDx {
@@ -236,11 +237,13 @@ func (c *ConnectionLayer) Backward(dimg, dtxt []float32) (dimgIn, dtxtIn []float
 	d1 := grow(slot(&o.d1), len(ds1))
 	copy(d1, ds1)
 	o.drop1.backward(d1)
+	o.Dense1.x = c.BiAttention.att2.RecomputeContext()
 	dctx2 := o.Dense1.Backward(d1, true)
 	ds2 := o.LayerNorm2.Backward(c.T.Backward(dtxt))
 	d2 := grow(slot(&o.d2), len(ds2))
 	copy(d2, ds2)
 	o.drop2.backward(d2)
+	o.Dense2.x = c.BiAttention.att1.RecomputeContext()
 	dctx1 := o.Dense2.Backward(d2, true)
 	dimgIn, dtxtIn = c.BiAttention.Backward(dctx1, dctx2)
 	addInto(dimgIn, ds1)

@@ -208,6 +208,7 @@ func (e *Encoder) shareScratch() {
 			add(fmt.Sprint("dv", i), &a.dv)
 			add(fmt.Sprint("ds", i), &a.ds)
 			add(fmt.Sprint("dprob", i), &a.dprob)
+			add(fmt.Sprint("ctx", i), &a.ctx)
 		}
 		add("dense1.y", &bo.Dense1.y)
 		add("dense1.dx", &bo.Dense1.dx)
@@ -236,7 +237,7 @@ func shareLayers(ls []*Layer) {
 		for role, p := range map[string]**[]float32{
 			"dense.y": &a.Dense.y, "dense.dx": &a.Dense.dx, "ln.dx": &a.LayerNorm.dx,
 			"sum": &a.sum, "dh": &a.dh, "dx": &a.dx,
-			"dq": &a.att.dq, "dk": &a.att.dk, "dv": &a.att.dv, "ds": &a.att.ds, "dprob": &a.att.dprob,
+			"dq": &a.att.dq, "dk": &a.att.dk, "dv": &a.att.dv, "ds": &a.att.ds, "dprob": &a.att.dprob, "ctx": &a.att.ctx,
 		} {
 			roles[role] = append(roles[role], p)
 		}

@@ -409,7 +409,7 @@ type attention struct {
 	// are stored; the backward pass rebuilds it, so the buffer can be
 	// shared across layers.
 	dprob      *[]float32
-	ctx        []float32
+	ctx        *[]float32 // rebuilt by RecomputeContext, so shareable
 	dq, dk, dv *[]float32
 	ds         *[]float32
 }
@@ -420,7 +420,6 @@ func (a *attention) Forward(q, k, v []float32, b, lq, lk int, mask []float32, tr
 	D := a.heads * a.hd
 	scale := float32(1 / math.Sqrt(float64(a.hd)))
 	probs := grow(&a.probs, b*a.heads*lq*lk)
-	ctx := grow(&a.ctx, b*lq*D)
 	for bi := 0; bi < b; bi++ {
 		for h := 0; h < a.heads; h++ {
 			s := probs[(bi*a.heads+h)*lq*lk : (bi*a.heads+h+1)*lq*lk]
@@ -441,14 +440,37 @@ func (a *attention) Forward(q, k, v []float32, b, lq, lk int, mask []float32, tr
 	} else {
 		a.drop.active = false
 	}
+	return a.context(p)
+}
+
+// context is P·V per head, merged: [B·Lq, heads·hd].
+func (a *attention) context(p []float32) []float32 {
+	b, lq, lk, D := a.b, a.lq, a.lk, a.heads*a.hd
+	ctx := grow(slot(&a.ctx), b*lq*D)
 	for bi := 0; bi < b; bi++ {
 		for h := 0; h < a.heads; h++ {
 			pr := p[(bi*a.heads+h)*lq*lk : (bi*a.heads+h+1)*lq*lk]
-			blas.Sgemm(false, false, lq, a.hd, lk, 1, pr, lk, v[bi*lk*D+h*a.hd:], D, 0, ctx[bi*lq*D+h*a.hd:], D)
+			blas.Sgemm(false, false, lq, a.hd, lk, 1, pr, lk, a.v[bi*lk*D+h*a.hd:], D, 0, ctx[bi*lq*D+h*a.hd:], D)
 		}
 	}
 	return ctx
 }
+
+// droppedProbs returns the probabilities as the forward pass used them,
+// rebuilding the dropped copy from the kept mask bits.
+func (a *attention) droppedProbs() []float32 {
+	if !a.drop.active {
+		return a.probs
+	}
+	p := grow(slot(&a.dprob), len(a.probs))
+	copy(p, a.probs)
+	a.drop.backward(p) // the same mask and scale as the forward pass
+	return p
+}
+
+// RecomputeContext rebuilds the last forward output for the backward
+// pass of the projection that reads it.
+func (a *attention) RecomputeContext() []float32 { return a.context(a.droppedProbs()) }
 
 func softmaxRow(s, mask []float32) {
 	m := float32(math.Inf(-1))
@@ -477,12 +499,7 @@ func (a *attention) Backward(dctx []float32) (dq, dk, dv []float32) {
 	dk = grow(slot(&a.dk), b*lk*D)
 	dv = grow(slot(&a.dv), b*lk*D)
 	ds := grow(slot(&a.ds), b*H*lq*lk)
-	p := a.probs
-	if a.drop.active {
-		p = grow(slot(&a.dprob), len(p))
-		copy(p, a.probs)
-		a.drop.backward(p) // the same mask and scale as the forward pass
-	}
+	p := a.droppedProbs()
 	for bi := 0; bi < b; bi++ {
 		for h := 0; h < H; h++ {
 			o := (bi*H + h) * lq * lk

@@ -63,6 +63,17 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	if m == 0 || n == 0 {
 		return
 	}
+	checkGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	if k == 0 {
+		scale(c, m, n, ldc, beta)
+		return
+	}
+	parallelSgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// checkGemm checks the three operands of one product C = op(A)*op(B)
+// against their dimensions (see checkOperand).
+func checkGemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
 	ar, ac := m, k
 	if transA {
 		ar, ac = k, m
@@ -74,11 +85,6 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	checkOperand("A", a, ar, ac, lda)
 	checkOperand("B", b, br, bc, ldb)
 	checkOperand("C", c, m, n, ldc)
-	if k == 0 {
-		scale(c, m, n, ldc, beta)
-		return
-	}
-	parallelSgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
 // minSplitFlops is the product size (m·n·k) below which splitting costs
@@ -184,17 +190,7 @@ func SgemmStridedBatched(transA, transB bool, m, n, k int, alpha float32, a []fl
 	run := func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			ai, bi, ci := a[i*strideA:], b[i*strideB:], c[i*strideC:]
-			ar, ac := m, k
-			if transA {
-				ar, ac = k, m
-			}
-			br, bc := k, n
-			if transB {
-				br, bc = n, k
-			}
-			checkOperand("A", ai, ar, ac, lda)
-			checkOperand("B", bi, br, bc, ldb)
-			checkOperand("C", ci, m, n, ldc)
+			checkGemm(transA, transB, m, n, k, ai, lda, bi, ldb, ci, ldc)
 			if k == 0 {
 				scale(ci, m, n, ldc, beta)
 				continue

@@ -22,13 +22,8 @@ func RenderDOT(w io.Writer, g Graph) error {
 	line := func(indent string, it item) {
 		fmt.Fprintf(bw, "%s%s [%s];\n", indent, dotQuote(dotName(it)), dotAttrs(r, it))
 	}
-	layered := map[string][]item{}
-	order := r.layerOrder()
-	for _, it := range r.items {
-		if it.Kind == KindData && it.Layer != "" {
-			layered[it.Layer] = append(layered[it.Layer], it)
-			continue
-		}
+	free, layered, order := r.layerGroups()
+	for _, it := range free {
 		line("  ", it)
 	}
 	for i, layer := range order {
@@ -43,6 +38,21 @@ func RenderDOT(w io.Writer, g Graph) error {
 	}
 	bw.WriteString("}\n")
 	return bw.Flush()
+}
+
+// layerGroups splits the items for a text rendering: free items (tasks,
+// parameters and data without a layer) in item order, layered data by
+// layer, and the layers in the order the viewer stacks them.
+func (r *resolved) layerGroups() (free []item, layered map[string][]item, order []string) {
+	layered = map[string][]item{}
+	for _, it := range r.items {
+		if it.Kind == KindData && it.Layer != "" {
+			layered[it.Layer] = append(layered[it.Layer], it)
+			continue
+		}
+		free = append(free, it)
+	}
+	return free, layered, r.layerOrder()
 }
 
 // dotName is an item's DOT node ID: kind-prefixed, so a node and a dataset
@@ -94,13 +104,8 @@ func RenderMermaid(w io.Writer, g Graph) error {
 	}
 	bw := bufio.NewWriter(w)
 	bw.WriteString("flowchart LR\n")
-	layered := map[string][]item{}
-	order := r.layerOrder()
-	for _, it := range r.items {
-		if it.Kind == KindData && it.Layer != "" {
-			layered[it.Layer] = append(layered[it.Layer], it)
-			continue
-		}
+	free, layered, order := r.layerGroups()
+	for _, it := range free {
 		fmt.Fprintf(bw, "  %s\n", mermaidNode(it))
 	}
 	for i, layer := range order {

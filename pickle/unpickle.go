@@ -177,6 +177,15 @@ func (u *unpickler) pop() (any, error) {
 	return v, nil
 }
 
+// pushResult pushes v unless err, the error of the call that made v, is
+// set: it lets an opcode push a result in one line.
+func (u *unpickler) pushResult(v any, err error) error {
+	if err != nil {
+		return err
+	}
+	return u.push(v)
+}
+
 // pop2 pops the top two values: below, then the top one.
 func (u *unpickler) pop2() (below, top any, err error) {
 	if top, err = u.pop(); err != nil {
@@ -374,11 +383,7 @@ func (u *unpickler) step(op byte) error {
 			return err
 		}
 	case opDup:
-		v, err := u.top()
-		if err != nil {
-			return err
-		}
-		return u.push(v)
+		return u.pushResult(u.top())
 
 	case opNone:
 		return u.push(nil)
@@ -673,11 +678,7 @@ func (u *unpickler) step(op byte) error {
 		return u.memoGet(idx)
 
 	case opGlobal:
-		g, err := u.readGlobal()
-		if err != nil {
-			return err
-		}
-		return u.push(g)
+		return u.pushResult(u.readGlobal())
 	case opStackGlobal:
 		mod, name, err := u.pop2()
 		if err != nil {
@@ -688,11 +689,7 @@ func (u *unpickler) step(op byte) error {
 		if !ok1 || !ok2 {
 			return u.errf("STACK_GLOBAL needs two str, got %s and %s", TypeName(mod), TypeName(name))
 		}
-		g, err := u.global(ms, ns)
-		if err != nil {
-			return err
-		}
-		return u.push(g)
+		return u.pushResult(u.global(ms, ns))
 	case opExt1, opExt2, opExt4:
 		return u.wrap(fmt.Errorf("%w: extension registry codes (EXT1/EXT2/EXT4)", ErrUnsupported))
 
@@ -706,11 +703,7 @@ func (u *unpickler) step(op byte) error {
 			// Python's REDUCE accepts only a tuple too.
 			return u.errf("REDUCE arguments must be a tuple, got %s", TypeName(args))
 		}
-		v, err := u.call(fn, t)
-		if err != nil {
-			return err
-		}
-		return u.push(v)
+		return u.pushResult(u.call(fn, t))
 	case opNewObj, opNewObjEx:
 		var kwargs *Dict
 		if op == opNewObjEx {
@@ -732,11 +725,7 @@ func (u *unpickler) step(op byte) error {
 		if !ok {
 			return u.errf("NEWOBJ arguments must be a tuple, got %s", TypeName(args))
 		}
-		v, err := u.newObj(cls, t, kwargs)
-		if err != nil {
-			return err
-		}
-		return u.push(v)
+		return u.pushResult(u.newObj(cls, t, kwargs))
 	case opInst:
 		cls, err := u.readGlobal()
 		if err != nil {
@@ -746,11 +735,7 @@ func (u *unpickler) step(op byte) error {
 		if err != nil {
 			return err
 		}
-		v, err := u.call(cls, Tuple(items))
-		if err != nil {
-			return err
-		}
-		return u.push(v)
+		return u.pushResult(u.call(cls, Tuple(items)))
 	case opObj:
 		items, err := u.popMark()
 		if err != nil {
@@ -759,11 +744,7 @@ func (u *unpickler) step(op byte) error {
 		if len(items) == 0 {
 			return u.errf("OBJ without a class")
 		}
-		v, err := u.call(items[0], Tuple(items[1:]))
-		if err != nil {
-			return err
-		}
-		return u.push(v)
+		return u.pushResult(u.call(items[0], Tuple(items[1:])))
 	case opBuild:
 		state, err := u.pop()
 		if err != nil {

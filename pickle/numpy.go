@@ -2,6 +2,7 @@ package pickle
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -38,6 +39,17 @@ func (d *Dtype) String() string {
 	}
 	return "<" + string(d.Kind) + strconv.Itoa(d.Size)
 }
+
+// byteOrder is the order of the dtype's bytes.
+func (d *Dtype) byteOrder() binary.ByteOrder {
+	if d.BigEndian {
+		return binary.BigEndian
+	}
+	return binary.LittleEndian
+}
+
+// errNoData is the conversion error of an array that was never built.
+var errNoData = errors.New("ndarray has no data (BUILD missing)")
 
 func (d *Dtype) numeric() bool {
 	switch d.Kind {
@@ -248,16 +260,13 @@ func (a *NDArray) Float32() ([]float32, error) {
 // Float32Into converts into dst, which must hold exactly Size() values.
 func (a *NDArray) Float32Into(dst []float32) error {
 	if a.Dtype == nil {
-		return fmt.Errorf("ndarray has no data (BUILD missing)")
+		return errNoData
 	}
 	if len(dst) != a.Size() {
 		return fmt.Errorf("destination holds %d values, array has %d", len(dst), a.Size())
 	}
 	d := a.Dtype
-	var bo binary.ByteOrder = binary.LittleEndian
-	if d.BigEndian {
-		bo = binary.BigEndian
-	}
+	bo := d.byteOrder()
 	if d.Kind == 'f' && d.Size == 4 && !a.Fortran && !d.BigEndian {
 		if littleEndianHost && len(dst) > 0 {
 			// Same layout as the host: one memmove, no per-element decode.
@@ -302,13 +311,10 @@ func (a *NDArray) Float32Into(dst []float32) error {
 // every numeric dtype but 64-bit integers beyond 2^53.
 func (a *NDArray) Float64() ([]float64, error) {
 	if a.Dtype == nil {
-		return nil, fmt.Errorf("ndarray has no data (BUILD missing)")
+		return nil, errNoData
 	}
 	d := a.Dtype
-	var bo binary.ByteOrder = binary.LittleEndian
-	if d.BigEndian {
-		bo = binary.BigEndian
-	}
+	bo := d.byteOrder()
 	out := make([]float64, a.Size())
 	ci := newCIndex(a)
 	for i := range out {
@@ -340,16 +346,13 @@ func (a *NDArray) Float64() ([]float64, error) {
 // Int64 converts an integer or bool array to a new row-major []int64.
 func (a *NDArray) Int64() ([]int64, error) {
 	if a.Dtype == nil {
-		return nil, fmt.Errorf("ndarray has no data (BUILD missing)")
+		return nil, errNoData
 	}
 	d := a.Dtype
 	if d.Kind != 'i' && d.Kind != 'u' && d.Kind != 'b' {
 		return nil, fmt.Errorf("ndarray of dtype %s is not an integer array", d)
 	}
-	var bo binary.ByteOrder = binary.LittleEndian
-	if d.BigEndian {
-		bo = binary.BigEndian
-	}
+	bo := d.byteOrder()
 	out := make([]int64, a.Size())
 	ci := newCIndex(a)
 	for i := range out {
@@ -467,10 +470,7 @@ func numpyScalar(args Tuple) (any, error) {
 	switch d.Kind {
 	case 'f':
 		if d.Size == 8 {
-			var bo binary.ByteOrder = binary.LittleEndian
-			if d.BigEndian {
-				bo = binary.BigEndian
-			}
+			bo := d.byteOrder()
 			return math.Float64frombits(bo.Uint64(b)), nil
 		}
 		f, err := a.Float32()
@@ -481,10 +481,7 @@ func numpyScalar(args Tuple) (any, error) {
 	case 'b':
 		return b[0] != 0, nil
 	case 'u':
-		var bo binary.ByteOrder = binary.LittleEndian
-		if d.BigEndian {
-			bo = binary.BigEndian
-		}
+		bo := d.byteOrder()
 		if unsigned(b, bo) > math.MaxInt64 {
 			return nil, fmt.Errorf("uint64 scalar does not fit an int64")
 		}

@@ -35,12 +35,13 @@
 //
 // A format is registered once, from an init function, and is then usable
 // as "type: <name>" in any catalog file (the package must be imported by
-// the binary, e.g. with a blank import in registry.go):
+// the binary, e.g. with a blank import in registry.go or in the nodes
+// package that uses it; catalog/featureds is a complete example):
 //
 //	func init() {
 //		catalog.Register(catalog.Format{
-//			Name: "lmdb_features",
-//			Doc:  "MMF detectron.lmdb region features",
+//			Name: "my_features",
+//			Doc:  "region features in my store",
 //			// Accepts states the Go types a handle may have.
 //			Accepts: catalog.AcceptTypes(reflect.TypeFor[features.Reader]()),
 //			New: func(s catalog.Spec) (catalog.Dataset, error) {
@@ -50,7 +51,7 @@
 //				if err := s.DecodeLoadArgs(&args); err != nil { // strict, with file:line
 //					return nil, err
 //				}
-//				return &lmdbDataset{path: s.Filepath, maxReaders: args.MaxReaders}, nil
+//				return &myDataset{path: s.Filepath, maxReaders: args.MaxReaders}, nil
 //			},
 //		})
 //	}

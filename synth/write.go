@@ -292,7 +292,7 @@ func (d *DetectedRegions) Extractor() string { return "mmc synthetic detector" }
 
 // ExtractorParams is Params as the JSON object a feature store records.
 func (d *DetectedRegions) ExtractorParams() map[string]any {
-	b, err := json.Marshal(d.Detector.p)
+	b, err := json.Marshal(d.Params())
 	if err != nil {
 		return nil
 	}
@@ -317,17 +317,4 @@ func (d *DetectedRegions) Each(fn func(*features.Record) error) error {
 		}
 	}
 	return nil
-}
-
-// WriteFeatures puts every record of rs into w; the caller closes w.
-func WriteFeatures(w features.Writer, rs Regions) (int, error) {
-	n := 0
-	err := rs.Each(func(r *features.Record) error {
-		if err := w.Put(r); err != nil {
-			return err
-		}
-		n++
-		return nil
-	})
-	return n, err
 }

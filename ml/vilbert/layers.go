@@ -74,6 +74,7 @@ type FFN struct {
 
 	act         gelu
 	drop        dropout
+	in          *LayerNorm // the norm whose output this FFN reads (rebuilt for backward)
 	rows        int
 	sum, do, dx *[]float32
 }
@@ -102,6 +103,9 @@ func (f *FFN) Backward(dy []float32) []float32 {
 	dh := f.act.Backward(f.Output.Backward(do, true))
 	dx := grow(slot(&f.dx), len(ds))
 	copy(dx, ds)
+	if f.in != nil {
+		f.Intermediate.x = f.in.Recompute() // the input was not kept
+	}
 	f.Intermediate.BackwardInto(dh, dx)
 	return dx
 }
@@ -114,8 +118,10 @@ type Layer struct {
 }
 
 func newLayer(pm *paramMaker, hidden, heads, inter int, attDrop, hidDrop, eps float32) *Layer {
-	return &Layer{Attention: newSelfAttention(pm, hidden, heads, attDrop, hidDrop, eps),
+	l := &Layer{Attention: newSelfAttention(pm, hidden, heads, attDrop, hidDrop, eps),
 		FFN: newFFN(pm, hidden, inter, hidDrop, eps)}
+	l.FFN.in = &l.Attention.LayerNorm
+	return l
 }
 
 // Forward maps x [B·L, hidden].
@@ -197,7 +203,7 @@ type ConnectionLayer struct {
 func newConnectionLayer(pm *paramMaker, c *Config) *ConnectionLayer {
 	bi, vh, th := c.BiHiddenSize, c.VHiddenSize, c.HiddenSize
 	eps := c.LayerNormEps
-	return &ConnectionLayer{
+	c2 := &ConnectionLayer{
 		BiAttention: BiAttention{
 			Query1: newLinear(pm, vh, bi), Key1: newLinear(pm, vh, bi), Value1: newLinear(pm, vh, bi),
 			Query2: newLinear(pm, th, bi), Key2: newLinear(pm, th, bi), Value2: newLinear(pm, th, bi),
@@ -212,6 +218,8 @@ func newConnectionLayer(pm *paramMaker, c *Config) *ConnectionLayer {
 		V: newFFN(pm, vh, c.VIntermediateSize, c.VHiddenDropout, eps),
 		T: newFFN(pm, th, c.IntermediateSize, c.HiddenDropout, eps),
 	}
+	c2.V.in, c2.T.in = &c2.BiOutput.LayerNorm1, &c2.BiOutput.LayerNorm2
+	return c2
 }
 
 // Forward exchanges information between img [B·R, Dv] and txt [B·T, Dt].

@@ -215,6 +215,8 @@ func (e *Encoder) shareScratch() {
 		add("dense2.y", &bo.Dense2.y)
 		add("dense2.dx", &bo.Dense2.dx)
 		add("ln1.dx", &bo.LayerNorm1.dx)
+		add("ln1.y", &bo.LayerNorm1.y)
+		add("ln2.y", &bo.LayerNorm2.y)
 		add("ln2.dx", &bo.LayerNorm2.dx)
 		add("sum1", &bo.sum1)
 		add("sum2", &bo.sum2)
@@ -238,6 +240,7 @@ func shareLayers(ls []*Layer) {
 			"dense.y": &a.Dense.y, "dense.dx": &a.Dense.dx, "ln.dx": &a.LayerNorm.dx,
 			"sum": &a.sum, "dh": &a.dh, "dx": &a.dx,
 			"dq": &a.att.dq, "dk": &a.att.dk, "dv": &a.att.dv, "ds": &a.att.ds, "dprob": &a.att.dprob, "ctx": &a.att.ctx,
+			"ln.y": &a.LayerNorm.y,
 		} {
 			roles[role] = append(roles[role], p)
 		}

@@ -185,7 +185,7 @@ type LayerNorm struct {
 	eps        float64
 	rows       int
 	xhat, rstd []float32
-	y          []float32
+	y          *[]float32 // output; Recompute rebuilds it from x̂, so it may be shared
 	dx         *[]float32
 }
 
@@ -197,7 +197,7 @@ func newLayerNorm(pm *paramMaker, dim int, eps float32) LayerNorm {
 func (n *LayerNorm) Forward(x []float32, rows int) []float32 {
 	d := n.dim
 	n.rows = rows
-	y := grow(&n.y, rows*d)
+	y := grow(slot(&n.y), rows*d)
 	xhat := grow(&n.xhat, rows*d)
 	rstd := grow(&n.rstd, rows)
 	g, b := n.Weight.Data, n.Bias.Data
@@ -221,6 +221,23 @@ func (n *LayerNorm) Forward(x []float32, rows int) []float32 {
 			for j, v := range row {
 				h := float32((float64(v) - mean) * rs)
 				xh[j] = h
+				yr[j] = h*g[j] + b[j]
+			}
+		}
+	})
+	return y
+}
+
+// Recompute rebuilds the last output x̂·γ + β (bit-identical: the same
+// float32 operations as Forward) and returns it.
+func (n *LayerNorm) Recompute() []float32 {
+	d := n.dim
+	y := grow(slot(&n.y), n.rows*d)
+	g, b := n.Weight.Data, n.Bias.Data
+	parallelFor(n.rows, d, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			xh, yr := n.xhat[r*d:(r+1)*d], y[r*d:(r+1)*d]
+			for j, h := range xh {
 				yr[j] = h*g[j] + b[j]
 			}
 		}

@@ -121,7 +121,7 @@ func (m *Model) LoadStateDict(sd checkpoint.StateDict, opts LoadOptions) (*LoadR
 		name string
 		src  *checkpoint.Array
 	}
-	var todo []assignment
+	var pending []assignment
 	seen := map[string]string{}
 	hasModelPrefix, hasVisual, hasClassifier := false, false, false
 	for _, key := range sd.Keys() {
@@ -156,9 +156,9 @@ func (m *Model) LoadStateDict(sd checkpoint.StateDict, opts LoadOptions) (*LoadR
 		if strings.HasPrefix(name, "classifier.") {
 			hasClassifier = true
 		}
-		todo = append(todo, assignment{name, arr})
+		pending = append(pending, assignment{name, arr})
 	}
-	for _, a := range todo {
+	for _, a := range pending {
 		copy(idx[a.name].Data, a.src.Data)
 		rep.Loaded = append(rep.Loaded, a.name)
 	}

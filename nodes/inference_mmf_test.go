@@ -1,0 +1,176 @@
+package nodes
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"mmc/catalog"
+	"mmc/config"
+	"mmc/features"
+	"mmc/memes"
+	"mmc/ml/metrics"
+	"mmc/ml/text"
+)
+
+// mmfCase is nodes/testdata/mmf_tiny_case.json, written with the tiny MMF
+// checkpoint by scripts/fixtures/mmf_checkpoint.py.
+type mmfCase struct {
+	MaxSeqLength int          `json:"max_seq_length"`
+	MaxFeatures  int          `json:"max_features"`
+	Memes        []memes.Meme `json:"memes"`
+	Records      []struct {
+		ID       string    `json:"id"`
+		ImageW   int       `json:"image_w"`
+		ImageH   int       `json:"image_h"`
+		NumBoxes int       `json:"num_boxes"`
+		Dim      int       `json:"dim"`
+		Features []float32 `json:"features"`
+		Boxes    []float32 `json:"boxes"`
+	} `json:"records"`
+	InputIDs [][]int32    `json:"input_ids"`
+	Logits   [][2]float64 `json:"logits"`
+	Proba    []float64    `json:"proba"`
+}
+
+// MMF fixture paths, relative to the nodes package.
+const (
+	mmfCheckpoint = "testdata/mmf_tiny_finetuned.pth"
+	mmfConfig     = "testdata/mmf_tiny_config.json"
+	mmfCaseFile   = "testdata/mmf_tiny_case.json"
+)
+
+func readMMFCase(t *testing.T) (mmfCase, mapFeatures) {
+	t.Helper()
+	b, err := os.ReadFile(mmfCaseFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c mmfCase
+	if err := json.Unmarshal(b, &c); err != nil {
+		t.Fatalf("%s: %v", mmfCaseFile, err)
+	}
+	feats := mapFeatures{}
+	for _, r := range c.Records {
+		feats[r.ID] = &features.Record{ID: r.ID, Dim: r.Dim, NumBoxes: r.NumBoxes, Features: r.Features,
+			Boxes: r.Boxes, ImageW: r.ImageW, ImageH: r.ImageH}
+	}
+	return c, feats
+}
+
+// loadMMFCheckpoint opens the fixture through the model_checkpoint
+// catalog format, as a catalog entry with load_args.vilbert_config would.
+func loadMMFCheckpoint(t *testing.T) TrainedModel {
+	t.Helper()
+	conf := config.NewTree()
+	conf.Set("model", map[string]any{
+		"type": "model_checkpoint", "filepath": mmfCheckpoint,
+		"load_args": map[string]any{"vilbert_config": mmfConfig},
+	}, config.Pos{})
+	cat, err := catalog.New(conf, nil, catalog.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := cat.Load(context.Background(), "model", reflect.TypeFor[TrainedModel]())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v.(TrainedModel)
+}
+
+// TestMMFCheckpointMatchesTorch predicts with an MMF fine-tuned PyTorch
+// checkpoint (model.bert.* + model.classifier.*, beside a pickled
+// argparse config and Adam state) and compares with torch's logits.
+func TestMMFCheckpointMatchesTorch(t *testing.T) {
+	c, feats := readMMFCase(t)
+	// The fixture built its inputs from these ids; the Go tokenizer must
+	// produce them, or the comparison below would test nothing.
+	for i, m := range c.Memes {
+		e, err := text.Default().Encode(m.Text, c.MaxSeqLength)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(e.IDs, c.InputIDs[i]) {
+			t.Fatalf("meme %s %q: Go token ids %v, fixture %v", m.ID, m.Text, e.IDs, c.InputIDs[i])
+		}
+	}
+	tm := loadMMFCheckpoint(t)
+	mp, err := tm.Params()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mp.Kind != ModelViLBERT || mp.ViLBERT.HiddenSize != 16 || mp.FeatDim != c.Records[0].Dim {
+		t.Fatalf("checkpoint described as %+v", mp)
+	}
+	ep := EvalParams{Split: "test_unseen", Data: DataParams{MaxSeqLength: c.MaxSeqLength, MaxFeatures: c.MaxFeatures}, BatchSize: 3, Workers: 2}
+	folder := MemeFolder{Root: "testdata", Splits: []MemeSplit{{Name: "test_unseen", Memes: c.Memes}}}
+	pr, err := PredictFolder(context.Background(), ep, tm, folder, feats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pr.IDs) != len(c.Memes) {
+		t.Fatalf("%d predictions for %d memes", len(pr.IDs), len(c.Memes))
+	}
+	for i, id := range pr.IDs {
+		if id != string(c.Memes[i].ID) {
+			t.Fatalf("prediction %d is meme %s, want %s", i, id, c.Memes[i].ID)
+		}
+		for k := range 2 {
+			if got, want := float64(pr.Logits[2*i+k]), c.Logits[i][k]; math.Abs(got-want) > 1e-4*max(1, math.Abs(want)) {
+				t.Errorf("meme %s logit %d: %.6f, torch %.6f", id, k, got, want)
+			}
+		}
+		p := metrics.ProbHateful(float64(pr.Logits[2*i]), float64(pr.Logits[2*i+1]))
+		if math.Abs(p-c.Proba[i]) > 1e-4 {
+			t.Errorf("meme %s P(hateful) %.6f, torch %.6f", id, p, c.Proba[i])
+		}
+	}
+}
+
+// TestMMFCheckpointErrors checks that a PyTorch checkpoint that does not
+// fit the configured architecture fails naming a tensor, and that an
+// absent checkpoint or configuration fails naming its path.
+func TestMMFCheckpointErrors(t *testing.T) {
+	c, feats := readMMFCase(t)
+	ep := EvalParams{Data: DataParams{MaxSeqLength: c.MaxSeqLength, MaxFeatures: c.MaxFeatures}, BatchSize: 4}
+	ctx := context.Background()
+
+	// A configuration that does not fit the checkpoint (a wider text
+	// stream) is caught when the weights are loaded, naming a tensor.
+	b, err := os.ReadFile(mmfConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wide := filepath.Join(t.TempDir(), "wide.json")
+	if err := os.WriteFile(wide, []byte(strings.Replace(string(b), `"hidden_size": 16`, `"hidden_size": 32`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d := &checkpointDataset{path: mmfCheckpoint}
+	d.args.VilbertConfig = wide
+	v, err := d.Load(ctx, reflect.TypeFor[TrainedModel]())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := PredictSplit(ctx, ep, v.(TrainedModel), c.Memes, feats); err == nil || !strings.Contains(err.Error(), "bert.") {
+		t.Errorf("hidden_size 32 over a checkpoint of 16: %v; want an error naming the tensor", err)
+	}
+
+	missing := filepath.Join(t.TempDir(), "mmf_final.pth")
+	_, err = (&checkpointDataset{path: missing}).Load(ctx, reflect.TypeFor[TrainedModel]())
+	if err == nil || !strings.Contains(err.Error(), missing) || !strings.Contains(err.Error(), "training pipeline") {
+		t.Errorf("missing checkpoint: %v; want the path and what writes it", err)
+	}
+	if err := d.Save(ctx, v); err == nil || !strings.Contains(err.Error(), "read-only") {
+		t.Errorf("saving over a .pth: %v; want a read-only error", err)
+	}
+
+	d.args.VilbertConfig = filepath.Join(t.TempDir(), "nope.json")
+	if _, err := d.Load(ctx, reflect.TypeFor[TrainedModel]()); err == nil || !strings.Contains(err.Error(), "nope.json") {
+		t.Errorf("missing vilbert_config: %v; want its path", err)
+	}
+}

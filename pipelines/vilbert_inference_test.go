@@ -1,0 +1,157 @@
+package pipelines
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"mmc/catalog"
+	"mmc/config"
+	"mmc/features"
+	"mmc/flow"
+	"mmc/memes"
+)
+
+// TestInferenceFromMMFCheckpoint runs vilbert_inference end to end with
+// an MMF fine-tuned PyTorch checkpoint (nodes/testdata, written by
+// scripts/fixtures/mmf_checkpoint.py) on an unlabelled split stored as a
+// meme folder and an MMF detectron.lmdb, and checks the submission CSV
+// against the probabilities torch computed for the same memes.
+func TestInferenceFromMMFCheckpoint(t *testing.T) {
+	fixtures, err := filepath.Abs(filepath.Join("..", "nodes", "testdata"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(fixtures, "mmf_tiny_case.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c struct {
+		MaxSeqLength int          `json:"max_seq_length"`
+		MaxFeatures  int          `json:"max_features"`
+		Memes        []memes.Meme `json:"memes"`
+		Records      []struct {
+			ID       string    `json:"id"`
+			ImageW   int       `json:"image_w"`
+			ImageH   int       `json:"image_h"`
+			NumBoxes int       `json:"num_boxes"`
+			Dim      int       `json:"dim"`
+			Features []float32 `json:"features"`
+			Boxes    []float32 `json:"boxes"`
+		} `json:"records"`
+		Proba []float64 `json:"proba"`
+	}
+	if err := json.Unmarshal(b, &c); err != nil {
+		t.Fatal(err)
+	}
+
+	work := t.TempDir()
+	folder := filepath.Join(work, "memes")
+	if err := os.MkdirAll(folder, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(filepath.Join(folder, "test_unseen.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := json.NewEncoder(f)
+	for _, m := range c.Memes {
+		if err := enc.Encode(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	local := `
+raw_memes:
+  type: meme_folder
+  filepath: ` + folder + `
+mmf_detectron_lmdb:
+  type: lmdb_features
+  filepath: ` + filepath.Join(work, "detectron.lmdb") + `
+vilbert_inference.model:
+  type: model_checkpoint
+  filepath: ` + filepath.Join(fixtures, "mmf_tiny_finetuned.pth") + `
+  load_args:
+    vilbert_config: ` + filepath.Join(fixtures, "mmf_tiny_config.json") + `
+`
+	cfg, err := config.Load(config.Options{ConfSource: copyConf(t, local), RuntimeParams: map[string]any{
+		"vilbert_inference.evaluate.data.max_features":   int64(c.MaxFeatures),
+		"vilbert_inference.evaluate.data.max_seq_length": int64(c.MaxSeqLength),
+		"vilbert_inference.evaluate.batch_size":          int64(3),
+		"inference_split":                                "test_unseen",
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(work)
+	cat, err := catalog.New(cfg.Catalog, cfg.Parameters, catalog.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := make([]*features.Record, len(c.Records))
+	for i, r := range c.Records {
+		recs[i] = &features.Record{ID: r.ID, Dim: r.Dim, NumBoxes: r.NumBoxes, Features: r.Features,
+			Boxes: r.Boxes, ImageW: r.ImageW, ImageH: r.ImageH}
+	}
+	if err := cat.Save(context.Background(), "mmf_detectron_lmdb", recs); err != nil {
+		t.Fatal(err)
+	}
+	p := ViLBERTInference()
+	if err := flow.Check(p, cat); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := flow.Run(context.Background(), p, cat, flow.RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	const out = "data/05_model_output/vilbert_inference/"
+	cf, err := os.Open(out + "submission_test_unseen.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cf.Close()
+	rows, err := csv.NewReader(cf).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != len(c.Memes)+1 || len(rows[0]) != 3 || rows[0][0] != "id" || rows[0][1] != "proba" || rows[0][2] != "label" {
+		t.Fatalf("submission has %d rows, header %v; want id,proba,label and %d memes", len(rows), rows[0], len(c.Memes))
+	}
+	for i, r := range rows[1:] {
+		if r[0] != string(c.Memes[i].ID) {
+			t.Errorf("row %d is meme %s, want %s", i+1, r[0], c.Memes[i].ID)
+		}
+		p, err := strconv.ParseFloat(r[1], 64)
+		if err != nil || p < 0 || p > 1 {
+			t.Errorf("row %d: proba %q is not a probability (%v)", i+1, r[1], err)
+			continue
+		}
+		if math.Abs(p-c.Proba[i]) > 1e-4 {
+			t.Errorf("meme %s: proba %.6f, torch %.6f", r[0], p, c.Proba[i])
+		}
+		want := "0"
+		if p > 0.5 {
+			want = "1"
+		}
+		if r[2] != want {
+			t.Errorf("meme %s: label %s with proba %v", r[0], r[2], p)
+		}
+	}
+	var rep struct {
+		Split    string `json:"split"`
+		Memes    int    `json:"memes"`
+		Labelled bool   `json:"labelled"`
+	}
+	readJSON(t, out+"inference_report.json", &rep)
+	if rep.Split != "test_unseen" || rep.Labelled || rep.Memes != len(c.Memes) {
+		t.Errorf("inference report %+v, want %d unlabelled test_unseen memes", rep, len(c.Memes))
+	}
+}

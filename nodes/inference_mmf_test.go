@@ -16,6 +16,8 @@ import (
 	"mmc/memes"
 	"mmc/ml/metrics"
 	"mmc/ml/text"
+	"mmc/ml/train"
+	"mmc/ml/vilbert"
 )
 
 // mmfCase is nodes/testdata/mmf_tiny_case.json, written with the tiny MMF
@@ -172,5 +174,59 @@ func TestMMFCheckpointErrors(t *testing.T) {
 	d.args.VilbertConfig = filepath.Join(t.TempDir(), "nope.json")
 	if _, err := d.Load(ctx, reflect.TypeFor[TrainedModel]()); err == nil || !strings.Contains(err.Error(), "nope.json") {
 		t.Errorf("missing vilbert_config: %v; want its path", err)
+	}
+}
+
+// TestInitWeightsFromMMFCheckpoint starts training from the MMF
+// checkpoint (init_weights): the encoder comes from the file and the
+// classifier stays freshly initialised; a missing file trains from
+// scratch with a message naming the path and what provides it, and a
+// file of another architecture is an error naming it.
+func TestInitWeightsFromMMFCheckpoint(t *testing.T) {
+	cfg, err := vilbert.LoadConfigJSON(mmfConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mp := ModelParams{Kind: ModelViLBERT, ViLBERT: cfg, FeatDim: cfg.VFeatureSize, InitWeights: mmfCheckpoint}
+	build := func(mp ModelParams) *vilbertModel {
+		m, err := BuildModel(mp, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.(*vilbertModel)
+	}
+	m := build(mp)
+	fresh := train.Snapshot(m)
+	msg, err := initialise(m, mp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(msg, mmfCheckpoint) || !strings.Contains(msg, "0 missing") {
+		t.Errorf("report %q: want the path and no missing tensor", msg)
+	}
+	ref := loadMMFCheckpoint(t).Weights
+	for _, p := range m.Params() {
+		got := p.Tensor.Data
+		switch {
+		case strings.HasPrefix(p.Name, "classifier."):
+			if !reflect.DeepEqual(got, fresh[p.Name].Data) {
+				t.Errorf("%s changed: init_weights must leave the classifier as initialised", p.Name)
+			}
+		case !reflect.DeepEqual(got, ref["model."+p.Name].Data):
+			t.Errorf("%s differs from the checkpoint's model.%s", p.Name, p.Name)
+		}
+	}
+
+	missing := mp
+	missing.InitWeights = filepath.Join(t.TempDir(), "vilbert_pretrained_cc.bin")
+	msg, err = initialise(build(missing), missing)
+	if err != nil || !strings.Contains(msg, missing.InitWeights) || !strings.Contains(msg, "from scratch") || !strings.Contains(msg, "vilbert_pretrain") {
+		t.Errorf("missing init_weights: %q, %v; want a from-scratch notice naming the path and its sources", msg, err)
+	}
+
+	wide := mp
+	wide.ViLBERT.HiddenSize = 32
+	if _, err := initialise(build(wide), wide); err == nil || !strings.Contains(err.Error(), mmfCheckpoint) {
+		t.Errorf("init_weights of another size: %v; want an error naming %s", err, mmfCheckpoint)
 	}
 }

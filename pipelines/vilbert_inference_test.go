@@ -15,9 +15,11 @@ import (
 	"mmc/features"
 	"mmc/flow"
 	"mmc/memes"
+	"mmc/ml/metrics"
 )
 
-// TestInferenceFromMMFCheckpoint runs vilbert_inference end to end with
+// TestInferenceFromMMFCheckpoint runs vilbert_inference (and
+// vilbert_validate on a labelled copy of the split) end to end with
 // an MMF fine-tuned PyTorch checkpoint (nodes/testdata, written by
 // scripts/fixtures/mmf_checkpoint.py) on an unlabelled split stored as a
 // meme folder and an MMF detectron.lmdb, and checks the submission CSV
@@ -44,7 +46,8 @@ func TestInferenceFromMMFCheckpoint(t *testing.T) {
 			Features []float32 `json:"features"`
 			Boxes    []float32 `json:"boxes"`
 		} `json:"records"`
-		Proba []float64 `json:"proba"`
+		Proba  []float64    `json:"proba"`
+		Logits [][2]float64 `json:"logits"`
 	}
 	if err := json.Unmarshal(b, &c); err != nil {
 		t.Fatal(err)
@@ -55,18 +58,25 @@ func TestInferenceFromMMFCheckpoint(t *testing.T) {
 	if err := os.MkdirAll(folder, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Create(filepath.Join(folder, "test_unseen.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	enc := json.NewEncoder(f)
-	for _, m := range c.Memes {
-		if err := enc.Encode(m); err != nil {
+	// test_unseen is unlabelled; dev_seen holds the same memes labelled.
+	labels := []int{1, 0, 0, 1}
+	for _, split := range []string{"test_unseen", "dev_seen"} {
+		f, err := os.Create(filepath.Join(folder, split+".jsonl"))
+		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
+		enc := json.NewEncoder(f)
+		for i, m := range c.Memes {
+			if split == "dev_seen" {
+				m.Label = &labels[i]
+			}
+			if err := enc.Encode(m); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	local := `
@@ -81,11 +91,19 @@ vilbert_inference.model:
   filepath: ` + filepath.Join(fixtures, "mmf_tiny_finetuned.pth") + `
   load_args:
     vilbert_config: ` + filepath.Join(fixtures, "mmf_tiny_config.json") + `
+vilbert_validate.model:
+  type: model_checkpoint
+  filepath: ` + filepath.Join(fixtures, "mmf_tiny_finetuned.pth") + `
+  load_args:
+    vilbert_config: ` + filepath.Join(fixtures, "mmf_tiny_config.json") + `
 `
 	cfg, err := config.Load(config.Options{ConfSource: copyConf(t, local), RuntimeParams: map[string]any{
 		"vilbert_inference.evaluate.data.max_features":   int64(c.MaxFeatures),
 		"vilbert_inference.evaluate.data.max_seq_length": int64(c.MaxSeqLength),
 		"vilbert_inference.evaluate.batch_size":          int64(3),
+		"vilbert_validate.evaluate.data.max_features":    int64(c.MaxFeatures),
+		"vilbert_validate.evaluate.data.max_seq_length":  int64(c.MaxSeqLength),
+		"vilbert_validate.evaluate.split":                "dev_seen",
 		"inference_split":                                "test_unseen",
 	}})
 	if err != nil {
@@ -104,12 +122,13 @@ vilbert_inference.model:
 	if err := cat.Save(context.Background(), "mmf_detectron_lmdb", recs); err != nil {
 		t.Fatal(err)
 	}
-	p := ViLBERTInference()
-	if err := flow.Check(p, cat); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := flow.Run(context.Background(), p, cat, flow.RunOptions{}); err != nil {
-		t.Fatal(err)
+	for _, p := range []*flow.Pipeline{ViLBERTInference(), ViLBERTValidate()} {
+		if err := flow.Check(p, cat); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := flow.Run(context.Background(), p, cat, flow.RunOptions{}); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	const out = "data/05_model_output/vilbert_inference/"
@@ -153,5 +172,23 @@ vilbert_inference.model:
 	readJSON(t, out+"inference_report.json", &rep)
 	if rep.Split != "test_unseen" || rep.Labelled || rep.Memes != len(c.Memes) {
 		t.Errorf("inference report %+v, want %d unlabelled test_unseen memes", rep, len(c.Memes))
+	}
+
+	// vilbert_validate on the labelled copy: the metrics of torch's
+	// predictions.
+	var got map[string]float64
+	readJSON(t, "data/05_model_output/vilbert_validate/metrics.json", &got)
+	auroc, err := metrics.AUROC(labels, c.Proba)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ce float64
+	for i, l := range c.Logits {
+		m := max(l[0], l[1])
+		ce += m + math.Log(math.Exp(l[0]-m)+math.Exp(l[1]-m)) - l[labels[i]]
+	}
+	ce /= float64(len(c.Logits))
+	if got["auroc"] != auroc || math.Abs(got["loss"]-ce) > 1e-4 {
+		t.Errorf("vilbert_validate metrics %v; torch's predictions give AUROC %v, loss %.6f", got, auroc, ce)
 	}
 }

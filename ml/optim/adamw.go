@@ -74,6 +74,7 @@ type AdamW struct {
 	groups []Group
 	m, v   [][][]float32 // per group, per parameter; allocated on first update
 	steps  int
+	index  map[*tensor.Tensor][2]int // group and position of each parameter, for InBackward
 }
 
 // NewAdamW returns an optimizer over groups. It panics if a group's Names
@@ -147,29 +148,94 @@ func (o *AdamW) Step() error {
 			}
 		}
 	}
-	lr := o.LR()
-	o.steps++
-	b1, b2 := o.cfg.Beta1, o.cfg.Beta2
-	bc1 := 1 - math.Pow(b1, float64(o.steps))
-	bc2sqrt := math.Sqrt(1 - math.Pow(b2, float64(o.steps)))
-	stepSize := float32(lr / bc1)
-	decay := func(wd float64) float32 { return float32(1 - lr*wd) }
+	k := o.begin()
 	for gi, g := range o.groups {
-		keep := decay(g.WeightDecay)
 		for pi, p := range g.Params {
-			if p.Grad == nil {
-				continue
+			if p.Grad != nil {
+				o.update(k, gi, pi, p)
 			}
-			if o.m[gi][pi] == nil {
-				o.m[gi][pi] = make([]float32, len(p.Data))
-				o.v[gi][pi] = make([]float32, len(p.Data))
-			}
-			m, v := o.m[gi][pi], o.v[gi][pi]
-			split(len(p.Data), func(lo, hi int) {
-				adamwUpdate(p.Data[lo:hi], p.Grad[lo:hi], m[lo:hi], v[lo:hi], keep, float32(b1), float32(1-b1), float32(b2), float32(1-b2), stepSize, float32(bc2sqrt), float32(o.cfg.Eps))
-			})
 		}
 	}
+	return nil
+}
+
+// stepConsts are the scalars one step shares across parameters.
+type stepConsts struct {
+	lr, stepSize, bc2sqrt float64
+}
+
+// begin advances the step count and returns the step's scalars.
+func (o *AdamW) begin() stepConsts {
+	lr := o.LR()
+	o.steps++
+	bc1 := 1 - math.Pow(o.cfg.Beta1, float64(o.steps))
+	return stepConsts{lr: lr, stepSize: lr / bc1, bc2sqrt: math.Sqrt(1 - math.Pow(o.cfg.Beta2, float64(o.steps)))}
+}
+
+// update applies step k to parameter pi of group gi, allocating its
+// moments on first use.
+func (o *AdamW) update(k stepConsts, gi, pi int, p *tensor.Tensor) {
+	if o.m[gi][pi] == nil {
+		o.m[gi][pi] = make([]float32, len(p.Data))
+		o.v[gi][pi] = make([]float32, len(p.Data))
+	}
+	m, v := o.m[gi][pi], o.v[gi][pi]
+	b1, b2 := o.cfg.Beta1, o.cfg.Beta2
+	keep := float32(1 - k.lr*o.groups[gi].WeightDecay)
+	split(len(p.Data), func(lo, hi int) {
+		adamwUpdate(p.Data[lo:hi], p.Grad[lo:hi], m[lo:hi], v[lo:hi], keep, float32(b1), float32(1-b1), float32(b2), float32(1-b2), float32(k.stepSize), float32(k.bc2sqrt), float32(o.cfg.Eps))
+	})
+}
+
+// InBackward starts one step applied a parameter at a time, as each
+// gradient becomes final during the backward pass (optimizer in
+// backward), so that a model need not keep every gradient until the
+// step: it can reuse one buffer for all of them. The arithmetic is Step's,
+// bit for bit. Unlike Step, a non-finite gradient is only found when its
+// parameter comes up, after earlier parameters were updated, and gradient
+// clipping or accumulation over several batches is not possible.
+func (o *AdamW) InBackward() *StepInBackward {
+	if o.index == nil {
+		o.index = map[*tensor.Tensor][2]int{}
+		for gi, g := range o.groups {
+			for pi, p := range g.Params {
+				o.index[p] = [2]int{gi, pi}
+			}
+		}
+	}
+	return &StepInBackward{o: o, k: o.begin(), done: make(map[*tensor.Tensor]bool)}
+}
+
+// StepInBackward is one step in progress (see AdamW.InBackward).
+type StepInBackward struct {
+	o    *AdamW
+	k    stepConsts
+	done map[*tensor.Tensor]bool
+}
+
+// Apply updates p from its final gradient p.Grad. A parameter outside the
+// optimizer's groups, one applied twice in a step, or a non-finite
+// gradient is an error and leaves p untouched.
+func (s *StepInBackward) Apply(p *tensor.Tensor) error {
+	at, ok := s.o.index[p]
+	if !ok {
+		return fmt.Errorf("optim: step %d: parameter %v is not in the optimizer", s.o.steps, p.Shape)
+	}
+	gi, pi := at[0], at[1]
+	if s.done[p] {
+		return fmt.Errorf("optim: step %d: %s updated twice", s.o.steps, s.o.name(gi, pi))
+	}
+	if p.Grad == nil {
+		return fmt.Errorf("optim: step %d: %s has no gradient", s.o.steps, s.o.name(gi, pi))
+	}
+	if len(p.Grad) != len(p.Data) {
+		return fmt.Errorf("optim: step %d: %s has %d gradient values for %d weights", s.o.steps, s.o.name(gi, pi), len(p.Grad), len(p.Data))
+	}
+	if !tensor.AllFinite(p.Grad) {
+		return &NonFiniteError{Step: s.o.steps, What: "gradient", Param: s.o.name(gi, pi)}
+	}
+	s.done[p] = true
+	s.o.update(s.k, gi, pi, p)
 	return nil
 }
 

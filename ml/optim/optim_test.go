@@ -6,6 +6,7 @@ import (
 	"math"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"mmc/ml/checkpoint"
@@ -177,6 +178,81 @@ func TestNoDecay(t *testing.T) {
 	} {
 		if NoDecay(name) != want {
 			t.Errorf("NoDecay(%q) = %v", name, !want)
+		}
+	}
+}
+
+// TestInBackwardMatchesStep checks that updating parameters one at a time,
+// in any order, gives Step's result bit for bit, and that misuse is an
+// error that leaves the parameter alone.
+func TestInBackwardMatchesStep(t *testing.T) {
+	rng := tensor.NewRNG(3)
+	mk := func() []Named {
+		rng := tensor.NewRNG(5)
+		var ps []Named
+		for i, n := range []int{7, 70000, 3} {
+			d := make([]float32, n)
+			for j := range d {
+				d[j] = rng.NormFloat32()
+			}
+			name := fmt.Sprintf("layer%d.weight", i)
+			if i == 2 {
+				name = "layer2.bias"
+			}
+			ps = append(ps, Named{name, tensor.New(d, n).SetRequiresGrad(true)})
+		}
+		return ps
+	}
+	a, b := mk(), mk()
+	cfg := AdamWConfig{LR: 1e-2, Schedule: LinearWarmupDecay(1, 4)}
+	whole, each := NewAdamW(SplitDecay(a, 0.01), cfg), NewAdamW(SplitDecay(b, 0.01), cfg)
+	for s := 0; s < 3; s++ {
+		for i := range a {
+			g := make([]float32, len(a[i].Param.Data))
+			for j := range g {
+				g[j] = rng.NormFloat32()
+			}
+			a[i].Param.Grad = g
+			b[i].Param.Grad = append([]float32(nil), g...)
+		}
+		if err := whole.Step(); err != nil {
+			t.Fatal(err)
+		}
+		step := each.InBackward()
+		for i := len(b) - 1; i >= 0; i-- {
+			if err := step.Apply(b[i].Param); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := step.Apply(b[0].Param); err == nil || !strings.Contains(err.Error(), "layer0.weight updated twice") {
+			t.Fatalf("second update of a parameter: %v", err)
+		}
+		for i := range a {
+			for j, v := range a[i].Param.Data {
+				if b[i].Param.Data[j] != v {
+					t.Fatalf("step %d %s[%d]: one at a time %v, Step %v", s, a[i].Name, j, b[i].Param.Data[j], v)
+				}
+			}
+		}
+	}
+	if whole.Steps() != each.Steps() {
+		t.Fatalf("steps %d and %d", whole.Steps(), each.Steps())
+	}
+
+	step := each.InBackward()
+	if err := step.Apply(tensor.New([]float32{1}, 1)); err == nil || !strings.Contains(err.Error(), "not in the optimizer") {
+		t.Fatalf("foreign parameter: %v", err)
+	}
+	p := b[0].Param
+	before := append([]float32(nil), p.Data...)
+	p.Grad[3] = float32(math.Inf(1))
+	var nf *NonFiniteError
+	if err := step.Apply(p); !errors.As(err, &nf) || nf.Param != "layer0.weight" {
+		t.Fatalf("non-finite gradient: %v", err)
+	}
+	for j, v := range before {
+		if p.Data[j] != v {
+			t.Fatalf("non-finite gradient changed weight %d", j)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"syscall"
@@ -120,7 +121,7 @@ func (a *App) cmdRun(ctx context.Context, args []string) error {
 		MaxWorkers:         workers,
 		OnlyMissingOutputs: onlyMissing,
 		Log:                log,
-		Producers:          a.Registry.Producers,
+		Producers:          producersOf(a.Registry, cat),
 		Info: flow.RunInfo{RunID: cat.SaveVersion(), Pipelines: names, Env: cfg.Env, Filter: filter,
 			Runner: runnerLabel, MaxWorkers: workers, OnlyMissingOutputs: onlyMissing,
 			LoadVersions: versions, RuntimeParams: rp},
@@ -134,6 +135,24 @@ func (a *App) cmdRun(ctx context.Context, args []string) error {
 		}
 	}
 	return err
+}
+
+// producersOf names the pipelines that write a missing dataset, matching
+// by dataset name or by the file the name resolves to in this catalog.
+func producersOf(reg *flow.Registry, cat *catalog.Catalog) func(string) []string {
+	pathOf := func(ds string) string {
+		res, err := cat.Resolve(ds)
+		if err != nil || res.Spec == nil {
+			return ""
+		}
+		return filepath.Clean(res.Spec.Filepath)
+	}
+	return func(dataset string) []string {
+		target := pathOf(dataset)
+		return reg.ProducersMatching(func(out string) bool {
+			return out == dataset || (target != "" && pathOf(out) == target)
+		})
+	}
 }
 
 // resumeCommand is the previous command with --from-nodes replaced.

@@ -420,4 +420,11 @@ func TestRegistry(t *testing.T) {
 	if got := r.Producers("C"); !slices.Equal(got, []string{"chain"}) {
 		t.Errorf("producers %v", got)
 	}
+	if got := r.Producers("A"); len(got) != 0 {
+		t.Errorf("a free input has producers %v", got)
+	}
+	// Another name for the same file (matched by the caller's rule).
+	if got := r.ProducersMatching(func(ds string) bool { return ds == "C" || ds == "other.C" }); !slices.Equal(got, []string{"chain"}) {
+		t.Errorf("producers matching %v", got)
+	}
 }

@@ -129,6 +129,14 @@ func (r *Registry) Pipeline(names ...string) (*Pipeline, error) {
 // Producers lists the built pipelines that write a dataset, for error
 // messages about a missing input.
 func (r *Registry) Producers(dataset string) []string {
+	return r.ProducersMatching(func(out string) bool { return out == dataset })
+}
+
+// ProducersMatching lists the built pipelines that write a dataset for
+// which match is true. Callers match by resolved file path too, since two
+// pipelines may name one file differently (a training pipeline's
+// "vilbert_lmdb_train.model" is an inference pipeline's "vilbert_inference.model").
+func (r *Registry) ProducersMatching(match func(dataset string) bool) []string {
 	var out []string
 	for _, name := range r.Names() {
 		e := r.entries[name]
@@ -139,8 +147,11 @@ func (r *Registry) Producers(dataset string) []string {
 		if p == nil || p.Err() != nil {
 			continue
 		}
-		if _, ok := p.Producer(dataset); ok {
-			out = append(out, name)
+		for _, ds := range p.Datasets() {
+			if _, produced := p.Producer(ds); produced && match(ds) {
+				out = append(out, name)
+				break
+			}
 		}
 	}
 	return out

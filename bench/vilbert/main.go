@@ -5,7 +5,12 @@
 // side runs in its own process so that peak RSS is its own; the last line
 // is `ratio=<go/torch step time> rss_ratio=<go/torch peak RSS>`.
 //
-//	go run ./bench/vilbert [-steps 3] [-threads 2]
+// By default the Go side applies AdamW inside the backward pass
+// (Model.BackwardApply: the same arithmetic, but gradients are not all
+// kept until the step); -in-backward=false runs Backward then
+// AdamW.Step as the torch side does.
+//
+//	go run ./bench/vilbert [-steps 3] [-threads 2] [-in-backward=false]
 package main
 
 import (
@@ -30,7 +35,10 @@ import (
 	"mmc/ml/vilbert"
 )
 
-var profile string
+var (
+	profile      string
+	stepInsideBW bool
+)
 
 type result struct {
 	StepS    float64 `json:"step_s"`
@@ -52,10 +60,11 @@ func main() {
 	python := flag.String("python", "/usr/bin/python3", "Python with torch")
 	cpuprofile := flag.String("cpuprofile", "", "with -side=go: write a CPU profile of the timed steps")
 	torchFirst := flag.Bool("torch-first", false, "run the PyTorch side before the Go side (the machine's load drifts; alternate to check)")
+	inBackward := flag.Bool("in-backward", true, "Go side: apply AdamW inside the backward pass (Model.BackwardApply), keeping two gradient buffers instead of one per parameter; false: Backward then AdamW.Step, as the torch side does")
 	flag.Parse()
 	args := []int{*batch, *tokens, *regions, *steps, *inferRuns, *threads}
 	if *side == "go" {
-		profile = *cpuprofile
+		profile, stepInsideBW = *cpuprofile, *inBackward
 		r, err := goSide(args)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -64,13 +73,13 @@ func main() {
 		json.NewEncoder(os.Stdout).Encode(r)
 		return
 	}
-	if err := run(args, *python, *torchFirst); err != nil {
+	if err := run(args, *python, *torchFirst, *inBackward); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/vilbert:", err)
 		os.Exit(1)
 	}
 }
 
-func run(args []int, python string, torchFirst bool) error {
+func run(args []int, python string, torchFirst, inBackward bool) error {
 	fmt.Printf("ViLBERT (Facebook config, MMF head, 247,780,354 parameters): batch %d × %d tokens × %d regions, %d steps, %d threads\n",
 		args[0], args[1], args[2], args[3], args[5])
 	fmt.Printf("load average before: %s\n", loadavg())
@@ -78,7 +87,7 @@ func run(args []int, python string, torchFirst bool) error {
 	if err != nil {
 		return err
 	}
-	strArgs := []string{"-side=go"}
+	strArgs := []string{"-side=go", fmt.Sprintf("-in-backward=%t", inBackward)}
 	for i, name := range []string{"batch", "tokens", "regions", "steps", "infer-runs", "threads"} {
 		strArgs = append(strArgs, fmt.Sprintf("-%s=%d", name, args[i]))
 	}
@@ -170,7 +179,9 @@ func goSide(args []int) (*result, error) {
 		labels[i] = int(rng.Uint64() & 1)
 	}
 	step := func() error {
-		m.ZeroGrad()
+		if !stepInsideBW {
+			m.ZeroGrad()
+		}
 		out, err := m.Forward(in, true, rng)
 		if err != nil {
 			return err
@@ -178,6 +189,9 @@ func goSide(args []int) (*result, error) {
 		_, dl, err := vilbert.CrossEntropy(out.Logits, labels, cfg.NumLabels)
 		if err != nil {
 			return err
+		}
+		if stepInsideBW {
+			return m.BackwardApply(dl, opt.InBackward().Apply)
 		}
 		if err := m.Backward(dl); err != nil {
 			return err
@@ -219,7 +233,11 @@ func goSide(args []int) (*result, error) {
 		times = append(times, time.Since(t0).Seconds())
 	}
 	sort.Float64s(times)
-	return &result{StepS: stepS, InferS: times[len(times)/2], PeakRSS: peakRSS(), Threads: threads, Backend: blas.Name()}, nil
+	mode := "Backward+Step"
+	if stepInsideBW {
+		mode = "AdamW in backward"
+	}
+	return &result{StepS: stepS, InferS: times[len(times)/2], PeakRSS: peakRSS(), Threads: threads, Backend: blas.Name() + ", " + mode}, nil
 }
 
 func randomInputs(rng *tensor.RNG, cfg vilbert.Config, b, t, r int) *vilbert.Inputs {

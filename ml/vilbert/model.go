@@ -20,6 +20,7 @@ type Embeddings struct {
 	ids, seg []int32
 	t        int
 	sum      []float32
+	sink     *gradSink
 }
 
 // Forward embeds ids and seg [B·T] into [B·T, H].
@@ -57,7 +58,7 @@ func (e *Embeddings) Backward(dy []float32) {
 		if !tab.p.RequiresGrad() {
 			continue
 		}
-		g := gradOf(tab.p)
+		g := e.sink.grad(tab.p)
 		for i := range e.ids {
 			r := tab.row(i)
 			// [PAD] (id 0) is the padding_idx of HF's word embeddings:
@@ -67,6 +68,7 @@ func (e *Embeddings) Backward(dy []float32) {
 			}
 			addInto(g[r*h:(r+1)*h], ds[i*h:(i+1)*h])
 		}
+		e.sink.done(tab.p)
 	}
 }
 
@@ -161,7 +163,7 @@ func newBase(pm *paramMaker, c *Config) Base {
 		Embeddings: Embeddings{
 			Word: pm.normal(c.VocabSize, c.HiddenSize), Position: pm.normal(c.MaxPositionEmbeddings, c.HiddenSize),
 			TokenType: pm.normal(c.TypeVocabSize, c.HiddenSize), LayerNorm: newLayerNorm(pm, c.HiddenSize, eps),
-			drop: dropout{p: c.HiddenDropout},
+			drop: dropout{p: c.HiddenDropout}, sink: pm.sink,
 		},
 		VEmbeddings: ImageEmbeddings{
 			Image: newLinear(pm, c.VFeatureSize, c.VHiddenSize), Location: newLinear(pm, 5, c.VHiddenSize),

@@ -59,6 +59,52 @@ func gradOf(p *tensor.Tensor) []float32 {
 	return p.Grad
 }
 
+// gradSink decides where parameter gradients go. Normally (apply nil)
+// they accumulate in each parameter's own Grad. During BackwardApply a
+// module's gradients are written to one of two shared zeroed buffers and
+// handed to apply as soon as the module has finished them, so the model
+// holds two gradient buffers instead of one per parameter. Each module of
+// the model shares the sink built with it.
+type gradSink struct {
+	apply func(*tensor.Tensor) error
+	bufs  [2][]float32
+	used  int
+	err   error // the first error apply returned; later gradients are dropped
+}
+
+// grad returns the buffer p's gradient accumulates into.
+func (s *gradSink) grad(p *tensor.Tensor) []float32 {
+	if s == nil || s.apply == nil {
+		return gradOf(p)
+	}
+	// Two buffers suffice: a module finishes at most two parameters at
+	// once (weight and bias).
+	if s.used == len(s.bufs) {
+		panic("vilbert: more than two parameter gradients in flight")
+	}
+	p.Grad = zeroed(&s.bufs[s.used], len(p.Data))
+	s.used++
+	return p.Grad
+}
+
+// done hands the finished gradients of ps to apply and releases their
+// buffers. Parameters without a gradient are skipped.
+func (s *gradSink) done(ps ...*tensor.Tensor) {
+	if s == nil || s.apply == nil {
+		return
+	}
+	for _, p := range ps {
+		if p.Grad == nil {
+			continue
+		}
+		if s.err == nil {
+			s.err = s.apply(p)
+		}
+		p.Grad = nil
+	}
+	s.used = 0
+}
+
 // parallelFor splits [0,n) over the available processors when the work
 // (n·cost scalar operations) is worth a goroutine per processor.
 func parallelFor(n, cost int, fn func(lo, hi int)) {
@@ -88,6 +134,7 @@ type paramMaker struct {
 	alloc bool
 	rng   *tensor.RNG
 	std   float32
+	sink  *gradSink // shared by every module built
 }
 
 func (pm *paramMaker) tensor(shape ...int) *tensor.Tensor {
@@ -124,10 +171,11 @@ type Linear struct {
 	x       []float32 // cached input [rows, in]
 	rows    int
 	y, dx   *[]float32 // output and input-gradient buffers (see link)
+	sink    *gradSink
 }
 
 func newLinear(pm *paramMaker, in, out int) Linear {
-	return Linear{Weight: pm.normal(out, in), Bias: pm.fill(0, out), in: in, out: out}
+	return Linear{Weight: pm.normal(out, in), Bias: pm.fill(0, out), in: in, out: out, sink: pm.sink}
 }
 
 // Forward maps x [rows, in] to y [rows, out].
@@ -147,10 +195,12 @@ func (l *Linear) Forward(x []float32, rows int) []float32 {
 func (l *Linear) Backward(dy []float32, needDx bool) []float32 {
 	l.accumulateParamGrads(dy)
 	if !needDx {
+		l.sink.done(l.Weight, l.Bias)
 		return nil
 	}
 	dx := grow(slot(&l.dx), l.rows*l.in)
 	blas.Sgemm(false, false, l.rows, l.in, l.out, 1, dy, l.out, l.Weight.Data, l.in, 0, dx, l.in)
+	l.sink.done(l.Weight, l.Bias) // only now: dx reads the weights before the update
 	return dx
 }
 
@@ -159,14 +209,15 @@ func (l *Linear) Backward(dy []float32, needDx bool) []float32 {
 func (l *Linear) BackwardInto(dy, dx []float32) {
 	l.accumulateParamGrads(dy)
 	blas.Sgemm(false, false, l.rows, l.in, l.out, 1, dy, l.out, l.Weight.Data, l.in, 1, dx, l.in)
+	l.sink.done(l.Weight, l.Bias)
 }
 
 func (l *Linear) accumulateParamGrads(dy []float32) {
 	if l.Weight.RequiresGrad() {
-		blas.Sgemm(true, false, l.out, l.in, l.rows, 1, dy, l.out, l.x, l.in, 1, gradOf(l.Weight), l.in)
+		blas.Sgemm(true, false, l.out, l.in, l.rows, 1, dy, l.out, l.x, l.in, 1, l.sink.grad(l.Weight), l.in)
 	}
 	if l.Bias.RequiresGrad() {
-		db := gradOf(l.Bias)
+		db := l.sink.grad(l.Bias)
 		for r := 0; r < l.rows; r++ {
 			row := dy[r*l.out : (r+1)*l.out]
 			for j, v := range row {
@@ -187,10 +238,11 @@ type LayerNorm struct {
 	xhat, rstd []float32
 	y          *[]float32 // output; Recompute rebuilds it from x̂, so it may be shared
 	dx         *[]float32
+	sink       *gradSink
 }
 
 func newLayerNorm(pm *paramMaker, dim int, eps float32) LayerNorm {
-	return LayerNorm{Weight: pm.fill(1, dim), Bias: pm.fill(0, dim), dim: dim, eps: float64(eps)}
+	return LayerNorm{Weight: pm.fill(1, dim), Bias: pm.fill(0, dim), dim: dim, eps: float64(eps), sink: pm.sink}
 }
 
 // Forward normalises x [rows, dim].
@@ -269,7 +321,7 @@ func (n *LayerNorm) Backward(dy []float32) []float32 {
 		}
 	})
 	if n.Weight.RequiresGrad() || n.Bias.RequiresGrad() {
-		dg, db := gradOf(n.Weight), gradOf(n.Bias)
+		dg, db := n.sink.grad(n.Weight), n.sink.grad(n.Bias)
 		for r := 0; r < rows; r++ {
 			dyr, xh := dy[r*d:(r+1)*d], n.xhat[r*d:(r+1)*d]
 			for j, v := range dyr {
@@ -277,6 +329,7 @@ func (n *LayerNorm) Backward(dy []float32) []float32 {
 				db[j] += v
 			}
 		}
+		n.sink.done(n.Weight, n.Bias)
 	}
 	return dx
 }

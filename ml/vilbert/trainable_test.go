@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"mmc/ml/batch"
+	"mmc/ml/tensor"
 )
 
 func TestTrainableMatchesTorch(t *testing.T) {
@@ -23,6 +24,21 @@ func TestTrainableMatchesTorch(t *testing.T) {
 	}
 	if len(tr.Params()) != len(m.Parameters()) {
 		t.Error("Params and Parameters disagree")
+	}
+	_, dl, err := CrossEntropy(logits, labels, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every parameter is updated except biOutput.q_dense1/2, which MMF's
+	// forward never uses either (they get no gradient in torch).
+	applied := map[*tensor.Tensor]bool{}
+	if err := tr.BackwardApply(dl, func(p *tensor.Tensor) error { applied[p] = true; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range m.Parameters() {
+		if unused := strings.Contains(p.Name, ".q_dense"); applied[p.Tensor] == unused {
+			t.Errorf("%s: updated %t", p.Name, applied[p.Tensor])
+		}
 	}
 	b.FeatDim++
 	if _, err := tr.Forward(b, false); err == nil {

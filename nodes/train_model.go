@@ -178,6 +178,13 @@ func (v *vilbertModel) Forward(b *batch.Batch, train bool) ([]float32, error) {
 
 func (v *vilbertModel) Backward(dlogits []float32) error { return v.m.Backward(dlogits) }
 
+// BackwardApply lets the training loop run the optimizer update inside
+// the backward pass, so full-size training holds no per-parameter
+// gradients (about 0.9 GB less; see vilbert.Model.BackwardApply).
+func (v *vilbertModel) BackwardApply(dlogits []float32, apply func(*tensor.Tensor) error) error {
+	return v.m.BackwardApply(dlogits, apply)
+}
+
 func (v *vilbertModel) Params() []train.Param {
 	ps := v.m.Parameters()
 	out := make([]train.Param, len(ps))

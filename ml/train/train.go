@@ -28,6 +28,7 @@ import (
 	"mmc/ml/batch"
 	"mmc/ml/checkpoint"
 	"mmc/ml/metrics"
+	"mmc/ml/optim"
 	"mmc/ml/tensor"
 )
 
@@ -49,6 +50,22 @@ type Model interface {
 	// Params lists every parameter in a fixed order, frozen ones
 	// included (they do not require a gradient).
 	Params() []Param
+}
+
+// InBackwardModel is a Model that can hand each parameter's finished
+// gradient to apply during its backward pass instead of keeping it, so
+// the optimizer update runs inside backward (see optim.AdamW.InBackward).
+// The loop uses it whenever the optimizer supports it: the arithmetic is
+// the same as Backward followed by Step, bit for bit.
+type InBackwardModel interface {
+	Model
+	BackwardApply(dlogits []float32, apply func(*tensor.Tensor) error) error
+}
+
+// inBackwardOptimizer is an Optimizer that can update one parameter at a
+// time (*optim.AdamW).
+type inBackwardOptimizer interface {
+	InBackward() *optim.StepInBackward
 }
 
 // Net is a model written on the tensor package's autograd.
@@ -329,12 +346,20 @@ func (t *Trainer) trainEpoch(ctx context.Context, data Dataset, epoch int, step 
 			return Epoch{}, fmt.Errorf("train: %w %v at epoch %d, step %d (batch %d, meme ids %v); lower the learning rate or check the inputs",
 				ErrNonFiniteLoss, loss, epoch+1, *step, k, b.IDs)
 		}
-		if err := t.Model.Backward(grad); err != nil {
-			return Epoch{}, fmt.Errorf("train: epoch %d step %d backward: %w", epoch+1, *step, err)
-		}
 		lr = t.Optimizer.LR()
-		if err := t.Optimizer.Step(); err != nil {
-			return Epoch{}, fmt.Errorf("train: epoch %d step %d (batch %d, meme ids %v): %w", epoch+1, *step, k, b.IDs, err)
+		ibm, modelOK := t.Model.(InBackwardModel)
+		ibo, optOK := t.Optimizer.(inBackwardOptimizer)
+		if modelOK && optOK {
+			if err := ibm.BackwardApply(grad, ibo.InBackward().Apply); err != nil {
+				return Epoch{}, fmt.Errorf("train: epoch %d step %d (batch %d, meme ids %v): backward with update: %w", epoch+1, *step, k, b.IDs, err)
+			}
+		} else {
+			if err := t.Model.Backward(grad); err != nil {
+				return Epoch{}, fmt.Errorf("train: epoch %d step %d backward: %w", epoch+1, *step, err)
+			}
+			if err := t.Optimizer.Step(); err != nil {
+				return Epoch{}, fmt.Errorf("train: epoch %d step %d (batch %d, meme ids %v): %w", epoch+1, *step, k, b.IDs, err)
+			}
 		}
 		for _, p := range params {
 			p.Tensor.ZeroGrad()

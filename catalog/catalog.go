@@ -144,17 +144,17 @@ func New(conf, params *config.Tree, opts Options) (*Catalog, error) {
 	return c, nil
 }
 
-var placeholder = regexp.MustCompile(`\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+var patternField = regexp.MustCompile(`\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 
 func compilePattern(raw string) (*pattern, error) {
 	p := &pattern{raw: raw}
 	var re strings.Builder
 	re.WriteByte('^')
 	last := 0
-	for _, m := range placeholder.FindAllStringSubmatchIndex(raw, -1) {
+	for _, m := range patternField.FindAllStringSubmatchIndex(raw, -1) {
 		lit := raw[last:m[0]]
 		if strings.ContainsAny(lit, "{}") {
-			return nil, fmt.Errorf("malformed placeholder in %q", lit)
+			return nil, fmt.Errorf("malformed {field} in %q", lit)
 		}
 		p.literals += len(lit)
 		re.WriteString(regexp.QuoteMeta(lit))
@@ -164,7 +164,7 @@ func compilePattern(raw string) (*pattern, error) {
 	}
 	rest := raw[last:]
 	if strings.ContainsAny(rest, "{}") {
-		return nil, fmt.Errorf("malformed placeholder in %q", rest)
+		return nil, fmt.Errorf("malformed {field} in %q", rest)
 	}
 	p.literals += len(rest)
 	re.WriteString(regexp.QuoteMeta(rest))
@@ -309,7 +309,7 @@ func substitute(v any, vals map[string]string) any {
 		if vals == nil {
 			return v
 		}
-		return placeholder.ReplaceAllStringFunc(v, func(ph string) string {
+		return patternField.ReplaceAllStringFunc(v, func(ph string) string {
 			if r, ok := vals[ph[1:len(ph)-1]]; ok {
 				return r
 			}

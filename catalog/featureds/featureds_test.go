@@ -345,7 +345,7 @@ named:
 	}
 }
 
-func TestMissingStoreSaysWhatToDo(t *testing.T) {
+func TestMissingStoreNamesTheRemedy(t *testing.T) {
 	c, _ := newCatalog(t, "f:\n  type: region_features\n  filepath: $DIR/none.h5\n")
 	_, err := c.Load(context.Background(), "f", reflect.TypeFor[features.Reader]())
 	if !errors.Is(err, catalog.ErrNotFound) || !strings.Contains(err.Error(), "--env=demo") || !strings.Contains(err.Error(), HDF5Format) {

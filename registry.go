@@ -30,6 +30,7 @@ func newRegistry() *flow.Registry {
 	r.Add("vilbert_inference", "write submission CSVs from a trained ViLBERT checkpoint", pipelines.ViLBERTInference)
 	r.Add("vilbert_inference_local", "classify one meme given on the command line", pipelines.ViLBERTInferenceLocal)
 	r.Add("text_only_baseline", "text-only linear baseline on the caption's words", pipelines.TextOnlyBaseline)
+	r.Add("vilbert_pretrain", "pre-train the synthetic demo's ViLBERT (masked tokens and regions, image-text alignment)", pipelines.Pretrain)
 	r.Add("image_only_baseline", "image-only linear baseline on pooled region features", pipelines.ImageOnlyBaseline)
 
 	const extractor = "needs an image feature extractor (vision backbone in ml/) feeding the ViLBERT training pipeline"
@@ -44,7 +45,6 @@ func newRegistry() *flow.Registry {
 		{"vilbert_resnet_vg_train", "train ViLBERT on ResNet features of Visual Genome boxes", "needs a ResNet backbone in ml/ and its pipeline wiring"},
 		{"vilbert_resnet152_grid_train", "train ViLBERT on ResNet-152 grid features", "needs a ResNet-152 backbone in ml/ and its pipeline wiring"},
 		{"vilbert_resnet152_roi_train", "train ViLBERT on ResNet-152 RoI-pooled features", "needs a ResNet-152 backbone with RoI pooling in ml/ and its pipeline wiring"},
-		{"vilbert_pretrain", "pre-train ViLBERT (masked multimodal modelling, alignment)", "needs the pre-training objectives and pipeline (a later issue)"},
 	}
 	for _, p := range planned {
 		r.Planned(p.name, p.desc, p.missing)

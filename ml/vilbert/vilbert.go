@@ -40,6 +40,7 @@ type Model struct {
 	ones    []float32
 
 	dtxt, dimg, dfeat, dloc []float32
+	dpt, dpv                []float32
 	backwardReady           bool
 	sink                    *gradSink
 }
@@ -250,17 +251,68 @@ func (m *Model) Backward(dlogits []float32) error {
 	s.dimg = zeroed(&m.dimg, b*r*c.VHiddenSize)
 	s.dpt, s.dpv = nil, nil
 	m.Classifier.backward(s, dlogits)
+	m.backwardStreams(s.dtxt, s.dimg, s.dpt, s.dpv)
+	return nil
+}
+
+// BackwardStreams propagates gradients given on the last Forward's
+// outputs other than the logits: dText [B·T, H] and dImage [B·R', Dv] on
+// the final states of both streams, dPooledText and dPooledImage [B, bi]
+// on the pooled outputs (the pretraining heads read these). A nil slice
+// means a zero gradient. The classifier gets no gradient. Call it, or
+// Backward, once per Forward; the arguments are not modified.
+func (m *Model) BackwardStreams(dText, dImage, dPooledText, dPooledImage []float32) error {
+	if !m.backwardReady {
+		return fmt.Errorf("vilbert: BackwardStreams without a preceding Forward")
+	}
+	c := &m.Config
+	b, t, r := m.b, m.t, m.r
+	for _, g := range []struct {
+		name      string
+		got, want int
+	}{
+		{"dText", len(dText), b * t * c.HiddenSize}, {"dImage", len(dImage), b * r * c.VHiddenSize},
+		{"dPooledText", len(dPooledText), b * c.BiHiddenSize}, {"dPooledImage", len(dPooledImage), b * c.BiHiddenSize},
+	} {
+		if g.got != 0 && g.got != g.want {
+			return fmt.Errorf("vilbert: BackwardStreams got %d values in %s, want %d", g.got, g.name, g.want)
+		}
+	}
+	m.backwardReady = false
+	dtxt := zeroed(&m.dtxt, b*t*c.HiddenSize)
+	copy(dtxt, dText)
+	dimg := zeroed(&m.dimg, b*r*c.VHiddenSize)
+	copy(dimg, dImage)
+	// The pooler backward works in place, so it gets copies; one pooled
+	// gradient alone still needs the other as zeros.
+	var dpt, dpv []float32
+	if dPooledText != nil || dPooledImage != nil {
+		dpt = zeroed(&m.dpt, b*c.BiHiddenSize)
+		copy(dpt, dPooledText)
+		dpv = zeroed(&m.dpv, b*c.BiHiddenSize)
+		copy(dpv, dPooledImage)
+	}
+	m.backwardStreams(dtxt, dimg, dpt, dpv)
+	return nil
+}
+
+// backwardStreams runs the poolers, the encoder and the embeddings
+// backward from gradients on the two streams (consumed) and, when dpt is
+// not nil, on the pooled outputs.
+func (m *Model) backwardStreams(dtxt, dimg, dpt, dpv []float32) {
+	c := &m.Config
+	b, t, r := m.b, m.t, m.r
+	s := &m.s
 	base := &m.Bert
-	if s.dpt != nil {
-		poolBackward(&base.TPooler, s.pt, s.dpt, s.dtxt, b, t, c.HiddenSize)
-		poolBackward(&base.VPooler, s.pv, s.dpv, s.dimg, b, r, c.VHiddenSize)
+	if dpt != nil {
+		poolBackward(&base.TPooler, s.pt, dpt, dtxt, b, t, c.HiddenSize)
+		poolBackward(&base.VPooler, s.pv, dpv, dimg, b, r, c.VHiddenSize)
 	}
 
 	// The encoder in reverse. A text layer passes a gradient down only if
 	// something trainable lies below it on the text path.
 	enc := &base.Encoder
 	need := m.textNeedsDx()
-	dtxt, dimg := s.dtxt, s.dimg
 	for k := len(enc.steps) - 1; k >= 0; k-- {
 		st := enc.steps[k]
 		switch st.kind {
@@ -286,7 +338,6 @@ func (m *Model) Backward(dlogits []float32) error {
 	if m.InputGrads {
 		m.inputGrads(df, dl)
 	}
-	return nil
 }
 
 // textNeedsDx reports, per text layer, whether its input gradient is

@@ -3,6 +3,7 @@ package vilbert
 import (
 	"fmt"
 	"math"
+	"strings"
 
 	"mmc/ml/blas"
 	"mmc/ml/checkpoint"
@@ -89,7 +90,7 @@ func NewPretrainer(m *Model, seed uint64) *Pretrainer {
 func (p *Pretrainer) Parameters() []NamedParam {
 	var out []NamedParam
 	for _, q := range p.M.Parameters() {
-		if len(q.Name) >= 5 && q.Name[:5] == "bert." {
+		if strings.HasPrefix(q.Name, "bert.") {
 			out = append(out, q)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -81,7 +82,7 @@ func (s *Store) load() error {
 		if s.boxes, dims, err = openNumeric(s.f, "boxes", hdf5.T_FLOAT, 3); err != nil {
 			return err
 		}
-		if want := []uint{uint(n), uint(s.regions), 4}; !equalDims(dims, want) {
+		if want := []uint{uint(n), uint(s.regions), 4}; !slices.Equal(dims, want) {
 			return fmt.Errorf("/boxes has shape %v, want %v", dims, want)
 		}
 	}
@@ -89,7 +90,7 @@ func (s *Store) load() error {
 		if s.objects, dims, err = openNumeric(s.f, "objects", hdf5.T_INTEGER, 2); err != nil {
 			return err
 		}
-		if want := []uint{uint(n), uint(s.regions)}; !equalDims(dims, want) {
+		if want := []uint{uint(n), uint(s.regions)}; !slices.Equal(dims, want) {
 			return fmt.Errorf("/objects has shape %v, want %v", dims, want)
 		}
 	}
@@ -270,18 +271,6 @@ func shape(d *hdf5.Dataset) ([]uint, error) {
 		return nil, fmt.Errorf("shape of %s: %v", d.Name(), err)
 	}
 	return dims, nil
-}
-
-func equalDims(a, b []uint) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // Get reads one image's features: only its num_boxes real regions,

@@ -3,6 +3,7 @@ package tensor
 import (
 	"fmt"
 	"math"
+	"slices"
 )
 
 // Attention is scaled dot-product attention with an additive key mask:
@@ -18,7 +19,7 @@ func Attention(q, k, v, mask *Tensor, dropout float32, rng *RNG, train bool) (ct
 	mustDim("Attention q", q, 4)
 	mustDim("Attention k", k, 4)
 	mustDim("Attention v", v, 4)
-	if !sameShape(k.Shape, v.Shape) || q.Shape[0] != k.Shape[0] || q.Shape[1] != k.Shape[1] || q.Shape[3] != k.Shape[3] {
+	if !slices.Equal(k.Shape, v.Shape) || q.Shape[0] != k.Shape[0] || q.Shape[1] != k.Shape[1] || q.Shape[3] != k.Shape[3] {
 		panic(fmt.Sprintf("tensor.Attention: q %v, k %v, v %v do not agree", q.Shape, k.Shape, v.Shape))
 	}
 	hd := q.Shape[3]

@@ -3,6 +3,7 @@ package tensor
 import (
 	"fmt"
 	"math"
+	"slices"
 	"testing"
 
 	"mmc/ml/checkpoint"
@@ -110,7 +111,7 @@ func TestOpsMatchPyTorch(t *testing.T) {
 			}
 			y := tc.fn(tc.name, in)
 			want := sd[tc.name+".y"]
-			if !sameShape(y.Shape, want.Shape) {
+			if !slices.Equal(y.Shape, want.Shape) {
 				t.Fatalf("shape %v, want %v", y.Shape, want.Shape)
 			}
 			if err := closeTo(y.Data, want.Data, 1e-5, 1e-6); err != nil {

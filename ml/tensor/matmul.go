@@ -2,6 +2,7 @@ package tensor
 
 import (
 	"fmt"
+	"slices"
 
 	"mmc/ml/blas"
 )
@@ -39,7 +40,7 @@ func matMul(a, b *Tensor, transA, transB bool, alpha float32) *Tensor {
 	}
 	batch := numel(a.Shape[:a.Dim()-2])
 	shared := b.Dim() == 2
-	if !shared && !sameShape(a.Shape[:a.Dim()-2], b.Shape[:b.Dim()-2]) {
+	if !shared && !slices.Equal(a.Shape[:a.Dim()-2], b.Shape[:b.Dim()-2]) {
 		panic(fmt.Sprintf("tensor.MatMul: batch axes differ: %v and %v", a.Shape, b.Shape))
 	}
 	outShape := append(append([]int(nil), a.Shape[:a.Dim()-2]...), m, n)

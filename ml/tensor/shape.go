@@ -1,6 +1,9 @@
 package tensor
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // Reshape returns x viewed with a new shape holding the same number of
 // values; one dimension may be -1 to be inferred. The data is shared.
@@ -49,7 +52,7 @@ func Concat(axis int, ts ...*Tensor) *Tensor {
 	outer, _, inner, ax := axisSplit("Concat", ts[0], axis)
 	total := 0
 	for _, t := range ts {
-		if t.Dim() != ts[0].Dim() || !sameShape(t.Shape[:ax], ts[0].Shape[:ax]) || !sameShape(t.Shape[ax+1:], ts[0].Shape[ax+1:]) {
+		if t.Dim() != ts[0].Dim() || !slices.Equal(t.Shape[:ax], ts[0].Shape[:ax]) || !slices.Equal(t.Shape[ax+1:], ts[0].Shape[ax+1:]) {
 			panic(fmt.Sprintf("tensor.Concat: shape %v does not fit %v along axis %d", t.Shape, ts[0].Shape, axis))
 		}
 		total += t.Shape[ax]

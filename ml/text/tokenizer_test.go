@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -79,18 +80,18 @@ func TestGolden(t *testing.T) {
 			t.Fatalf("golden.jsonl:%d: %v", line, err)
 		}
 		n++
-		if got := tk.Tokenize(c.Text); !equalStrings(got, c.Tokens) {
+		if got := tk.Tokenize(c.Text); !slices.Equal(got, c.Tokens) {
 			t.Errorf("golden.jsonl:%d %q:\n got  %q\n want %q", line, c.Text, got, c.Tokens)
 			continue
 		}
-		if got := tk.TokenIDs(c.Text); !equalInt32(got, c.IDs) {
+		if got := tk.TokenIDs(c.Text); !slices.Equal(got, c.IDs) {
 			t.Errorf("golden.jsonl:%d %q: ids %v, want %v", line, c.Text, got, c.IDs)
 		}
 		e, err := tk.Encode(c.Text, c.MaxSeqLen)
 		if err != nil {
 			t.Fatalf("golden.jsonl:%d: %v", line, err)
 		}
-		if !equalInt32(e.IDs, c.InputIDs) || !equalInt32(e.InputMask, c.InputMask) || !equalInt32(e.SegmentIDs, c.SegmentIDs) {
+		if !slices.Equal(e.IDs, c.InputIDs) || !slices.Equal(e.InputMask, c.InputMask) || !slices.Equal(e.SegmentIDs, c.SegmentIDs) {
 			t.Errorf("golden.jsonl:%d %q (max %d): got %v/%v/%v, want %v/%v/%v", line, c.Text, c.MaxSeqLen,
 				e.IDs, e.InputMask, e.SegmentIDs, c.InputIDs, c.InputMask, c.SegmentIDs)
 		}
@@ -101,30 +102,6 @@ func TestGolden(t *testing.T) {
 	if n < 300 {
 		t.Fatalf("only %d golden cases", n)
 	}
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
-func equalInt32(a, b []int32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestEncodeFraming(t *testing.T) {
@@ -212,7 +189,7 @@ func FuzzEncode(f *testing.F) {
 		checkEncoding(t, tk, e)
 		ids := tk.TokenIDs(s)
 		want := min(len(ids), maxLen-2)
-		if e.Len() != want+2 || !equalInt32(e.IDs[1:want+1], ids[:want]) {
+		if e.Len() != want+2 || !slices.Equal(e.IDs[1:want+1], ids[:want]) {
 			t.Fatalf("Encode disagrees with TokenIDs: %v vs %v", e.IDs, ids)
 		}
 	})

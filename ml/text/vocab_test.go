@@ -3,6 +3,7 @@ package text
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -78,7 +79,7 @@ func TestCustomVocab(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []int32{4, 5, 3, 0, 6, 2, 7, 7}
-	if !equalInt32(e.IDs, want) {
+	if !slices.Equal(e.IDs, want) {
 		t.Fatalf("ids %v, want %v (tokens %q)", e.IDs, want, e.Tokens)
 	}
 	if _, err := New(&Vocab{ids: map[string]int32{"[PAD]": 0}}); err == nil || !strings.Contains(err.Error(), "[UNK]") {

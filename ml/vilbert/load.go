@@ -2,6 +2,7 @@ package vilbert
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -146,7 +147,7 @@ func (m *Model) LoadStateDict(sd checkpoint.StateDict, opts LoadOptions) (*LoadR
 		if err := arr.Check(key); err != nil {
 			return nil, fmt.Errorf("vilbert: %w", err)
 		}
-		if !sameShape(arr.Shape, p.Shape) {
+		if !slices.Equal(arr.Shape, p.Shape) {
 			return nil, fmt.Errorf("vilbert: checkpoint tensor %q (model key %q) has shape %s, the model wants %s",
 				key, name, shapeString(arr.Shape), shapeString(p.Shape))
 		}

@@ -91,15 +91,3 @@ func shapeString(s []int) string {
 	}
 	return "[" + strings.Join(parts, ",") + "]"
 }
-
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}

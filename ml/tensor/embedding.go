@@ -11,8 +11,8 @@ func Embedding(table *Tensor, ids []int, idShape ...int) *Tensor {
 	if len(idShape) == 0 {
 		idShape = []int{len(ids)}
 	}
-	if numel(idShape) != len(ids) {
-		panic(fmt.Sprintf("tensor.Embedding: id shape %v holds %d ids, have %d", idShape, numel(idShape), len(ids)))
+	if NumElements(idShape) != len(ids) {
+		panic(fmt.Sprintf("tensor.Embedding: id shape %v holds %d ids, have %d", idShape, NumElements(idShape), len(ids)))
 	}
 	for i, id := range ids {
 		if id < 0 || id >= vocab {

@@ -38,7 +38,7 @@ func matMul(a, b *Tensor, transA, transB bool, alpha float32) *Tensor {
 	if k != kb {
 		panic(fmt.Sprintf("tensor.MatMul: inner sizes differ: %v (trans %v) × %v (trans %v)", a.Shape, transA, b.Shape, transB))
 	}
-	batch := numel(a.Shape[:a.Dim()-2])
+	batch := NumElements(a.Shape[:a.Dim()-2])
 	shared := b.Dim() == 2
 	if !shared && !slices.Equal(a.Shape[:a.Dim()-2], b.Shape[:b.Dim()-2]) {
 		panic(fmt.Sprintf("tensor.MatMul: batch axes differ: %v and %v", a.Shape, b.Shape))
@@ -125,7 +125,7 @@ func linearForward(op string, x, w, b *Tensor) (out *Tensor, rows int) {
 	if b != nil && (b.Dim() != 1 || b.Shape[0] != outF) {
 		panic(fmt.Sprintf("tensor.%s: bias %v does not match weight %v", op, b.Shape, w.Shape))
 	}
-	rows = numel(x.Shape[:x.Dim()-1])
+	rows = NumElements(x.Shape[:x.Dim()-1])
 	outShape := append(append([]int(nil), x.Shape[:x.Dim()-1]...), outF)
 	out = &Tensor{Shape: outShape, Data: make([]float32, rows*outF)}
 	beta := float32(0)

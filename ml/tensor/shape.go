@@ -23,7 +23,7 @@ func Reshape(x *Tensor, shape ...int) *Tensor {
 	if infer >= 0 && known > 0 {
 		shape[infer] = len(x.Data) / known
 	}
-	if numel(shape) != len(x.Data) {
+	if NumElements(shape) != len(x.Data) {
 		panic(fmt.Sprintf("tensor.Reshape: cannot view %v as %v", x.Shape, shape))
 	}
 	out := &Tensor{Shape: shape, Data: x.Data}
@@ -41,7 +41,7 @@ func axisSplit(op string, x *Tensor, axis int) (outer, mid, inner, ax int) {
 	if axis < 0 || axis >= x.Dim() {
 		panic(fmt.Sprintf("tensor.%s: axis %d out of range for shape %v", op, axis, x.Shape))
 	}
-	return numel(x.Shape[:axis]), x.Shape[axis], numel(x.Shape[axis+1:]), axis
+	return NumElements(x.Shape[:axis]), x.Shape[axis], NumElements(x.Shape[axis+1:]), axis
 }
 
 // Concat joins tensors along axis; all other axes must agree.
@@ -145,7 +145,7 @@ func MaskedMean(x *Tensor, mask []float32) *Tensor {
 	if len(mask) != b*t {
 		panic(fmt.Sprintf("tensor.MaskedMean: mask has %d values for %v", len(mask), x.Shape))
 	}
-	inner := numel(x.Shape[2:])
+	inner := NumElements(x.Shape[2:])
 	out := Zeros(append([]int{b}, x.Shape[2:]...)...)
 	weights := make([]float32, b*t)
 	for bi := 0; bi < b; bi++ {

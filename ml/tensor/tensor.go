@@ -30,7 +30,7 @@ type node struct {
 // New wraps data (not copied) as a tensor of the given shape. It panics if
 // len(data) differs from the product of shape.
 func New(data []float32, shape ...int) *Tensor {
-	n := numel(shape)
+	n := NumElements(shape)
 	if n != len(data) {
 		panic(fmt.Sprintf("tensor.New: shape %v holds %d values, data has %d", shape, n, len(data)))
 	}
@@ -39,7 +39,7 @@ func New(data []float32, shape ...int) *Tensor {
 
 // Zeros returns a zero-filled tensor.
 func Zeros(shape ...int) *Tensor {
-	return &Tensor{Shape: append([]int(nil), shape...), Data: make([]float32, numel(shape))}
+	return &Tensor{Shape: append([]int(nil), shape...), Data: make([]float32, NumElements(shape))}
 }
 
 // Full returns a tensor with every value v.
@@ -83,7 +83,7 @@ func (t *Tensor) SetRequiresGrad(v bool) *Tensor {
 func (t *Tensor) IsLeaf() bool { return t.node == nil }
 
 // Numel is the number of values (1 for a 0-d tensor).
-func (t *Tensor) Numel() int { return numel(t.Shape) }
+func (t *Tensor) Numel() int { return NumElements(t.Shape) }
 
 // Dim is the number of axes.
 func (t *Tensor) Dim() int { return len(t.Shape) }
@@ -119,7 +119,9 @@ func (t *Tensor) String() string {
 	return s
 }
 
-func numel(shape []int) int {
+// NumElements is the number of values a tensor of this shape holds (1
+// for a 0-d shape); it panics on a negative dimension.
+func NumElements(shape []int) int {
 	n := 1
 	for _, d := range shape {
 		if d < 0 {

@@ -91,17 +91,9 @@ func ParamCount(c Config) (int, error) {
 	m := build(&paramMaker{}, c)
 	n := 0
 	for _, p := range m.Parameters() {
-		n += numel(p.Tensor.Shape)
+		n += tensor.NumElements(p.Tensor.Shape)
 	}
 	return n, nil
-}
-
-func numel(shape []int) int {
-	n := 1
-	for _, d := range shape {
-		n *= d
-	}
-	return n
 }
 
 // SetFreezeBertLayers freezes the text embeddings and the first n text

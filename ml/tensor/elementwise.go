@@ -147,10 +147,10 @@ func Sigmoid(x *Tensor) *Tensor {
 // PyTorch's default (approximate="none").
 func GELU(x *Tensor) *Tensor {
 	out := &Tensor{Shape: append([]int(nil), x.Shape...), Data: make([]float32, len(x.Data))}
-	parallelFor(len(x.Data), 8, func(lo, hi int) { geluInto(out.Data[lo:hi], x.Data[lo:hi]) })
+	parallelFor(len(x.Data), 8, func(lo, hi int) { GELUInto(out.Data[lo:hi], x.Data[lo:hi]) })
 	return out.record(func() {
 		g := make([]float32, len(x.Data))
-		parallelFor(len(g), 8, func(lo, hi int) { geluGradInto(g[lo:hi], out.Grad[lo:hi], x.Data[lo:hi]) })
+		parallelFor(len(g), 8, func(lo, hi int) { GELUGradInto(g[lo:hi], out.Grad[lo:hi], x.Data[lo:hi]) })
 		x.accumulate(g)
 	}, x)
 }

@@ -71,8 +71,8 @@ func TestGELUKernels(t *testing.T) {
 		dy[i] = 1
 	}
 	y, g := make([]float32, n), make([]float32, n)
-	geluInto(y, x)
-	geluGradInto(g, dy, x)
+	GELUInto(y, x)
+	GELUGradInto(g, dy, x)
 	for i, v := range x {
 		f := float64(v)
 		cdf := 0.5 * math.Erfc(-f/math.Sqrt2)
@@ -95,7 +95,7 @@ func BenchmarkGELUKernel(b *testing.B) {
 	}
 	y, g := make([]float32, len(x)), make([]float32, len(x))
 	for b.Loop() {
-		geluInto(y, x)
-		geluGradInto(g, x, x)
+		GELUInto(y, x)
+		GELUGradInto(g, x, x)
 	}
 }

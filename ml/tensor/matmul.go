@@ -184,11 +184,11 @@ func colSumInto(dst, m []float32, rows, cols int) {
 func LinearGELU(x, w, b *Tensor) *Tensor {
 	h, rows := linearForward("LinearGELU", x, w, b)
 	out := &Tensor{Shape: h.Shape, Data: make([]float32, len(h.Data))}
-	parallelFor(len(h.Data), 8, func(lo, hi int) { geluInto(out.Data[lo:hi], h.Data[lo:hi]) })
+	parallelFor(len(h.Data), 8, func(lo, hi int) { GELUInto(out.Data[lo:hi], h.Data[lo:hi]) })
 	inF, outF := w.Shape[1], w.Shape[0]
 	return out.record(func() {
 		dh := make([]float32, len(h.Data))
-		parallelFor(len(dh), 8, func(lo, hi int) { geluGradInto(dh[lo:hi], out.Grad[lo:hi], h.Data[lo:hi]) })
+		parallelFor(len(dh), 8, func(lo, hi int) { GELUGradInto(dh[lo:hi], out.Grad[lo:hi], h.Data[lo:hi]) })
 		linearBackward(x, w, b, dh, rows, inF, outF)
 	}, x, w, b)
 }

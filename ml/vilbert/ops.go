@@ -335,7 +335,7 @@ func (n *LayerNorm) Backward(dy []float32) []float32 {
 }
 
 // gelu is the exact form x·Φ(x) = x/2·(1 + erf(x/√2)) used by BERT and
-// MMF, evaluated in float32 precision (see normCDF). Its output is not
+// MMF, evaluated in float32 precision by tensor.GELUInto. Its output is not
 // kept: Recompute rebuilds it for the backward pass of the layer that
 // reads it, so the buffer can be shared across layers.
 type gelu struct {
@@ -350,53 +350,14 @@ func (a *gelu) Recompute() []float32 { return a.Forward(a.x) }
 func (a *gelu) Forward(x []float32) []float32 {
 	a.x = x
 	y := grow(slot(&a.y), len(x))
-	parallelFor(len(x), 20, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			cdf, _ := normCDF(x[i])
-			y[i] = x[i] * cdf
-		}
-	})
+	parallelFor(len(x), 20, func(lo, hi int) { tensor.GELUInto(y[lo:hi], x[lo:hi]) })
 	return y
 }
 
 func (a *gelu) Backward(dy []float32) []float32 {
 	dx := grow(slot(&a.dx), len(dy))
-	parallelFor(len(dy), 20, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			v := a.x[i]
-			cdf, pdf := normCDF(v)
-			dx[i] = dy[i] * (cdf + v*pdf)
-		}
-	})
+	parallelFor(len(dy), 20, func(lo, hi int) { tensor.GELUGradInto(dx[lo:hi], dy[lo:hi], a.x[lo:hi]) })
 	return dx
-}
-
-// normCDF returns Φ(x) and the density φ(x) of the standard normal. Φ
-// uses Abramowitz & Stegun 7.1.26 for erfc (absolute error below 1.5e-7,
-// the float32 resolution near 1), written so that Φ of a negative x is
-// computed without cancellation; both share one exp(−x²/2).
-func normCDF(x float32) (cdf, pdf float32) {
-	const (
-		p  = 0.3275911
-		a1 = 0.254829592
-		a2 = -0.284496736
-		a3 = 1.421413741
-		a4 = -1.453152027
-		a5 = 1.061405429
-	)
-	z := x * 0.70710678 // |x|/√2, the erf argument
-	if z < 0 {
-		z = -z
-	}
-	t := 1 / (1 + p*z)
-	e := expf(-0.5 * x * x)
-	half := 0.5 * t * (a1 + t*(a2+t*(a3+t*(a4+t*a5)))) * e // erfc(z)/2
-	if x >= 0 {
-		cdf = 1 - half
-	} else {
-		cdf = half
-	}
-	return cdf, 0.39894228 * e
 }
 
 // expf is e^x in float32 precision (Cephes' expf: range reduction by

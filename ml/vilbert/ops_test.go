@@ -21,21 +21,6 @@ func TestExpf(t *testing.T) {
 	}
 }
 
-func TestNormCDF(t *testing.T) {
-	worstCDF, worstPDF := 0.0, 0.0
-	for x := -9.0; x <= 9.0; x += 0.001 {
-		xf := float32(x)
-		x := float64(xf)
-		cdf, pdf := normCDF(xf)
-		worstCDF = max(worstCDF, math.Abs(float64(cdf)-0.5*math.Erfc(-x/math.Sqrt2)))
-		want := math.Exp(-x*x/2) / math.Sqrt(2*math.Pi)
-		worstPDF = max(worstPDF, math.Abs(float64(pdf)-want))
-	}
-	if worstCDF > 3e-7 || worstPDF > 1e-7 {
-		t.Errorf("normCDF absolute error %.3g, density %.3g", worstCDF, worstPDF)
-	}
-}
-
 func BenchmarkGELUForward(b *testing.B) {
 	x := make([]float32, 1<<16)
 	for i := range x {

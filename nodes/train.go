@@ -9,7 +9,6 @@ import (
 	"os"
 
 	"mmc/features"
-	"mmc/features/lmdbstore"
 	"mmc/memes"
 	"mmc/ml/batch"
 	"mmc/ml/checkpoint"
@@ -227,7 +226,7 @@ func featureWidth(feats features.Reader, m memes.Meme) (int, error) {
 	if feats == nil {
 		return 0, nil
 	}
-	rec, err := feats.Get(lmdbstore.FeaturePath(m.Img))
+	rec, err := feats.Get(features.FeaturePath(m.Img))
 	if err != nil {
 		return 0, fmt.Errorf("read the feature width from meme %s: %w", m.ID, err)
 	}

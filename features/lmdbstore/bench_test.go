@@ -74,7 +74,7 @@ func BenchmarkRandomGet(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			PadRegions(rec, DefaultMaxFeatures)
+			features.PadRegions(rec, features.DefaultMaxFeatures)
 		}
 		goRate = float64(b.N) / b.Elapsed().Seconds()
 		b.ReportMetric(goRate, "reads/s")

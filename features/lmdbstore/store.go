@@ -220,15 +220,7 @@ func (r *Reader) tried(id string) []string {
 // MMF's HatefulMemesFeaturesDataset does ("img/02345.png" → "02345")
 // and looks it up like Get.
 func (r *Reader) GetForImage(imgPath string) (*features.Record, error) {
-	return r.Get(FeaturePath(imgPath))
-}
-
-// FeaturePath is MMF's feature path for an image path: the file name up
-// to its first dot.
-func FeaturePath(imgPath string) string {
-	base := imgPath[strings.LastIndex(imgPath, "/")+1:]
-	stem, _, _ := strings.Cut(base, ".")
-	return stem
+	return r.Get(features.FeaturePath(imgPath))
 }
 
 // Close releases the memory map.

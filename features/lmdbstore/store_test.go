@@ -170,7 +170,7 @@ func TestPadRegionsMatchesTransformerBBox(t *testing.T) {
 			rec.Boxes = append(rec.Boxes, float32(f))
 		}
 		rec.Dim = 8
-		feats, boxes5, mask := PadRegions(rec, maxFeatures)
+		feats, boxes5, mask := features.PadRegions(rec, maxFeatures)
 		n := min(e.NumBoxes, maxFeatures)
 		if len(feats) != maxFeatures*8 || len(boxes5) != maxFeatures*5 || len(mask) != maxFeatures {
 			t.Fatalf("%s: lengths %d %d %d", e.Key, len(feats), len(boxes5), len(mask))
@@ -194,7 +194,7 @@ func TestPadRegionsMatchesTransformerBBox(t *testing.T) {
 		}
 	}
 	// maxFeatures <= 0 is MMF's 100.
-	if f, _, _ := PadRegions(&features.Record{Dim: 2}, 0); len(f) != 200 {
+	if f, _, _ := features.PadRegions(&features.Record{Dim: 2}, 0); len(f) != 200 {
 		t.Errorf("default max features gave %d values", len(f))
 	}
 }
@@ -407,7 +407,7 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("Decode returned an invalid record: %v", err)
 		}
 		if rec.Dim < 1000 && rec.NumBoxes < 1000 {
-			PadRegions(rec, 4)
+			features.PadRegions(rec, 4)
 		}
 		if _, err := Encode(rec); err != nil {
 			t.Fatalf("re-encoding a decoded record: %v", err)

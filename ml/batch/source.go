@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"mmc/features"
-	"mmc/features/lmdbstore"
 	"mmc/memes"
 	"mmc/ml/text"
 )
@@ -47,7 +46,7 @@ func (s *Source) Example(i int) (*Example, error) {
 	}
 	maxF := s.MaxFeatures
 	if maxF <= 0 {
-		maxF = lmdbstore.DefaultMaxFeatures
+		maxF = features.DefaultMaxFeatures
 	}
 	if s.Features == nil {
 		d := max(s.FeatDim, 1)
@@ -57,7 +56,7 @@ func (s *Source) Example(i int) (*Example, error) {
 		e.ImageMask = make([]float32, maxF)
 		return e, e.Validate()
 	}
-	fid := lmdbstore.FeaturePath(m.Img)
+	fid := features.FeaturePath(m.Img)
 	rec, err := s.Features.Get(fid)
 	if err != nil {
 		return nil, fmt.Errorf("meme %s (%s): %w", m.ID, m.Img, err)
@@ -69,6 +68,6 @@ func (s *Source) Example(i int) (*Example, error) {
 		return nil, fmt.Errorf("meme %s: image %q has no regions in the feature store", m.ID, fid)
 	}
 	e.FeatDim = rec.Dim
-	e.Features, e.Locations, e.ImageMask = lmdbstore.PadRegions(rec, maxF)
+	e.Features, e.Locations, e.ImageMask = features.PadRegions(rec, maxF)
 	return e, e.Validate()
 }

@@ -1,6 +1,6 @@
-package lmdbstore
+package features
 
-import "mmc/features"
+import "strings"
 
 // DefaultMaxFeatures is MMF's max_features for Hateful Memes.
 const DefaultMaxFeatures = 100
@@ -25,7 +25,7 @@ const DefaultMaxFeatures = 100
 // No global-average region is prepended (that is vilbert-multi-task's
 // convention, not MMF's). maxFeatures <= 0 means DefaultMaxFeatures. An
 // image size of 0 gives Inf/NaN locations, exactly as numpy would.
-func PadRegions(rec *features.Record, maxFeatures int) (feats []float32, boxes5 []float32, mask []float32) {
+func PadRegions(rec *Record, maxFeatures int) (feats []float32, boxes5 []float32, mask []float32) {
 	if maxFeatures <= 0 {
 		maxFeatures = DefaultMaxFeatures
 	}
@@ -49,4 +49,13 @@ func PadRegions(rec *features.Record, maxFeatures int) (feats []float32, boxes5 
 		mask[i] = 1
 	}
 	return feats, boxes5, mask
+}
+
+// FeaturePath is MMF's feature path for an image path (the id under which every feature store
+// keeps the image): the file name up
+// to its first dot.
+func FeaturePath(imgPath string) string {
+	base := imgPath[strings.LastIndex(imgPath, "/")+1:]
+	stem, _, _ := strings.Cut(base, ".")
+	return stem
 }

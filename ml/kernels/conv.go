@@ -1,0 +1,235 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+
+	"mmc/ml/blas"
+)
+
+// Conv2D describes one 2-D convolution over NCHW float32 data, with
+// PyTorch's nn.Conv2d semantics (zero padding, floor of the output size).
+// Weight is [OutC, InC/Groups, KH, KW] row-major; Bias is [OutC] or nil.
+// ReLU applies max(0, ·) after the bias, so a conv–BN–ReLU triple costs
+// one pass once the BatchNorm is folded in (FoldBatchNorm).
+type Conv2D struct {
+	InC, OutC        int
+	KH, KW           int
+	StrideH, StrideW int
+	PadH, PadW       int
+	DilH, DilW       int
+	Groups           int
+	ReLU             bool
+	Weight           []float32
+	Bias             []float32
+}
+
+// NewConv2D returns a square-kernel convolution with equal stride, padding
+// and dilation in both directions and one group.
+func NewConv2D(inC, outC, k, stride, pad int, weight, bias []float32) *Conv2D {
+	return &Conv2D{InC: inC, OutC: outC, KH: k, KW: k, StrideH: stride, StrideW: stride,
+		PadH: pad, PadW: pad, DilH: 1, DilW: 1, Groups: 1, Weight: weight, Bias: bias}
+}
+
+// Check reports a convolution whose weights do not match its dimensions.
+func (c *Conv2D) Check() error {
+	g := max(c.Groups, 1)
+	if c.InC%g != 0 || c.OutC%g != 0 {
+		return fmt.Errorf("conv2d: %d→%d channels not divisible by %d groups", c.InC, c.OutC, g)
+	}
+	if c.KH < 1 || c.KW < 1 || c.StrideH < 1 || c.StrideW < 1 || c.DilH < 1 || c.DilW < 1 || c.PadH < 0 || c.PadW < 0 {
+		return fmt.Errorf("conv2d: bad geometry kernel %d×%d stride %d×%d pad %d×%d dilation %d×%d",
+			c.KH, c.KW, c.StrideH, c.StrideW, c.PadH, c.PadW, c.DilH, c.DilW)
+	}
+	if want := c.OutC * c.InC / g * c.KH * c.KW; len(c.Weight) != want {
+		return fmt.Errorf("conv2d: weight has %d values, want %d×%d×%d×%d = %d", len(c.Weight), c.OutC, c.InC/g, c.KH, c.KW, want)
+	}
+	if c.Bias != nil && len(c.Bias) != c.OutC {
+		return fmt.Errorf("conv2d: bias has %d values, want %d", len(c.Bias), c.OutC)
+	}
+	return nil
+}
+
+// OutSize is the spatial size of the output for an h×w input.
+func (c *Conv2D) OutSize(h, w int) (oh, ow int) {
+	oh = (h+2*c.PadH-c.DilH*(c.KH-1)-1)/c.StrideH + 1
+	ow = (w+2*c.PadW-c.DilW*(c.KW-1)-1)/c.StrideW + 1
+	return oh, ow
+}
+
+// direct reports whether the input can feed the GEMM as is (a 1×1,
+// stride-1, unpadded convolution), with no im2col copy.
+func (c *Conv2D) direct() bool {
+	return c.KH == 1 && c.KW == 1 && c.StrideH == 1 && c.StrideW == 1 && c.PadH == 0 && c.PadW == 0
+}
+
+// ColSize is the scratch length Forward needs for an h×w input (0 when
+// the convolution reads its input directly).
+func (c *Conv2D) ColSize(h, w int) int {
+	if c.direct() {
+		return 0
+	}
+	oh, ow := c.OutSize(h, w)
+	return c.InC / max(c.Groups, 1) * c.KH * c.KW * oh * ow
+}
+
+// Forward convolves n images src [n, InC, h, w] into dst [n, OutC, oh, ow]
+// through im2col and one GEMM per image and group; col is scratch of at
+// least ColSize(h, w) values, reused across calls.
+func (c *Conv2D) Forward(dst, src []float32, n, h, w int, col []float32) {
+	g := max(c.Groups, 1)
+	oh, ow := c.OutSize(h, w)
+	if oh <= 0 || ow <= 0 {
+		panic(fmt.Sprintf("conv2d: input %d×%d too small for kernel %d×%d", h, w, c.KH, c.KW))
+	}
+	inPer, outPer := c.InC/g, c.OutC/g
+	kdim := inPer * c.KH * c.KW
+	plane := oh * ow
+	if len(src) < n*c.InC*h*w || len(dst) < n*c.OutC*plane {
+		panic(fmt.Sprintf("conv2d: src %d or dst %d values too short for %d×%d×%d×%d → %d×%d×%d", len(src), len(dst), n, c.InC, h, w, c.OutC, oh, ow))
+	}
+	if len(col) < c.ColSize(h, w) {
+		panic(fmt.Sprintf("conv2d: scratch has %d values, need %d", len(col), c.ColSize(h, w)))
+	}
+	for b := 0; b < n; b++ {
+		img := src[b*c.InC*h*w : (b+1)*c.InC*h*w]
+		out := dst[b*c.OutC*plane : (b+1)*c.OutC*plane]
+		for gi := 0; gi < g; gi++ {
+			in := img[gi*inPer*h*w : (gi+1)*inPer*h*w]
+			var cols []float32
+			if c.direct() {
+				cols = in
+			} else {
+				cols = col[:kdim*plane]
+				c.im2col(cols, in, inPer, h, w, oh, ow)
+			}
+			wg := c.Weight[gi*outPer*kdim : (gi+1)*outPer*kdim]
+			blas.Sgemm(false, false, outPer, plane, kdim, 1, wg, kdim, cols, plane, 0, out[gi*outPer*plane:], plane)
+		}
+		c.epilogue(out, plane)
+	}
+}
+
+// epilogue adds the bias and applies the ReLU in place.
+func (c *Conv2D) epilogue(out []float32, plane int) {
+	if c.Bias == nil && !c.ReLU {
+		return
+	}
+	for o := 0; o < c.OutC; o++ {
+		var bv float32
+		if c.Bias != nil {
+			bv = c.Bias[o]
+		}
+		row := out[o*plane : (o+1)*plane]
+		if c.ReLU {
+			for i, v := range row {
+				row[i] = max(v+bv, 0)
+			}
+		} else if bv != 0 {
+			for i := range row {
+				row[i] += bv
+			}
+		}
+	}
+}
+
+// im2col lays out the receptive field of each output pixel as a column:
+// row (ci, ky, kx) of cols holds, for every output position, the input
+// value under that kernel tap (0 in the padding).
+func (c *Conv2D) im2col(cols, in []float32, ch, h, w, oh, ow int) {
+	plane := oh * ow
+	r := 0
+	for ci := 0; ci < ch; ci++ {
+		src := in[ci*h*w : (ci+1)*h*w]
+		for ky := 0; ky < c.KH; ky++ {
+			for kx := 0; kx < c.KW; kx++ {
+				row := cols[r*plane : (r+1)*plane]
+				r++
+				dx := kx*c.DilW - c.PadW
+				for oy := 0; oy < oh; oy++ {
+					iy := oy*c.StrideH + ky*c.DilH - c.PadH
+					dstRow := row[oy*ow : (oy+1)*ow]
+					if iy < 0 || iy >= h {
+						clear(dstRow)
+						continue
+					}
+					srow := src[iy*w : (iy+1)*w]
+					if c.StrideW == 1 {
+						// contiguous run: zero the padded ends, copy the middle
+						lo := max(0, -dx)
+						hi := min(ow, w-dx)
+						if hi <= lo {
+							clear(dstRow)
+							continue
+						}
+						clear(dstRow[:lo])
+						copy(dstRow[lo:hi], srow[lo+dx:hi+dx])
+						clear(dstRow[hi:])
+						continue
+					}
+					for ox := range dstRow {
+						ix := ox*c.StrideW + dx
+						if ix < 0 || ix >= w {
+							dstRow[ox] = 0
+						} else {
+							dstRow[ox] = srow[ix]
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// FoldBatchNorm folds an inference-mode BatchNorm (gamma, beta, running
+// mean and variance, eps) that follows a convolution into the
+// convolution's weight [outC, …] and bias (nil means zero), in place on a
+// copy: w' = w·γ/√(σ²+ε), b' = (b−μ)·γ/√(σ²+ε) + β. Frozen backbones then
+// run one GEMM per conv–BN pair.
+func FoldBatchNorm(weight, bias, gamma, beta, mean, variance []float32, eps float64) (w2, b2 []float32, err error) {
+	outC := len(gamma)
+	if outC == 0 || len(beta) != outC || len(mean) != outC || len(variance) != outC {
+		return nil, nil, fmt.Errorf("batchnorm: gamma %d, beta %d, mean %d, var %d values disagree", len(gamma), len(beta), len(mean), len(variance))
+	}
+	if len(weight)%outC != 0 {
+		return nil, nil, fmt.Errorf("batchnorm: %d weight values are not %d channels", len(weight), outC)
+	}
+	if bias != nil && len(bias) != outC {
+		return nil, nil, fmt.Errorf("batchnorm: conv bias has %d values, want %d", len(bias), outC)
+	}
+	per := len(weight) / outC
+	w2 = make([]float32, len(weight))
+	b2 = make([]float32, outC)
+	for o := 0; o < outC; o++ {
+		if variance[o] < 0 {
+			return nil, nil, fmt.Errorf("batchnorm: channel %d has negative running variance %g", o, variance[o])
+		}
+		s := float64(gamma[o]) / math.Sqrt(float64(variance[o])+eps)
+		for i := o * per; i < (o+1)*per; i++ {
+			w2[i] = float32(float64(weight[i]) * s)
+		}
+		var b float64
+		if bias != nil {
+			b = float64(bias[o])
+		}
+		b2[o] = float32((b-float64(mean[o]))*s + float64(beta[o]))
+	}
+	return w2, b2, nil
+}
+
+// ReLUInPlace sets every negative value of x to zero.
+func ReLUInPlace(x []float32) {
+	for i, v := range x {
+		if v < 0 {
+			x[i] = 0
+		}
+	}
+}
+
+// AddReLU writes max(0, x+y) into x (the residual join of a ResNet block).
+func AddReLU(x, y []float32) {
+	y = y[:len(x)]
+	for i, v := range x {
+		x[i] = max(v+y[i], 0)
+	}
+}

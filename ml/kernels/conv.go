@@ -183,30 +183,31 @@ func (c *Conv2D) im2col(cols, in []float32, ch, h, w, oh, ow int) {
 
 // FoldBatchNorm folds an inference-mode BatchNorm (gamma, beta, running
 // mean and variance, eps) that follows a convolution into the
-// convolution's weight [outC, …] and bias (nil means zero), in place on a
-// copy: w' = w·γ/√(σ²+ε), b' = (b−μ)·γ/√(σ²+ε) + β. Frozen backbones then
-// run one GEMM per conv–BN pair.
-func FoldBatchNorm(weight, bias, gamma, beta, mean, variance []float32, eps float64) (w2, b2 []float32, err error) {
+// convolution: w' = w·γ/√(σ²+ε), b' = (b−μ)·γ/√(σ²+ε) + β. The weight
+// [outC, …] is scaled in place (a loaded checkpoint's tensor is not
+// copied, so a frozen backbone holds its weights once); the new bias is
+// returned (bias nil means zero). Frozen backbones then run one GEMM per
+// conv–BN pair.
+func FoldBatchNorm(weight, bias, gamma, beta, mean, variance []float32, eps float64) (folded []float32, err error) {
 	outC := len(gamma)
 	if outC == 0 || len(beta) != outC || len(mean) != outC || len(variance) != outC {
-		return nil, nil, fmt.Errorf("batchnorm: gamma %d, beta %d, mean %d, var %d values disagree", len(gamma), len(beta), len(mean), len(variance))
+		return nil, fmt.Errorf("batchnorm: gamma %d, beta %d, mean %d, var %d values disagree", len(gamma), len(beta), len(mean), len(variance))
 	}
 	if len(weight)%outC != 0 {
-		return nil, nil, fmt.Errorf("batchnorm: %d weight values are not %d channels", len(weight), outC)
+		return nil, fmt.Errorf("batchnorm: %d weight values are not %d channels", len(weight), outC)
 	}
 	if bias != nil && len(bias) != outC {
-		return nil, nil, fmt.Errorf("batchnorm: conv bias has %d values, want %d", len(bias), outC)
+		return nil, fmt.Errorf("batchnorm: conv bias has %d values, want %d", len(bias), outC)
 	}
 	per := len(weight) / outC
-	w2 = make([]float32, len(weight))
-	b2 = make([]float32, outC)
+	b2 := make([]float32, outC)
 	for o := 0; o < outC; o++ {
 		if variance[o] < 0 {
-			return nil, nil, fmt.Errorf("batchnorm: channel %d has negative running variance %g", o, variance[o])
+			return nil, fmt.Errorf("batchnorm: channel %d has negative running variance %g", o, variance[o])
 		}
 		s := float64(gamma[o]) / math.Sqrt(float64(variance[o])+eps)
 		for i := o * per; i < (o+1)*per; i++ {
-			w2[i] = float32(float64(weight[i]) * s)
+			weight[i] = float32(float64(weight[i]) * s)
 		}
 		var b float64
 		if bias != nil {
@@ -214,7 +215,7 @@ func FoldBatchNorm(weight, bias, gamma, beta, mean, variance []float32, eps floa
 		}
 		b2[o] = float32((b-float64(mean[o]))*s + float64(beta[o]))
 	}
-	return w2, b2, nil
+	return b2, nil
 }
 
 // ReLUInPlace sets every negative value of x to zero.

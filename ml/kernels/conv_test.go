@@ -49,7 +49,8 @@ func TestConv2DMatchesTorch(t *testing.T) {
 func TestFoldBatchNormMatchesTorch(t *testing.T) {
 	x := fixture(t, "conv.x")
 	n, c, h, w := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
-	wt, b, err := kernels.FoldBatchNorm(fixture(t, "bn.conv.weight").Data, nil,
+	wt := append([]float32(nil), fixture(t, "bn.conv.weight").Data...)
+	b, err := kernels.FoldBatchNorm(wt, nil,
 		fixture(t, "bn.weight").Data, fixture(t, "bn.bias").Data,
 		fixture(t, "bn.running_mean").Data, fixture(t, "bn.running_var").Data, 1e-5)
 	if err != nil {
@@ -61,7 +62,7 @@ func TestFoldBatchNormMatchesTorch(t *testing.T) {
 	conv.Forward(got, x.Data, n, h, w, make([]float32, conv.ColSize(h, w)))
 	closeTo(t, "conv+bn+relu", got, fixture(t, "bn.y").Data, 1e-5)
 
-	if _, _, err := kernels.FoldBatchNorm(wt, nil, []float32{1}, []float32{1, 2}, nil, nil, 1e-5); err == nil {
+	if _, err := kernels.FoldBatchNorm(wt, nil, []float32{1}, []float32{1, 2}, nil, nil, 1e-5); err == nil {
 		t.Error("mismatched BatchNorm lengths accepted")
 	}
 }

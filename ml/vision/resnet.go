@@ -116,7 +116,8 @@ type ResNet struct {
 // inferring depth and width from the keys and shapes: blocks are counted
 // per stage, a conv3 in the first block means bottlenecks. A missing or
 // misshapen tensor is an error naming its key. fc.* and
-// num_batches_tracked are ignored.
+// num_batches_tracked are ignored. The ResNet takes over sd's conv
+// weights (BatchNorms are folded into them in place): do not reuse sd.
 func LoadResNet(sd checkpoint.StateDict, layout Layout) (*ResNet, error) {
 	ld := loader{sd: sd}
 	stemConv, stemBN := layout.stemKeys()
@@ -211,13 +212,13 @@ func (l loader) convBN(convKey, bnKey string, stride int, wantIn bool, inC ...in
 		}
 		bn[i] = a.Data
 	}
-	fw, fb, err := kernels.FoldBatchNorm(w.Data, nil, bn[0], bn[1], bn[2], bn[3], 1e-5)
+	fb, err := kernels.FoldBatchNorm(w.Data, nil, bn[0], bn[1], bn[2], bn[3], 1e-5)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", bnKey, err)
 	}
 	c := &kernels.Conv2D{InC: w.Shape[1], OutC: out, KH: w.Shape[2], KW: w.Shape[3],
 		StrideH: stride, StrideW: stride, PadH: w.Shape[2] / 2, PadW: w.Shape[3] / 2,
-		DilH: 1, DilW: 1, Groups: 1, Weight: fw, Bias: fb}
+		DilH: 1, DilW: 1, Groups: 1, Weight: w.Data, Bias: fb}
 	if err := c.Check(); err != nil {
 		return nil, fmt.Errorf("%s: %w", convKey, err)
 	}

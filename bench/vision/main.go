@@ -29,6 +29,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -50,10 +51,21 @@ func main() {
 	threads := flag.Int("threads", 2, "threads per side (GOMAXPROCS and BLAS; torch.set_num_threads)")
 	small := flag.Bool("small", false, "tiny models: check that the benchmark runs")
 	python := flag.String("python", "/usr/bin/python3", "Python with torch and torchvision")
+	cpuprofile := flag.String("cpuprofile", "", "with -side: write a CPU profile of the timed images")
 	flag.Parse()
 	if *side != "" {
+		if *cpuprofile != "" {
+			f, err := os.Create(*cpuprofile)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(1)
+			}
+			pprof.StartCPUProfile(f)
+			defer pprof.StopCPUProfile()
+		}
 		r, err := goSide(*side, *images, *threads, *small)
 		if err != nil {
+			pprof.StopCPUProfile()
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}

@@ -51,7 +51,7 @@ def main():
 
         def extract(im):
             t = pre(im).unsqueeze(0)
-            tok = m.norm(m.forward_all(t)[-1])[0, 1:]
+            tok = m.norm(m.forward_last(t))[0, 1:]
             fm = tok.t().reshape(1, -1, hw, hw)
             return F.interpolate(fm, size=(6, 6), mode="bilinear", align_corners=False)[0].flatten(1).t()
 

@@ -20,8 +20,12 @@ type Conv2D struct {
 	DilH, DilW       int
 	Groups           int
 	ReLU             bool
-	Weight           []float32
-	Bias             []float32
+	// Accumulate adds the convolution to what dst already holds (beta = 1
+	// in the GEMM) before the bias and ReLU: a residual block's shortcut
+	// written into dst first costs no extra pass.
+	Accumulate bool
+	Weight     []float32
+	Bias       []float32
 }
 
 // NewConv2D returns a square-kernel convolution with equal stride, padding
@@ -104,7 +108,11 @@ func (c *Conv2D) Forward(dst, src []float32, n, h, w int, col []float32) {
 				c.im2col(cols, in, inPer, h, w, oh, ow)
 			}
 			wg := c.Weight[gi*outPer*kdim : (gi+1)*outPer*kdim]
-			blas.Sgemm(false, false, outPer, plane, kdim, 1, wg, kdim, cols, plane, 0, out[gi*outPer*plane:], plane)
+			var beta float32
+			if c.Accumulate {
+				beta = 1
+			}
+			blas.Sgemm(false, false, outPer, plane, kdim, 1, wg, kdim, cols, plane, beta, out[gi*outPer*plane:], plane)
 		}
 		c.epilogue(out, plane)
 	}
@@ -216,21 +224,4 @@ func FoldBatchNorm(weight, bias, gamma, beta, mean, variance []float32, eps floa
 		b2[o] = float32((b-float64(mean[o]))*s + float64(beta[o]))
 	}
 	return b2, nil
-}
-
-// ReLUInPlace sets every negative value of x to zero.
-func ReLUInPlace(x []float32) {
-	for i, v := range x {
-		if v < 0 {
-			x[i] = 0
-		}
-	}
-}
-
-// AddReLU writes max(0, x+y) into x (the residual join of a ResNet block).
-func AddReLU(x, y []float32) {
-	y = y[:len(x)]
-	for i, v := range x {
-		x[i] = max(v+y[i], 0)
-	}
 }

@@ -67,6 +67,23 @@ func TestFoldBatchNormMatchesTorch(t *testing.T) {
 	}
 }
 
+func TestConv2DAccumulate(t *testing.T) {
+	// Accumulate + ReLU gives relu(shortcut + conv + bias), the residual join
+	x := fixture(t, "conv.x")
+	n, c, h, w := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
+	conv := kernels.NewConv2D(c, 6, 3, 1, 1, fixture(t, "conv.k3s1p1.weight").Data, fixture(t, "conv.k3s1p1.bias").Data)
+	y := fixture(t, "conv.k3s1p1.y").Data
+	short := randSlice(len(y))
+	got := append([]float32(nil), short...)
+	conv.Accumulate, conv.ReLU = true, true
+	conv.Forward(got, x.Data, n, h, w, make([]float32, conv.ColSize(h, w)))
+	want := make([]float32, len(y))
+	for i := range want {
+		want[i] = max(short[i]+y[i], 0)
+	}
+	closeTo(t, "accumulate", got, want, 1e-5)
+}
+
 func TestConv2DCheck(t *testing.T) {
 	bad := []*kernels.Conv2D{
 		kernels.NewConv2D(3, 4, 3, 1, 1, make([]float32, 10), nil),

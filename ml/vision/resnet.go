@@ -245,6 +245,11 @@ func (l loader) block(p string, bottleneck bool, layout Layout, stride, inC int)
 			return b, err
 		}
 	}
+	last := b.conv2
+	if bottleneck {
+		last = b.conv3
+	}
+	last.Accumulate, last.ReLU = true, true
 	if _, ok := l.sd[p+".downsample.0.weight"]; ok {
 		if b.down, err = l.convBN(p+".downsample.0", p+".downsample.1", stride, true, inC); err != nil {
 			return b, err
@@ -317,7 +322,7 @@ func RandomResNetStateDict(arch ResNetArch, seed uint64) checkpoint.StateDict {
 // from call to call; it is not safe for concurrent use (give each
 // goroutine its own).
 type Workspace struct {
-	bufs [5][]float32
+	bufs [4][]float32
 	col  []float32
 }
 
@@ -395,25 +400,24 @@ func (b *block) outShape(in Shape) Shape {
 	return Shape{in.N, b.outC(), h, w}
 }
 
-// forward computes out = relu(F(x) + shortcut(x)) with ws.bufs[2:5] as
-// scratch.
+// forward computes out = relu(F(x) + shortcut(x)) with ws.bufs[2:4] as
+// scratch: the shortcut is written into out first and the last conv
+// accumulates onto it.
 func (b *block) forward(ws *Workspace, out, x []float32, in Shape) {
+	if b.down != nil {
+		b.down.Forward(out, x, in.N, in.H, in.W, ws.scratch(b.down.ColSize(in.H, in.W)))
+	} else {
+		copy(out, x[:len(out)])
+	}
 	h1, w1 := b.conv1.OutSize(in.H, in.W)
 	t1 := ws.buf(2, in.N*b.conv1.OutC*h1*w1)
 	b.conv1.Forward(t1, x, in.N, in.H, in.W, ws.scratch(b.conv1.ColSize(in.H, in.W)))
 	h2, w2 := b.conv2.OutSize(h1, w1)
-	res := out
 	if b.conv3 != nil {
 		t2 := ws.buf(3, in.N*b.conv2.OutC*h2*w2)
 		b.conv2.Forward(t2, t1, in.N, h1, w1, ws.scratch(b.conv2.ColSize(h1, w1)))
-		b.conv3.Forward(res, t2, in.N, h2, w2, nil)
+		b.conv3.Forward(out, t2, in.N, h2, w2, nil)
 	} else {
-		b.conv2.Forward(res, t1, in.N, h1, w1, ws.scratch(b.conv2.ColSize(h1, w1)))
+		b.conv2.Forward(out, t1, in.N, h1, w1, ws.scratch(b.conv2.ColSize(h1, w1)))
 	}
-	id := x
-	if b.down != nil {
-		id = ws.buf(4, len(out))
-		b.down.Forward(id, x, in.N, in.H, in.W, ws.scratch(b.down.ColSize(in.H, in.W)))
-	}
-	kernels.AddReLU(res, id)
 }

@@ -71,7 +71,10 @@ func RoIAlign(dst, feat []float32, c, h, w int, boxes []float32, oh, ow int, spa
 		i1, i2, i3, i4 int
 		w1, w2, w3, w4 float32
 	}
-	var taps []tap
+	var (
+		taps  []tap
+		first = make([]int, oh*ow+1) // taps of bin k: taps[first[k]:first[k+1]]
+	)
 	for r := 0; r < n; r++ {
 		b := boxes[4*r : 4*r+4]
 		sx := b[0]*spatialScale - offset
@@ -89,11 +92,11 @@ func RoIAlign(dst, feat []float32, c, h, w int, boxes []float32, oh, ow int, spa
 			gw = int(ceil32(rw / float32(ow)))
 		}
 		count := float32(max(gh*gw, 1))
-		out := dst[r*c*oh*ow : (r+1)*c*oh*ow]
+		// the bilinear taps of every bin, shared by all channels
+		taps = taps[:0]
 		for py := 0; py < oh; py++ {
 			for px := 0; px < ow; px++ {
-				// the bilinear taps of this bin, shared by every channel
-				taps = taps[:0]
+				first[py*ow+px] = len(taps)
 				for iy := 0; iy < gh; iy++ {
 					y := sy + float32(py)*binH + (float32(iy)+0.5)*binH/float32(gh)
 					for ix := 0; ix < gw; ix++ {
@@ -119,14 +122,20 @@ func RoIAlign(dst, feat []float32, c, h, w int, boxes []float32, oh, ow int, spa
 						taps = append(taps, tap{yl*w + xl, yl*w + xh, yh*w + xl, yh*w + xh, hy * hx, hy * lx, ly * hx, ly * lx})
 					}
 				}
-				for ch := 0; ch < c; ch++ {
-					plane := feat[ch*h*w : (ch+1)*h*w]
-					var s float32
-					for _, t := range taps {
-						s += t.w1*plane[t.i1] + t.w2*plane[t.i2] + t.w3*plane[t.i3] + t.w4*plane[t.i4]
-					}
-					out[(ch*oh+py)*ow+px] = s / count
+			}
+		}
+		first[oh*ow] = len(taps)
+		out := dst[r*c*oh*ow : (r+1)*c*oh*ow]
+		// channel by channel, so each input plane stays in cache
+		for ch := 0; ch < c; ch++ {
+			plane := feat[ch*h*w : (ch+1)*h*w]
+			o := out[ch*oh*ow : (ch+1)*oh*ow]
+			for k := range o {
+				var s float32
+				for _, t := range taps[first[k]:first[k+1]] {
+					s += t.w1*plane[t.i1] + t.w2*plane[t.i2] + t.w3*plane[t.i3] + t.w4*plane[t.i4]
 				}
+				o[k] = s / count
 			}
 		}
 	}

@@ -59,8 +59,9 @@ func layerNorm(y, x []float32, rows, d int, gamma, beta []float32, eps float64) 
 	})
 }
 
-// softmaxRows applies a softmax to each of the rows of x [rows, n] in place.
-func softmaxRows(x []float32, rows, n int) {
+// softmaxRowsGo is the pure-Go softmax of each row of x [rows, n], in
+// place (softmaxRows uses a vectorised C version when cgo is on).
+func softmaxRowsGo(x []float32, rows, n int) {
 	for r := 0; r < rows; r++ {
 		row := x[r*n : (r+1)*n]
 		m := row[0]

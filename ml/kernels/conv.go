@@ -3,6 +3,7 @@ package kernels
 import (
 	"fmt"
 	"math"
+	"sync"
 
 	"mmc/ml/blas"
 )
@@ -123,22 +124,24 @@ func (c *Conv2D) epilogue(out []float32, plane int) {
 	if c.Bias == nil && !c.ReLU {
 		return
 	}
-	for o := 0; o < c.OutC; o++ {
-		var bv float32
-		if c.Bias != nil {
-			bv = c.Bias[o]
-		}
-		row := out[o*plane : (o+1)*plane]
-		if c.ReLU {
-			for i, v := range row {
-				row[i] = max(v+bv, 0)
+	visParallel(c.OutC, plane, func(lo, hi int) {
+		for o := lo; o < hi; o++ {
+			var bv float32
+			if c.Bias != nil {
+				bv = c.Bias[o]
 			}
-		} else if bv != 0 {
-			for i := range row {
-				row[i] += bv
+			row := out[o*plane : (o+1)*plane]
+			if c.ReLU {
+				for i, v := range row {
+					row[i] = max(v+bv, 0)
+				}
+			} else if bv != 0 {
+				for i := range row {
+					row[i] += bv
+				}
 			}
 		}
-	}
+	})
 }
 
 // im2col lays out the receptive field of each output pixel as a column:
@@ -146,47 +149,69 @@ func (c *Conv2D) epilogue(out []float32, plane int) {
 // value under that kernel tap (0 in the padding).
 func (c *Conv2D) im2col(cols, in []float32, ch, h, w, oh, ow int) {
 	plane := oh * ow
-	r := 0
-	for ci := 0; ci < ch; ci++ {
-		src := in[ci*h*w : (ci+1)*h*w]
-		for ky := 0; ky < c.KH; ky++ {
-			for kx := 0; kx < c.KW; kx++ {
-				row := cols[r*plane : (r+1)*plane]
-				r++
-				dx := kx*c.DilW - c.PadW
-				for oy := 0; oy < oh; oy++ {
-					iy := oy*c.StrideH + ky*c.DilH - c.PadH
-					dstRow := row[oy*ow : (oy+1)*ow]
-					if iy < 0 || iy >= h {
-						clear(dstRow)
-						continue
-					}
-					srow := src[iy*w : (iy+1)*w]
-					if c.StrideW == 1 {
-						// contiguous run: zero the padded ends, copy the middle
-						lo := max(0, -dx)
-						hi := min(ow, w-dx)
-						if hi <= lo {
-							clear(dstRow)
-							continue
-						}
-						clear(dstRow[:lo])
-						copy(dstRow[lo:hi], srow[lo+dx:hi+dx])
-						clear(dstRow[hi:])
-						continue
-					}
-					for ox := range dstRow {
-						ix := ox*c.StrideW + dx
-						if ix < 0 || ix >= w {
-							dstRow[ox] = 0
-						} else {
-							dstRow[ox] = srow[ix]
-						}
-					}
-				}
+	taps := c.KH * c.KW
+	visParallel(ch*taps, plane, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			ci, ky, kx := r/taps, r%taps/c.KW, r%c.KW
+			c.im2colRow(cols[r*plane:(r+1)*plane], in[ci*h*w:(ci+1)*h*w], ky, kx, h, w, oh, ow)
+		}
+	})
+}
+
+// im2colRow fills one row of the column matrix: kernel tap (ky, kx) of
+// one input channel src under every output position.
+func (c *Conv2D) im2colRow(row, src []float32, ky, kx, h, w, oh, ow int) {
+	dx := kx*c.DilW - c.PadW
+	for oy := 0; oy < oh; oy++ {
+		iy := oy*c.StrideH + ky*c.DilH - c.PadH
+		dstRow := row[oy*ow : (oy+1)*ow]
+		if iy < 0 || iy >= h {
+			clear(dstRow)
+			continue
+		}
+		srow := src[iy*w : (iy+1)*w]
+		if c.StrideW == 1 {
+			// contiguous run: zero the padded ends, copy the middle
+			lo := max(0, -dx)
+			hi := min(ow, w-dx)
+			if hi <= lo {
+				clear(dstRow)
+				continue
+			}
+			clear(dstRow[:lo])
+			copy(dstRow[lo:hi], srow[lo+dx:hi+dx])
+			clear(dstRow[hi:])
+			continue
+		}
+		for ox := range dstRow {
+			ix := ox*c.StrideW + dx
+			if ix < 0 || ix >= w {
+				dstRow[ox] = 0
+			} else {
+				dstRow[ox] = srow[ix]
 			}
 		}
 	}
+}
+
+// visParallel splits [0, n) across blas.Threads() goroutines when the work
+// (n·cost values) is large enough to pay for them.
+func visParallel(n, cost int, fn func(lo, hi int)) {
+	workers := min(blas.Threads(), n)
+	if workers < 2 || n*cost < 1<<16 {
+		fn(0, n)
+		return
+	}
+	chunk := (n + workers - 1) / workers
+	var wg sync.WaitGroup
+	for lo := 0; lo < n; lo += chunk {
+		wg.Add(1)
+		go func(lo, hi int) {
+			defer wg.Done()
+			fn(lo, hi)
+		}(lo, min(lo+chunk, n))
+	}
+	wg.Wait()
 }
 
 // FoldBatchNorm folds an inference-mode BatchNorm (gamma, beta, running

@@ -34,7 +34,11 @@ func (p MaxPool2D) Forward(dst, src []float32, planes, h, w int) {
 	if len(src) < planes*h*w || len(dst) < planes*oh*ow {
 		panic(fmt.Sprintf("maxpool: src %d or dst %d values too short for %d×%d×%d → %d×%d", len(src), len(dst), planes, h, w, oh, ow))
 	}
-	for c := 0; c < planes; c++ {
+	visParallel(planes, oh*ow*p.K*p.K, func(lo, hi int) { p.planes(dst, src, lo, hi, h, w, oh, ow) })
+}
+
+func (p MaxPool2D) planes(dst, src []float32, lo, hi, h, w, oh, ow int) {
+	for c := lo; c < hi; c++ {
 		in := src[c*h*w : (c+1)*h*w]
 		out := dst[c*oh*ow : (c+1)*oh*ow]
 		for oy := 0; oy < oh; oy++ {

@@ -127,17 +127,19 @@ func RoIAlign(dst, feat []float32, c, h, w int, boxes []float32, oh, ow int, spa
 		first[oh*ow] = len(taps)
 		out := dst[r*c*oh*ow : (r+1)*c*oh*ow]
 		// channel by channel, so each input plane stays in cache
-		for ch := 0; ch < c; ch++ {
-			plane := feat[ch*h*w : (ch+1)*h*w]
-			o := out[ch*oh*ow : (ch+1)*oh*ow]
-			for k := range o {
-				var s float32
-				for _, t := range taps[first[k]:first[k+1]] {
-					s += t.w1*plane[t.i1] + t.w2*plane[t.i2] + t.w3*plane[t.i3] + t.w4*plane[t.i4]
+		visParallel(c, len(taps)*4, func(lo, hi int) {
+			for ch := lo; ch < hi; ch++ {
+				plane := feat[ch*h*w : (ch+1)*h*w]
+				o := out[ch*oh*ow : (ch+1)*oh*ow]
+				for k := range o {
+					var s float32
+					for _, t := range taps[first[k]:first[k+1]] {
+						s += t.w1*plane[t.i1] + t.w2*plane[t.i2] + t.w3*plane[t.i3] + t.w4*plane[t.i4]
+					}
+					o[k] = s / count
 				}
-				o[k] = s / count
 			}
-		}
+		})
 	}
 }
 

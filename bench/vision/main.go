@@ -144,7 +144,7 @@ func goSide(model string, n, threads int, small bool) (*result, error) {
 		var vit *vision.ViT
 		vit, err = vision.LoadViT(vision.RandomViTStateDict(width, depth, 14, grid, 0, 1))
 		if err == nil {
-			e, err = vision.NewDINOv2(vit, p, false)
+			e, err = vision.NewDINOv2FromViT(vit, p, false)
 		}
 	default:
 		return nil, fmt.Errorf("unknown model %q", model)

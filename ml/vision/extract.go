@@ -147,8 +147,19 @@ func loadGrid(name string, layout Layout, p GridParams, weights string) (*ResNet
 }
 
 // DemoResNetArch is the small randomly initialised ResNet of demo runs
-// (no weight file): bottlenecks, one block per stage, 256-d features.
+// (no weight file): bottlenecks, one block per stage, stem width 16,
+// 512-d features.
 var DemoResNetArch = ResNetArch{Layers: [4]int{1, 1, 1, 1}, Bottleneck: true, Width: 16}
+
+// DemoResNet152Grid is resnet152_grid on the random DemoResNetArch.
+func DemoResNet152Grid(p GridParams, seed uint64) (*ResNetGrid, error) {
+	return RandomResNetGrid("resnet152_grid", DemoResNetArch, p, seed)
+}
+
+// DemoResNetVG is resnet_vg on the random DemoResNetArch (VG layout).
+func DemoResNetVG(p GridParams, seed uint64) (*ResNetGrid, error) {
+	return RandomResNetGrid("resnet_vg", DemoResNetArch, p, seed)
+}
 
 // RandomResNetGrid is name ("resnet152_grid" or "resnet_vg") on a
 // randomly initialised ResNet of arch (DemoResNetArch for demos).

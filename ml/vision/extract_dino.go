@@ -73,9 +73,9 @@ type dinoState struct {
 	in []float32
 }
 
-// NewDINOv2 wraps a loaded ViT as dinov2 (multi false) or
+// NewDINOv2FromViT wraps a loaded ViT as dinov2 (multi false) or
 // dinov2_multilayer (multi true).
-func NewDINOv2(vit *ViT, p DINOv2Params, multi bool) (*DINOv2, error) {
+func NewDINOv2FromViT(vit *ViT, p DINOv2Params, multi bool) (*DINOv2, error) {
 	name := "dinov2"
 	if multi {
 		name = "dinov2_multilayer"
@@ -118,10 +118,19 @@ func NewDINOv2(vit *ViT, p DINOv2Params, multi bool) (*DINOv2, error) {
 	return e, nil
 }
 
-// LoadDINOv2 loads dinov2 or dinov2_multilayer from a DINOv2 hub
-// checkpoint (dinov2_vitl14_pretrain.pth, dinov2_vitl14_reg4_pretrain.pth
-// or any size: the architecture is inferred).
-func LoadDINOv2(p DINOv2Params, weights string, multi bool) (*DINOv2, error) {
+// NewDINOv2 loads dinov2 from a DINOv2 hub checkpoint
+// (dinov2_vitl14_pretrain.pth, dinov2_vitl14_reg4_pretrain.pth or any
+// size: the architecture is inferred).
+func NewDINOv2(p DINOv2Params, weights string) (*DINOv2, error) {
+	return loadDINOv2(p, weights, false)
+}
+
+// NewDINOv2Multilayer loads dinov2_multilayer from a DINOv2 hub checkpoint.
+func NewDINOv2Multilayer(p DINOv2Params, weights string) (*DINOv2, error) {
+	return loadDINOv2(p, weights, true)
+}
+
+func loadDINOv2(p DINOv2Params, weights string, multi bool) (*DINOv2, error) {
 	name := map[bool]string{false: "dinov2", true: "dinov2_multilayer"}[multi]
 	sd, err := loadWeights(name, weights)
 	if err != nil {
@@ -131,13 +140,37 @@ func LoadDINOv2(p DINOv2Params, weights string, multi bool) (*DINOv2, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %s: %w", name, weights, err)
 	}
-	return NewDINOv2(vit, p, multi)
+	return NewDINOv2FromViT(vit, p, multi)
 }
 
-// DemoViT is the small randomly initialised ViT of demo runs: width 128
-// (2 heads), the given depth, patch 14, no registers.
-func DemoViT(depth int, seed uint64) (*ViT, error) {
-	return LoadViT(RandomViTStateDict(128, depth, 14, 16, 0, seed))
+// The demo backbone of the DINOv2 extractors when no weight file is
+// present: a randomly initialised ViT of width 128 (2 heads), 4 blocks,
+// patch 14, a 16×16 position grid, no registers.
+const (
+	demoViTWidth = 128
+	demoViTDepth = 4
+)
+
+// DemoDINOv2 is dinov2 on the random demo ViT (128-d features).
+func DemoDINOv2(p DINOv2Params, seed uint64) (*DINOv2, error) {
+	return demoDINOv2(p, seed, false)
+}
+
+// DemoDINOv2Multilayer is dinov2_multilayer on the random demo ViT; with
+// no layers given it fuses all 4 blocks.
+func DemoDINOv2Multilayer(p DINOv2Params, seed uint64) (*DINOv2, error) {
+	if p.Layers == nil {
+		p.Layers = []int{1, 2, 3, 4}
+	}
+	return demoDINOv2(p, seed, true)
+}
+
+func demoDINOv2(p DINOv2Params, seed uint64, multi bool) (*DINOv2, error) {
+	vit, err := LoadViT(RandomViTStateDict(demoViTWidth, demoViTDepth, 14, 16, 0, seed))
+	if err != nil {
+		return nil, err
+	}
+	return NewDINOv2FromViT(vit, p, multi)
 }
 
 func (e *DINOv2) Name() string { return e.name }

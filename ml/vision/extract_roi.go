@@ -141,6 +141,11 @@ func RandomResNetRoI(arch ResNetArch, p RoIParams, seed uint64) (*ResNetRoI, err
 	return NewResNetRoI(net, p)
 }
 
+// DemoResNet152RoI is resnet152_roi on the random DemoResNetArch.
+func DemoResNet152RoI(p RoIParams, seed uint64) (*ResNetRoI, error) {
+	return RandomResNetRoI(DemoResNetArch, p, seed)
+}
+
 func (e *ResNetRoI) Name() string { return "resnet152_roi" }
 func (e *ResNetRoI) Dim() int     { return e.net.Arch.OutChannels(4) }
 

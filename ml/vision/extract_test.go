@@ -99,7 +99,7 @@ func TestDINOv2ExtractorsMatchTorch(t *testing.T) {
 		p := fmt.Sprintf("dino%d.", reg)
 		w := fmt.Sprintf("testdata/dinov2_reg%d.pth", reg)
 		t.Run(fmt.Sprintf("interpolate/reg%d", reg), func(t *testing.T) {
-			e, err := LoadDINOv2(DINOv2Params{ImageSize: 112}, w, false)
+			e, err := NewDINOv2(DINOv2Params{ImageSize: 112}, w)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -108,7 +108,7 @@ func TestDINOv2ExtractorsMatchTorch(t *testing.T) {
 			closeTo(t, "boxes", r.Boxes, want(t, p+"interp.boxes").Data, 1e-6)
 		})
 		t.Run(fmt.Sprintf("attention/reg%d", reg), func(t *testing.T) {
-			e, err := LoadDINOv2(DINOv2Params{ImageSize: 112, MaxRegions: 10, RegionSelection: "attention"}, w, false)
+			e, err := NewDINOv2(DINOv2Params{ImageSize: 112, MaxRegions: 10, RegionSelection: "attention"}, w)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -124,7 +124,7 @@ func TestDINOv2ExtractorsMatchTorch(t *testing.T) {
 		})
 		for _, fusion := range []string{"concat", "mean"} {
 			t.Run(fmt.Sprintf("multilayer-%s/reg%d", fusion, reg), func(t *testing.T) {
-				e, err := LoadDINOv2(DINOv2Params{ImageSize: 112, MaxRegions: 9, Layers: []int{1, 2}, Fusion: fusion}, w, true)
+				e, err := NewDINOv2Multilayer(DINOv2Params{ImageSize: 112, MaxRegions: 9, Layers: []int{1, 2}, Fusion: fusion}, w)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -154,7 +154,7 @@ func TestExtractorParamErrors(t *testing.T) {
 		{DINOv2Params{ImageSize: 112, Layers: []int{6, 12}}, true},
 		{DINOv2Params{ImageSize: 112, Layers: []int{1}, Fusion: "max"}, true},
 	} {
-		if _, err := NewDINOv2(vit, tc.p, tc.multi); err == nil {
+		if _, err := NewDINOv2FromViT(vit, tc.p, tc.multi); err == nil {
 			t.Errorf("%+v accepted", tc.p)
 		}
 	}
@@ -169,25 +169,30 @@ func TestExtractorParamErrors(t *testing.T) {
 	}
 }
 
-func TestRandomExtractors(t *testing.T) {
+func TestDemoExtractors(t *testing.T) {
 	img := testImage(t, "meme.png")
-	g, err := RandomResNetGrid("resnet_vg", ResNetArch{Layers: [4]int{1, 1, 1, 1}, Bottleneck: true, Width: 4}, GridParams{ImageSize: 64}, 1)
-	if err != nil {
-		t.Fatal(err)
+	var es []Extractor
+	for _, mk := range []func() (Extractor, error){
+		func() (Extractor, error) { return DemoResNet152Grid(GridParams{ImageSize: 64}, 1) },
+		func() (Extractor, error) { return DemoResNetVG(GridParams{ImageSize: 64}, 1) },
+		func() (Extractor, error) { return DemoResNet152RoI(RoIParams{ImageSize: 96}, 1) },
+		func() (Extractor, error) { return DemoDINOv2(DINOv2Params{ImageSize: 56}, 1) },
+		func() (Extractor, error) {
+			return DemoDINOv2(DINOv2Params{ImageSize: 112, RegionSelection: "attention"}, 1)
+		},
+		func() (Extractor, error) { return DemoDINOv2Multilayer(DINOv2Params{ImageSize: 56}, 1) },
+	} {
+		e, err := mk()
+		if err != nil {
+			t.Fatal(err)
+		}
+		es = append(es, e)
 	}
-	roi, err := RandomResNetRoI(ResNetArch{Layers: [4]int{1, 1, 1, 1}, Bottleneck: true, Width: 4}, RoIParams{ImageSize: 96}, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vit, err := DemoViT(2, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := NewDINOv2(vit, DINOv2Params{ImageSize: 56, Layers: []int{1, 2}}, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range []Extractor{g, roi, d} {
+	wantDim := map[string]int{"resnet152_grid": 512, "resnet_vg": 512, "resnet152_roi": 512, "dinov2": 128, "dinov2_multilayer": 512}
+	for _, e := range es {
+		if e.Dim() != wantDim[e.Name()] {
+			t.Errorf("%s: dim %d, want %d", e.Name(), e.Dim(), wantDim[e.Name()])
+		}
 		r := extractOne(t, e, img)
 		if r.NumBoxes != 36 {
 			t.Errorf("%s: %d regions", e.Name(), r.NumBoxes)
@@ -195,6 +200,12 @@ func TestRandomExtractors(t *testing.T) {
 		for _, v := range r.Features {
 			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
 				t.Fatalf("%s: non-finite feature", e.Name())
+			}
+		}
+		for i := 0; i < len(r.Boxes); i += 4 {
+			b := r.Boxes[i : i+4]
+			if b[0] < 0 || b[1] < 0 || b[2] > float32(r.ImageW) || b[3] > float32(r.ImageH) || b[2] <= b[0] || b[3] <= b[1] {
+				t.Fatalf("%s: box %v outside the %d×%d image", e.Name(), b, r.ImageW, r.ImageH)
 			}
 		}
 	}

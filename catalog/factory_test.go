@@ -89,3 +89,52 @@ literal:
 		t.Errorf("list values %v", l)
 	}
 }
+
+// FuzzFactoryPattern feeds arbitrary pattern names and filepaths (both
+// come from a user's catalog.yml) to the factory compiler: nothing may
+// panic, and a pattern that is accepted resolves a matching name to its
+// filepath with every placeholder filled (none left as literal text).
+func FuzzFactoryPattern(f *testing.F) {
+	for _, s := range [][2]string{
+		{"{split}_memes", "data/{split}.jsonl"},
+		{"{dataset}s", "path/{user}/data"},
+		{"{a}_{b}", "d/{a}/{b}.json"},
+		{"{default}", "{default}"},
+		{"x{", "y"},
+		{"{a}{b}", "{{a}}/{b}"},
+	} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, key, fp string) {
+		conf := config.NewTree()
+		conf.Values[key] = map[string]any{"type": "json", "filepath": fp}
+		c, err := New(conf, nil, Options{})
+		if err != nil || len(c.patterns) != 1 {
+			return
+		}
+		p := c.patterns[0]
+		// A name the pattern matches: each placeholder filled with "v<i>".
+		name := key
+		for i, fld := range p.fields {
+			name = strings.Replace(name, "{"+fld+"}", "v"+string(rune('0'+i%10)), 1)
+		}
+		vals, ok := p.match(name)
+		if !ok {
+			return // a later duplicate placeholder made the name unmatchable
+		}
+		res, err := c.Resolve(name)
+		if err != nil || res.Kind != Factory {
+			return // an empty filepath, or a name another rule takes
+		}
+		want := patternField.ReplaceAllStringFunc(fp, func(ph string) string {
+			v, declared := vals[ph[1:len(ph)-1]]
+			if !declared {
+				t.Fatalf("pattern %q accepted with undeclared %s in filepath %q", key, ph, fp)
+			}
+			return v
+		})
+		if res.Spec.Filepath != want {
+			t.Errorf("pattern %q, name %q: filepath %q, want %q", key, name, res.Spec.Filepath, want)
+		}
+	})
+}

@@ -7,6 +7,10 @@
 // -threads threads; images/s counts preprocessing (Pillow-style resize
 // from an 800×600 RGB image) and extraction after one warm-up image.
 //
+// Process CPU seconds (user + system, model set-up included) are printed
+// too: on a busy machine they say more than wall-clock rates, though
+// spinning OpenMP/BLAS threads count in them.
+//
 // The last line is `ratio=<go time / torch time> rss_ratio=<go / torch>`,
 // each the geometric mean over the two models (per-model ratios are
 // printed above it).
@@ -42,6 +46,7 @@ import (
 type result struct {
 	ImagesPerS float64 `json:"images_per_s"`
 	PeakRSS    int64   `json:"peak_rss"` // filled in by the parent from rusage
+	CPUS       float64 `json:"-"`        // user+system seconds of the whole process (rusage)
 	Info       string  `json:"info"`
 }
 
@@ -95,7 +100,7 @@ func run(images, threads int, small bool, python string) error {
 	}
 	common := []string{"-images=" + strconv.Itoa(images), "-threads=" + strconv.Itoa(threads), "-small=" + strconv.FormatBool(small)}
 	logT, logR := 0.0, 0.0
-	fmt.Printf("%-15s %-6s %10s %14s  %s\n", "model", "side", "images/s", "peak RSS MiB", "")
+	fmt.Printf("%-15s %-6s %10s %14s %12s  %s\n", "model", "side", "images/s", "peak RSS MiB", "process CPU s", "")
 	for _, model := range []string{"roi", "dino"} {
 		g, err := sideResult(exec.Command(self, append([]string{"-side=" + model}, common...)...))
 		if err != nil {
@@ -110,7 +115,7 @@ func run(images, threads int, small bool, python string) error {
 			side string
 			r    *result
 		}{{"go", g}, {"torch", t}} {
-			fmt.Printf("%-15s %-6s %10.3f %14.0f  %s\n", name, r.side, r.r.ImagesPerS, float64(r.r.PeakRSS)/(1<<20), r.r.Info)
+			fmt.Printf("%-15s %-6s %10.3f %14.0f %12.1f  %s\n", name, r.side, r.r.ImagesPerS, float64(r.r.PeakRSS)/(1<<20), r.r.CPUS, r.r.Info)
 		}
 		tr, rr := t.ImagesPerS/g.ImagesPerS, float64(g.PeakRSS)/float64(t.PeakRSS)
 		fmt.Printf("%s: ratio=%.3f rss_ratio=%.3f (load %s)\n", name, tr, rr, loadavg())
@@ -204,6 +209,7 @@ func sideResult(cmd *exec.Cmd) (*result, error) {
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		r.PeakRSS = ru.Maxrss << 10 // kB on Linux
 	}
+	r.CPUS = (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
 	return &r, nil
 }
 

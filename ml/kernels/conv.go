@@ -82,41 +82,57 @@ func (c *Conv2D) ColSize(h, w int) int {
 // through im2col and one GEMM per image and group; col is scratch of at
 // least ColSize(h, w) values, reused across calls.
 func (c *Conv2D) Forward(dst, src []float32, n, h, w int, col []float32) {
-	g := max(c.Groups, 1)
 	oh, ow := c.OutSize(h, w)
+	c.check(dst, src, n, h, w, oh, ow, col, 1)
+	for b := 0; b < n; b++ {
+		c.forward(dst[b*c.OutC*oh*ow:], src[b*c.InC*h*w:], 1, h, w, oh, ow, col)
+	}
+}
+
+// ForwardCNHW convolves n images stored channel-major, src [InC, n, h, w],
+// into dst [OutC, n, oh, ow] with one GEMM per group for the whole batch:
+// a batch of small maps (RoIs through a ResNet head) makes one large,
+// efficient product instead of n thin ones. For n = 1 it is Forward. col
+// needs n·ColSize(h, w) values.
+func (c *Conv2D) ForwardCNHW(dst, src []float32, n, h, w int, col []float32) {
+	oh, ow := c.OutSize(h, w)
+	c.check(dst, src, n, h, w, oh, ow, col, n)
+	c.forward(dst, src, n, h, w, oh, ow, col)
+}
+
+func (c *Conv2D) check(dst, src []float32, n, h, w, oh, ow int, col []float32, colImages int) {
 	if oh <= 0 || ow <= 0 {
 		panic(fmt.Sprintf("conv2d: input %d×%d too small for kernel %d×%d", h, w, c.KH, c.KW))
 	}
-	inPer, outPer := c.InC/g, c.OutC/g
-	kdim := inPer * c.KH * c.KW
-	plane := oh * ow
-	if len(src) < n*c.InC*h*w || len(dst) < n*c.OutC*plane {
+	if len(src) < n*c.InC*h*w || len(dst) < n*c.OutC*oh*ow {
 		panic(fmt.Sprintf("conv2d: src %d or dst %d values too short for %d×%d×%d×%d → %d×%d×%d", len(src), len(dst), n, c.InC, h, w, c.OutC, oh, ow))
 	}
-	if len(col) < c.ColSize(h, w) {
-		panic(fmt.Sprintf("conv2d: scratch has %d values, need %d", len(col), c.ColSize(h, w)))
+	if len(col) < colImages*c.ColSize(h, w) {
+		panic(fmt.Sprintf("conv2d: scratch has %d values, need %d", len(col), colImages*c.ColSize(h, w)))
 	}
-	for b := 0; b < n; b++ {
-		img := src[b*c.InC*h*w : (b+1)*c.InC*h*w]
-		out := dst[b*c.OutC*plane : (b+1)*c.OutC*plane]
-		for gi := 0; gi < g; gi++ {
-			in := img[gi*inPer*h*w : (gi+1)*inPer*h*w]
-			var cols []float32
-			if c.direct() {
-				cols = in
-			} else {
-				cols = col[:kdim*plane]
-				c.im2col(cols, in, inPer, h, w, oh, ow)
-			}
-			wg := c.Weight[gi*outPer*kdim : (gi+1)*outPer*kdim]
-			var beta float32
-			if c.Accumulate {
-				beta = 1
-			}
-			blas.Sgemm(false, false, outPer, plane, kdim, 1, wg, kdim, cols, plane, beta, out[gi*outPer*plane:], plane)
+}
+
+// forward is the channel-major core: src [InC, n, h, w] → dst [OutC, n, oh, ow].
+func (c *Conv2D) forward(dst, src []float32, n, h, w, oh, ow int, col []float32) {
+	g := max(c.Groups, 1)
+	inPer, outPer := c.InC/g, c.OutC/g
+	kdim := inPer * c.KH * c.KW
+	cols := n * oh * ow // GEMM columns: every output pixel of every image
+	var beta float32
+	if c.Accumulate {
+		beta = 1
+	}
+	for gi := 0; gi < g; gi++ {
+		in := src[gi*inPer*n*h*w : (gi+1)*inPer*n*h*w]
+		b := in
+		if !c.direct() {
+			b = col[:kdim*cols]
+			c.im2col(b, in, inPer, n, h, w, oh, ow)
 		}
-		c.epilogue(out, plane)
+		wg := c.Weight[gi*outPer*kdim : (gi+1)*outPer*kdim]
+		blas.Sgemm(false, false, outPer, cols, kdim, 1, wg, kdim, b, cols, beta, dst[gi*outPer*cols:], cols)
 	}
+	c.epilogue(dst, cols)
 }
 
 // epilogue adds the bias and applies the ReLU in place.
@@ -145,15 +161,18 @@ func (c *Conv2D) epilogue(out []float32, plane int) {
 }
 
 // im2col lays out the receptive field of each output pixel as a column:
-// row (ci, ky, kx) of cols holds, for every output position, the input
-// value under that kernel tap (0 in the padding).
-func (c *Conv2D) im2col(cols, in []float32, ch, h, w, oh, ow int) {
+// row (ci, ky, kx) of cols holds, for every image and output position,
+// the input value under that kernel tap (0 in the padding). in is
+// channel-major [ch, n, h, w].
+func (c *Conv2D) im2col(cols, in []float32, ch, n, h, w, oh, ow int) {
 	plane := oh * ow
 	taps := c.KH * c.KW
-	visParallel(ch*taps, plane, func(lo, hi int) {
+	visParallel(ch*taps, n*plane, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			ci, ky, kx := r/taps, r%taps/c.KW, r%c.KW
-			c.im2colRow(cols[r*plane:(r+1)*plane], in[ci*h*w:(ci+1)*h*w], ky, kx, h, w, oh, ow)
+			for b := 0; b < n; b++ {
+				c.im2colRow(cols[(r*n+b)*plane:(r*n+b+1)*plane], in[(ci*n+b)*h*w:(ci*n+b+1)*h*w], ky, kx, h, w, oh, ow)
+			}
 		}
 	})
 }

@@ -42,6 +42,11 @@ func TestConv2DMatchesTorch(t *testing.T) {
 			got := make([]float32, n*tc.outC*oh*ow)
 			conv.Forward(got, x.Data, n, h, w, make([]float32, conv.ColSize(h, w)))
 			closeTo(t, tc.name, got, want.Data, 1e-5)
+
+			// the same batch channel-major, one GEMM for both images
+			cnhw := make([]float32, len(got))
+			conv.ForwardCNHW(cnhw, swapNC(x.Data, n, c, h*w), n, h, w, make([]float32, n*conv.ColSize(h, w)))
+			closeTo(t, tc.name+" CNHW", swapNC(cnhw, tc.outC, n, oh*ow), want.Data, 1e-5)
 		})
 	}
 }
@@ -109,6 +114,17 @@ func BenchmarkConv2D3x3(b *testing.B) {
 	for b.Loop() {
 		conv.Forward(y, x, 1, h, w, col)
 	}
+}
+
+// swapNC turns [a, b, plane] into [b, a, plane].
+func swapNC(x []float32, a, b, plane int) []float32 {
+	y := make([]float32, len(x))
+	for i := 0; i < a; i++ {
+		for j := 0; j < b; j++ {
+			copy(y[(j*a+i)*plane:(j*a+i+1)*plane], x[(i*b+j)*plane:(i*b+j+1)*plane])
+		}
+	}
+	return y
 }
 
 func randSlice(n int) []float32 {

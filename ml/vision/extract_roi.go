@@ -64,9 +64,9 @@ type ResNetRoI struct {
 }
 
 type roiState struct {
-	ws, head Workspace
-	in, base []float32
-	pooled   []float32
+	ws, head      Workspace
+	in            []float32
+	pooled, batch []float32
 }
 
 // MultiScaleBoxes lays out the fixed proposals of resnet152_roi in an
@@ -146,6 +146,15 @@ func DemoResNet152RoI(p RoIParams, seed uint64) (*ResNetRoI, error) {
 	return RandomResNetRoI(DemoResNetArch, p, seed)
 }
 
+// swapMajor turns x [a, b, plane] into y [b, a, plane].
+func swapMajor(y, x []float32, a, b, plane int) {
+	for i := 0; i < a; i++ {
+		for j := 0; j < b; j++ {
+			copy(y[(j*a+i)*plane:(j*a+i+1)*plane], x[(i*b+j)*plane:(i*b+j+1)*plane])
+		}
+	}
+}
+
 func (e *ResNetRoI) Name() string { return "resnet152_roi" }
 func (e *ResNetRoI) Dim() int     { return e.net.Arch.OutChannels(4) }
 
@@ -174,13 +183,17 @@ func (e *ResNetRoI) Extract(images []image.Image) ([]features.Record, error) {
 		default:
 			kernels.RoIAlign(pooled, base, sh.C, sh.H, sh.W, e.boxes, r, r, scale, e.p.SamplingRatio, e.p.RoIOp == "align")
 		}
-		head, hs := e.net.Forward(&st.head, pooled, Shape{nb, sh.C, r, r}, 4, 4)
+		// [boxes, C, r, r] → channel-major [C, boxes, r, r]: layer4 then runs
+		// each conv as one GEMM over all boxes
+		batch := growTo(&st.batch, len(pooled))
+		swapMajor(batch, pooled, nb, sh.C, r*r)
+		head, hs := e.net.Forward(&st.head, batch, Shape{nb, sh.C, r, r}, 4, 4)
 		feats := make([]float32, nb*hs.C)
 		plane := hs.H * hs.W
-		for b := 0; b < nb; b++ {
-			for c := 0; c < hs.C; c++ {
+		for c := 0; c < hs.C; c++ {
+			for b := 0; b < nb; b++ {
 				var sum float32
-				for _, v := range head[(b*hs.C+c)*plane : (b*hs.C+c+1)*plane] {
+				for _, v := range head[(c*nb+b)*plane : (c*nb+b+1)*plane] {
 					sum += v
 				}
 				feats[b*hs.C+c] = sum / float32(plane)

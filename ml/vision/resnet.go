@@ -340,7 +340,9 @@ func (ws *Workspace) scratch(n int) []float32 {
 	return ws.col[:n]
 }
 
-// Shape is a batch of feature maps [N, C, H, W].
+// Shape is a batch of N feature maps of C channels, H×W. ResNet stores
+// batches channel-major, [C, N, H, W], so that every convolution of the
+// batch is one GEMM; for N = 1 that is plain CHW.
 type Shape struct{ N, C, H, W int }
 
 // Len is the number of values.
@@ -348,7 +350,8 @@ func (s Shape) Len() int { return s.N * s.C * s.H * s.W }
 
 // Forward runs stages first…last of the trunk on x (0 = stem: conv1, BN,
 // ReLU, max-pool; 1–4 = layer1–4) and returns the output, which lives in
-// ws until its next use. x is not modified.
+// ws until its next use. x and the output are channel-major batches
+// [C, N, H, W] (see Shape). x is not modified.
 func (r *ResNet) Forward(ws *Workspace, x []float32, in Shape, first, last int) ([]float32, Shape) {
 	if first < 0 || last > 4 || first > last {
 		panic(fmt.Sprintf("resnet: stages %d…%d outside 0…4", first, last))
@@ -371,7 +374,7 @@ func (r *ResNet) Forward(ws *Workspace, x []float32, in Shape, first, last int) 
 		}
 		oh, ow := r.stem.OutSize(sh.H, sh.W)
 		t := ws.buf(2, sh.N*r.stem.OutC*oh*ow)
-		r.stem.Forward(t, cur, sh.N, sh.H, sh.W, ws.scratch(r.stem.ColSize(sh.H, sh.W)))
+		r.stem.ForwardCNHW(t, cur, sh.N, sh.H, sh.W, ws.scratch(sh.N*r.stem.ColSize(sh.H, sh.W)))
 		sh = Shape{sh.N, r.stem.OutC, oh, ow}
 		ph, pw := r.pool.OutSize(oh), r.pool.OutSize(ow)
 		out, i := next(sh.N * sh.C * ph * pw)
@@ -405,19 +408,19 @@ func (b *block) outShape(in Shape) Shape {
 // accumulates onto it.
 func (b *block) forward(ws *Workspace, out, x []float32, in Shape) {
 	if b.down != nil {
-		b.down.Forward(out, x, in.N, in.H, in.W, ws.scratch(b.down.ColSize(in.H, in.W)))
+		b.down.ForwardCNHW(out, x, in.N, in.H, in.W, ws.scratch(in.N*b.down.ColSize(in.H, in.W)))
 	} else {
 		copy(out, x[:len(out)])
 	}
 	h1, w1 := b.conv1.OutSize(in.H, in.W)
 	t1 := ws.buf(2, in.N*b.conv1.OutC*h1*w1)
-	b.conv1.Forward(t1, x, in.N, in.H, in.W, ws.scratch(b.conv1.ColSize(in.H, in.W)))
+	b.conv1.ForwardCNHW(t1, x, in.N, in.H, in.W, ws.scratch(in.N*b.conv1.ColSize(in.H, in.W)))
 	h2, w2 := b.conv2.OutSize(h1, w1)
 	if b.conv3 != nil {
 		t2 := ws.buf(3, in.N*b.conv2.OutC*h2*w2)
-		b.conv2.Forward(t2, t1, in.N, h1, w1, ws.scratch(b.conv2.ColSize(h1, w1)))
-		b.conv3.Forward(out, t2, in.N, h2, w2, nil)
+		b.conv2.ForwardCNHW(t2, t1, in.N, h1, w1, ws.scratch(in.N*b.conv2.ColSize(h1, w1)))
+		b.conv3.ForwardCNHW(out, t2, in.N, h2, w2, nil)
 	} else {
-		b.conv2.Forward(out, t1, in.N, h1, w1, ws.scratch(b.conv2.ColSize(h1, w1)))
+		b.conv2.ForwardCNHW(out, t1, in.N, h1, w1, ws.scratch(in.N*b.conv2.ColSize(h1, w1)))
 	}
 }

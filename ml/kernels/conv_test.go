@@ -135,3 +135,23 @@ func randSlice(n int) []float32 {
 	}
 	return s
 }
+
+// The layer4 3×3 stride-2 conv of a ResNet-152 RoI head over 36 boxes of
+// 14×14: per image (NCHW) against one GEMM for the batch (CNHW).
+func benchmarkHeadConv(b *testing.B, batched bool) {
+	n, c, h := 36, 512, 14
+	conv := kernels.NewConv2D(c, c, 3, 2, 1, randSlice(c*c*9), randSlice(c))
+	x := randSlice(n * c * h * h)
+	y := make([]float32, n*c*7*7)
+	col := make([]float32, n*conv.ColSize(h, h))
+	for b.Loop() {
+		if batched {
+			conv.ForwardCNHW(y, x, n, h, h, col)
+		} else {
+			conv.Forward(y, x, n, h, h, col)
+		}
+	}
+}
+
+func BenchmarkConv2DHeadPerImage(b *testing.B) { benchmarkHeadConv(b, false) }
+func BenchmarkConv2DHeadBatched(b *testing.B)  { benchmarkHeadConv(b, true) }

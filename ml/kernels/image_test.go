@@ -54,3 +54,11 @@ func BenchmarkResizePILBicubic(b *testing.B) {
 		kernels.ResizePIL(dst, src, 4, 800, 600, 518, 518, kernels.PILBicubic)
 	}
 }
+
+func BenchmarkNormalizeRGB8(b *testing.B) {
+	src := make([]uint8, 518*518*4)
+	dst := make([]float32, 3*518*518)
+	for b.Loop() {
+		kernels.NormalizeRGB8(dst, src, 4, 518, 518, [3]float32{0.485, 0.456, 0.406}, [3]float32{0.229, 0.224, 0.225})
+	}
+}

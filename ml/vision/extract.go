@@ -33,12 +33,14 @@ type Extractor interface {
 // dropped as PIL's convert("RGB") drops it.
 
 // loadWeights reads a PyTorch checkpoint, saying which extractor wanted
-// it and where it should be when it is missing.
+// it and where it should be when it is missing. Objects of classes other
+// than tensors (a detector checkpoint's optimizer state, configs) are kept
+// as inert data, never executed, and ignored.
 func loadWeights(extractor, path string) (checkpoint.StateDict, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("%s: weights %s: %w (place the checkpoint there, or use the randomly initialised demo backbone)", extractor, path, err)
 	}
-	sd, err := pytorch.Load(path, nil)
+	sd, err := pytorch.Load(path, &pytorch.Options{Lenient: true})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", extractor, err)
 	}

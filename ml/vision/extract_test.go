@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"image"
 	"math"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"mmc/features"
@@ -160,6 +162,20 @@ func TestExtractorParamErrors(t *testing.T) {
 	}
 	if _, err := NewResNet152Grid(GridParams{}, "testdata/no_such_file.pth"); err == nil {
 		t.Error("missing weights accepted")
+	}
+	data, err := os.ReadFile("testdata/resnet_bottleneck.pth")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := filepath.Join(t.TempDir(), "truncated.pth")
+	if err := os.WriteFile(cut, data[:len(data)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewResNet152Grid(GridParams{}, cut); err == nil || !strings.Contains(err.Error(), "truncated.pth") {
+		t.Errorf("truncated checkpoint: %v", err)
+	}
+	if _, err := NewDINOv2(DINOv2Params{}, "testdata/resnet_bottleneck.pth"); err == nil || !strings.Contains(err.Error(), "cls_token") {
+		t.Errorf("ResNet weights as DINOv2: %v", err)
 	}
 	if _, err := NewResNetVG(GridParams{}, "testdata/resnet_bottleneck.pth"); err == nil {
 		t.Error("torchvision weights accepted as the VG trunk")

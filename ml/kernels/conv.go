@@ -25,8 +25,11 @@ type Conv2D struct {
 	// in the GEMM) before the bias and ReLU: a residual block's shortcut
 	// written into dst first costs no extra pass.
 	Accumulate bool
-	Weight     []float32
-	Bias       []float32
+	// ColLimit caps the im2col scratch in values (0: 4 Mi); the product is
+	// then made in chunks of output rows.
+	ColLimit int
+	Weight   []float32
+	Bias     []float32
 }
 
 // NewConv2D returns a square-kernel convolution with equal stride, padding
@@ -68,14 +71,34 @@ func (c *Conv2D) direct() bool {
 	return c.KH == 1 && c.KW == 1 && c.StrideH == 1 && c.StrideW == 1 && c.PadH == 0 && c.PadW == 0
 }
 
+// defaultColLimit bounds the im2col scratch (16 MiB) unless
+// Conv2D.ColLimit says otherwise: larger products are made in chunks of
+// whole output rows, each still thousands of GEMM columns wide, so a 7×7
+// stem on a 600×600 image does not need a 53 MB column matrix.
+const defaultColLimit = 1 << 22
+
 // ColSize is the scratch length Forward needs for an h×w input (0 when
 // the convolution reads its input directly).
-func (c *Conv2D) ColSize(h, w int) int {
+func (c *Conv2D) ColSize(h, w int) int { return c.ColSizeN(1, h, w) }
+
+// ColSizeN is the scratch length ForwardCNHW needs for n h×w inputs.
+func (c *Conv2D) ColSizeN(n, h, w int) int {
 	if c.direct() {
 		return 0
 	}
 	oh, ow := c.OutSize(h, w)
-	return c.InC / max(c.Groups, 1) * c.KH * c.KW * oh * ow
+	kdim := c.InC / max(c.Groups, 1) * c.KH * c.KW
+	return kdim * ow * c.chunkRows(kdim, n*oh, ow)
+}
+
+// chunkRows is how many output rows (of all images, n·oh in total) one
+// im2col chunk holds.
+func (c *Conv2D) chunkRows(kdim, rows, ow int) int {
+	limit := c.ColLimit
+	if limit <= 0 {
+		limit = defaultColLimit
+	}
+	return max(1, min(rows, limit/max(kdim*ow, 1)))
 }
 
 // Forward convolves n images src [n, InC, h, w] into dst [n, OutC, oh, ow]
@@ -83,7 +106,10 @@ func (c *Conv2D) ColSize(h, w int) int {
 // least ColSize(h, w) values, reused across calls.
 func (c *Conv2D) Forward(dst, src []float32, n, h, w int, col []float32) {
 	oh, ow := c.OutSize(h, w)
-	c.check(dst, src, n, h, w, oh, ow, col, 1)
+	c.check(dst, src, 1, h, w, oh, ow, col)
+	if len(src) < n*c.InC*h*w || len(dst) < n*c.OutC*oh*ow {
+		panic(fmt.Sprintf("conv2d: src %d or dst %d values too short for %d×%d×%d×%d → %d×%d×%d", len(src), len(dst), n, c.InC, h, w, c.OutC, oh, ow))
+	}
 	for b := 0; b < n; b++ {
 		c.forward(dst[b*c.OutC*oh*ow:], src[b*c.InC*h*w:], 1, h, w, oh, ow, col)
 	}
@@ -93,46 +119,109 @@ func (c *Conv2D) Forward(dst, src []float32, n, h, w int, col []float32) {
 // into dst [OutC, n, oh, ow] with one GEMM per group for the whole batch:
 // a batch of small maps (RoIs through a ResNet head) makes one large,
 // efficient product instead of n thin ones. For n = 1 it is Forward. col
-// needs n·ColSize(h, w) values.
+// needs ColSizeN(n, h, w) values.
 func (c *Conv2D) ForwardCNHW(dst, src []float32, n, h, w int, col []float32) {
 	oh, ow := c.OutSize(h, w)
-	c.check(dst, src, n, h, w, oh, ow, col, n)
+	c.check(dst, src, n, h, w, oh, ow, col)
 	c.forward(dst, src, n, h, w, oh, ow, col)
 }
 
-func (c *Conv2D) check(dst, src []float32, n, h, w, oh, ow int, col []float32, colImages int) {
+func (c *Conv2D) check(dst, src []float32, n, h, w, oh, ow int, col []float32) {
 	if oh <= 0 || ow <= 0 {
 		panic(fmt.Sprintf("conv2d: input %d×%d too small for kernel %d×%d", h, w, c.KH, c.KW))
 	}
 	if len(src) < n*c.InC*h*w || len(dst) < n*c.OutC*oh*ow {
 		panic(fmt.Sprintf("conv2d: src %d or dst %d values too short for %d×%d×%d×%d → %d×%d×%d", len(src), len(dst), n, c.InC, h, w, c.OutC, oh, ow))
 	}
-	if len(col) < colImages*c.ColSize(h, w) {
-		panic(fmt.Sprintf("conv2d: scratch has %d values, need %d", len(col), colImages*c.ColSize(h, w)))
+	if len(col) < c.ColSizeN(n, h, w) {
+		panic(fmt.Sprintf("conv2d: scratch has %d values, need %d", len(col), c.ColSizeN(n, h, w)))
 	}
 }
 
-// forward is the channel-major core: src [InC, n, h, w] → dst [OutC, n, oh, ow].
+// forward is the channel-major core: src [InC, n, h, w] → dst [OutC, n,
+// oh, ow]. GEMM columns are every output pixel of every image; with
+// im2col they are made in chunks of whole output rows (u = image·oh + oy),
+// each chunk's product written into its column range of dst.
 func (c *Conv2D) forward(dst, src []float32, n, h, w, oh, ow int, col []float32) {
 	g := max(c.Groups, 1)
 	inPer, outPer := c.InC/g, c.OutC/g
 	kdim := inPer * c.KH * c.KW
-	cols := n * oh * ow // GEMM columns: every output pixel of every image
+	cols := n * oh * ow
 	var beta float32
 	if c.Accumulate {
 		beta = 1
 	}
 	for gi := 0; gi < g; gi++ {
 		in := src[gi*inPer*n*h*w : (gi+1)*inPer*n*h*w]
-		b := in
-		if !c.direct() {
-			b = col[:kdim*cols]
-			c.im2col(b, in, inPer, n, h, w, oh, ow)
-		}
 		wg := c.Weight[gi*outPer*kdim : (gi+1)*outPer*kdim]
-		blas.Sgemm(false, false, outPer, cols, kdim, 1, wg, kdim, b, cols, beta, dst[gi*outPer*cols:], cols)
+		out := dst[gi*outPer*cols:]
+		if c.direct() {
+			blas.Sgemm(false, false, outPer, cols, kdim, 1, wg, kdim, in, cols, beta, out, cols)
+			continue
+		}
+		step := c.chunkRows(kdim, n*oh, ow)
+		for u0 := 0; u0 < n*oh; u0 += step {
+			u1 := min(u0+step, n*oh)
+			width := (u1 - u0) * ow
+			b := col[:kdim*width]
+			c.im2col(b, in, inPer, n, h, w, oh, ow, u0, u1)
+			blas.Sgemm(false, false, outPer, width, kdim, 1, wg, kdim, b, width, beta, out[u0*ow:], cols)
+		}
 	}
 	c.epilogue(dst, cols)
+}
+
+// im2col lays out the receptive fields of output rows u0…u1 (u = image·oh
+// + oy) as columns: row (ci, ky, kx) of cols holds, for each of those
+// output pixels, the input value under that kernel tap (0 in the
+// padding). in is channel-major [ch, n, h, w].
+func (c *Conv2D) im2col(cols, in []float32, ch, n, h, w, oh, ow, u0, u1 int) {
+	taps := c.KH * c.KW
+	width := (u1 - u0) * ow
+	visParallel(ch*taps, width, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			ci, ky, kx := r/taps, r%taps/c.KW, r%c.KW
+			row := cols[r*width : (r+1)*width]
+			for u := u0; u < u1; u++ {
+				b, oy := u/oh, u%oh
+				c.im2colLine(row[(u-u0)*ow:(u-u0+1)*ow], in[(ci*n+b)*h*w:(ci*n+b+1)*h*w], ky, kx, oy, h, w)
+			}
+		}
+	})
+}
+
+// im2colLine fills the ow values of output row oy for kernel tap (ky, kx)
+// of one input plane src.
+func (c *Conv2D) im2colLine(dstRow, src []float32, ky, kx, oy, h, w int) {
+	dx := kx*c.DilW - c.PadW
+	ow := len(dstRow)
+	iy := oy*c.StrideH + ky*c.DilH - c.PadH
+	if iy < 0 || iy >= h {
+		clear(dstRow)
+		return
+	}
+	srow := src[iy*w : (iy+1)*w]
+	if c.StrideW == 1 {
+		// contiguous run: zero the padded ends, copy the middle
+		lo := max(0, -dx)
+		hi := min(ow, w-dx)
+		if hi <= lo {
+			clear(dstRow)
+			return
+		}
+		clear(dstRow[:lo])
+		copy(dstRow[lo:hi], srow[lo+dx:hi+dx])
+		clear(dstRow[hi:])
+		return
+	}
+	for ox := range dstRow {
+		ix := ox*c.StrideW + dx
+		if ix < 0 || ix >= w {
+			dstRow[ox] = 0
+		} else {
+			dstRow[ox] = srow[ix]
+		}
+	}
 }
 
 // epilogue adds the bias and applies the ReLU in place.
@@ -158,59 +247,6 @@ func (c *Conv2D) epilogue(out []float32, plane int) {
 			}
 		}
 	})
-}
-
-// im2col lays out the receptive field of each output pixel as a column:
-// row (ci, ky, kx) of cols holds, for every image and output position,
-// the input value under that kernel tap (0 in the padding). in is
-// channel-major [ch, n, h, w].
-func (c *Conv2D) im2col(cols, in []float32, ch, n, h, w, oh, ow int) {
-	plane := oh * ow
-	taps := c.KH * c.KW
-	visParallel(ch*taps, n*plane, func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			ci, ky, kx := r/taps, r%taps/c.KW, r%c.KW
-			for b := 0; b < n; b++ {
-				c.im2colRow(cols[(r*n+b)*plane:(r*n+b+1)*plane], in[(ci*n+b)*h*w:(ci*n+b+1)*h*w], ky, kx, h, w, oh, ow)
-			}
-		}
-	})
-}
-
-// im2colRow fills one row of the column matrix: kernel tap (ky, kx) of
-// one input channel src under every output position.
-func (c *Conv2D) im2colRow(row, src []float32, ky, kx, h, w, oh, ow int) {
-	dx := kx*c.DilW - c.PadW
-	for oy := 0; oy < oh; oy++ {
-		iy := oy*c.StrideH + ky*c.DilH - c.PadH
-		dstRow := row[oy*ow : (oy+1)*ow]
-		if iy < 0 || iy >= h {
-			clear(dstRow)
-			continue
-		}
-		srow := src[iy*w : (iy+1)*w]
-		if c.StrideW == 1 {
-			// contiguous run: zero the padded ends, copy the middle
-			lo := max(0, -dx)
-			hi := min(ow, w-dx)
-			if hi <= lo {
-				clear(dstRow)
-				continue
-			}
-			clear(dstRow[:lo])
-			copy(dstRow[lo:hi], srow[lo+dx:hi+dx])
-			clear(dstRow[hi:])
-			continue
-		}
-		for ox := range dstRow {
-			ix := ox*c.StrideW + dx
-			if ix < 0 || ix >= w {
-				dstRow[ox] = 0
-			} else {
-				dstRow[ox] = srow[ix]
-			}
-		}
-	}
 }
 
 // visParallel splits [0, n) across blas.Threads() goroutines when the work

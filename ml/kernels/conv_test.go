@@ -45,7 +45,7 @@ func TestConv2DMatchesTorch(t *testing.T) {
 
 			// the same batch channel-major, one GEMM for both images
 			cnhw := make([]float32, len(got))
-			conv.ForwardCNHW(cnhw, swapNC(x.Data, n, c, h*w), n, h, w, make([]float32, n*conv.ColSize(h, w)))
+			conv.ForwardCNHW(cnhw, swapNC(x.Data, n, c, h*w), n, h, w, make([]float32, conv.ColSizeN(n, h, w)))
 			closeTo(t, tc.name+" CNHW", swapNC(cnhw, tc.outC, n, oh*ow), want.Data, 1e-5)
 		})
 	}
@@ -143,7 +143,7 @@ func benchmarkHeadConv(b *testing.B, batched bool) {
 	conv := kernels.NewConv2D(c, c, 3, 2, 1, randSlice(c*c*9), randSlice(c))
 	x := randSlice(n * c * h * h)
 	y := make([]float32, n*c*7*7)
-	col := make([]float32, n*conv.ColSize(h, h))
+	col := make([]float32, conv.ColSizeN(n, h, h))
 	for b.Loop() {
 		if batched {
 			conv.ForwardCNHW(y, x, n, h, h, col)

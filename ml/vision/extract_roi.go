@@ -187,7 +187,7 @@ func (e *ResNetRoI) Extract(images []image.Image) ([]features.Record, error) {
 		// each conv as one GEMM over all boxes
 		batch := growTo(&st.batch, len(pooled))
 		swapMajor(batch, pooled, nb, sh.C, r*r)
-		head, hs := e.net.Forward(&st.head, batch, Shape{nb, sh.C, r, r}, 4, 4)
+		head, hs := e.net.Forward(&st.ws, batch, Shape{nb, sh.C, r, r}, 4, 4)
 		feats := make([]float32, nb*hs.C)
 		plane := hs.H * hs.W
 		for c := 0; c < hs.C; c++ {

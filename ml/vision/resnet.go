@@ -374,7 +374,7 @@ func (r *ResNet) Forward(ws *Workspace, x []float32, in Shape, first, last int) 
 		}
 		oh, ow := r.stem.OutSize(sh.H, sh.W)
 		t := ws.buf(2, sh.N*r.stem.OutC*oh*ow)
-		r.stem.ForwardCNHW(t, cur, sh.N, sh.H, sh.W, ws.scratch(sh.N*r.stem.ColSize(sh.H, sh.W)))
+		r.stem.ForwardCNHW(t, cur, sh.N, sh.H, sh.W, ws.scratch(r.stem.ColSizeN(sh.N, sh.H, sh.W)))
 		sh = Shape{sh.N, r.stem.OutC, oh, ow}
 		ph, pw := r.pool.OutSize(oh), r.pool.OutSize(ow)
 		out, i := next(sh.N * sh.C * ph * pw)
@@ -408,19 +408,19 @@ func (b *block) outShape(in Shape) Shape {
 // accumulates onto it.
 func (b *block) forward(ws *Workspace, out, x []float32, in Shape) {
 	if b.down != nil {
-		b.down.ForwardCNHW(out, x, in.N, in.H, in.W, ws.scratch(in.N*b.down.ColSize(in.H, in.W)))
+		b.down.ForwardCNHW(out, x, in.N, in.H, in.W, ws.scratch(b.down.ColSizeN(in.N, in.H, in.W)))
 	} else {
 		copy(out, x[:len(out)])
 	}
 	h1, w1 := b.conv1.OutSize(in.H, in.W)
 	t1 := ws.buf(2, in.N*b.conv1.OutC*h1*w1)
-	b.conv1.ForwardCNHW(t1, x, in.N, in.H, in.W, ws.scratch(in.N*b.conv1.ColSize(in.H, in.W)))
+	b.conv1.ForwardCNHW(t1, x, in.N, in.H, in.W, ws.scratch(b.conv1.ColSizeN(in.N, in.H, in.W)))
 	h2, w2 := b.conv2.OutSize(h1, w1)
 	if b.conv3 != nil {
 		t2 := ws.buf(3, in.N*b.conv2.OutC*h2*w2)
-		b.conv2.ForwardCNHW(t2, t1, in.N, h1, w1, ws.scratch(in.N*b.conv2.ColSize(h1, w1)))
+		b.conv2.ForwardCNHW(t2, t1, in.N, h1, w1, ws.scratch(b.conv2.ColSizeN(in.N, h1, w1)))
 		b.conv3.ForwardCNHW(out, t2, in.N, h2, w2, nil)
 	} else {
-		b.conv2.ForwardCNHW(out, t1, in.N, h1, w1, ws.scratch(in.N*b.conv2.ColSize(h1, w1)))
+		b.conv2.ForwardCNHW(out, t1, in.N, h1, w1, ws.scratch(b.conv2.ColSizeN(in.N, h1, w1)))
 	}
 }

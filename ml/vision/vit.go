@@ -210,6 +210,9 @@ func RandomViTStateDict(width, depth, patch, posGrid, registers int, seed uint64
 	return sd
 }
 
+// mlpRows is how many tokens go through a block's MLP at once.
+const mlpRows = 256
+
 // ViTWorkspace holds one image's token buffers, reused across calls; not
 // safe for concurrent use.
 type ViTWorkspace struct {
@@ -312,14 +315,21 @@ func (v *ViT) block(ws *ViTWorkspace, b *vitBlock, x []float32, n int, clsAttn [
 	linear(y, ctx, n, d, d, b.projW, b.projB)
 	addScaled(x, y, b.ls1, n, d)
 
+	// the MLP in chunks of mlpRows tokens: its hidden layer is 4× the
+	// width, and a full [n, 4d] buffer would be the largest activation
 	layerNorm(y, x, n, d, b.norm2W, b.norm2B, 1e-6)
-	hid := growTo(&ws.hid, n*v.Arch.MLP)
-	linear(hid, y, n, d, v.Arch.MLP, b.fc1W, b.fc1B)
-	parallelRows(n, v.Arch.MLP, func(lo, hi int) {
-		s := hid[lo*v.Arch.MLP : hi*v.Arch.MLP]
-		tensor.GELUInto(s, s)
-	})
-	linear(y, hid, n, v.Arch.MLP, d, b.fc2W, b.fc2B)
+	m := v.Arch.MLP
+	hid := growTo(&ws.hid, min(n, mlpRows)*m)
+	for lo := 0; lo < n; lo += mlpRows {
+		rows := min(mlpRows, n-lo)
+		h := hid[:rows*m]
+		linear(h, y[lo*d:], rows, d, m, b.fc1W, b.fc1B)
+		parallelRows(rows, m, func(a, z int) {
+			s := h[a*m : z*m]
+			tensor.GELUInto(s, s)
+		})
+		linear(y[lo*d:], h, rows, m, d, b.fc2W, b.fc2B)
+	}
 	addScaled(x, y, b.ls2, n, d)
 }
 

@@ -19,15 +19,15 @@ func TestViTMatchesDINOv2(t *testing.T) {
 				t.Fatalf("inferred %v, want %v", v.Arch, wantArch)
 			}
 			p := fmt.Sprintf("dino%d.", reg)
-			x := want(t, p+"x")
+			x := want(t, "dino.x")
 			var ws ViTWorkspace
 			closeTo(t, "pos_embed", v.posEmbed(&ws, 9, 7, false), want(t, p+"pos_embed").Data, 1e-5)
 			out, err := v.Forward(&ws, x.Data, x.Shape[1], x.Shape[2], []int{2}, true)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if out.HP != 9 || out.WP != 7 {
-				t.Fatalf("patch grid %d×%d, want 9×7", out.HP, out.WP)
+			if out.HP != 18 || out.WP != 17 {
+				t.Fatalf("patch grid %d×%d, want 18×17", out.HP, out.WP)
 			}
 			tokens := want(t, p+"tokens")
 			closeTo(t, "final tokens", out.Blocks[0], tokens.Data[(1+reg)*128:], 1e-4)

@@ -71,11 +71,11 @@ func (c *Conv2D) direct() bool {
 	return c.KH == 1 && c.KW == 1 && c.StrideH == 1 && c.StrideW == 1 && c.PadH == 0 && c.PadW == 0
 }
 
-// defaultColLimit bounds the im2col scratch (16 MiB) unless
+// visDefaultColLimit bounds the im2col scratch (16 MiB) unless
 // Conv2D.ColLimit says otherwise: larger products are made in chunks of
 // whole output rows, each still thousands of GEMM columns wide, so a 7×7
 // stem on a 600×600 image does not need a 53 MB column matrix.
-const defaultColLimit = 1 << 22
+const visDefaultColLimit = 1 << 22
 
 // ColSize is the scratch length Forward needs for an h×w input (0 when
 // the convolution reads its input directly).
@@ -96,7 +96,7 @@ func (c *Conv2D) ColSizeN(n, h, w int) int {
 func (c *Conv2D) chunkRows(kdim, rows, ow int) int {
 	limit := c.ColLimit
 	if limit <= 0 {
-		limit = defaultColLimit
+		limit = visDefaultColLimit
 	}
 	return max(1, min(rows, limit/max(kdim*ow, 1)))
 }

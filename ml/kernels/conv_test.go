@@ -8,7 +8,7 @@ import (
 )
 
 func TestConv2DMatchesTorch(t *testing.T) {
-	x := fixture(t, "conv.x")
+	x := visFixture(t, "conv.x")
 	n, c, h, w := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
 	for _, tc := range []struct {
 		name                   string
@@ -27,37 +27,37 @@ func TestConv2DMatchesTorch(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			conv := &kernels.Conv2D{InC: c, OutC: tc.outC, KH: tc.kh, KW: tc.kw, StrideH: tc.sh, StrideW: tc.sw,
 				PadH: tc.ph, PadW: tc.pw, DilH: tc.dil, DilW: tc.dil, Groups: tc.g,
-				Weight: fixture(t, "conv."+tc.name+".weight").Data}
+				Weight: visFixture(t, "conv."+tc.name+".weight").Data}
 			if tc.bias {
-				conv.Bias = fixture(t, "conv."+tc.name+".bias").Data
+				conv.Bias = visFixture(t, "conv."+tc.name+".bias").Data
 			}
 			if err := conv.Check(); err != nil {
 				t.Fatal(err)
 			}
-			want := fixture(t, "conv."+tc.name+".y")
+			want := visFixture(t, "conv."+tc.name+".y")
 			oh, ow := conv.OutSize(h, w)
 			if oh != want.Shape[2] || ow != want.Shape[3] {
 				t.Fatalf("output %d×%d, torch %v", oh, ow, want.Shape)
 			}
 			got := make([]float32, n*tc.outC*oh*ow)
 			conv.Forward(got, x.Data, n, h, w, make([]float32, conv.ColSize(h, w)))
-			closeTo(t, tc.name, got, want.Data, 1e-5)
+			visClose(t, tc.name, got, want.Data, 1e-5)
 
 			// the same batch channel-major, one GEMM for both images
 			cnhw := make([]float32, len(got))
-			conv.ForwardCNHW(cnhw, swapNC(x.Data, n, c, h*w), n, h, w, make([]float32, conv.ColSizeN(n, h, w)))
-			closeTo(t, tc.name+" CNHW", swapNC(cnhw, tc.outC, n, oh*ow), want.Data, 1e-5)
+			conv.ForwardCNHW(cnhw, visSwapNC(x.Data, n, c, h*w), n, h, w, make([]float32, conv.ColSizeN(n, h, w)))
+			visClose(t, tc.name+" CNHW", visSwapNC(cnhw, tc.outC, n, oh*ow), want.Data, 1e-5)
 		})
 	}
 }
 
 func TestFoldBatchNormMatchesTorch(t *testing.T) {
-	x := fixture(t, "conv.x")
+	x := visFixture(t, "conv.x")
 	n, c, h, w := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
-	wt := append([]float32(nil), fixture(t, "bn.conv.weight").Data...)
+	wt := append([]float32(nil), visFixture(t, "bn.conv.weight").Data...)
 	b, err := kernels.FoldBatchNorm(wt, nil,
-		fixture(t, "bn.weight").Data, fixture(t, "bn.bias").Data,
-		fixture(t, "bn.running_mean").Data, fixture(t, "bn.running_var").Data, 1e-5)
+		visFixture(t, "bn.weight").Data, visFixture(t, "bn.bias").Data,
+		visFixture(t, "bn.running_mean").Data, visFixture(t, "bn.running_var").Data, 1e-5)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +65,7 @@ func TestFoldBatchNormMatchesTorch(t *testing.T) {
 	conv.ReLU = true
 	got := make([]float32, n*6*h*w)
 	conv.Forward(got, x.Data, n, h, w, make([]float32, conv.ColSize(h, w)))
-	closeTo(t, "conv+bn+relu", got, fixture(t, "bn.y").Data, 1e-5)
+	visClose(t, "conv+bn+relu", got, visFixture(t, "bn.y").Data, 1e-5)
 
 	if _, err := kernels.FoldBatchNorm(wt, nil, []float32{1}, []float32{1, 2}, nil, nil, 1e-5); err == nil {
 		t.Error("mismatched BatchNorm lengths accepted")
@@ -74,11 +74,11 @@ func TestFoldBatchNormMatchesTorch(t *testing.T) {
 
 func TestConv2DAccumulate(t *testing.T) {
 	// Accumulate + ReLU gives relu(shortcut + conv + bias), the residual join
-	x := fixture(t, "conv.x")
+	x := visFixture(t, "conv.x")
 	n, c, h, w := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
-	conv := kernels.NewConv2D(c, 6, 3, 1, 1, fixture(t, "conv.k3s1p1.weight").Data, fixture(t, "conv.k3s1p1.bias").Data)
-	y := fixture(t, "conv.k3s1p1.y").Data
-	short := randSlice(len(y))
+	conv := kernels.NewConv2D(c, 6, 3, 1, 1, visFixture(t, "conv.k3s1p1.weight").Data, visFixture(t, "conv.k3s1p1.bias").Data)
+	y := visFixture(t, "conv.k3s1p1.y").Data
+	short := visRand(len(y))
 	got := append([]float32(nil), short...)
 	conv.Accumulate, conv.ReLU = true, true
 	conv.Forward(got, x.Data, n, h, w, make([]float32, conv.ColSize(h, w)))
@@ -86,7 +86,7 @@ func TestConv2DAccumulate(t *testing.T) {
 	for i := range want {
 		want[i] = max(short[i]+y[i], 0)
 	}
-	closeTo(t, "accumulate", got, want, 1e-5)
+	visClose(t, "accumulate", got, want, 1e-5)
 }
 
 func TestConv2DCheck(t *testing.T) {
@@ -106,8 +106,8 @@ func TestConv2DCheck(t *testing.T) {
 func BenchmarkConv2D3x3(b *testing.B) {
 	// a ResNet layer3 3×3 conv at 600×600 input: 256 → 256 at 38×38
 	c, h, w := 256, 38, 38
-	conv := kernels.NewConv2D(c, c, 3, 1, 1, randSlice(c*c*9), randSlice(c))
-	x := randSlice(c * h * w)
+	conv := kernels.NewConv2D(c, c, 3, 1, 1, visRand(c*c*9), visRand(c))
+	x := visRand(c * h * w)
 	y := make([]float32, c*h*w)
 	col := make([]float32, conv.ColSize(h, w))
 	b.SetBytes(int64(4 * len(x)))
@@ -116,8 +116,8 @@ func BenchmarkConv2D3x3(b *testing.B) {
 	}
 }
 
-// swapNC turns [a, b, plane] into [b, a, plane].
-func swapNC(x []float32, a, b, plane int) []float32 {
+// visSwapNC turns [a, b, plane] into [b, a, plane].
+func visSwapNC(x []float32, a, b, plane int) []float32 {
 	y := make([]float32, len(x))
 	for i := 0; i < a; i++ {
 		for j := 0; j < b; j++ {
@@ -127,7 +127,7 @@ func swapNC(x []float32, a, b, plane int) []float32 {
 	return y
 }
 
-func randSlice(n int) []float32 {
+func visRand(n int) []float32 {
 	r := rand.New(rand.NewPCG(1, 2))
 	s := make([]float32, n)
 	for i := range s {
@@ -138,10 +138,10 @@ func randSlice(n int) []float32 {
 
 // The layer4 3×3 stride-2 conv of a ResNet-152 RoI head over 36 boxes of
 // 14×14: per image (NCHW) against one GEMM for the batch (CNHW).
-func benchmarkHeadConv(b *testing.B, batched bool) {
+func visBenchHeadConv(b *testing.B, batched bool) {
 	n, c, h := 36, 512, 14
-	conv := kernels.NewConv2D(c, c, 3, 2, 1, randSlice(c*c*9), randSlice(c))
-	x := randSlice(n * c * h * h)
+	conv := kernels.NewConv2D(c, c, 3, 2, 1, visRand(c*c*9), visRand(c))
+	x := visRand(n * c * h * h)
 	y := make([]float32, n*c*7*7)
 	col := make([]float32, conv.ColSizeN(n, h, h))
 	for b.Loop() {
@@ -153,5 +153,5 @@ func benchmarkHeadConv(b *testing.B, batched bool) {
 	}
 }
 
-func BenchmarkConv2DHeadPerImage(b *testing.B) { benchmarkHeadConv(b, false) }
-func BenchmarkConv2DHeadBatched(b *testing.B)  { benchmarkHeadConv(b, true) }
+func BenchmarkConv2DHeadPerImage(b *testing.B) { visBenchHeadConv(b, false) }
+func BenchmarkConv2DHeadBatched(b *testing.B)  { visBenchHeadConv(b, true) }

@@ -16,9 +16,9 @@ const (
 	PILBicubic
 )
 
-// pilPrecision is PIL's PRECISION_BITS for 8-bit resampling: weights are
+// visPILPrecision is PIL's PRECISION_BITS for 8-bit resampling: weights are
 // fixed point with 22 fractional bits.
-const pilPrecision = 32 - 8 - 2
+const visPILPrecision = 32 - 8 - 2
 
 // ResizePIL resizes an interleaved 8-bit image src (ih rows of iw pixels,
 // ch bytes each, rows packed) to dst (oh × ow × ch) exactly as Pillow's
@@ -33,7 +33,7 @@ func ResizePIL(dst, src []uint8, ch, iw, ih, ow, oh int, f PILFilter) {
 	tmp := src[:iw*ih*ch]
 	if ow != iw {
 		tmp = make([]uint8, ow*ih*ch)
-		xb, xk, ksize := pilCoeffs(iw, ow, f)
+		xb, xk, ksize := visPILCoeffs(iw, ow, f)
 		for y := 0; y < ih; y++ {
 			in := src[y*iw*ch:]
 			out := tmp[y*ow*ch:]
@@ -41,11 +41,11 @@ func ResizePIL(dst, src []uint8, ch, iw, ih, ow, oh int, f PILFilter) {
 				lo, n := xb[2*x], xb[2*x+1]
 				k := xk[x*ksize : x*ksize+n]
 				for c := 0; c < ch; c++ {
-					ss := int32(1) << (pilPrecision - 1)
+					ss := int32(1) << (visPILPrecision - 1)
 					for j, kv := range k {
 						ss += int32(in[(lo+j)*ch+c]) * kv
 					}
-					out[x*ch+c] = clip8(ss)
+					out[x*ch+c] = visClip8(ss)
 				}
 			}
 		}
@@ -54,36 +54,36 @@ func ResizePIL(dst, src []uint8, ch, iw, ih, ow, oh int, f PILFilter) {
 		copy(dst, tmp[:ow*oh*ch])
 		return
 	}
-	yb, yk, ksize := pilCoeffs(ih, oh, f)
+	yb, yk, ksize := visPILCoeffs(ih, oh, f)
 	rowLen := ow * ch
 	for y := 0; y < oh; y++ {
 		lo, n := yb[2*y], yb[2*y+1]
 		k := yk[y*ksize : y*ksize+n]
 		out := dst[y*rowLen : (y+1)*rowLen]
 		for i := range out {
-			ss := int32(1) << (pilPrecision - 1)
+			ss := int32(1) << (visPILPrecision - 1)
 			for j, kv := range k {
 				ss += int32(tmp[(lo+j)*rowLen+i]) * kv
 			}
-			out[i] = clip8(ss)
+			out[i] = visClip8(ss)
 		}
 	}
 }
 
-func clip8(v int32) uint8 {
-	if v >= 1<<pilPrecision<<8 {
+func visClip8(v int32) uint8 {
+	if v >= 1<<visPILPrecision<<8 {
 		return 255
 	}
 	if v <= 0 {
 		return 0
 	}
-	return uint8(v >> pilPrecision)
+	return uint8(v >> visPILPrecision)
 }
 
-// pilCoeffs is Pillow's precompute_coeffs + normalize_coeffs_8bpc: for
+// visPILCoeffs is Pillow's precompute_coeffs + normalize_coeffs_8bpc: for
 // each output sample, the first input index and tap count (bounds) and
 // ksize fixed-point weights.
-func pilCoeffs(in, out int, f PILFilter) (bounds []int, kk []int32, ksize int) {
+func visPILCoeffs(in, out int, f PILFilter) (bounds []int, kk []int32, ksize int) {
 	support, filter := 1.0, func(x float64) float64 {
 		x = math.Abs(x)
 		if x < 1 {
@@ -129,9 +129,9 @@ func pilCoeffs(in, out int, f PILFilter) (bounds []int, kk []int32, ksize int) {
 				w /= ww
 			}
 			if w < 0 {
-				kk[xx*ksize+x] = int32(-0.5 + w*(1<<pilPrecision))
+				kk[xx*ksize+x] = int32(-0.5 + w*(1<<visPILPrecision))
 			} else {
-				kk[xx*ksize+x] = int32(0.5 + w*(1<<pilPrecision))
+				kk[xx*ksize+x] = int32(0.5 + w*(1<<visPILPrecision))
 			}
 		}
 		bounds[2*xx], bounds[2*xx+1] = xmin, xmax

@@ -7,7 +7,7 @@ import (
 )
 
 func TestResizePILMatchesPillow(t *testing.T) {
-	src := fixture(t, "pil.src")
+	src := visFixture(t, "pil.src")
 	ih, iw := src.Shape[0], src.Shape[1]
 	in := make([]uint8, len(src.Data))
 	for i, v := range src.Data {
@@ -23,7 +23,7 @@ func TestResizePILMatchesPillow(t *testing.T) {
 		{"pil.bicubic.up", kernels.PILBicubic},
 		{"pil.bicubic.wide", kernels.PILBicubic},
 	} {
-		want := fixture(t, tc.key)
+		want := visFixture(t, tc.key)
 		oh, ow := want.Shape[0], want.Shape[1]
 		got := make([]uint8, oh*ow*3)
 		kernels.ResizePIL(got, in, 3, iw, ih, ow, oh, tc.f)
@@ -41,7 +41,7 @@ func TestNormalizeRGB8(t *testing.T) {
 	dst := make([]float32, 6)
 	kernels.NormalizeRGB8(dst, src, 4, 2, 1, [3]float32{0.5, 0.5, 0.5}, [3]float32{0.5, 0.25, 0.5})
 	want := []float32{-1, (10.0/255 - 0.5) / 0.5, (128.0/255 - 0.5) / 0.25, (20.0/255 - 0.5) / 0.25, 1, (30.0/255 - 0.5) / 0.5}
-	closeTo(t, "normalize", dst, want, 1e-6)
+	visClose(t, "normalize", dst, want, 1e-6)
 }
 
 func BenchmarkResizePILBicubic(b *testing.B) {

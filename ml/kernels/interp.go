@@ -38,8 +38,8 @@ func Interpolate(dst, src []float32, planes, ih, iw, oh, ow int, o Interp) {
 	if len(src) < planes*ih*iw || len(dst) < planes*oh*ow {
 		panic(fmt.Sprintf("interpolate: src %d or dst %d values too short for %d×%d×%d → %d×%d", len(src), len(dst), planes, ih, iw, oh, ow))
 	}
-	wx := interpWeights(iw, ow, o.ScaleW, o)
-	wy := interpWeights(ih, oh, o.ScaleH, o)
+	wx := visInterpWeights(iw, ow, o.ScaleW, o)
+	wy := visInterpWeights(ih, oh, o.ScaleH, o)
 	tmp := make([]float32, ih*ow)
 	for p := 0; p < planes; p++ {
 		in := src[p*ih*iw : (p+1)*ih*iw]
@@ -71,15 +71,15 @@ func Interpolate(dst, src []float32, planes, ih, iw, oh, ow int, o Interp) {
 	}
 }
 
-// taps are the input indices and weights that make one output sample.
-type taps struct {
+// visTaps are the input indices and weights that make one output sample.
+type visTaps struct {
 	idx []int
 	w   []float32
 }
 
-// interpWeights returns, for each of the out samples along one axis, the
+// visInterpWeights returns, for each of the out samples along one axis, the
 // input taps and weights F.interpolate would use.
-func interpWeights(in, out int, scaleFactor float64, o Interp) []taps {
+func visInterpWeights(in, out int, scaleFactor float64, o Interp) []visTaps {
 	// area_pixel_compute_scale
 	var scale float64
 	switch {
@@ -92,9 +92,9 @@ func interpWeights(in, out int, scaleFactor float64, o Interp) []taps {
 	default:
 		scale = float64(in) / float64(out)
 	}
-	res := make([]taps, out)
+	res := make([]visTaps, out)
 	if o.Antialias && !o.AlignCorners {
-		return aaWeights(res, in, scale, o.Mode)
+		return visAAWeights(res, in, scale, o.Mode)
 	}
 	// PyTorch computes the non-antialiased source index in the op's
 	// float type (opmath float32 on CPU for float inputs).
@@ -117,35 +117,35 @@ func interpWeights(in, out int, scaleFactor float64, o Interp) []taps {
 				i1 = i0 + 1
 			}
 			l1 := src - float32(i0)
-			res[i] = taps{idx: []int{i0, i1}, w: []float32{1 - l1, l1}}
+			res[i] = visTaps{idx: []int{i0, i1}, w: []float32{1 - l1, l1}}
 		case Bicubic:
-			f := floor32(src)
+			f := visFloor32(src)
 			t := src - f
 			i0 := int(f)
 			const a = -0.75
 			w := []float32{
-				cubic2(t+1, a), cubic1(t, a), cubic1(1-t, a), cubic2(2-t, a),
+				visCubic2(t+1, a), visCubic1(t, a), visCubic1(1-t, a), visCubic2(2-t, a),
 			}
 			idx := make([]int, 4)
 			for k := range idx {
-				idx[k] = clampInt(i0-1+k, 0, in-1)
+				idx[k] = visClamp(i0-1+k, 0, in-1)
 			}
-			res[i] = taps{idx: idx, w: w}
+			res[i] = visTaps{idx: idx, w: w}
 		}
 	}
 	return res
 }
 
-// cubic1 and cubic2 are Keys' convolution kernel on |x| ≤ 1 and 1 < |x| < 2
+// visCubic1 and visCubic2 are Keys' convolution kernel on |x| ≤ 1 and 1 < |x| < 2
 // (PyTorch's cubic_convolution1/2).
-func cubic1(x, a float32) float32 { return ((a+2)*x-(a+3))*x*x + 1 }
-func cubic2(x, a float32) float32 { return ((a*x-5*a)*x+8*a)*x - 4*a }
+func visCubic1(x, a float32) float32 { return ((a+2)*x-(a+3))*x*x + 1 }
+func visCubic2(x, a float32) float32 { return ((a*x-5*a)*x+8*a)*x - 4*a }
 
-// aaWeights are the antialiased taps of PyTorch's _upsample_*_aa (the
+// visAAWeights are the antialiased taps of PyTorch's _upsample_*_aa (the
 // same filter construction as PIL's resample): a triangle (bilinear) or
 // a = −0.5 cubic widened by the scale when downsampling, normalised to
 // sum to one, in double precision.
-func aaWeights(res []taps, in int, scale float64, mode InterpMode) []taps {
+func visAAWeights(res []visTaps, in int, scale float64, mode InterpMode) []visTaps {
 	support := 1.0
 	filter := func(x float64) float64 {
 		x = math.Abs(x)
@@ -183,7 +183,7 @@ func aaWeights(res []taps, in int, scale float64, mode InterpMode) []taps {
 			ws[j] = filter((float64(j+xmin) - center + 0.5) * invscale)
 			total += ws[j]
 		}
-		t := taps{idx: make([]int, len(ws)), w: make([]float32, len(ws))}
+		t := visTaps{idx: make([]int, len(ws)), w: make([]float32, len(ws))}
 		for j, v := range ws {
 			if total != 0 {
 				v /= total

@@ -7,7 +7,7 @@ import (
 )
 
 func TestPoolsMatchTorch(t *testing.T) {
-	x := fixture(t, "conv.x")
+	x := visFixture(t, "conv.x")
 	planes, h, w := x.Shape[0]*x.Shape[1], x.Shape[2], x.Shape[3]
 	for _, tc := range []struct {
 		key  string
@@ -16,14 +16,14 @@ func TestPoolsMatchTorch(t *testing.T) {
 		{"maxpool.k3s2p1", kernels.MaxPool2D{K: 3, S: 2, P: 1}},
 		{"maxpool.k3s2ceil", kernels.MaxPool2D{K: 3, S: 2, CeilMode: true}},
 	} {
-		want := fixture(t, tc.key)
+		want := visFixture(t, tc.key)
 		oh, ow := tc.pool.OutSize(h), tc.pool.OutSize(w)
 		if oh != want.Shape[2] || ow != want.Shape[3] {
 			t.Fatalf("%s: output %d×%d, torch %v", tc.key, oh, ow, want.Shape)
 		}
 		got := make([]float32, planes*oh*ow)
 		tc.pool.Forward(got, x.Data, planes, h, w)
-		closeTo(t, tc.key, got, want.Data, 0)
+		visClose(t, tc.key, got, want.Data, 0)
 	}
 	for _, tc := range []struct {
 		key    string
@@ -31,7 +31,7 @@ func TestPoolsMatchTorch(t *testing.T) {
 	}{{"adaptive.6x6", 6, 6}, {"adaptive.5x3", 5, 3}, {"adaptive.1x1", 1, 1}} {
 		got := make([]float32, planes*tc.oh*tc.ow)
 		kernels.AdaptiveAvgPool2D(got, x.Data, planes, h, w, tc.oh, tc.ow)
-		closeTo(t, tc.key, got, fixture(t, tc.key).Data, 1e-6)
+		visClose(t, tc.key, got, visFixture(t, tc.key).Data, 1e-6)
 	}
 }
 
@@ -47,7 +47,7 @@ func TestMaxPoolCeilSizes(t *testing.T) {
 
 func BenchmarkMaxPool(b *testing.B) {
 	p := kernels.MaxPool2D{K: 3, S: 2, P: 1}
-	x := randSlice(64 * 300 * 300)
+	x := visRand(64 * 300 * 300)
 	y := make([]float32, 64*150*150)
 	for b.Loop() {
 		p.Forward(y, x, 64, 300, 300)
@@ -55,7 +55,7 @@ func BenchmarkMaxPool(b *testing.B) {
 }
 
 func BenchmarkAdaptiveAvgPool(b *testing.B) {
-	x := randSlice(2048 * 7 * 7)
+	x := visRand(2048 * 7 * 7)
 	y := make([]float32, 2048*36)
 	for b.Loop() {
 		kernels.AdaptiveAvgPool2D(y, x, 2048, 7, 7, 6, 6)

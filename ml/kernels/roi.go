@@ -16,24 +16,24 @@ import (
 // an empty bin is 0.
 func RoIPool(dst, feat []float32, c, h, w int, boxes []float32, oh, ow int, spatialScale float32) {
 	n := len(boxes) / 4
-	checkRoI("roi_pool", dst, feat, c, h, w, n, oh, ow)
+	visCheckRoI("roi_pool", dst, feat, c, h, w, n, oh, ow)
 	for r := 0; r < n; r++ {
 		b := boxes[4*r : 4*r+4]
-		x1 := int(roundHalfAway(b[0] * spatialScale))
-		y1 := int(roundHalfAway(b[1] * spatialScale))
-		x2 := int(roundHalfAway(b[2] * spatialScale))
-		y2 := int(roundHalfAway(b[3] * spatialScale))
+		x1 := int(visRoundHalfAway(b[0] * spatialScale))
+		y1 := int(visRoundHalfAway(b[1] * spatialScale))
+		x2 := int(visRoundHalfAway(b[2] * spatialScale))
+		y2 := int(visRoundHalfAway(b[3] * spatialScale))
 		rw := max(x2-x1+1, 1)
 		rh := max(y2-y1+1, 1)
 		binH := float32(rh) / float32(oh)
 		binW := float32(rw) / float32(ow)
 		out := dst[r*c*oh*ow : (r+1)*c*oh*ow]
 		for py := 0; py < oh; py++ {
-			hs := clampInt(int(floor32(float32(py)*binH))+y1, 0, h)
-			he := clampInt(int(ceil32(float32(py+1)*binH))+y1, 0, h)
+			hs := visClamp(int(visFloor32(float32(py)*binH))+y1, 0, h)
+			he := visClamp(int(visCeil32(float32(py+1)*binH))+y1, 0, h)
 			for px := 0; px < ow; px++ {
-				ws := clampInt(int(floor32(float32(px)*binW))+x1, 0, w)
-				we := clampInt(int(ceil32(float32(px+1)*binW))+x1, 0, w)
+				ws := visClamp(int(visFloor32(float32(px)*binW))+x1, 0, w)
+				we := visClamp(int(visCeil32(float32(px+1)*binW))+x1, 0, w)
 				empty := he <= hs || we <= ws
 				for ch := 0; ch < c; ch++ {
 					m := float32(0)
@@ -62,7 +62,7 @@ func RoIPool(dst, feat []float32, c, h, w int, boxes []float32, oh, ow int, spat
 // and without it boxes are at least one map pixel wide.
 func RoIAlign(dst, feat []float32, c, h, w int, boxes []float32, oh, ow int, spatialScale float32, samplingRatio int, aligned bool) {
 	n := len(boxes) / 4
-	checkRoI("roi_align", dst, feat, c, h, w, n, oh, ow)
+	visCheckRoI("roi_align", dst, feat, c, h, w, n, oh, ow)
 	var offset float32
 	if aligned {
 		offset = 0.5
@@ -88,8 +88,8 @@ func RoIAlign(dst, feat []float32, c, h, w int, boxes []float32, oh, ow int, spa
 		binH, binW := rh/float32(oh), rw/float32(ow)
 		gh, gw := samplingRatio, samplingRatio
 		if samplingRatio <= 0 {
-			gh = int(ceil32(rh / float32(oh)))
-			gw = int(ceil32(rw / float32(ow)))
+			gh = int(visCeil32(rh / float32(oh)))
+			gw = int(visCeil32(rw / float32(ow)))
 		}
 		count := float32(max(gh*gw, 1))
 		// the bilinear taps of every bin, shared by all channels
@@ -143,14 +143,14 @@ func RoIAlign(dst, feat []float32, c, h, w int, boxes []float32, oh, ow int, spa
 	}
 }
 
-func checkRoI(op string, dst, feat []float32, c, h, w, n, oh, ow int) {
+func visCheckRoI(op string, dst, feat []float32, c, h, w, n, oh, ow int) {
 	if len(feat) < c*h*w || len(dst) < n*c*oh*ow {
 		panic(fmt.Sprintf("%s: feature map %d or output %d values too short for %d×%d×%d and %d boxes of %d×%d", op, len(feat), len(dst), c, h, w, n, oh, ow))
 	}
 }
 
-func roundHalfAway(v float32) float32 { return float32(math.Round(float64(v))) }
-func floor32(v float32) float32       { return float32(math.Floor(float64(v))) }
-func ceil32(v float32) float32        { return float32(math.Ceil(float64(v))) }
+func visRoundHalfAway(v float32) float32 { return float32(math.Round(float64(v))) }
+func visFloor32(v float32) float32       { return float32(math.Floor(float64(v))) }
+func visCeil32(v float32) float32        { return float32(math.Ceil(float64(v))) }
 
-func clampInt(v, lo, hi int) int { return min(max(v, lo), hi) }
+func visClamp(v, lo, hi int) int { return min(max(v, lo), hi) }

@@ -8,19 +8,19 @@ import (
 )
 
 func TestRoIOpsMatchTorchvision(t *testing.T) {
-	feat := fixture(t, "roi.feat")
+	feat := visFixture(t, "roi.feat")
 	c, h, w := feat.Shape[0], feat.Shape[1], feat.Shape[2]
-	boxes := fixture(t, "roi.boxes").Data
+	boxes := visFixture(t, "roi.boxes").Data
 	n := len(boxes) / 4
 	got := make([]float32, n*c*3*4)
 	kernels.RoIPool(got, feat.Data, c, h, w, boxes, 3, 4, 0.25)
-	closeTo(t, "roi_pool", got, fixture(t, "roi.pool").Data, 0)
+	visClose(t, "roi_pool", got, visFixture(t, "roi.pool").Data, 0)
 	for _, sr := range []int{0, 2} {
 		for _, aligned := range []bool{false, true} {
 			key := fmt.Sprintf("roi.align.s%d.a%d", sr, map[bool]int{false: 0, true: 1}[aligned])
 			clear(got)
 			kernels.RoIAlign(got, feat.Data, c, h, w, boxes, 3, 4, 0.25, sr, aligned)
-			closeTo(t, key, got, fixture(t, key).Data, 1e-5)
+			visClose(t, key, got, visFixture(t, key).Data, 1e-5)
 		}
 	}
 }
@@ -43,7 +43,7 @@ func TestRoIAlignConstantMap(t *testing.T) {
 func BenchmarkRoIAlign14(b *testing.B) {
 	// 36 boxes, 14×14 bins, on a ResNet base of a 600×600 image
 	c, h, w := 1024, 38, 38
-	feat := randSlice(c * h * w)
+	feat := visRand(c * h * w)
 	boxes := make([]float32, 0, 36*4)
 	for i := range 36 {
 		s := float32(i%6) * 90
@@ -57,7 +57,7 @@ func BenchmarkRoIAlign14(b *testing.B) {
 
 func BenchmarkRoIPool14(b *testing.B) {
 	c, h, w := 1024, 38, 38
-	feat := randSlice(c * h * w)
+	feat := visRand(c * h * w)
 	boxes := []float32{0, 0, 599, 599, 100, 100, 400, 300}
 	out := make([]float32, 2*c*14*14)
 	for b.Loop() {

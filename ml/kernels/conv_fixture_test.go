@@ -9,28 +9,28 @@ import (
 	"mmc/ml/checkpoint/pytorch"
 )
 
-// visionOps is ml/kernels/testdata/vision_ops.pth, written by
+// visOps is ml/kernels/testdata/vision_ops.pth, written by
 // scripts/fixtures/vision_ops.py with torch 1.13 / torchvision 0.14.
-var visionOps = sync.OnceValues(func() (checkpoint.StateDict, error) {
+var visOps = sync.OnceValues(func() (checkpoint.StateDict, error) {
 	return pytorch.Load("testdata/vision_ops.pth", nil)
 })
 
-func fixture(t testing.TB, key string) *checkpoint.Array {
+func visFixture(t testing.TB, key string) *checkpoint.Array {
 	t.Helper()
-	sd, err := visionOps()
+	sd, err := visOps()
 	if err != nil {
 		t.Fatal(err)
 	}
 	a, ok := sd[key]
 	if !ok {
-		t.Fatalf("fixture has no tensor %q", key)
+		t.Fatalf("visFixture has no tensor %q", key)
 	}
 	return a
 }
 
-// closeTo fails when got and want differ by more than tol relative to the
+// visClose fails when got and want differ by more than tol relative to the
 // largest magnitude of want (1e-4 is the fidelity bar).
-func closeTo(t testing.TB, name string, got, want []float32, tol float64) {
+func visClose(t testing.TB, name string, got, want []float32, tol float64) {
 	t.Helper()
 	if len(got) != len(want) {
 		t.Fatalf("%s: %d values, want %d", name, len(got), len(want))

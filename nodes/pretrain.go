@@ -8,8 +8,10 @@ import (
 	"os"
 
 	"mmc/features"
+	"mmc/memes"
 	"mmc/ml/batch"
 	"mmc/ml/checkpoint"
+	"mmc/ml/models"
 	"mmc/ml/optim"
 	"mmc/ml/tensor"
 	"mmc/ml/text"
@@ -24,9 +26,9 @@ type PretrainParams struct {
 	Split string `yaml:"split"`
 	// Model must be kind vilbert; its sizes are those of the fine-tuning
 	// pipeline that will load the checkpoint (the head is not trained).
-	Model ModelParams `yaml:"model"`
-	Data  DataParams  `yaml:"data"`
-	Mask  MaskParams  `yaml:"mask"`
+	Model models.Params `yaml:"model"`
+	Data  DataParams    `yaml:"data"`
+	Mask  MaskParams    `yaml:"mask"`
 	// Steps is the number of optimizer updates; BatchSize the memes per
 	// update.
 	Steps       int     `yaml:"steps"`
@@ -64,8 +66,8 @@ type PretrainHistory struct {
 
 func (p PretrainParams) validate() error {
 	switch {
-	case p.Model.Kind != ModelViLBERT:
-		return fmt.Errorf("pretrain: model.kind %q, only %q has pretraining heads", p.Model.Kind, ModelViLBERT)
+	case p.Model.Kind != models.KindViLBERT:
+		return fmt.Errorf("pretrain: model.kind %q, only %q has pretraining heads", p.Model.Kind, models.KindViLBERT)
 	case p.Steps <= 0 || p.BatchSize <= 1:
 		return fmt.Errorf("pretrain: steps %d must be positive and batch_size %d at least 2 (alignment negatives come from the batch)", p.Steps, p.BatchSize)
 	case p.LR <= 0 || p.WarmupSteps < 0 || p.WeightDecay < 0:
@@ -92,38 +94,38 @@ func (p PretrainParams) validate() error {
 // the weights ("model.bert.*" and "model.cls.*", no classifier: a
 // fine-tuning pipeline's init_weights loads them as pretrained weights)
 // with the per-step losses.
-func PretrainViLBERT(ctx context.Context, p PretrainParams, folder MemeFolder, feats features.Reader) (TrainedModel, PretrainHistory, error) {
+func PretrainViLBERT(ctx context.Context, p PretrainParams, folder memes.Folder, feats features.Reader) (models.Trained, PretrainHistory, error) {
 	return pretrain(ctx, p, folder, feats, os.Stderr)
 }
 
-func pretrain(ctx context.Context, p PretrainParams, folder MemeFolder, feats features.Reader, log io.Writer) (TrainedModel, PretrainHistory, error) {
+func pretrain(ctx context.Context, p PretrainParams, folder memes.Folder, feats features.Reader, log io.Writer) (models.Trained, PretrainHistory, error) {
 	var hist PretrainHistory
 	if err := p.validate(); err != nil {
-		return TrainedModel{}, hist, err
+		return models.Trained{}, hist, err
 	}
-	ms, err := splitOf(folder, p.Split)
+	ms, err := folder.Memes(p.Split)
 	if err != nil {
-		return TrainedModel{}, hist, fmt.Errorf("pretrain: %w", err)
+		return models.Trained{}, hist, fmt.Errorf("pretrain: %w", err)
 	}
 	if len(ms) < 2 {
-		return TrainedModel{}, hist, fmt.Errorf("pretrain: split %q has %d memes, alignment negatives need two or more", p.Split, len(ms))
+		return models.Trained{}, hist, fmt.Errorf("pretrain: split %q has %d memes, alignment negatives need two or more", p.Split, len(ms))
 	}
 	featDim, err := featureWidth(feats, ms[0])
 	if err != nil {
-		return TrainedModel{}, hist, fmt.Errorf("pretrain: %w", err)
+		return models.Trained{}, hist, fmt.Errorf("pretrain: %w", err)
 	}
 	mp := p.Model
 	mp.FeatDim = featDim
 	if mp.ViLBERT.VFeatureSize != featDim {
-		return TrainedModel{}, hist, fmt.Errorf("pretrain: v_feature_size %d but the region features are %d wide", mp.ViLBERT.VFeatureSize, featDim)
+		return models.Trained{}, hist, fmt.Errorf("pretrain: v_feature_size %d but the region features are %d wide", mp.ViLBERT.VFeatureSize, featDim)
 	}
 	src, err := newSource(ms, feats, p.Data, featDim)
 	if err != nil {
-		return TrainedModel{}, hist, fmt.Errorf("pretrain split %q: %w", p.Split, err)
+		return models.Trained{}, hist, fmt.Errorf("pretrain split %q: %w", p.Split, err)
 	}
-	m, err := vilbert.New(mp.ViLBERT, p.Seed)
+	m, err := vilbert.New(mp.ViLBERT.Config, p.Seed)
 	if err != nil {
-		return TrainedModel{}, hist, fmt.Errorf("pretrain: %w", err)
+		return models.Trained{}, hist, fmt.Errorf("pretrain: %w", err)
 	}
 	pt := vilbert.NewPretrainer(m, p.Seed+1)
 	var named []optim.Named
@@ -143,7 +145,7 @@ func pretrain(ctx context.Context, p PretrainParams, folder MemeFolder, feats fe
 	var window PretrainStep
 	for step := 0; step < p.Steps; step++ {
 		if err := ctx.Err(); err != nil {
-			return TrainedModel{}, hist, fmt.Errorf("pretrain: stopped at step %d: %w", step, err)
+			return models.Trained{}, hist, fmt.Errorf("pretrain: stopped at step %d: %w", step, err)
 		}
 		if pos+bs > len(order) { // a new epoch: reshuffle, drop the short tail
 			for i := range order {
@@ -158,27 +160,27 @@ func pretrain(ctx context.Context, p PretrainParams, folder MemeFolder, feats fe
 		exs := make([]*batch.Example, bs)
 		for k := range exs {
 			if exs[k], err = src.Example(order[pos+k]); err != nil {
-				return TrainedModel{}, hist, fmt.Errorf("pretrain: %w", err)
+				return models.Trained{}, hist, fmt.Errorf("pretrain: %w", err)
 			}
 		}
 		pos += bs
 		b, err := batch.Collate(exs)
 		if err != nil {
-			return TrainedModel{}, hist, fmt.Errorf("pretrain: %w", err)
+			return models.Trained{}, hist, fmt.Errorf("pretrain: %w", err)
 		}
 		rng := tensor.NewRNG(p.Seed*1_000_003 + uint64(step))
 		pb, err := vilbert.MaskBatch(b, mo, rng)
 		if err != nil {
-			return TrainedModel{}, hist, fmt.Errorf("pretrain step %d: %w", step, err)
+			return models.Trained{}, hist, fmt.Errorf("pretrain step %d: %w", step, err)
 		}
 		opt.ZeroGrad()
 		loss, err := pt.Step(pb, true, true, rng)
 		if err != nil {
-			return TrainedModel{}, hist, fmt.Errorf("pretrain step %d: %w", step, err)
+			return models.Trained{}, hist, fmt.Errorf("pretrain step %d: %w", step, err)
 		}
 		lr := opt.LR()
 		if err := opt.Step(); err != nil {
-			return TrainedModel{}, hist, fmt.Errorf("pretrain step %d: %w", step, err)
+			return models.Trained{}, hist, fmt.Errorf("pretrain step %d: %w", step, err)
 		}
 		s := PretrainStep{Step: step + 1, LR: lr, Loss: float64(loss.Total), MLM: float64(loss.MLM),
 			Region: float64(loss.Region), Alignment: float64(loss.Alignment)}
@@ -193,12 +195,12 @@ func pretrain(ctx context.Context, p PretrainParams, folder MemeFolder, feats fe
 	}
 	cfg, err := json.Marshal(mp)
 	if err != nil {
-		return TrainedModel{}, hist, fmt.Errorf("pretrain: encode model config: %w", err)
+		return models.Trained{}, hist, fmt.Errorf("pretrain: encode model config: %w", err)
 	}
 	last := hist.Steps[len(hist.Steps)-1]
-	tm := TrainedModel{
+	tm := models.Trained{
 		Weights: pt.StateDict(),
-		Sidecar: checkpoint.Sidecar{Model: ModelViLBERT, Step: p.Steps, Config: cfg, Metrics: map[string]float64{
+		Sidecar: checkpoint.Sidecar{Model: models.KindViLBERT, Step: p.Steps, Config: cfg, Metrics: map[string]float64{
 			"loss": last.Loss, "mlm_loss": last.MLM, "region_loss": last.Region, "alignment_loss": last.Alignment,
 		}},
 	}

@@ -1,12 +1,13 @@
 package nodes
 
 import (
+	"mmc/ml/models"
 	"strings"
 	"testing"
 )
 
 func TestPretrainParamsValidate(t *testing.T) {
-	ok := PretrainParams{Split: "train", Model: ModelParams{Kind: ModelViLBERT}, Data: DataParams{MaxSeqLength: 16, MaxFeatures: 8},
+	ok := PretrainParams{Split: "train", Model: models.Params{Kind: models.KindViLBERT}, Data: DataParams{MaxSeqLength: 16, MaxFeatures: 8},
 		Mask: MaskParams{TokenProb: 0.15, RegionProb: 0.15, NegativeProb: 0.5}, Steps: 10, BatchSize: 4, LR: 1e-3}
 	if err := ok.validate(); err != nil {
 		t.Fatalf("valid parameters: %v", err)
@@ -16,7 +17,7 @@ func TestPretrainParamsValidate(t *testing.T) {
 		edit func(*PretrainParams)
 		want string
 	}{
-		{"kind", func(p *PretrainParams) { p.Model.Kind = ModelTextBERT }, "model.kind"},
+		{"kind", func(p *PretrainParams) { p.Model.Kind = models.KindTextBERT }, "model.kind"},
 		{"steps", func(p *PretrainParams) { p.Steps = 0 }, "steps 0"},
 		{"batch", func(p *PretrainParams) { p.BatchSize = 1 }, "batch_size 1"},
 		{"lr", func(p *PretrainParams) { p.LR = 0 }, "lr 0"},

@@ -2,6 +2,7 @@ package nodes
 
 import (
 	"context"
+	"mmc/catalog/formats"
 	"reflect"
 	"testing"
 
@@ -46,8 +47,8 @@ func TestSyntheticFilesRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	memesFmt, _ := catalog.LookupFormat("meme_folder")
-	scenesFmt, ok := catalog.LookupFormat("synthetic_scenes")
+	memesFmt, _ := formats.MemeFolder(), true
+	scenesFmt, ok := formats.SyntheticScenes(), true
 	if !ok {
 		t.Fatal("synthetic_scenes format is not registered")
 	}

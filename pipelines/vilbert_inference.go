@@ -4,13 +4,14 @@ import (
 	"mmc/catalog"
 	"mmc/flow"
 	"mmc/ml/metrics"
+	"mmc/ml/models"
 	"mmc/nodes"
 )
 
 // Datasets and parameters of the validation and inference pipelines
 // (namespaced like the training ones: vilbert_validate.model, …).
 var (
-	inferModel      = catalog.Declare[nodes.TrainedModel]("model")
+	inferModel      = catalog.Declare[models.Trained]("model")
 	inferParams     = catalog.Param[nodes.EvalParams]("evaluate")
 	inferPreds      = catalog.Declare[nodes.Predictions]("predictions")
 	inferMetrics    = catalog.Declare[metrics.Binary]("metrics")

@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"math"
+	"mmc/catalog/formats"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -110,7 +111,7 @@ vilbert_validate.model:
 		t.Fatal(err)
 	}
 	t.Chdir(work)
-	cat, err := catalog.New(cfg.Catalog, cfg.Parameters, catalog.Options{})
+	cat, err := catalog.New(cfg.Catalog, cfg.Parameters, catalog.Options{Formats: formats.All()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,7 +25,7 @@ func newCatalog(t *testing.T, yml string) (*catalog.Catalog, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := catalog.New(conf, nil, catalog.Options{})
+	c, err := catalog.New(conf, nil, catalog.Options{Formats: append(catalog.Builtin(), Formats()...)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,8 @@ func newRegistry() *flow.Registry {
 		func() *flow.Pipeline {
 			return flow.Sum(pipelines.Default(), pipelines.SyntheticDataProcessing())
 		})
+	r.Add("extract_features", "run the configured image feature extractor over raw_memes' images into an HDF5 feature store",
+		pipelines.ExtractFeatures)
 	r.Add("vilbert_synthetic_train", "train and evaluate a small ViLBERT on the synthetic set",
 		pipelines.SyntheticTrain)
 	r.Add("synthetic_baselines", "text-only and image-only baselines on the synthetic set (they should score near chance)",

@@ -210,6 +210,10 @@ var hdf5Backend = &backend{
 					o.ExtractorParams = p.ExtractorParams()
 				}
 			}
+			// A store's folder may not exist yet (h5store creates only the file).
+			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+				return nil, fmt.Errorf("%s %s: %w", s.Type, path, err)
+			}
 			return h5store.Create(path, &o)
 		}, nil
 	},

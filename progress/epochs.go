@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"golang.org/x/term"
-
 )
 
 // Epochs shows training progress: on a terminal a bar per epoch with

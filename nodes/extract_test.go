@@ -1,11 +1,7 @@
 package nodes
 
 import (
-	"bytes"
 	"context"
-	"image"
-	"image/png"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -129,11 +125,7 @@ func TestExtractFeaturesErrors(t *testing.T) {
 	if err := sds.Save(ctx, set); err != nil {
 		t.Fatal(err)
 	}
-	var buf bytes.Buffer
-	png.Encode(&buf, image.NewRGBA(image.Rect(0, 0, 3, 3)))
-	if err := os.WriteFile(filepath.Join(root, set.Splits[0].Scenes[0].Img), buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeTestPNG(t, filepath.Join(root, set.Splits[0].Scenes[0].Img))
 	r, err := ExtractFeatures(ctx, good, folder)
 	if err != nil {
 		t.Fatal(err)

@@ -28,6 +28,9 @@ func (TextBERTConfig) Info() Info {
 
 // New builds TextBERT; it reads no region features.
 func (c TextBERTConfig) New(_ int, seed uint64) (train.Model, error) {
+	if c == (TextBERTConfig{}) {
+		return nil, fmt.Errorf("text_bert: no sizes given (model.text_bert is empty or missing)")
+	}
 	m, err := NewTextBERT(c, seed)
 	if err != nil {
 		return nil, err

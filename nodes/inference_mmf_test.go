@@ -2,9 +2,9 @@ package nodes
 
 import (
 	"context"
-	"encoding/json"
 	"math"
 	"mmc/catalog/formats"
+	"mmc/internal/mmfcase"
 	"mmc/ml/models"
 	"os"
 	"path/filepath"
@@ -14,7 +14,6 @@ import (
 
 	"mmc/catalog"
 	"mmc/config"
-	"mmc/features"
 	"mmc/memes"
 	"mmc/ml/metrics"
 	"mmc/ml/text"
@@ -22,47 +21,21 @@ import (
 	"mmc/ml/vilbert"
 )
 
-// mmfCase is nodes/testdata/mmf_tiny_case.json, written with the tiny MMF
-// checkpoint by scripts/fixtures/mmf_checkpoint.py.
-type mmfCase struct {
-	MaxSeqLength int          `json:"max_seq_length"`
-	MaxFeatures  int          `json:"max_features"`
-	Memes        []memes.Meme `json:"memes"`
-	Records      []struct {
-		ID       string    `json:"id"`
-		ImageW   int       `json:"image_w"`
-		ImageH   int       `json:"image_h"`
-		NumBoxes int       `json:"num_boxes"`
-		Dim      int       `json:"dim"`
-		Features []float32 `json:"features"`
-		Boxes    []float32 `json:"boxes"`
-	} `json:"records"`
-	InputIDs [][]int32    `json:"input_ids"`
-	Logits   [][2]float64 `json:"logits"`
-	Proba    []float64    `json:"proba"`
-}
-
 // MMF fixture paths, relative to the nodes package.
 const (
 	mmfCheckpoint = "testdata/mmf_tiny_finetuned.pth"
 	mmfConfig     = "testdata/mmf_tiny_config.json"
-	mmfCaseFile   = "testdata/mmf_tiny_case.json"
 )
 
-func readMMFCase(t *testing.T) (mmfCase, mapFeatures) {
+func readMMFCase(t *testing.T) (mmfcase.Case, mapFeatures) {
 	t.Helper()
-	b, err := os.ReadFile(mmfCaseFile)
+	c, err := mmfcase.Read()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var c mmfCase
-	if err := json.Unmarshal(b, &c); err != nil {
-		t.Fatalf("%s: %v", mmfCaseFile, err)
-	}
 	feats := mapFeatures{}
-	for _, r := range c.Records {
-		feats[r.ID] = &features.Record{ID: r.ID, Dim: r.Dim, NumBoxes: r.NumBoxes, Features: r.Features,
-			Boxes: r.Boxes, ImageW: r.ImageW, ImageH: r.ImageH}
+	for _, r := range c.FeatureRecords() {
+		feats[r.ID] = r
 	}
 	return c, feats
 }

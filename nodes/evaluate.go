@@ -57,7 +57,7 @@ func PredictSplit(ctx context.Context, p EvalParams, tm models.Trained, ms []mem
 		return Predictions{}, err
 	}
 	if w := rep.Warning(); w != "" {
-		progress.Warnf("predict: %s", w)
+		progress.Logf("predict: %s", w)
 	}
 	src, err := newSource(ms, feats, p.Data, mp.FeatDim)
 	if err != nil {

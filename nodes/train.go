@@ -129,28 +129,15 @@ func TrainSplits(ctx context.Context, p TrainParams, trainSet, valSet []memes.Me
 	if msg, err := models.Initialise(model, mp); err != nil {
 		return models.Trained{}, train.History{}, err
 	} else if msg != "" {
-		progress.Warnf("%s", msg)
+		progress.Logf("%s", msg)
 	}
 	opt, err := train.NewOptimizer(model, p.Loop, len(trainSet))
 	if err != nil {
 		return models.Trained{}, train.History{}, err
 	}
 	t := &train.Trainer{Model: model, Optimizer: opt, Config: p.Loop, Fingerprint: trainFingerprint(mp, p, trainSet, valSet)}
-	if p.StateDir != "" {
-		store := train.DirStore{Dir: p.StateDir}
-		switch p.Resume {
-		case "never":
-			t.Fresh = true
-		case "require":
-			st, err := store.Load()
-			if err != nil {
-				return models.Trained{}, train.History{}, fmt.Errorf("train: resume from %s: %w", p.StateDir, err)
-			}
-			if st == nil || st.Meta.Fingerprint != t.Fingerprint {
-				return models.Trained{}, train.History{}, fmt.Errorf("train: resume=require but %s holds no state of this model, data and settings", p.StateDir)
-			}
-		}
-		t.Store = store
+	if err := useStateDir(t, p.StateDir, p.Resume); err != nil {
+		return models.Trained{}, train.History{}, fmt.Errorf("train: %w", err)
 	}
 	bar := progress.NewEpochs(os.Stderr, p.Loop.Epochs, p.Loop.StepsPerEpoch(len(trainSet)))
 	t.Hooks = train.Hooks{OnStep: showStep(bar), OnEpoch: func(e train.Epoch) {
@@ -182,6 +169,30 @@ func TrainSplits(ctx context.Context, p TrainParams, trainSet, valSet []memes.Me
 		},
 	}
 	return tm, *hist, nil
+}
+
+// useStateDir sets up resuming from dir (no state when empty) by resume
+// ("auto", "never" or "require": fail unless dir holds a state of this
+// model, data and settings).
+func useStateDir(t *train.Trainer, dir, resume string) error {
+	if dir == "" {
+		return nil
+	}
+	store := train.DirStore{Dir: dir}
+	switch resume {
+	case "never":
+		t.Fresh = true
+	case "require":
+		st, err := store.Load()
+		if err != nil {
+			return fmt.Errorf("resume from %s: %w", dir, err)
+		}
+		if st == nil || st.Meta.Fingerprint != t.Fingerprint {
+			return fmt.Errorf("resume=require but %s holds no state of this model, data and settings", dir)
+		}
+	}
+	t.Store = store
+	return nil
 }
 
 // showStep draws a training step on the bar.

@@ -99,9 +99,9 @@ func (b *Epochs) Finish() {
 	}
 }
 
-// Warnf writes one line of warning or notice to standard error, where
+// Logf writes one line of warning or notice to standard error, where
 // progress goes: the nodes report through this package, not by
 // printing themselves.
-func Warnf(format string, args ...any) {
+func Logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, format+"\n", args...)
 }

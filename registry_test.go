@@ -1,11 +1,11 @@
 package main
 
 import (
-	"mmc/catalog/formats"
 	"strings"
 	"testing"
 
 	"mmc/catalog"
+	"mmc/catalog/formats"
 	"mmc/config"
 	"mmc/flow"
 )

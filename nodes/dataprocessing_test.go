@@ -6,7 +6,6 @@ import (
 	"image"
 	"image/color"
 	"image/png"
-	"mmc/catalog/formats"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -14,6 +13,7 @@ import (
 	"testing"
 
 	"mmc/catalog"
+	"mmc/catalog/formats"
 	"mmc/config"
 	"mmc/memes"
 )
@@ -57,11 +57,7 @@ func writeFolder(t *testing.T) string {
 
 func loadFolder(t *testing.T, root string) memes.Folder {
 	t.Helper()
-	f, ok := formats.MemeFolder(), true
-	if !ok {
-		t.Fatal("meme_folder format is not registered")
-	}
-	ds, err := f.New(catalog.Spec{Name: "raw_memes", Type: "meme_folder", Filepath: root})
+	ds, err := formats.MemeFolder().New(catalog.Spec{Name: "raw_memes", Type: "meme_folder", Filepath: root})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +191,7 @@ func TestMemeFolderNamedSplitsAndSave(t *testing.T) {
 	if len(f.Splits) != 1 || f.Splits[0].Name != "test_unseen" || len(f.Splits[0].Memes) != 2 {
 		t.Fatalf("load_args.splits: got %+v", f.Splits)
 	}
-	format, _ := formats.MemeFolder(), true
+	format := formats.MemeFolder()
 	out := t.TempDir()
 	ds, _ := format.New(catalog.Spec{Name: "copy", Filepath: out})
 	if ok, _ := ds.Exists(); ok {

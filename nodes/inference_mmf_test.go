@@ -3,9 +3,6 @@ package nodes
 import (
 	"context"
 	"math"
-	"mmc/catalog/formats"
-	"mmc/internal/mmfcase"
-	"mmc/ml/models"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -13,9 +10,12 @@ import (
 	"testing"
 
 	"mmc/catalog"
+	"mmc/catalog/formats"
 	"mmc/config"
+	"mmc/internal/mmfcase"
 	"mmc/memes"
 	"mmc/ml/metrics"
+	"mmc/ml/models"
 	"mmc/ml/text"
 	"mmc/ml/train"
 	"mmc/ml/vilbert"

@@ -1,9 +1,10 @@
 package nodes
 
 import (
-	"mmc/ml/models"
 	"strings"
 	"testing"
+
+	"mmc/ml/models"
 )
 
 func TestPretrainParamsValidate(t *testing.T) {

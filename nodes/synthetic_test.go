@@ -2,11 +2,11 @@ package nodes
 
 import (
 	"context"
-	"mmc/catalog/formats"
 	"reflect"
 	"testing"
 
 	"mmc/catalog"
+	"mmc/catalog/formats"
 	"mmc/features"
 	"mmc/synth"
 )
@@ -47,11 +47,7 @@ func TestSyntheticFilesRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	memesFmt, _ := formats.MemeFolder(), true
-	scenesFmt, ok := formats.SyntheticScenes(), true
-	if !ok {
-		t.Fatal("synthetic_scenes format is not registered")
-	}
+	memesFmt, scenesFmt := formats.MemeFolder(), formats.SyntheticScenes()
 	mds, _ := memesFmt.New(catalog.Spec{Name: "synthetic_memes", Filepath: root})
 	sds, _ := scenesFmt.New(catalog.Spec{Name: "synthetic_scenes", Filepath: root})
 	if ok, _ := sds.Exists(); ok {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"mmc/ml/models"
 	"path/filepath"
 	"reflect"
 	"strconv"
@@ -13,6 +12,7 @@ import (
 
 	"mmc/features"
 	"mmc/memes"
+	"mmc/ml/models"
 	"mmc/ml/train"
 	"mmc/ml/vilbert"
 )

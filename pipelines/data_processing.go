@@ -2,10 +2,10 @@ package pipelines
 
 import (
 	"image"
-	"mmc/memes"
 
 	"mmc/catalog"
 	"mmc/flow"
+	"mmc/memes"
 	"mmc/nodes"
 )
 

@@ -3,12 +3,12 @@ package pipelines
 import (
 	"context"
 	"encoding/json"
-	"mmc/catalog/formats"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"mmc/catalog"
+	"mmc/catalog/formats"
 	"mmc/config"
 	"mmc/flow"
 	"mmc/nodes"

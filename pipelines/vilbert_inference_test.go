@@ -5,16 +5,16 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"math"
-	"mmc/catalog/formats"
-	"mmc/internal/mmfcase"
 	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
 
 	"mmc/catalog"
+	"mmc/catalog/formats"
 	"mmc/config"
 	"mmc/flow"
+	"mmc/internal/mmfcase"
 	"mmc/ml/metrics"
 )
 

@@ -2,11 +2,11 @@ package pipelines
 
 import (
 	"context"
-	"mmc/catalog/formats"
 	"strings"
 	"testing"
 
 	"mmc/catalog"
+	"mmc/catalog/formats"
 	"mmc/config"
 	"mmc/flow"
 	"mmc/ml/checkpoint"

@@ -2,14 +2,14 @@ package pipelines
 
 import (
 	"image"
-	"mmc/memes"
-	"mmc/ml/models"
 	"sync"
 
 	"mmc/catalog"
 	"mmc/features"
 	"mmc/flow"
+	"mmc/memes"
 	"mmc/ml/metrics"
+	"mmc/ml/models"
 	"mmc/ml/train"
 	"mmc/nodes"
 )

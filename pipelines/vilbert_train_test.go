@@ -3,13 +3,13 @@ package pipelines
 import (
 	"context"
 	"encoding/json"
-	"mmc/catalog/formats"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"mmc/catalog"
+	"mmc/catalog/formats"
 	"mmc/config"
 	"mmc/flow"
 )

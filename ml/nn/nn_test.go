@@ -2,11 +2,11 @@ package nn
 
 import (
 	"math"
-	"mmc/ml/internal/numtest"
 	"strings"
 	"testing"
 
 	"mmc/ml/checkpoint"
+	"mmc/ml/internal/numtest"
 	"mmc/ml/tensor"
 )
 

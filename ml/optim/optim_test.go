@@ -4,13 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"mmc/ml/internal/numtest"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
 	"mmc/ml/checkpoint"
+	"mmc/ml/internal/numtest"
 	"mmc/ml/tensor"
 )
 

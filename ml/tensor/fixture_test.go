@@ -2,11 +2,11 @@ package tensor
 
 import (
 	"math"
-	"mmc/ml/internal/numtest"
 	"slices"
 	"testing"
 
 	"mmc/ml/checkpoint"
+	"mmc/ml/internal/numtest"
 )
 
 func loadFixture(t *testing.T, path string) checkpoint.StateDict {

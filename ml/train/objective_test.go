@@ -17,7 +17,7 @@ import (
 // label-loss training bit for bit.
 type toyObjective struct {
 	Model
-	loss LossConfig
+	loss   LossConfig
 	poison string // an example id whose batch gets a NaN loss
 }
 

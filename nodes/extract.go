@@ -3,10 +3,12 @@ package nodes
 import (
 	"context"
 	"fmt"
+	"os"
 
 	"mmc/features"
 	"mmc/features/extract"
 	"mmc/memes"
+	"mmc/progress"
 )
 
 // ExtractFeatures runs the configured image feature extractor over the
@@ -85,6 +87,8 @@ func (r *extractedRegions) ExtractorParams() map[string]any { return r.params }
 // Each decodes and extracts one batch at a time and checks every record
 // against its image before handing it on.
 func (r *extractedRegions) Each(fn func(*features.Record) error) error {
+	bar := progress.New(os.Stderr, len(r.images), "extract features ("+r.name+")")
+	defer bar.Finish()
 	for start := 0; start < len(r.images); start += r.batch {
 		if err := r.ctx.Err(); err != nil {
 			return err
@@ -118,6 +122,7 @@ func (r *extractedRegions) Each(fn func(*features.Record) error) error {
 				return err
 			}
 		}
+		bar.Add(len(batch))
 	}
 	return nil
 }

@@ -109,6 +109,16 @@ func TestLoadNamesTensors(t *testing.T) {
 	}
 }
 
+// TestLoadSidecarWithoutSizes: a text_bert sidecar that does not size
+// the model says so and names the kind (it used to fail with a bare
+// "sizes must be positive").
+func TestLoadSidecarWithoutSizes(t *testing.T) {
+	_, _, _, err := Load(Trained{Sidecar: checkpoint.Sidecar{Model: KindTextBERT, Config: []byte(`{"kind":"text_bert"}`)}}, false)
+	if err == nil || !strings.Contains(err.Error(), "text_bert model") || !strings.Contains(err.Error(), "model.text_bert is empty") {
+		t.Errorf("unsized text_bert sidecar: %v", err)
+	}
+}
+
 func TestReadWeightsUnknownExtension(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "w.ckpt")
 	os.WriteFile(path, []byte("x"), 0o644)

@@ -47,7 +47,7 @@ func ViLBERTInference() *flow.Pipeline {
 
 // ViLBERTInferenceLocal classifies one meme given on the command line
 // (--params inference_local.image=PATH,inference_local.text="…")
-// and prints and writes its probability.
+// and writes its probability (prediction.json, see catalog_train.yml).
 func ViLBERTInferenceLocal() *flow.Pipeline {
 	return flow.Namespaced(flow.New(
 		flow.Wire3("predict_meme", nodes.PredictLocal).

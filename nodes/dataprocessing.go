@@ -18,23 +18,6 @@ import (
 	"mmc/plot"
 )
 
-// MemeFolder is a Hateful Memes style data set on disk: the memes of
-// each split file found under Root (Root/<split>.jsonl, images relative
-// to Root). The meme_folder catalog format loads it leniently, so that
-// bad lines are reported instead of stopping the load.
-type MemeFolder struct {
-	Root   string
-	Splits []MemeSplit
-}
-
-// MemeSplit is one split file's memes, in file order (duplicates kept),
-// and the lines that could not be read as a meme ("file:line: reason").
-type MemeSplit struct {
-	Name     string
-	Memes    []memes.Meme
-	BadLines []string
-}
-
 // DataProcessingParams configures the data_processing report.
 type DataProcessingParams struct {
 	// DecodeImages decodes every image fully (finds truncated files);
@@ -117,7 +100,7 @@ type DuplicateID struct {
 // SummariseMemes validates and summarises a data set. Every image is
 // checked, in parallel, and each problem is listed; the node fails only
 // when the folder holds no split at all.
-func SummariseMemes(ctx context.Context, f MemeFolder, p DataProcessingParams) (DataReport, error) {
+func SummariseMemes(ctx context.Context, f memes.Folder, p DataProcessingParams) (DataReport, error) {
 	if len(f.Splits) == 0 {
 		return DataReport{}, fmt.Errorf("data_processing: no split files (*.jsonl) under %s", f.Root)
 	}
@@ -167,7 +150,7 @@ func SummariseMemes(ctx context.Context, f MemeFolder, p DataProcessingParams) (
 	return rep, nil
 }
 
-func summariseSplit(s MemeSplit, imgErr map[string]error) SplitReport {
+func summariseSplit(s memes.Split, imgErr map[string]error) SplitReport {
 	sr := SplitReport{
 		Name: s.Name, Memes: len(s.Memes),
 		MissingImages: []ImageProblem{}, UnreadableImages: []ImageProblem{},
@@ -228,7 +211,7 @@ func summariseSplit(s MemeSplit, imgErr map[string]error) SplitReport {
 
 // checkAllImages checks each distinct image path once, with a pool of
 // workers, and returns the error of every bad one.
-func checkAllImages(ctx context.Context, f MemeFolder, p DataProcessingParams) (map[string]error, error) {
+func checkAllImages(ctx context.Context, f memes.Folder, p DataProcessingParams) (map[string]error, error) {
 	var first []memes.Meme // the first meme showing each image
 	seen := map[string]bool{}
 	for _, s := range f.Splits {

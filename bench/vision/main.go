@@ -23,6 +23,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -158,7 +159,7 @@ func goSide(model string, n, threads int, small bool) (*result, error) {
 		return nil, err
 	}
 	img := testImage()
-	if _, err := e.Extract([]image.Image{img}); err != nil {
+	if _, err := e.Extract(context.Background(), []image.Image{img}); err != nil {
 		return nil, err
 	}
 	batch := make([]image.Image, n)
@@ -166,7 +167,7 @@ func goSide(model string, n, threads int, small bool) (*result, error) {
 		batch[i] = img
 	}
 	start := time.Now()
-	if _, err := e.Extract(batch); err != nil {
+	if _, err := e.Extract(context.Background(), batch); err != nil {
 		return nil, err
 	}
 	s := time.Since(start).Seconds()

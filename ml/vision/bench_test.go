@@ -1,6 +1,7 @@
 package vision
 
 import (
+	"context"
 	"image"
 	"testing"
 )
@@ -47,7 +48,7 @@ func BenchmarkExtractGridSmall(b *testing.B) {
 		img.Pix[i] = uint8(i)
 	}
 	for b.Loop() {
-		if _, err := e.Extract([]image.Image{img}); err != nil {
+		if _, err := e.Extract(context.Background(), []image.Image{img}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,6 +1,7 @@
 package vision
 
 import (
+	"context"
 	"fmt"
 	"image"
 	"os"
@@ -22,10 +23,13 @@ type Extractor interface {
 	Name() string
 	// Dim is the feature width of every region.
 	Dim() int
+	// MaxRegions is the number of regions every image yields.
+	MaxRegions() int
 	// Extract computes the regions of each image. Images are processed
 	// one after the other (each product is already large enough to keep
-	// every BLAS thread busy); buffers are reused across images and calls.
-	Extract(images []image.Image) ([]features.Record, error)
+	// every BLAS thread busy), ctx is checked between them; buffers are
+	// reused across images and calls.
+	Extract(ctx context.Context, images []image.Image) ([]features.Record, error)
 }
 
 // Images should be decoded with memes.DecodeImage (or LoadImage): its
@@ -83,10 +87,10 @@ type GridParams struct {
 	// resized to ImageSize×ImageSize (bilinear, Pillow), keeping all of the
 	// meme (the caption is often near the edges) rather than centre
 	// cropping. Default 224.
-	ImageSize int `yaml:"image_size"`
+	ImageSize int `yaml:"image_size" json:"image_size"`
 	// GridSize is the side of the adaptive average pool on layer4: 6 gives
 	// 36 regions. Default 6.
-	GridSize int `yaml:"grid_size"`
+	GridSize int `yaml:"grid_size" json:"grid_size"`
 }
 
 func (p GridParams) withDefaults() GridParams {
@@ -179,9 +183,12 @@ func RandomResNetGrid(name string, arch ResNetArch, p GridParams, seed uint64) (
 func (e *ResNetGrid) Name() string { return e.name }
 func (e *ResNetGrid) Dim() int     { return e.net.Arch.OutChannels(4) }
 
+// MaxRegions is the grid's cell count.
+func (e *ResNetGrid) MaxRegions() int { return e.p.GridSize * e.p.GridSize }
+
 // Extract implements Extractor: layer4 → adaptive average pool to g×g →
 // g² regions with the grid cells as boxes.
-func (e *ResNetGrid) Extract(images []image.Image) ([]features.Record, error) {
+func (e *ResNetGrid) Extract(ctx context.Context, images []image.Image) ([]features.Record, error) {
 	st, _ := e.states.Get().(*resnetState)
 	if st == nil {
 		st = &resnetState{}
@@ -191,6 +198,9 @@ func (e *ResNetGrid) Extract(images []image.Image) ([]features.Record, error) {
 	st.in = growTo(&st.in, 3*s*s)
 	out := make([]features.Record, len(images))
 	for i, img := range images {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		f, err := e.pre.Apply(img, st.in)
 		if err != nil {
 			return nil, fmt.Errorf("%s: image %d: %w", e.name, i, err)

@@ -1,6 +1,7 @@
 package vision
 
 import (
+	"context"
 	"fmt"
 	"image"
 	"math"
@@ -17,25 +18,25 @@ type DINOv2Params struct {
 	// patch size: the image is resized to it with Pillow's bicubic filter
 	// (DINOv2's eval transform interpolation) and normalised with the
 	// ImageNet constants. Default 518 (37×37 patches for ViT-L/14).
-	ImageSize int `yaml:"image_size"`
+	ImageSize int `yaml:"image_size" json:"image_size"`
 	// MaxRegions is how many regions each image gets. For "interpolate"
 	// it must be a square (36 → 6×6, 100 → 10×10). Default 36.
-	MaxRegions int `yaml:"max_regions"`
+	MaxRegions int `yaml:"max_regions" json:"max_regions"`
 	// RegionSelection is "interpolate" (bilinear resampling of the patch
 	// grid to √R×√R, F.interpolate with align_corners=False; boxes are
 	// the resampled cells) or "attention" (the R patches with the most
 	// last-block [CLS] attention averaged over heads, kept in grid order;
 	// boxes are the patches). Default "interpolate".
-	RegionSelection string `yaml:"region_selection"`
+	RegionSelection string `yaml:"region_selection" json:"region_selection"`
 	// Layers are the 1-based blocks whose outputs dinov2_multilayer fuses
 	// (default [6, 12, 18, 24]). Each output goes through the final
 	// LayerNorm first, as get_intermediate_layers(norm=True) does, so the
 	// last entry equals the single-layer features. dinov2 ignores it.
-	Layers []int `yaml:"layers"`
+	Layers []int `yaml:"layers" json:"layers"`
 	// Fusion is "concat" (features side by side, layer order: 4×1024 =
 	// 4096-d) or "mean". Default "concat". Multi-layer extraction always
 	// selects regions by interpolation.
-	Fusion string `yaml:"fusion"`
+	Fusion string `yaml:"fusion" json:"fusion"`
 }
 
 func (p DINOv2Params) withDefaults(multi bool) DINOv2Params {
@@ -175,6 +176,9 @@ func demoDINOv2(p DINOv2Params, seed uint64, multi bool) (*DINOv2, error) {
 
 func (e *DINOv2) Name() string { return e.name }
 
+// MaxRegions is max_regions.
+func (e *DINOv2) MaxRegions() int { return e.p.MaxRegions }
+
 // Dim is the ViT width, times the number of layers when concatenated.
 func (e *DINOv2) Dim() int {
 	if e.p.Fusion == "concat" {
@@ -184,7 +188,7 @@ func (e *DINOv2) Dim() int {
 }
 
 // Extract implements Extractor.
-func (e *DINOv2) Extract(images []image.Image) ([]features.Record, error) {
+func (e *DINOv2) Extract(ctx context.Context, images []image.Image) ([]features.Record, error) {
 	st, _ := e.states.Get().(*dinoState)
 	if st == nil {
 		st = &dinoState{}
@@ -195,6 +199,9 @@ func (e *DINOv2) Extract(images []image.Image) ([]features.Record, error) {
 	st.in = growTo(&st.in, 3*s*s)
 	out := make([]features.Record, len(images))
 	for i, img := range images {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		f, err := e.pre.Apply(img, st.in)
 		if err != nil {
 			return nil, fmt.Errorf("%s: image %d: %w", e.name, i, err)

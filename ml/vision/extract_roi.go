@@ -1,6 +1,7 @@
 package vision
 
 import (
+	"context"
 	"fmt"
 	"image"
 	"sync"
@@ -12,25 +13,25 @@ import (
 // RoIParams configure resnet152_roi.
 type RoIParams struct {
 	// ImageSize is the side of the square model input. Default 600.
-	ImageSize int `yaml:"image_size"`
+	ImageSize int `yaml:"image_size" json:"image_size"`
 	// RoISize is the side of the pooled map per box. Default 14 (layer4
 	// halves it to 7×7, as in Faster R-CNN's ResNet C4 head).
-	RoISize int `yaml:"roi_size"`
+	RoISize int `yaml:"roi_size" json:"roi_size"`
 	// Scales are the box sides as fractions of the image side, and
 	// PerSide how many boxes of each scale along each axis: a k×k grid
 	// of squares spread evenly from edge to edge (one centred box when
 	// k = 1). The original does not say how its 36 boxes were laid out;
 	// the default 5×5 at 0.25 + 3×3 at 0.5 + 1 at 0.75 + 1 at 1.0 = 36 is
 	// the only square-grid layout of the four scales that gives 36.
-	Scales  []float64 `yaml:"scales"`
-	PerSide []int     `yaml:"boxes_per_side"`
+	Scales  []float64 `yaml:"scales" json:"scales"`
+	PerSide []int     `yaml:"boxes_per_side" json:"boxes_per_side"`
 	// RoIOp is "align" (torchvision roi_align, aligned=True: the half-pixel
 	// correct RoIAlign), "align_legacy" (aligned=False) or "pool"
 	// (roi_pool, max over quantised bins). Default "align".
-	RoIOp string `yaml:"roi_op"`
+	RoIOp string `yaml:"roi_op" json:"roi_op"`
 	// SamplingRatio is RoIAlign's samples per bin side (0: adaptive,
 	// ceil(box/bins), as torchvision). Default 0.
-	SamplingRatio int `yaml:"sampling_ratio"`
+	SamplingRatio int `yaml:"sampling_ratio" json:"sampling_ratio"`
 }
 
 func (p RoIParams) withDefaults() RoIParams {
@@ -158,8 +159,11 @@ func swapMajor(y, x []float32, a, b, plane int) {
 func (e *ResNetRoI) Name() string { return "resnet152_roi" }
 func (e *ResNetRoI) Dim() int     { return e.net.Arch.OutChannels(4) }
 
+// MaxRegions is the number of fixed boxes (36 by default).
+func (e *ResNetRoI) MaxRegions() int { return len(e.boxes) / 4 }
+
 // Extract implements Extractor.
-func (e *ResNetRoI) Extract(images []image.Image) ([]features.Record, error) {
+func (e *ResNetRoI) Extract(ctx context.Context, images []image.Image) ([]features.Record, error) {
 	st, _ := e.states.Get().(*roiState)
 	if st == nil {
 		st = &roiState{}
@@ -170,6 +174,9 @@ func (e *ResNetRoI) Extract(images []image.Image) ([]features.Record, error) {
 	st.in = growTo(&st.in, 3*s*s)
 	out := make([]features.Record, len(images))
 	for i, img := range images {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		f, err := e.pre.Apply(img, st.in)
 		if err != nil {
 			return nil, fmt.Errorf("resnet152_roi: image %d: %w", i, err)

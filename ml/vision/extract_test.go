@@ -1,6 +1,7 @@
 package vision
 
 import (
+	"context"
 	"fmt"
 	"image"
 	"math"
@@ -16,12 +17,15 @@ import (
 
 func extractOne(t *testing.T, e Extractor, img image.Image) features.Record {
 	t.Helper()
-	recs, err := e.Extract([]image.Image{img, img})
+	recs, err := e.Extract(context.Background(), []image.Image{img, img})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(recs) != 2 {
 		t.Fatalf("%d records for 2 images", len(recs))
+	}
+	if e.MaxRegions() != recs[0].NumBoxes {
+		t.Fatalf("MaxRegions %d, record has %d", e.MaxRegions(), recs[0].NumBoxes)
 	}
 	for i := range recs {
 		if err := recs[i].Validate(); err != nil {
@@ -182,6 +186,18 @@ func TestExtractorParamErrors(t *testing.T) {
 	}
 	if _, err := NewResNet152RoI(RoIParams{RoIOp: "max"}, "testdata/resnet_bottleneck.pth"); err == nil {
 		t.Error("unknown roi_op accepted")
+	}
+}
+
+func TestExtractStopsWhenCancelled(t *testing.T) {
+	e, err := DemoResNet152Grid(GridParams{ImageSize: 64}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := e.Extract(ctx, []image.Image{testImage(t, "meme.png")}); err != context.Canceled {
+		t.Errorf("cancelled extraction: %v", err)
 	}
 }
 

@@ -32,7 +32,8 @@
 //
 // Choices the original project left open, all configurable in the
 // parameter structs: images are resized to the square input without a
-// centre crop (memes carry text near their edges), with Pillow's bilinear
+// centre crop (resize: square, since memes carry text near their edges;
+// resize: center_crop is torchvision's preset), with Pillow's bilinear
 // filter for ResNets and bicubic for DINOv2, then ImageNet-normalised; the
 // resnet152_roi boxes are a 5×5 grid of quarter-size squares, a 3×3 grid
 // of half-size ones, one centred 0.75 square and the whole image, in that

@@ -83,11 +83,13 @@ func record(f Frame, dim int, feats, boxes []float32) features.Record {
 // GridParams configure a ResNet grid extractor (resnet152_grid,
 // resnet_vg).
 type GridParams struct {
-	// ImageSize is the side of the square model input: the image is
-	// resized to ImageSize×ImageSize (bilinear, Pillow), keeping all of the
-	// meme (the caption is often near the edges) rather than centre
-	// cropping. Default 224.
+	// ImageSize is the side of the square model input (bilinear Pillow
+	// resize, ImageNet normalisation). Default 224.
 	ImageSize int `yaml:"image_size" json:"image_size"`
+	// Resize is "square" (default: the whole image resized to the input,
+	// aspect ratio ignored) or "center_crop" (short side to
+	// ImageSize·256/224, then the centre crop, torchvision's preset).
+	Resize string `yaml:"resize" json:"resize"`
 	// GridSize is the side of the adaptive average pool on layer4: 6 gives
 	// 36 regions. Default 6.
 	GridSize int `yaml:"grid_size" json:"grid_size"`
@@ -123,8 +125,11 @@ func NewResNetGrid(name string, net *ResNet, p GridParams) (*ResNetGrid, error) 
 	if p.ImageSize < 32 || p.GridSize < 1 {
 		return nil, fmt.Errorf("%s: image_size %d (at least 32) or grid_size %d (at least 1) out of range", name, p.ImageSize, p.GridSize)
 	}
-	return &ResNetGrid{name: name, net: net, p: p,
-		pre: Preprocess{Square: true, Crop: p.ImageSize, Filter: kernels.PILBilinear, Mean: ImageNetMean, Std: ImageNetStd}}, nil
+	pre, err := preprocessFor(p.Resize, p.ImageSize, kernels.PILBilinear)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return &ResNetGrid{name: name, net: net, p: p, pre: pre}, nil
 }
 
 // NewResNet152Grid loads resnet152_grid from a torchvision ResNet

@@ -19,6 +19,8 @@ type DINOv2Params struct {
 	// (DINOv2's eval transform interpolation) and normalised with the
 	// ImageNet constants. Default 518 (37×37 patches for ViT-L/14).
 	ImageSize int `yaml:"image_size" json:"image_size"`
+	// Resize is "square" (default) or "center_crop", as GridParams.Resize.
+	Resize string `yaml:"resize" json:"resize"`
 	// MaxRegions is how many regions each image gets. For "interpolate"
 	// it must be a square (36 → 6×6, 100 → 10×10). Default 36.
 	MaxRegions int `yaml:"max_regions" json:"max_regions"`
@@ -82,8 +84,11 @@ func NewDINOv2FromViT(vit *ViT, p DINOv2Params, multi bool) (*DINOv2, error) {
 		name = "dinov2_multilayer"
 	}
 	p = p.withDefaults(multi)
-	e := &DINOv2{name: name, vit: vit, p: p,
-		pre: Preprocess{Square: true, Crop: p.ImageSize, Filter: kernels.PILBicubic, Mean: ImageNetMean, Std: ImageNetStd}}
+	pre, err := preprocessFor(p.Resize, p.ImageSize, kernels.PILBicubic)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	e := &DINOv2{name: name, vit: vit, p: p, pre: pre}
 	a := vit.Arch
 	if p.ImageSize%a.Patch != 0 || p.ImageSize < a.Patch {
 		return nil, fmt.Errorf("%s: image_size %d is not a multiple of the %d-pixel patch", name, p.ImageSize, a.Patch)

@@ -14,6 +14,8 @@ import (
 type RoIParams struct {
 	// ImageSize is the side of the square model input. Default 600.
 	ImageSize int `yaml:"image_size" json:"image_size"`
+	// Resize is "square" (default) or "center_crop", as GridParams.Resize.
+	Resize string `yaml:"resize" json:"resize"`
 	// RoISize is the side of the pooled map per box. Default 14 (layer4
 	// halves it to 7×7, as in Faster R-CNN's ResNet C4 head).
 	RoISize int `yaml:"roi_size" json:"roi_size"`
@@ -115,8 +117,11 @@ func NewResNetRoI(net *ResNet, p RoIParams) (*ResNetRoI, error) {
 	if err != nil {
 		return nil, fmt.Errorf("resnet152_roi: %w", err)
 	}
-	return &ResNetRoI{net: net, p: p, boxes: boxes,
-		pre: Preprocess{Square: true, Crop: p.ImageSize, Filter: kernels.PILBilinear, Mean: ImageNetMean, Std: ImageNetStd}}, nil
+	pre, err := preprocessFor(p.Resize, p.ImageSize, kernels.PILBilinear)
+	if err != nil {
+		return nil, fmt.Errorf("resnet152_roi: %w", err)
+	}
+	return &ResNetRoI{net: net, p: p, boxes: boxes, pre: pre}, nil
 }
 
 // NewResNet152RoI loads resnet152_roi from a torchvision ResNet

@@ -67,6 +67,19 @@ func TestGridExtractorsMatchTorch(t *testing.T) {
 	}
 }
 
+func TestGridCenterCropMatchesTorch(t *testing.T) {
+	e, err := NewResNet152Grid(GridParams{ImageSize: 192, Resize: "center_crop"}, "testdata/resnet_bottleneck.pth")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := extractOne(t, e, testImage(t, "meme.png"))
+	closeTo(t, "features", r.Features, want(t, "grid.crop.features").Data, 1e-4)
+	closeTo(t, "boxes", r.Boxes, want(t, "grid.crop.boxes").Data, 1e-6)
+	if _, err := NewResNet152Grid(GridParams{Resize: "stretch"}, "testdata/resnet_bottleneck.pth"); err == nil {
+		t.Error("unknown resize mode accepted")
+	}
+}
+
 func TestRoIExtractorMatchesTorch(t *testing.T) {
 	e, err := NewResNet152RoI(RoIParams{ImageSize: 160}, "testdata/resnet_bottleneck.pth")
 	if err != nil {

@@ -131,3 +131,21 @@ func rgba(img image.Image) ([]uint8, int, int) {
 	}
 	return out, w, h
 }
+
+// ResizeMode names how an extractor fits an image to its square input.
+//   - "square" (the default): resize to size×size, ignoring the aspect
+//     ratio, so all of the meme is seen (captions sit near the edges).
+//   - "center_crop": torchvision's classification preset: resize the short
+//     side to size·256/224 (256 for 224), then crop the centre size×size.
+func preprocessFor(mode string, size int, filter kernels.PILFilter) (Preprocess, error) {
+	p := Preprocess{Crop: size, Filter: filter, Mean: ImageNetMean, Std: ImageNetStd}
+	switch mode {
+	case "", "square":
+		p.Square = true
+	case "center_crop":
+		p.Resize = size * 256 / 224
+	default:
+		return Preprocess{}, fmt.Errorf("resize %q: want square or center_crop", mode)
+	}
+	return p, nil
+}

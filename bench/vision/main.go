@@ -107,7 +107,11 @@ func run(images, threads int, small bool, python string) error {
 		if err != nil {
 			return fmt.Errorf("go side %s: %w", model, err)
 		}
-		t, err := sideResult(exec.Command(python, script, model, strconv.Itoa(images), strconv.Itoa(threads), strconv.FormatBool(small)))
+		py := exec.Command(python, script, model, strconv.Itoa(images), strconv.Itoa(threads), strconv.FormatBool(small))
+		n := strconv.Itoa(threads)
+		// torch's OpenMP pool and the OpenBLAS it calls for Linear get the same thread budget as Go
+		py.Env = append(os.Environ(), "OMP_NUM_THREADS="+n, "OPENBLAS_NUM_THREADS="+n, "MKL_NUM_THREADS="+n)
+		t, err := sideResult(py)
 		if err != nil {
 			return fmt.Errorf("torch side %s: %w", model, err)
 		}

@@ -72,8 +72,9 @@ type DINOv2 struct {
 }
 
 type dinoState struct {
-	ws ViTWorkspace
-	in []float32
+	ws           ViTWorkspace
+	in           []float32
+	cm, rs, rows []float32 // token map, resampled map, region rows
 }
 
 // NewDINOv2FromViT wraps a loaded ViT as dinov2 (multi false) or
@@ -223,9 +224,9 @@ func (e *DINOv2) Extract(ctx context.Context, images []image.Image) ([]features.
 		g := e.grid
 		r := g * g
 		feats := make([]float32, r*e.Dim())
-		cm := make([]float32, d*o.HP*o.WP)
-		rs := make([]float32, d*r)
-		rows := make([]float32, r*d)
+		cm := growTo(&st.cm, d*o.HP*o.WP)
+		rs := growTo(&st.rs, d*r)
+		rows := growTo(&st.rows, r*d)
 		for li, tok := range o.Blocks {
 			// tokens [hp·wp, D] → map [D, hp, wp] → [D, g, g] → rows [g², D]
 			transposeCHW(cm, tok, o.HP*o.WP, d)

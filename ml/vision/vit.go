@@ -210,13 +210,20 @@ func RandomViTStateDict(width, depth, patch, posGrid, registers int, seed uint64
 	return sd
 }
 
-// mlpRows is how many tokens go through a block's MLP at once.
-const mlpRows = 256
+// mlpRows is how many tokens go through a block's MLP at once, and
+// attnRows how many queries share one block of attention scores: the
+// hidden layer (4× the width) and the n×n scores of a head would
+// otherwise be the largest activations.
+const (
+	mlpRows  = 256
+	attnRows = 256
+)
 
 // ViTWorkspace holds one image's token buffers, reused across calls; not
 // safe for concurrent use.
 type ViTWorkspace struct {
 	x, y, qkv, ctx, hid, col, scores []float32
+	outs                             [][]float32 // returned block outputs
 	posCache                         map[[2]int][]float32
 }
 
@@ -233,7 +240,8 @@ func growTo(b *[]float32, n int) []float32 {
 // attention of [CLS] over all tokens, per head.
 type ViTOutput struct {
 	HP, WP int
-	// Blocks[i] is [HP·WP, Width], row-major over the patch grid.
+	// Blocks[i] is [HP·WP, Width], row-major over the patch grid; it lives
+	// in the workspace until its next Forward.
 	Blocks [][]float32
 	// CLSAttention is [Heads, 1+Registers+HP·WP] (softmax rows of the
 	// last block's [CLS] query), nil unless asked for.
@@ -292,7 +300,10 @@ func (v *ViT) Forward(ws *ViTWorkspace, x []float32, h, w int, blocks []int, cls
 		}
 		for i, b := range blocks {
 			if b == bi+1 {
-				t := make([]float32, np*d)
+				for len(ws.outs) <= i {
+					ws.outs = append(ws.outs, nil)
+				}
+				t := growTo(&ws.outs[i], np*d)
 				layerNorm(t, xs[first*d:], np, d, v.normW, v.normB, 1e-6)
 				out.Blocks[i] = t
 			}
@@ -339,19 +350,25 @@ func (v *ViT) block(ws *ViTWorkspace, b *vitBlock, x []float32, n int, clsAttn [
 func (v *ViT) attention(ws *ViTWorkspace, qkv, ctx []float32, n, heads, hd int, clsAttn []float32) {
 	d := heads * hd
 	workers := min(blas.Threads(), heads)
-	scores := growTo(&ws.scores, workers*n*n)
+	rows := min(n, attnRows)
+	scores := growTo(&ws.scores, workers*rows*n)
 	scale := float32(1 / math.Sqrt(float64(hd)))
 	be := blas.Current()
 	parallelRows(heads, 1<<20, func(lo, hi int) {
 		wk := lo / ((heads + workers - 1) / workers)
-		s := scores[wk*n*n : (wk+1)*n*n]
+		s := scores[wk*rows*n : (wk+1)*rows*n]
 		for h := lo; h < hi; h++ {
-			be.Sgemm(false, true, n, n, hd, scale, qkv[h*hd:], 3*d, qkv[d+h*hd:], 3*d, 0, s, n)
-			softmaxRows(s, n, n)
-			if clsAttn != nil {
-				copy(clsAttn[h*n:(h+1)*n], s[:n])
+			// query rows in blocks, so the score buffer is rows×n, not n×n
+			for q0 := 0; q0 < n; q0 += rows {
+				m := min(rows, n-q0)
+				sb := s[:m*n]
+				be.Sgemm(false, true, m, n, hd, scale, qkv[q0*3*d+h*hd:], 3*d, qkv[d+h*hd:], 3*d, 0, sb, n)
+				softmaxRows(sb, m, n)
+				if clsAttn != nil && q0 == 0 {
+					copy(clsAttn[h*n:(h+1)*n], sb[:n])
+				}
+				be.Sgemm(false, false, m, hd, n, 1, sb, n, qkv[2*d+h*hd:], 3*d, 0, ctx[q0*d+h*hd:], d)
 			}
-			be.Sgemm(false, false, n, hd, n, 1, s, n, qkv[2*d+h*hd:], 3*d, 0, ctx[h*hd:], d)
 		}
 	})
 }

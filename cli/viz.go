@@ -66,6 +66,9 @@ func (a *App) cmdViz(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if warn := viz.ExposureWarning(ln.Addr()); warn != "" {
+		fmt.Fprintln(a.Stderr, warn)
+	}
 	fmt.Fprintf(a.Stdout, "Serving pipeline %s at http://%s/ (Ctrl-C to stop)\n", pipeline, ln.Addr())
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -164,17 +164,30 @@ func Listen(addr string) (net.Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("viz: listening on %s: %w", net.JoinHostPort(host, port), err)
 	}
-	return ln, nil
+	return namedListener{ln, host}, nil
+}
+
+// namedListener remembers the host name the user asked to bind, which
+// the Host check accepts beside the bound address.
+type namedListener struct {
+	net.Listener
+	host string
 }
 
 // ServeListener serves the viewer for g on ln until ctx is cancelled, then
-// shuts down gracefully. It returns nil after a cancellation.
+// shuts down gracefully. It returns nil after a cancellation. Requests
+// whose Host header does not name this server are refused (HostGuard).
 func ServeListener(ctx context.Context, ln net.Listener, g Graph) error {
 	h, err := Handler(g)
 	if err != nil {
 		ln.Close()
 		return err
 	}
+	requested := ""
+	if nl, ok := ln.(namedListener); ok {
+		requested = nl.host
+	}
+	h = HostGuard(h, allowedHosts(requested, ln.Addr())...)
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()

@@ -3,15 +3,27 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"image"
 	"image/png"
+	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"reflect"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"mmc/cli"
+	"mmc/features/h5store"
 )
 
 // withStderr runs f with os.Stderr sent to a file (nodes print there)
@@ -89,4 +101,231 @@ func tinyPNG(t *testing.T) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// TestReliabilityChild is the child process of the kill tests: it runs
+// the command line in MMC_RELIAB_ARGS (separated by the unit separator, 0x1f) in the folder
+// MMC_RELIAB_DIR and exits with its status.
+func TestReliabilityChild(t *testing.T) {
+	dir := os.Getenv("MMC_RELIAB_DIR")
+	if dir == "" {
+		t.Skip("child process of the kill tests")
+	}
+	if err := os.Chdir(dir); err != nil {
+		t.Fatal(err)
+	}
+	app := &cli.App{Registry: newRegistry(), Stdout: os.Stdout, Stderr: os.Stderr}
+	os.Exit(app.Main(context.Background(), strings.Split(os.Getenv("MMC_RELIAB_ARGS"), "\x1f")))
+}
+
+// startChild starts the command line args in dir as a child process.
+func startChild(t *testing.T, dir string, args ...string) (*exec.Cmd, *bytes.Buffer) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestReliabilityChild$")
+	cmd.Env = append(os.Environ(), "MMC_RELIAB_DIR="+dir, "MMC_RELIAB_ARGS="+strings.Join(args, "\x1f"))
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, &out
+}
+
+// smallConf copies the committed configuration with the synthetic set
+// shrunk to memes per split (at most) and features dim wide.
+func smallConf(t *testing.T, memes, dim int) string {
+	t.Helper()
+	conf := filepath.Join(t.TempDir(), "conf")
+	if err := os.CopyFS(conf, os.DirFS("conf")); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(conf, "base", "parameters_synthetic.yml")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := regexp.MustCompile(`memes: \d+`).ReplaceAllString(string(b), "memes: "+strconv.Itoa(memes))
+	s = strings.Replace(s, "dim: 2048", "dim: "+strconv.Itoa(dim), 1)
+	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return conf
+}
+
+// tree maps every file under dir to its SHA-256 (hex), by slash path.
+func tree(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		h := sha256.Sum256(b)
+		out[filepath.ToSlash(rel)] = hex.EncodeToString(h[:])
+		return nil
+	})
+	return out
+}
+
+// outputUnits groups the files of a synthetic_memes run into what is
+// written atomically: a folder saved as a whole (img/, an LMDB
+// environment) or one file.
+func outputUnit(rel string) string {
+	if i := strings.Index(rel, "/img/"); i >= 0 {
+		return rel[:i+4]
+	}
+	if i := strings.Index(rel, ".lmdb/"); i >= 0 {
+		return rel[:i+5]
+	}
+	return rel
+}
+
+// hidden reports whether rel has a component starting with "." (the
+// temporary files and folders of saves in progress).
+func hidden(rel string) bool {
+	for _, c := range strings.Split(rel, "/") {
+		if strings.HasPrefix(c, ".") {
+			return true
+		}
+	}
+	return false
+}
+
+// waitMidSave waits until a save of the image folder is under way (a
+// hidden folder beside img/ with at least 10 pictures) or the child
+// exits; it reports whether the save was seen.
+func waitMidSave(t *testing.T, dir string, exited <-chan error) bool {
+	t.Helper()
+	raw := filepath.Join(dir, "data", "01_raw", "synthetic_memes")
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		select {
+		case <-exited:
+			return false
+		default:
+		}
+		entries, _ := os.ReadDir(raw)
+		for _, e := range entries {
+			if e.IsDir() && strings.HasPrefix(e.Name(), ".") {
+				if imgs, _ := os.ReadDir(filepath.Join(raw, e.Name())); len(imgs) >= 10 {
+					return true
+				}
+			}
+		}
+		runtime.Gosched()
+	}
+	t.Fatal("no save of the image folder within 2 minutes")
+	return false
+}
+
+// TestRunKilledMidSaveLeavesNoPartialOutput pins a case that already
+// worked (issue 16, "already working"): SIGTERM (Ctrl-C's twin) or
+// SIGKILL (kill -9) of `run --pipeline=synthetic_memes` while the image
+// folder is half written leaves every output either complete (equal to an
+// uninterrupted run's) or absent, never partial; after SIGTERM no
+// temporary file is left; and running the same command again ends with
+// exactly the uninterrupted run's outputs.
+func TestRunKilledMidSaveLeavesNoPartialOutput(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the synthetic generator five times")
+	}
+	conf := smallConf(t, 100, 64)
+	args := []string{"run", "--pipeline=synthetic_memes", "--conf-source", conf}
+	refDir := t.TempDir()
+	cmd, out := startChild(t, refDir, args...)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("reference run: %v\n%s", err, out)
+	}
+	ref := tree(t, filepath.Join(refDir, "data"))
+	units := map[string][]string{}
+	for rel := range ref {
+		units[outputUnit(rel)] = append(units[outputUnit(rel)], rel)
+	}
+	var dir string
+	same := func(rel, got, want string) bool {
+		if got == want {
+			return true
+		}
+		// HDF5 files record their creation time: compare the records.
+		return strings.HasSuffix(rel, ".h5") && got != "" && sameH5(t, filepath.Join(dir, "data", rel), filepath.Join(refDir, "data", rel))
+	}
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
+		t.Run(sig.String(), func(t *testing.T) {
+			dir = t.TempDir()
+			cmd, out := startChild(t, dir, args...)
+			exited := make(chan error, 1)
+			go func() { exited <- cmd.Wait() }()
+			if !waitMidSave(t, dir, exited) {
+				t.Fatalf("the run ended before the image folder was being saved:\n%s", out)
+			}
+			cmd.Process.Signal(sig)
+			err := <-exited
+			if err == nil {
+				t.Fatalf("the run succeeded although it was stopped mid-save:\n%s", out)
+			}
+			got := tree(t, filepath.Join(dir, "data"))
+			for unit, files := range units {
+				present := 0
+				for _, f := range files {
+					if _, ok := got[f]; ok {
+						present++
+						if !same(f, got[f], ref[f]) {
+							t.Errorf("%s: %s differs from the uninterrupted run's (partial write)", unit, f)
+						}
+					}
+				}
+				if present != 0 && present != len(files) {
+					t.Errorf("%s: %d of its %d files are there: a partial save", unit, present, len(files))
+				}
+			}
+			for rel := range got {
+				if _, ok := ref[rel]; !ok && !(sig == syscall.SIGKILL && hidden(rel)) {
+					t.Errorf("%s is left after %s (not in an uninterrupted run's output)", rel, sig)
+				}
+			}
+			// The same command again finishes the job.
+			cmd, out = startChild(t, dir, args...)
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("rerun after %s: %v\n%s", sig, err, out)
+			}
+			got = tree(t, filepath.Join(dir, "data"))
+			for rel, h := range ref {
+				if !same(rel, got[rel], h) {
+					t.Errorf("after the rerun %s differs from the uninterrupted run's", rel)
+				}
+			}
+		})
+	}
+}
+
+// sameH5 reports whether two HDF5 feature stores hold the same records.
+func sameH5(t *testing.T, a, b string) bool {
+	t.Helper()
+	sa, err := h5store.Open(a)
+	if err != nil {
+		t.Errorf("%s: %v", a, err)
+		return false
+	}
+	defer sa.Close()
+	sb, err := h5store.Open(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	if !slices.Equal(sa.IDs(), sb.IDs()) || sa.Dim() != sb.Dim() || sa.Regions() != sb.Regions() {
+		return false
+	}
+	for _, id := range sa.IDs() {
+		ra, err1 := sa.Get(id)
+		rb, err2 := sb.Get(id)
+		if err1 != nil || err2 != nil || !reflect.DeepEqual(ra, rb) {
+			return false
+		}
+	}
+	return true
 }

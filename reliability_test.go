@@ -14,10 +14,10 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -26,9 +26,9 @@ import (
 	"mmc/features/h5store"
 )
 
-// withStderr runs f with os.Stderr sent to a file (nodes print there)
+// captureStderr runs f with os.Stderr sent to a file (nodes print there)
 // and returns what was written.
-func withStderr(t *testing.T, f func()) string {
+func captureStderr(t *testing.T, f func()) string {
 	t.Helper()
 	tmp, err := os.CreateTemp(t.TempDir(), "stderr")
 	if err != nil {
@@ -67,7 +67,7 @@ func TestDataProcessingReportsAndStrictFails(t *testing.T) {
 		var out, errb bytes.Buffer
 		app := &cli.App{Registry: newRegistry(), Stdout: &out, Stderr: &errb}
 		code := 0
-		printed := withStderr(t, func() {
+		printed := captureStderr(t, func() {
 			code = app.Main(context.Background(), append([]string{"run", "--pipeline=data_processing", "--conf-source", conf}, extra...))
 		})
 		return code, printed + errb.String() + out.String()
@@ -118,22 +118,47 @@ func TestReliabilityChild(t *testing.T) {
 	os.Exit(app.Main(context.Background(), strings.Split(os.Getenv("MMC_RELIAB_ARGS"), "\x1f")))
 }
 
-// startChild starts the command line args in dir as a child process.
-func startChild(t *testing.T, dir string, args ...string) (*exec.Cmd, *bytes.Buffer) {
+// lockedBuffer collects a child's output while the test reads it.
+// Each write signals changed, so a test waits for output without
+// spinning.
+type lockedBuffer struct {
+	mu      sync.Mutex
+	b       bytes.Buffer
+	changed chan struct{}
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	select {
+	case l.changed <- struct{}{}:
+	default:
+	}
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// startCLIChild starts the command line args in dir as a child process.
+func startCLIChild(t *testing.T, dir string, args ...string) (*exec.Cmd, *lockedBuffer) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestReliabilityChild$")
 	cmd.Env = append(os.Environ(), "MMC_RELIAB_DIR="+dir, "MMC_RELIAB_ARGS="+strings.Join(args, "\x1f"))
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	out := &lockedBuffer{changed: make(chan struct{}, 1)}
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	return cmd, &out
+	return cmd, out
 }
 
-// smallConf copies the committed configuration with the synthetic set
+// smallSyntheticConf copies the committed configuration with the synthetic set
 // shrunk to memes per split (at most) and features dim wide.
-func smallConf(t *testing.T, memes, dim int) string {
+func smallSyntheticConf(t *testing.T, memes, dim int) string {
 	t.Helper()
 	conf := filepath.Join(t.TempDir(), "conf")
 	if err := os.CopyFS(conf, os.DirFS("conf")); err != nil {
@@ -152,8 +177,8 @@ func smallConf(t *testing.T, memes, dim int) string {
 	return conf
 }
 
-// tree maps every file under dir to its SHA-256 (hex), by slash path.
-func tree(t *testing.T, dir string) map[string]string {
+// outputTree maps every file under dir to its SHA-256 (hex), by slash path.
+func outputTree(t *testing.T, dir string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
@@ -185,9 +210,9 @@ func outputUnit(rel string) string {
 	return rel
 }
 
-// hidden reports whether rel has a component starting with "." (the
+// isHiddenPath reports whether rel has a component starting with "." (the
 // temporary files and folders of saves in progress).
-func hidden(rel string) bool {
+func isHiddenPath(rel string) bool {
 	for _, c := range strings.Split(rel, "/") {
 		if strings.HasPrefix(c, ".") {
 			return true
@@ -203,11 +228,13 @@ func waitMidSave(t *testing.T, dir string, exited <-chan error) bool {
 	t.Helper()
 	raw := filepath.Join(dir, "data", "01_raw", "synthetic_memes")
 	deadline := time.Now().Add(2 * time.Minute)
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
 	for time.Now().Before(deadline) {
 		select {
 		case <-exited:
 			return false
-		default:
+		case <-tick.C:
 		}
 		entries, _ := os.ReadDir(raw)
 		for _, e := range entries {
@@ -217,7 +244,6 @@ func waitMidSave(t *testing.T, dir string, exited <-chan error) bool {
 				}
 			}
 		}
-		runtime.Gosched()
 	}
 	t.Fatal("no save of the image folder within 2 minutes")
 	return false
@@ -234,14 +260,14 @@ func TestRunKilledMidSaveLeavesNoPartialOutput(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the synthetic generator five times")
 	}
-	conf := smallConf(t, 100, 64)
+	conf := smallSyntheticConf(t, 100, 64)
 	args := []string{"run", "--pipeline=synthetic_memes", "--conf-source", conf}
 	refDir := t.TempDir()
-	cmd, out := startChild(t, refDir, args...)
+	cmd, out := startCLIChild(t, refDir, args...)
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("reference run: %v\n%s", err, out)
 	}
-	ref := tree(t, filepath.Join(refDir, "data"))
+	ref := outputTree(t, filepath.Join(refDir, "data"))
 	units := map[string][]string{}
 	for rel := range ref {
 		units[outputUnit(rel)] = append(units[outputUnit(rel)], rel)
@@ -257,7 +283,7 @@ func TestRunKilledMidSaveLeavesNoPartialOutput(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
 		t.Run(sig.String(), func(t *testing.T) {
 			dir = t.TempDir()
-			cmd, out := startChild(t, dir, args...)
+			cmd, out := startCLIChild(t, dir, args...)
 			exited := make(chan error, 1)
 			go func() { exited <- cmd.Wait() }()
 			if !waitMidSave(t, dir, exited) {
@@ -268,7 +294,7 @@ func TestRunKilledMidSaveLeavesNoPartialOutput(t *testing.T) {
 			if err == nil {
 				t.Fatalf("the run succeeded although it was stopped mid-save:\n%s", out)
 			}
-			got := tree(t, filepath.Join(dir, "data"))
+			got := outputTree(t, filepath.Join(dir, "data"))
 			for unit, files := range units {
 				present := 0
 				for _, f := range files {
@@ -284,16 +310,16 @@ func TestRunKilledMidSaveLeavesNoPartialOutput(t *testing.T) {
 				}
 			}
 			for rel := range got {
-				if _, ok := ref[rel]; !ok && !(sig == syscall.SIGKILL && hidden(rel)) {
+				if _, ok := ref[rel]; !ok && !(sig == syscall.SIGKILL && isHiddenPath(rel)) {
 					t.Errorf("%s is left after %s (not in an uninterrupted run's output)", rel, sig)
 				}
 			}
 			// The same command again finishes the job.
-			cmd, out = startChild(t, dir, args...)
+			cmd, out = startCLIChild(t, dir, args...)
 			if err := cmd.Wait(); err != nil {
 				t.Fatalf("rerun after %s: %v\n%s", sig, err, out)
 			}
-			got = tree(t, filepath.Join(dir, "data"))
+			got = outputTree(t, filepath.Join(dir, "data"))
 			for rel, h := range ref {
 				if !same(rel, got[rel], h) {
 					t.Errorf("after the rerun %s differs from the uninterrupted run's", rel)
@@ -328,4 +354,68 @@ func sameH5(t *testing.T, a, b string) bool {
 		}
 	}
 	return true
+}
+
+// TestTrainingKilledResumesIdentically pins a case that already worked
+// (issue 16, "already working"): `kill -9` of a training run right as its
+// second epoch ends (around the save of the training state), then the
+// same command again: the rerun continues from the saved state (it does
+// not train epoch 1 again) and ends with the uninterrupted run's
+// checkpoint and metrics, byte for byte.
+func TestTrainingKilledResumesIdentically(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a model three times")
+	}
+	conf := smallSyntheticConf(t, 32, 16)
+	const out = "data/05_model_output/vilbert_synthetic_train/"
+	args := []string{"run", "--pipeline=vilbert_synthetic_train", "--conf-source", conf, "--params",
+		"vilbert_synthetic_train.train.model.vilbert.v_feature_size=16,vilbert_synthetic_train.train.loop.epochs=3"}
+	refDir := t.TempDir()
+	for _, a := range [][]string{{"run", "--pipeline=synthetic_memes", "--conf-source", conf}, args} {
+		cmd, log := startCLIChild(t, refDir, a...)
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("%v: %v\n%s", a, err, log)
+		}
+	}
+	dir := t.TempDir()
+	for _, d := range []string{"data/01_raw", "data/03_features"} {
+		if err := os.CopyFS(filepath.Join(dir, d), os.DirFS(filepath.Join(refDir, d))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd, log := startCLIChild(t, dir, args...)
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	for !strings.Contains(log.String(), "epoch 2/3:") {
+		select {
+		case err := <-exited:
+			t.Fatalf("the run ended (%v) before its second epoch did:\n%s", err, log)
+		case <-log.changed:
+		}
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	<-exited
+	if _, err := os.Stat(filepath.Join(dir, out, "test_metrics.json")); err == nil {
+		t.Fatal("the killed run wrote test metrics")
+	}
+	cmd, log = startCLIChild(t, dir, args...)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("rerun after kill -9: %v\n%s", err, log)
+	}
+	if strings.Contains(log.String(), "epoch 1/3:") {
+		t.Errorf("the rerun trained epoch 1 again instead of resuming:\n%s", log)
+	}
+	for _, f := range []string{"vilbert_best.safetensors", "test_metrics.json"} {
+		a, err := os.ReadFile(filepath.Join(dir, out, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(filepath.Join(refDir, out, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(a, b) {
+			t.Errorf("%s after kill -9 and resume differs from the uninterrupted run's", f)
+		}
+	}
 }

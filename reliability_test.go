@@ -1,3 +1,5 @@
+//go:build unix
+
 package main
 
 import (
@@ -9,6 +11,7 @@ import (
 	"image"
 	"image/png"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -114,6 +117,17 @@ func TestReliabilityChild(t *testing.T) {
 	if err := os.Chdir(dir); err != nil {
 		t.Fatal(err)
 	}
+	// A full disk, as a write error: files may not grow past this many
+	// bytes (writes beyond fail with EFBIG; Go ignores SIGXFSZ).
+	if v := os.Getenv("MMC_RELIAB_FSIZE"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &syscall.Rlimit{Cur: n, Max: n}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	app := &cli.App{Registry: newRegistry(), Stdout: os.Stdout, Stderr: os.Stderr}
 	os.Exit(app.Main(context.Background(), strings.Split(os.Getenv("MMC_RELIAB_ARGS"), "\x1f")))
 }
@@ -146,8 +160,14 @@ func (l *lockedBuffer) String() string {
 // startCLIChild starts the command line args in dir as a child process.
 func startCLIChild(t *testing.T, dir string, args ...string) (*exec.Cmd, *lockedBuffer) {
 	t.Helper()
+	return startCLIChildEnv(t, dir, nil, args...)
+}
+
+// startCLIChildEnv is startCLIChild with extra environment variables.
+func startCLIChildEnv(t *testing.T, dir string, env []string, args ...string) (*exec.Cmd, *lockedBuffer) {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestReliabilityChild$")
-	cmd.Env = append(os.Environ(), "MMC_RELIAB_DIR="+dir, "MMC_RELIAB_ARGS="+strings.Join(args, "\x1f"))
+	cmd.Env = append(append(os.Environ(), "MMC_RELIAB_DIR="+dir, "MMC_RELIAB_ARGS="+strings.Join(args, "\x1f")), env...)
 	out := &lockedBuffer{changed: make(chan struct{}, 1)}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
@@ -416,6 +436,87 @@ func TestTrainingKilledResumesIdentically(t *testing.T) {
 		}
 		if !bytes.Equal(a, b) {
 			t.Errorf("%s after kill -9 and resume differs from the uninterrupted run's", f)
+		}
+	}
+}
+
+// TestRunOnFullDiskKeepsOldOutputs pins a case that already worked
+// (issue 16, "already working"): a run whose writes fail part way (the
+// disk is full; here a file-size limit makes every write past 100 KB fail)
+// fails naming the file, leaves each earlier output either as it was or
+// completely replaced, and no temporary file; once there is room, the
+// same command ends as an uninterrupted run.
+func TestRunOnFullDiskKeepsOldOutputs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the synthetic generator four times")
+	}
+	conf := smallSyntheticConf(t, 100, 64)
+	base := []string{"run", "--pipeline=synthetic_memes", "--conf-source", conf}
+	reseed := append(slices.Clone(base), "--params", "synthetic.seed=7,synthetic.detector.seed=8")
+	run := func(dir string, env []string, args []string) (error, string) {
+		cmd, log := startCLIChildEnv(t, dir, env, args...)
+		err := cmd.Wait()
+		return err, log.String()
+	}
+	oldDir, newDir, dir := t.TempDir(), t.TempDir(), t.TempDir()
+	if err, log := run(oldDir, nil, base); err != nil {
+		t.Fatalf("first run: %v\n%s", err, log)
+	}
+	if err, log := run(newDir, nil, reseed); err != nil {
+		t.Fatalf("reseeded run: %v\n%s", err, log)
+	}
+	if err := os.CopyFS(filepath.Join(dir, "data"), os.DirFS(filepath.Join(oldDir, "data"))); err != nil {
+		t.Fatal(err)
+	}
+	oldTree, newTree := outputTree(t, filepath.Join(oldDir, "data")), outputTree(t, filepath.Join(newDir, "data"))
+	err, log := run(dir, []string{"MMC_RELIAB_FSIZE=100000"}, reseed)
+	if err == nil {
+		t.Fatalf("a run on a full disk succeeded:\n%s", log)
+	}
+	// LMDB reports the failed write as an I/O error, other writers as
+	// "file too large"; either way the dataset and its path are named.
+	if !regexp.MustCompile(`save dataset "[a-z_]+" \([a-z_0-9]+ data/0[0-9]_[a-z_]+/`).MatchString(log) {
+		t.Errorf("the failure does not name the dataset and the file being written:\n%s", log)
+	}
+	got := outputTree(t, filepath.Join(dir, "data"))
+	byUnit := func(tr map[string]string) map[string]map[string]string {
+		out := map[string]map[string]string{}
+		for rel, h := range tr {
+			u := outputUnit(rel)
+			if out[u] == nil {
+				out[u] = map[string]string{}
+			}
+			out[u][rel] = h
+		}
+		return out
+	}
+	gotU, oldU, newU := byUnit(got), byUnit(oldTree), byUnit(newTree)
+	replaced := 0
+	for unit, files := range gotU {
+		isOld, isNew := maps.Equal(files, oldU[unit]), maps.Equal(files, newU[unit])
+		if strings.HasSuffix(unit, ".h5") && !isOld {
+			isNew = sameH5(t, filepath.Join(dir, "data", unit), filepath.Join(newDir, "data", unit))
+		}
+		switch {
+		case isNew && !isOld:
+			replaced++
+		case !isOld:
+			t.Errorf("%s is neither the old output nor the complete new one (%d files; old %d, new %d)", unit, len(files), len(oldU[unit]), len(newU[unit]))
+		}
+	}
+	for unit := range oldU {
+		if gotU[unit] == nil {
+			t.Errorf("%s was lost", unit)
+		}
+	}
+	t.Logf("%d of %d outputs were replaced before the disk filled up", replaced, len(oldU))
+	if err, log := run(dir, nil, reseed); err != nil {
+		t.Fatalf("rerun with room: %v\n%s", err, log)
+	}
+	got = outputTree(t, filepath.Join(dir, "data"))
+	for rel, h := range newTree {
+		if got[rel] != h && !(strings.HasSuffix(rel, ".h5") && sameH5(t, filepath.Join(dir, "data", rel), filepath.Join(newDir, "data", rel))) {
+			t.Errorf("after the rerun %s differs from an uninterrupted run's", rel)
 		}
 	}
 }

@@ -119,3 +119,59 @@ func TestExposureWarning(t *testing.T) {
 		}
 	}
 }
+
+// TestServerHostileRequests pins what already held (issue 16, "already
+// working"): paths that climb out of the page, odd methods and oversized
+// or malformed queries get an error status and never a file from disk or
+// a crash.
+func TestServerHostileRequests(t *testing.T) {
+	ln, err := Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- ServeListener(ctx, ln, sampleGraph()) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	base := "http://" + ln.Addr().String()
+	for _, c := range []struct {
+		method, path string
+		want         int
+	}{
+		{"GET", "/../../../../etc/passwd", 404},
+		{"GET", "/%2e%2e/%2e%2e/etc/passwd", 404},
+		{"GET", "/..%2f..%2fetc%2fpasswd", 404},
+		{"GET", "/api/nodes/..%2f..%2fetc%2fpasswd", 404},
+		{"GET", "/api/pipelines/..%2f__default__", 404},
+		{"GET", "/web/index.html", 404},
+		{"GET", "/api/layout/view?collapse=" + strings.Repeat("x,", 5000), 400}, // no namespace "x"
+		{"GET", "/api/layout/view?collapse=%zz", 200}, // a malformed query is an empty one
+		{"POST", "/api/main", 405},
+		{"DELETE", "/", 405},
+	} {
+		req, err := http.NewRequest(c.method, base+c.path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.URL.Opaque = c.path // send the path exactly as written
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", c.method, c.path, err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if strings.Contains(string(body), "root:") {
+			t.Errorf("%s %s served /etc/passwd", c.method, c.path)
+		}
+		if res.StatusCode != c.want {
+			t.Errorf("%s %s: %d, want %d", c.method, c.path, res.StatusCode, c.want)
+		}
+	}
+	// The server still answers.
+	if code, _, _ := get(t, base+"/api/main"); code != 200 {
+		t.Errorf("after the hostile requests: %d", code)
+	}
+}

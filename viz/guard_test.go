@@ -148,7 +148,7 @@ func TestServerHostileRequests(t *testing.T) {
 		{"GET", "/api/pipelines/..%2f__default__", 404},
 		{"GET", "/web/index.html", 404},
 		{"GET", "/api/layout/view?collapse=" + strings.Repeat("x,", 5000), 400}, // no namespace "x"
-		{"GET", "/api/layout/view?collapse=%zz", 200}, // a malformed query is an empty one
+		{"GET", "/api/layout/view?collapse=%zz", 200},                           // a malformed query is an empty one
 		{"POST", "/api/main", 405},
 		{"DELETE", "/", 405},
 	} {

@@ -314,6 +314,9 @@ func TestRunKilledMidSaveLeavesNoPartialOutput(t *testing.T) {
 			if err == nil {
 				t.Fatalf("the run succeeded although it was stopped mid-save:\n%s", out)
 			}
+			if sig == syscall.SIGTERM && !strings.Contains(out.String(), "--from-nodes") {
+				t.Errorf("SIGTERM: no resume command printed:\n%s", out)
+			}
 			got := outputTree(t, filepath.Join(dir, "data"))
 			for unit, files := range units {
 				present := 0

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -123,6 +124,9 @@ func New(conf, params *config.Tree, opts Options) (*Catalog, error) {
 			return nil, fmt.Errorf("%s: dataset factory %q: %w", e.pos, key, err)
 		}
 		p.entry = e
+		if err := p.checkPlaceholders(); err != nil {
+			return nil, fmt.Errorf("%s: dataset factory %q: %w", e.pos, key, err)
+		}
 		if p.literals == 0 {
 			catchAll = append(catchAll, key)
 		}
@@ -172,6 +176,51 @@ func compilePattern(raw string) (*pattern, error) {
 	var err error
 	p.re, err = regexp.Compile(re.String())
 	return p, err
+}
+
+// checkPlaceholders reports every {field} that the pattern's config uses
+// (in filepath, nested load_args/save_args, list items, any string value)
+// but its name does not declare: it could never be filled, and would stay
+// as literal text in a path (Kedro rejects it the same way).
+func (p *pattern) checkPlaceholders() error {
+	var bad []string
+	var walk func(path string, v any)
+	walk = func(path string, v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for _, k := range sortedKeys(v) {
+				walk(path+"."+k, v[k])
+			}
+		case []any:
+			for i, x := range v {
+				walk(fmt.Sprintf("%s[%d]", path, i), x)
+			}
+		case string:
+			for _, m := range patternField.FindAllStringSubmatch(v, -1) {
+				if !slices.Contains(p.fields, m[1]) {
+					bad = append(bad, fmt.Sprintf("{%s} in %s", m[1], path[1:]))
+				}
+			}
+		}
+	}
+	walk("", p.entry.values)
+	if len(bad) == 0 {
+		return nil
+	}
+	declared := "none"
+	if len(p.fields) > 0 {
+		declared = "{" + strings.Join(p.fields, "}, {") + "}"
+	}
+	return fmt.Errorf("placeholders not declared in the pattern: %s (the pattern declares %s)", strings.Join(bad, ", "), declared)
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 func (p *pattern) match(name string) (map[string]string, bool) {

@@ -376,3 +376,26 @@ func TestDecodeValueDottedKey(t *testing.T) {
 		t.Error("a non-pointer target was accepted")
 	}
 }
+
+// TestNullKeySpellings: every spelling of YAML's null key is the key
+// "null", as the YAML decoder has it (the AST token text once gave "~"),
+// and two spellings of it in one mapping are a duplicate key.
+func TestNullKeySpellings(t *testing.T) {
+	for _, src := range []string{"~: 1\n", "null: 1\n", "Null: 1\n", "NULL: 1\n", "? ~\n: 1\n", "!!null : 1\n"} {
+		tr, err := ParseFile("n.yml", []byte(src))
+		if err != nil {
+			t.Errorf("%q: %v", src, err)
+			continue
+		}
+		if _, ok := tr.Values["null"]; !ok || len(tr.Values) != 1 {
+			t.Errorf("%q parsed to %#v, want the single key \"null\"", src, tr.Values)
+		}
+	}
+	if tr, err := ParseFile("n.yml", []byte("'~': 1\n")); err != nil || tr.Values["~"] != int64(1) {
+		t.Errorf("quoted '~' is a plain string key: got %v, %v", tr, err)
+	}
+	_, err := ParseFile("n.yml", []byte("~: 1\nnull: 2\n"))
+	if err == nil || !strings.Contains(err.Error(), "n.yml:2:1") || !strings.Contains(err.Error(), `"null" already defined`) {
+		t.Errorf("two spellings of the null key: err = %v", err)
+	}
+}

@@ -12,13 +12,16 @@ type resolver struct {
 	tree    *Tree
 	globals *Tree
 	runtime map[string]any
-	// usedRuntime records runtime keys read by ${runtime_params:...}.
-	usedRuntime map[string]bool
-	depth       int
+	// usedBy records, per top-level key, the runtime keys its value read
+	// through ${runtime_params:...} (nil: not recorded).
+	usedBy map[string]map[string]bool
+	top    string
+	depth  int
 }
 
 func (r *resolver) resolveTree() error {
 	for _, k := range r.tree.Keys() {
+		r.top = k
 		v, err := r.resolveValue(k, r.tree.Values[k])
 		if err != nil {
 			return err
@@ -165,7 +168,12 @@ func (r *resolver) expand(body string) (any, error) {
 		if r.kind == Globals {
 			return nil, fmt.Errorf("${runtime_params:%s} is not allowed in globals", key)
 		}
-		r.usedRuntime[key] = true
+		if r.usedBy != nil {
+			if r.usedBy[r.top] == nil {
+				r.usedBy[r.top] = map[string]bool{}
+			}
+			r.usedBy[r.top][key] = true
+		}
 		if v, ok := r.runtime[key]; ok {
 			return deepCopy(v), nil
 		}

@@ -77,6 +77,11 @@ func (c *astValues) mapping(entries []*ast.MappingValueNode) (any, error) {
 			return nil, err
 		}
 		if key != "<<" {
+			if _, dup := out[key]; dup {
+				// Two spellings of one key ("~" and "null"): the
+				// decoder would silently keep the last.
+				return nil, &duplicateKeyError{key: key, at: mv.Key}
+			}
 			out[key] = v
 			continue
 		}
@@ -103,4 +108,15 @@ func (c *astValues) mapping(entries []*ast.MappingValueNode) (any, error) {
 		}
 	}
 	return out, nil
+}
+
+// duplicateKeyError is a key written twice in one mapping under two
+// spellings the decoder does not tell apart.
+type duplicateKeyError struct {
+	key string
+	at  ast.Node
+}
+
+func (e *duplicateKeyError) Error() string {
+	return fmt.Sprintf("mapping key %q already defined", e.key)
 }

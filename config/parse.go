@@ -48,7 +48,16 @@ func ParseFile(name string, data []byte) (*Tree, error) {
 	// keep the decoder's values if the AST holds something unexpected.
 	if len(file.Docs) == 1 {
 		conv := &astValues{anchors: map[string]any{}}
-		if v, err := conv.value(file.Docs[0]); err == nil && v != nil {
+		v, err := conv.value(file.Docs[0])
+		var dup *duplicateKeyError
+		if errors.As(err, &dup) {
+			pe := &ParseError{Pos: Pos{File: name}, Message: dup.Error()}
+			if tk := dup.at.GetToken(); tk != nil && tk.Position != nil {
+				pe.Pos.Line, pe.Pos.Col = tk.Position.Line, tk.Position.Column
+			}
+			return nil, pe
+		}
+		if err == nil && v != nil {
 			raw = v
 		}
 	}
@@ -125,6 +134,17 @@ func keyString(k ast.MapKeyNode) string {
 		if mk.Value == nil {
 			return "null"
 		}
+	}
+	if tn, ok := k.(*ast.TagNode); ok {
+		// "!!null : x" or "!!str 1: x": the key is the tagged value.
+		if inner, ok := tn.Value.(ast.MapKeyNode); ok {
+			return keyString(inner)
+		}
+	}
+	if _, ok := k.(*ast.NullNode); ok {
+		// "~", "null", "Null" and "NULL" are all YAML's null key, which
+		// the decoder spells "null"; the token text would give "~".
+		return "null"
 	}
 	if s, ok := k.(ast.ScalarNode); ok {
 		if v := s.GetValue(); v != nil {

@@ -64,6 +64,19 @@ func BenchmarkBuildValidate10k(b *testing.B) {
 	reportCPU(b, c0)
 }
 
+// BenchmarkSumRebuilt10k sums two separately built copies of the
+// 10,000-node pipeline: every node meets its equal once (Kedro's p + p).
+func BenchmarkSumRebuilt10k(b *testing.B) {
+	p, q := New(layered(10000, 50)...), New(layered(10000, 50)...)
+	c0 := cpuTime()
+	for b.Loop() {
+		if s := Sum(p, q); s.Err() != nil || s.Len() != 10000 {
+			b.Fatal(s.Err())
+		}
+	}
+	reportCPU(b, c0)
+}
+
 // BenchmarkFilter10k slices the 10,000-node pipeline from its middle
 // (the result, 5,000 nodes, is validated again).
 func BenchmarkFilter10k(b *testing.B) {

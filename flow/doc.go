@@ -37,8 +37,26 @@
 //
 // Node1 is one input and one output, Node2 two inputs, Node2x2 two
 // inputs and two outputs, and so on; Node0 has no inputs and Sink1 no
-// outputs. Func wires any function by reflection and checks it when the
-// pipeline is built, for the rare case the typed forms do not cover.
+// outputs (all generated, see typed.go). Where the positional list is
+// long, the named form says which handles are read and which written,
+// with the same compile-time checks:
+//
+//	flow.Wire4("predict_test", nodes.PredictFolder).
+//		Reads(testParams, bestModel, memes, feats).Writes(testPreds)
+//
+// Func wires any function by reflection and checks it when the pipeline
+// is built, for the rare case the typed forms do not cover.
+//
+// Namespaced moves a pipeline into a namespace, renaming its datasets
+// and parameters except those remapped; Rename keeps a remap typed:
+//
+//	flow.Namespaced(trainEvaluate(), "vilbert_lmdb_train", flow.Remap{
+//		Inputs: flow.Renames(flow.Rename(memes, RawMemes)),
+//	})
+//
+// Sum is Kedro's a + b: equal nodes (same name, function, inputs and
+// outputs) are one node, so a template built twice sums cleanly, while
+// two different nodes under one name are an error showing both.
 //
 // flow.New validates as it builds (duplicate node names, an output
 // produced twice, cycles, a node reading its own output, a dataset name

@@ -33,7 +33,8 @@ type Node struct {
 	inputs    []port
 	outputs   []port
 	funcName  string
-	source    string // file:line of the function
+	source    string  // file:line of the function
+	fnPtr     uintptr // code pointer of the function, for node equality
 	call      func(ctx context.Context, in []any) ([]any, error)
 	err       error // construction problem, reported by pipeline validation
 }
@@ -56,6 +57,9 @@ func validName(s string) bool {
 func newNode(name string, fn any, ins, outs []catalog.Ref, call func(context.Context, []any) ([]any, error)) *Node {
 	n := &Node{name: name, call: call}
 	n.funcName, n.source = describeFunc(fn)
+	if v := reflect.ValueOf(fn); v.Kind() == reflect.Func && !v.IsNil() {
+		n.fnPtr = v.Pointer()
+	}
 	for _, r := range ins {
 		n.inputs = append(n.inputs, port{r.Name(), r.Type()})
 	}
@@ -196,6 +200,21 @@ func names(ps []port) []string {
 		out[i] = p.name
 	}
 	return out
+}
+
+// Equal reports whether two nodes are the same step: the same full name,
+// function, inputs and outputs (names and Go types, in order). Tags do
+// not count (as in Kedro, whose node identity is name, inputs, outputs):
+// a node built twice, for two pipelines that are then summed, is one node.
+func (n *Node) Equal(o *Node) bool {
+	return n == o || n.name == o.name && n.namespace == o.namespace && n.fnPtr == o.fnPtr && n.funcName == o.funcName &&
+		slices.Equal(n.inputs, o.inputs) && slices.Equal(n.outputs, o.outputs)
+}
+
+// wiring describes the node's function and datasets for error messages:
+// "pkg.F(a, b → c)".
+func (n *Node) wiring() string {
+	return fmt.Sprintf("%s(%s → %s)", n.funcName, strings.Join(names(n.inputs), ", "), strings.Join(names(n.outputs), ", "))
 }
 
 // Tagged returns a copy of the node with tags added.

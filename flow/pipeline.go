@@ -33,27 +33,41 @@ func New(nodes ...*Node) *Pipeline {
 	p := &Pipeline{byName: make(map[string]*Node, len(nodes)), producer: make(map[string]*Node, len(nodes)),
 		consumers: make(map[string][]*Node, len(nodes)), types: make(map[string]reflect.Type, len(nodes))}
 	var errs []error
-	var dupNames []string
+	var dupNames, dupWiring []string
 	uniq := make([]*Node, 0, len(nodes))
+	at := make(map[string]int, len(nodes)) // full name → index in uniq
 	for _, n := range nodes {
 		if n == nil {
 			errs = append(errs, errors.New("nil node"))
 			continue
 		}
-		if prev, dup := p.byName[n.Name()]; dup {
-			if prev != n {
+		if i, dup := at[n.Name()]; dup {
+			prev := uniq[i]
+			if prev.Equal(n) {
+				// The same step, e.g. built by two pipelines now summed:
+				// keep one, with the tags of both.
+				if !slices.Equal(prev.tags, n.tags) {
+					uniq[i] = prev.Tagged(n.tags...)
+					p.byName[n.Name()] = uniq[i]
+				}
+				continue
+			}
+			if !slices.Contains(dupNames, n.Name()) {
 				dupNames = append(dupNames, n.Name())
 			}
+			dupWiring = append(dupWiring, fmt.Sprintf("%q is %s and %s", n.Name(), prev.wiring(), n.wiring()))
 			continue
 		}
 		if n.err != nil {
 			errs = append(errs, n.err)
 		}
 		p.byName[n.Name()] = n
+		at[n.Name()] = len(uniq)
 		uniq = append(uniq, n)
 	}
 	if len(dupNames) > 0 {
-		errs = append(errs, fmt.Errorf("node names must be unique; these appear more than once: %s", strings.Join(dupNames, ", ")))
+		errs = append(errs, fmt.Errorf("node names must be unique; these appear more than once: %s\n  %s",
+			strings.Join(dupNames, ", "), strings.Join(dupWiring, "\n  ")))
 	}
 	for _, n := range uniq {
 		for _, o := range n.outputs {
@@ -295,13 +309,42 @@ func (p *Pipeline) Describe() string {
 
 // Remap renames datasets and parameters when a pipeline is namespaced
 // (Kedro's pipeline(inputs=, outputs=, parameters=)). Each map goes from
-// the name inside the pipeline to the name outside; parameters are
-// written without "params:". A name mapped to itself is kept as is,
-// without the namespace prefix.
+// the name inside the pipeline to the name outside. Parameters are
+// written as keys ("train" → "shared.train") or, as in Kedro, with the
+// prefix ("params:train" → "params:shared.train"); they belong in
+// Parameters only, never in Inputs. A name mapped to itself is kept as
+// is, without the namespace prefix. Renames builds a map from typed
+// handles, so the compiler checks that both sides hold the same type.
 type Remap struct {
 	Inputs     map[string]string
 	Outputs    map[string]string
 	Parameters map[string]string
+}
+
+// Renaming maps one dataset or parameter inside a pipeline to a name
+// outside it; Rename makes one from two handles of the same type.
+type Renaming struct{ Inside, Outside string }
+
+// Rename maps the handle inside a pipeline to the one outside. Both are
+// catalog.Handle[T] for one T, so a namespaced pipeline cannot be wired
+// to a dataset of another type:
+//
+//	flow.Namespaced(p, "ns", flow.Remap{Inputs: flow.Renames(
+//		flow.Rename(trainMemes, RawMemes),
+//		flow.Rename(trainFeatures, MMFDetectronLMDB),
+//	)})
+func Rename[T any](inside, outside catalog.Handle[T]) Renaming {
+	return Renaming{Inside: inside.Name(), Outside: outside.Name()}
+}
+
+// Renames collects renamings into a Remap map (Inputs, Outputs or, for
+// parameter handles, Parameters).
+func Renames(rs ...Renaming) map[string]string {
+	m := make(map[string]string, len(rs))
+	for _, r := range rs {
+		m[r.Inside] = r.Outside
+	}
+	return m
 }
 
 // Namespaced returns p with every node moved into namespace ns and every
@@ -315,7 +358,19 @@ func Namespaced(p *Pipeline, ns string, m Remap) *Pipeline {
 	}
 	free := p.Inputs()
 	var errs []error
-	for k := range m.Inputs {
+	for _, k := range sortedKeys(m.Inputs) {
+		if pk, isParam := catalog.IsParam(k); isParam {
+			hint := fmt.Sprintf("Remap.Parameters{%q: ...}", pk)
+			if k == "parameters" {
+				hint = "Remap.Parameters for the keys it reads (the whole tree is never renamed)"
+			}
+			errs = append(errs, fmt.Errorf("namespace %q: input %q is a parameter; parameters are remapped with %s, not Remap.Inputs", ns, k, hint))
+			continue
+		}
+		if _, isParam := catalog.IsParam(m.Inputs[k]); isParam {
+			errs = append(errs, fmt.Errorf("namespace %q: input %q is mapped to parameter %q; a dataset cannot become a parameter (use Remap.Parameters between parameters)", ns, k, m.Inputs[k]))
+			continue
+		}
 		if !slices.Contains(free, k) {
 			if _, produced := p.producer[k]; produced {
 				errs = append(errs, fmt.Errorf("namespace %q: input %q is produced inside the pipeline; inputs must be free inputs", ns, k))
@@ -324,15 +379,26 @@ func Namespaced(p *Pipeline, ns string, m Remap) *Pipeline {
 			}
 		}
 	}
-	for k := range m.Outputs {
+	for _, k := range sortedKeys(m.Outputs) {
 		if _, ok := p.producer[k]; !ok {
 			errs = append(errs, fmt.Errorf("namespace %q: output %q is not produced by the pipeline%s", ns, k, config.DidYouMean(k, sortedKeys(p.producer))))
 		}
 	}
-	for k := range m.Parameters {
-		if _, ok := p.consumers[catalog.ParamsPrefix+k]; !ok {
-			errs = append(errs, fmt.Errorf("namespace %q: parameter %q is not used by the pipeline", ns, k))
+	params := make(map[string]string, len(m.Parameters))
+	for _, k := range sortedKeys(m.Parameters) {
+		// Kedro's spelling "params:x" → "params:y" and the bare "x" → "y"
+		// mean the same.
+		key := strings.TrimPrefix(k, catalog.ParamsPrefix)
+		to := strings.TrimPrefix(m.Parameters[k], catalog.ParamsPrefix)
+		if _, ok := p.consumers[catalog.ParamsPrefix+key]; !ok {
+			errs = append(errs, fmt.Errorf("namespace %q: parameter %q is not used by the pipeline%s", ns, k, config.DidYouMean(key, usedParams(p))))
+			continue
 		}
+		if prev, dup := params[key]; dup && prev != to {
+			errs = append(errs, fmt.Errorf("namespace %q: parameter %q is mapped twice, to %q and to %q", ns, key, prev, to))
+			continue
+		}
+		params[key] = to
 	}
 	if len(errs) > 0 {
 		return &Pipeline{nodes: p.nodes, err: errors.Join(errs...)}
@@ -342,7 +408,7 @@ func Namespaced(p *Pipeline, ns string, m Remap) *Pipeline {
 			if name == "parameters" {
 				return name
 			}
-			if to, ok := m.Parameters[key]; ok {
+			if to, ok := params[key]; ok {
 				return catalog.ParamsPrefix + to
 			}
 			if ns == "" {
@@ -388,6 +454,18 @@ func sortedKeys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// usedParams lists the parameter keys the pipeline's nodes read.
+func usedParams(p *Pipeline) []string {
+	var out []string
+	for d := range p.consumers {
+		if key, ok := catalog.IsParam(d); ok && d != "parameters" {
+			out = append(out, key)
+		}
 	}
 	sort.Strings(out)
 	return out

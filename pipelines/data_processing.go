@@ -33,6 +33,6 @@ func DataProcessing() *flow.Pipeline {
 // SyntheticMemes it runs after the generator: the embedded default.
 func SyntheticDataProcessing() *flow.Pipeline {
 	return flow.Namespaced(DataProcessing(), "", flow.Remap{
-		Inputs: map[string]string{RawMemes.Name(): SyntheticMemeFiles.Name()},
+		Inputs: flow.Renames(flow.Rename(RawMemes, SyntheticMemeFiles)),
 	})
 }

@@ -30,7 +30,8 @@ func SyntheticMemes() *flow.Pipeline {
 	return flow.New(
 		flow.Node1x2("generate_synthetic_memes", nodes.GenerateSyntheticMemes,
 			SyntheticParams, SyntheticMemeFiles, SyntheticScenes).Tagged("synthetic", "data"),
-		flow.Node2x2("synthetic_detector", nodes.SyntheticDetector,
-			SyntheticScenes, SyntheticDetectorParams, SyntheticDetectronLMDB, SyntheticFeaturesH5).Tagged("synthetic", "features"),
+		flow.Wire2x2("synthetic_detector", nodes.SyntheticDetector).
+			Reads(SyntheticScenes, SyntheticDetectorParams).
+			Writes(SyntheticDetectronLMDB, SyntheticFeaturesH5).Tagged("synthetic", "features"),
 	)
 }

@@ -23,23 +23,25 @@ var (
 // ViLBERTValidate scores a saved checkpoint on a labelled split.
 func ViLBERTValidate() *flow.Pipeline {
 	return flow.Namespaced(flow.New(
-		flow.Node4("predict_split", nodes.PredictFolder, inferParams, inferModel, trainMemes, trainFeatures, inferPreds).Tagged("evaluate"),
+		flow.Wire4("predict_split", nodes.PredictFolder).
+			Reads(inferParams, inferModel, trainMemes, trainFeatures).Writes(inferPreds).Tagged("evaluate"),
 		flow.Node1("evaluate_split", nodes.EvaluatePredictions, inferPreds, inferMetrics).Tagged("evaluate"),
-	), "vilbert_validate", flow.Remap{Inputs: map[string]string{
-		trainMemes.Name(): RawMemes.Name(), trainFeatures.Name(): MMFDetectronLMDB.Name(),
-	}})
+	), "vilbert_validate", flow.Remap{Inputs: flow.Renames(
+		flow.Rename(trainMemes, RawMemes), flow.Rename(trainFeatures, MMFDetectronLMDB),
+	)})
 }
 
 // ViLBERTInference predicts a split, labelled or not, with a checkpoint:
 // the submission CSV (id, proba, label) and, when labels exist, metrics.
 func ViLBERTInference() *flow.Pipeline {
 	return flow.Namespaced(flow.New(
-		flow.Node4("predict_split", nodes.PredictFolder, inferParams, inferModel, trainMemes, trainFeatures, inferPreds).Tagged("inference"),
+		flow.Wire4("predict_split", nodes.PredictFolder).
+			Reads(inferParams, inferModel, trainMemes, trainFeatures).Writes(inferPreds).Tagged("inference"),
 		flow.Node1("write_submission", nodes.Submission, inferPreds, inferSubmission).Tagged("inference"),
 		flow.Node2("summarise_predictions", nodes.InferenceSummary, inferParams, inferPreds, inferReport).Tagged("inference"),
-	), "vilbert_inference", flow.Remap{Inputs: map[string]string{
-		trainMemes.Name(): RawMemes.Name(), trainFeatures.Name(): MMFDetectronLMDB.Name(),
-	}})
+	), "vilbert_inference", flow.Remap{Inputs: flow.Renames(
+		flow.Rename(trainMemes, RawMemes), flow.Rename(trainFeatures, MMFDetectronLMDB),
+	)})
 }
 
 // ViLBERTInferenceLocal classifies one meme given on the command line
@@ -47,9 +49,10 @@ func ViLBERTInference() *flow.Pipeline {
 // and prints and writes its probability.
 func ViLBERTInferenceLocal() *flow.Pipeline {
 	return flow.Namespaced(flow.New(
-		flow.Node3("predict_meme", nodes.PredictLocal, localParams, inferModel, trainFeatures, localResult).Tagged("inference"),
+		flow.Wire3("predict_meme", nodes.PredictLocal).
+			Reads(localParams, inferModel, trainFeatures).Writes(localResult).Tagged("inference"),
 	), "vilbert_inference_local", flow.Remap{
-		Inputs:     map[string]string{trainFeatures.Name(): MMFDetectronLMDB.Name()},
+		Inputs:     flow.Renames(flow.Rename(trainFeatures, MMFDetectronLMDB)),
 		Parameters: map[string]string{"meme": "inference_local"},
 	})
 }

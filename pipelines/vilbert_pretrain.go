@@ -23,7 +23,8 @@ var (
 func Pretrain() *flow.Pipeline {
 	return flow.Sum(
 		flow.New(indexSyntheticRegions()),
-		flow.New(flow.Node3x2("pretrain_vilbert", nodes.PretrainViLBERT, pretrainParams, SyntheticMemeFiles, SyntheticRegionIndex,
-			PretrainedViLBERT, pretrainHistory).Tagged("train")),
+		flow.New(flow.Wire3x2("pretrain_vilbert", nodes.PretrainViLBERT).
+			Reads(pretrainParams, SyntheticMemeFiles, SyntheticRegionIndex).
+			Writes(PretrainedViLBERT, pretrainHistory).Tagged("train")),
 	)
 }

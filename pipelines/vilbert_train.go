@@ -46,8 +46,10 @@ var (
 // score it, write the submission and the two charts.
 func trainEvaluate() *flow.Pipeline {
 	return flow.New(
-		flow.Node3x2("train_model", nodes.TrainModel, trainParams, trainMemes, trainFeatures, bestModel, history).Tagged("train"),
-		flow.Node4("predict_test", nodes.PredictFolder, testParams, bestModel, trainMemes, trainFeatures, testPreds).Tagged("evaluate"),
+		flow.Wire3x2("train_model", nodes.TrainModel).
+			Reads(trainParams, trainMemes, trainFeatures).Writes(bestModel, history).Tagged("train"),
+		flow.Wire4("predict_test", nodes.PredictFolder).
+			Reads(testParams, bestModel, trainMemes, trainFeatures).Writes(testPreds).Tagged("evaluate"),
 		flow.Node1("evaluate_test", nodes.EvaluatePredictions, testPreds, testMetrics).Tagged("evaluate"),
 		flow.Node1("write_submission", nodes.Submission, testPreds, submission).Tagged("evaluate"),
 		flow.Node1("plot_roc_curve", nodes.ROCCurvePlot, testPreds, rocCurve).Tagged("report"),
@@ -58,10 +60,10 @@ func trainEvaluate() *flow.Pipeline {
 // trainPipeline namespaces the template as name, reading memes and
 // region features from the given shared datasets.
 func trainPipeline(name string, memes catalog.Handle[nodes.MemeFolder], feats catalog.Handle[features.Reader]) *flow.Pipeline {
-	return flow.Namespaced(trainEvaluate(), name, flow.Remap{Inputs: map[string]string{
-		trainMemes.Name():    memes.Name(),
-		trainFeatures.Name(): feats.Name(),
-	}})
+	return flow.Namespaced(trainEvaluate(), name, flow.Remap{Inputs: flow.Renames(
+		flow.Rename(trainMemes, memes),
+		flow.Rename(trainFeatures, feats),
+	)})
 }
 
 // ViLBERTLMDBTrain trains ViLBERT on the Hateful Memes splits with MMF's

@@ -45,37 +45,49 @@ func captureStderr(t *testing.T, f func()) string {
 	return string(b)
 }
 
-// TestDataProcessingReportsAndStrictFails is issue 16 item 10 end to end:
-// `run --pipeline=data_processing` on a set with a train meme without a
-// label prints the problem and writes ok: false (exit 0);
-// --params data_processing.strict=true makes the run fail.
-func TestDataProcessingReportsAndStrictFails(t *testing.T) {
+// dataProcessingProject writes a data set whose train split has a meme
+// without a label, and a configuration for data_processing with params as
+// its parameters.yml; it returns the conf folder, the data folder and
+// the report's path.
+func dataProcessingProject(t *testing.T, params string) (conf, data, report string) {
+	t.Helper()
 	root := t.TempDir()
-	data, conf := filepath.Join(root, "data"), filepath.Join(root, "conf")
+	data, conf = filepath.Join(root, "data"), filepath.Join(root, "conf")
 	os.MkdirAll(filepath.Join(data, "img"), 0o755)
 	os.MkdirAll(filepath.Join(conf, "base"), 0o755)
 	os.WriteFile(filepath.Join(data, "train.jsonl"), []byte(
 		`{"id": 1, "img": "img/1.png", "text": "a", "label": 0}`+"\n"+
 			`{"id": 2, "img": "img/1.png", "text": "b"}`+"\n"), 0o644)
 	os.WriteFile(filepath.Join(data, "img", "1.png"), tinyPNG(t), 0o644)
-	report := filepath.Join(root, "out", "data_report.json")
+	report = filepath.Join(root, "out", "data_report.json")
 	os.WriteFile(filepath.Join(conf, "base", "catalog.yml"), []byte(
 		"raw_memes: {type: meme_folder, filepath: "+data+"}\n"+
 			"data_report: {type: json, filepath: "+report+"}\n"+
 			"data_report_chart: {type: png, filepath: "+filepath.Join(root, "out", "chart.png")+"}\n"), 0o644)
-	os.WriteFile(filepath.Join(conf, "base", "parameters.yml"), []byte(
-		"data_processing: {decode_images: true, workers: 1, strict: false}\n"), 0o644)
+	os.WriteFile(filepath.Join(conf, "base", "parameters.yml"), []byte(params), 0o644)
+	return conf, data, report
+}
 
-	run := func(extra ...string) (int, string) {
-		var out, errb bytes.Buffer
-		app := &cli.App{Registry: newRegistry(), Stdout: &out, Stderr: &errb}
-		code := 0
-		printed := captureStderr(t, func() {
-			code = app.Main(context.Background(), append([]string{"run", "--pipeline=data_processing", "--conf-source", conf}, extra...))
-		})
-		return code, printed + errb.String() + out.String()
-	}
-	code, out := run()
+// runDataProcessing runs data_processing in this process and returns the
+// exit status and everything printed.
+func runDataProcessing(t *testing.T, conf string, extra ...string) (int, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	app := &cli.App{Registry: newRegistry(), Stdout: &out, Stderr: &errb}
+	code := 0
+	printed := captureStderr(t, func() {
+		code = app.Main(context.Background(), append([]string{"run", "--pipeline=data_processing", "--conf-source", conf}, extra...))
+	})
+	return code, printed + errb.String() + out.String()
+}
+
+// TestDataProcessingReportsAndStrictFails is issue 16 item 10 end to end:
+// `run --pipeline=data_processing` on a set with a train meme without a
+// label prints the problem and writes ok: false (exit 0);
+// --params data_processing.strict=true makes the run fail.
+func TestDataProcessingReportsAndStrictFails(t *testing.T) {
+	conf, data, report := dataProcessingProject(t, "data_processing: {decode_images: true, workers: 1, strict: false}\n")
+	code, out := runDataProcessing(t, conf)
 	if code != 0 || !strings.Contains(out, "1 problem in "+data) || !strings.Contains(out, "train: 1 meme without a label, in a labelled split: 2") {
 		t.Fatalf("exit %d, output:\n%s", code, out)
 	}
@@ -88,12 +100,52 @@ func TestDataProcessingReportsAndStrictFails(t *testing.T) {
 		t.Fatalf("report %s: %v %+v", report, err, rep)
 	}
 	os.Remove(report)
-	code, out = run("--params", "data_processing.strict=true")
+	code, out = runDataProcessing(t, conf, "--params", "data_processing.strict=true")
 	if code == 0 || !strings.Contains(out, "data_processing.strict is true") {
 		t.Fatalf("strict: exit %d, output:\n%s", code, out)
 	}
 	if _, err := os.Stat(report); !os.IsNotExist(err) {
 		t.Errorf("a failed strict run wrote the report: %v", err)
+	}
+}
+
+// TestMisconfiguredRunStopsBeforeAnything pins what already worked
+// (issue 16, "already working"): malformed or misspelled configuration
+// stops `run` before any node, naming the file and line (and the nearest
+// valid key), and writes nothing.
+func TestMisconfiguredRunStopsBeforeAnything(t *testing.T) {
+	for _, c := range []struct {
+		name, params string
+		extra        []string
+		want         []string
+	}{
+		{"malformed YAML", "data_processing:\n  decode_images: [true\n  workers: 1\n", nil,
+			[]string{"parameters.yml:"}},
+		{"misspelled key", "data_processing:\n  decode_images: true\n  workers: 1\n  strikt: true\n", nil,
+			[]string{"parameters.yml:4", "strikt", `"strict"`}},
+		{"wrong type", "data_processing:\n  decode_images: true\n  workers: many\n  strict: false\n", nil,
+			[]string{"parameters.yml:3", "workers"}},
+		{"misspelled --params key", "data_processing: {decode_images: true, workers: 1, strict: false}\n", []string{"--params", "data_processing.strickt=true"},
+			[]string{"strickt", "strict"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			conf, _, report := dataProcessingProject(t, c.params)
+			code, out := runDataProcessing(t, conf, c.extra...)
+			if code == 0 {
+				t.Fatalf("exit 0:\n%s", out)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+			if strings.Contains(out, "running node") {
+				t.Errorf("a node ran:\n%s", out)
+			}
+			if _, err := os.Stat(filepath.Dir(report)); !os.IsNotExist(err) {
+				t.Errorf("the run wrote output: %v", err)
+			}
+		})
 	}
 }
 

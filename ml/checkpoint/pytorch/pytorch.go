@@ -5,7 +5,8 @@
 // a clear error naming the class (or, with Options.Lenient, keeps that
 // object as inert data beside the weights, as MMF's configs are). A
 // function or class stored as a value (never called, even an allowlisted
-// one) is refused the same way, naming its key.
+// one) is refused by strict decoding wherever it is, and inside the
+// state dict even with Lenient, naming its key.
 //
 // Both layouts are read: the zip archive of torch ≥ 1.6
 // (<prefix>/data.pkl plus one <prefix>/data/<key> entry per storage,

@@ -184,7 +184,9 @@ func checkReplaceable(dir string) error {
 		return fmt.Errorf("viz: build %s: the directory is not empty (%s%s) and holds no %s, so mmc did not build it; refusing to delete its contents (choose an empty or new directory)",
 			dir, strings.Join(names, ", "), more, BuildMarker)
 	}
-	if err := checkOwned(dir, false); err != nil {
+	// Files removed from a build since are no reason to refuse: only
+	// foreign or changed ones would be lost.
+	if err := checkOwned(dir, true); err != nil {
 		return fmt.Errorf("viz: build %s: refusing to replace it: %w", dir, err)
 	}
 	return nil

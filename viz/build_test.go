@@ -153,6 +153,11 @@ func TestBuildIntoEmptyMissingAndLinkedDirectories(t *testing.T) {
 	if err := Build(filepath.Join(parent, "a", "b", "new"), sampleGraph()); err != nil {
 		t.Fatalf("missing directory: %v", err)
 	}
+	// A build with files deleted since is still ours to replace.
+	os.Remove(filepath.Join(parent, "a", "b", "new", "app.js"))
+	if err := Build(filepath.Join(parent, "a", "b", "new"), sampleGraph()); err != nil {
+		t.Fatalf("build with a file deleted: %v", err)
+	}
 	// A link to a previous build: the build behind it is replaced, the
 	// link stays a link.
 	link := filepath.Join(parent, "www")

@@ -4,10 +4,10 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"image"
 	"image/png"
 	"io/fs"
@@ -25,25 +25,8 @@ import (
 	"testing"
 	"time"
 
-	"mmc/cli"
 	"mmc/features/h5store"
 )
-
-// captureStderr runs f with os.Stderr sent to a file (nodes print there)
-// and returns what was written.
-func captureStderr(t *testing.T, f func()) string {
-	t.Helper()
-	tmp, err := os.CreateTemp(t.TempDir(), "stderr")
-	if err != nil {
-		t.Fatal(err)
-	}
-	old := os.Stderr
-	os.Stderr = tmp
-	defer func() { os.Stderr = old }()
-	f()
-	b, _ := os.ReadFile(tmp.Name())
-	return string(b)
-}
 
 // dataProcessingProject writes a data set whose train split has a meme
 // without a label, and a configuration for data_processing with params as
@@ -68,17 +51,17 @@ func dataProcessingProject(t *testing.T, params string) (conf, data, report stri
 	return conf, data, report
 }
 
-// runDataProcessing runs data_processing in this process and returns the
-// exit status and everything printed.
+// runDataProcessing runs data_processing as the mmc binary would and
+// returns its exit status and everything it printed.
 func runDataProcessing(t *testing.T, conf string, extra ...string) (int, string) {
 	t.Helper()
-	var out, errb bytes.Buffer
-	app := &cli.App{Registry: newRegistry(), Stdout: &out, Stderr: &errb}
-	code := 0
-	printed := captureStderr(t, func() {
-		code = app.Main(context.Background(), append([]string{"run", "--pipeline=data_processing", "--conf-source", conf}, extra...))
-	})
-	return code, printed + errb.String() + out.String()
+	cmd, out := startCLIChild(t, t.TempDir(), append([]string{"run", "--pipeline=data_processing", "--conf-source", conf}, extra...)...)
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatal(err)
+	}
+	return cmd.ProcessState.ExitCode(), out.String()
 }
 
 // TestDataProcessingReportsAndStrictFails is issue 16 item 10 end to end:
@@ -158,9 +141,10 @@ func tinyPNG(t *testing.T) []byte {
 	return buf.Bytes()
 }
 
-// TestReliabilityChild is the child process of the kill tests: it runs
-// the command line in MMC_RELIAB_ARGS (separated by the unit separator, 0x1f) in the folder
-// MMC_RELIAB_DIR and exits with its status.
+// TestReliabilityChild is the child process of the end-to-end tests: it
+// runs main with the command line in MMC_RELIAB_ARGS (separated by the
+// unit separator, 0x1f) in the folder MMC_RELIAB_DIR, and exits with its
+// status.
 func TestReliabilityChild(t *testing.T) {
 	dir := os.Getenv("MMC_RELIAB_DIR")
 	if dir == "" {
@@ -180,8 +164,9 @@ func TestReliabilityChild(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	app := &cli.App{Registry: newRegistry(), Stdout: os.Stdout, Stderr: os.Stderr}
-	os.Exit(app.Main(context.Background(), strings.Split(os.Getenv("MMC_RELIAB_ARGS"), "\x1f")))
+	// Exactly what the mmc binary does with these arguments.
+	os.Args = append([]string{"mmc"}, strings.Split(os.Getenv("MMC_RELIAB_ARGS"), "\x1f")...)
+	main()
 }
 
 // lockedBuffer collects a child's output while the test reads it.

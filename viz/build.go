@@ -141,6 +141,7 @@ func (s *site) files() (map[string][]byte, error) {
 // buildTarget is the directory Build replaces: dir itself, or what it
 // points to when dir is a symbolic link (the link is kept).
 func buildTarget(dir string) (string, error) {
+	dir = filepath.Clean(dir) // "site/" names the folder site, not something in it
 	fi, err := os.Lstat(dir)
 	if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
 		return dir, nil

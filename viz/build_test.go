@@ -153,6 +153,10 @@ func TestBuildIntoEmptyMissingAndLinkedDirectories(t *testing.T) {
 	if err := Build(filepath.Join(parent, "a", "b", "new"), sampleGraph()); err != nil {
 		t.Fatalf("missing directory: %v", err)
 	}
+	// A trailing slash names the same folder.
+	if err := Build(filepath.Join(parent, "a", "b", "new")+"/", sampleGraph()); err != nil {
+		t.Fatalf("trailing slash: %v", err)
+	}
 	// A build with files deleted since is still ours to replace.
 	os.Remove(filepath.Join(parent, "a", "b", "new", "app.js"))
 	if err := Build(filepath.Join(parent, "a", "b", "new"), sampleGraph()); err != nil {

@@ -560,3 +560,43 @@ func TestRunOnFullDiskKeepsOldOutputs(t *testing.T) {
 		}
 	}
 }
+
+// TestMaliciousCheckpointNeverRuns pins what already worked (issue 16,
+// "already working"): a checkpoint given as init_weights whose pickle
+// would run `touch pwned_by_pickle` in Python (testdata/evil_reduce.pth,
+// from scripts/fixtures/pickle_globals.py) is read without running
+// anything; the run fails naming the file (its weights do not fit the
+// model) and no file appears.
+func TestMaliciousCheckpointNeverRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("generates a data set first")
+	}
+	evil, err := filepath.Abs(filepath.Join("testdata", "evil_reduce.pth"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := smallSyntheticConf(t, 16, 16)
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"run", "--pipeline=synthetic_memes", "--conf-source", conf},
+		{"run", "--pipeline=vilbert_synthetic_train", "--conf-source", conf, "--params",
+			"vilbert_synthetic_train.train.model.vilbert.v_feature_size=16,vilbert_synthetic_train.train.model.init_weights=" + evil},
+	} {
+		cmd, out := startCLIChild(t, dir, args...)
+		err := cmd.Wait()
+		if args[1] == "--pipeline=synthetic_memes" {
+			if err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(out.String(), evil) {
+			t.Errorf("training from the malicious checkpoint: %v, want a failure naming %s:\n%s", err, evil, out)
+		}
+	}
+	for _, d := range []string{dir, conf, filepath.Dir(evil), "."} {
+		if _, err := os.Stat(filepath.Join(d, "pwned_by_pickle")); err == nil {
+			t.Fatalf("the pickle's command ran: %s exists", filepath.Join(d, "pwned_by_pickle"))
+		}
+	}
+}

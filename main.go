@@ -7,10 +7,11 @@ import (
 	"context"
 	"os"
 
+	"mmc/catalog/formats"
 	"mmc/cli"
 )
 
 func main() {
-	app := &cli.App{Registry: newRegistry(), Stdout: os.Stdout, Stderr: os.Stderr}
+	app := &cli.App{Registry: newRegistry(), Formats: formats.All(), Stdout: os.Stdout, Stderr: os.Stderr}
 	os.Exit(app.Main(context.Background(), os.Args[1:]))
 }

@@ -19,6 +19,8 @@ func newRegistry() *flow.Registry {
 		func() *flow.Pipeline {
 			return flow.Sum(pipelines.Default(), pipelines.SyntheticDataProcessing())
 		})
+	r.Add("extract_features", "run the configured image feature extractor over raw_memes' images into an HDF5 feature store",
+		pipelines.ExtractFeatures)
 	r.Add("vilbert_synthetic_train", "train and evaluate a small ViLBERT on the synthetic set",
 		pipelines.SyntheticTrain)
 	r.Add("synthetic_baselines", "text-only and image-only baselines on the synthetic set (they should score near chance)",
@@ -29,7 +31,7 @@ func newRegistry() *flow.Registry {
 	r.Add("vilbert_validate", "evaluate a trained ViLBERT checkpoint on a labelled split", pipelines.ViLBERTValidate)
 	r.Add("vilbert_inference", "write submission CSVs from a trained ViLBERT checkpoint", pipelines.ViLBERTInference)
 	r.Add("vilbert_inference_local", "classify one meme given on the command line", pipelines.ViLBERTInferenceLocal)
-	r.Add("text_only_baseline", "text-only linear baseline on the caption's words", pipelines.TextOnlyBaseline)
+	r.Add("text_only_baseline", "text-only baseline: Text BERT (12-layer BERT-base, from bert-base-uncased) on the caption alone", pipelines.TextOnlyBaseline)
 	r.Add("vilbert_pretrain", "pre-train the synthetic demo's ViLBERT (masked tokens and regions, image-text alignment)", pipelines.Pretrain)
 	r.Add("image_only_baseline", "image-only linear baseline on pooled region features", pipelines.ImageOnlyBaseline)
 

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"mmc/catalog"
+	"mmc/catalog/formats"
 	"mmc/config"
 	"mmc/flow"
 )
@@ -37,7 +38,7 @@ func TestBuiltPipelinesValidate(t *testing.T) {
 		if err != nil {
 			t.Fatalf("env %s: %v", env, err)
 		}
-		cat, err := catalog.New(cfg.Catalog, cfg.Parameters, catalog.Options{})
+		cat, err := catalog.New(cfg.Catalog, cfg.Parameters, catalog.Options{Formats: formats.All()})
 		if err != nil {
 			t.Fatalf("env %s: %v", env, err)
 		}

@@ -46,6 +46,9 @@ type Options struct {
 	SaveVersion string
 	// LoadVersions pins the version loaded per dataset name (--load-versions).
 	LoadVersions map[string]string
+	// Formats are the dataset types "type:" may name; nil means Builtin().
+	// An application passes its full list (see catalog/formats.All).
+	Formats []Format
 }
 
 // Resolution is what a dataset name resolves to.
@@ -62,6 +65,7 @@ type Catalog struct {
 	conf     *config.Tree
 	params   *config.Tree
 	opts     Options
+	formats  formatSet
 	entries  map[string]*rawEntry
 	patterns []*pattern
 
@@ -103,7 +107,14 @@ func New(conf, params *config.Tree, opts Options) (*Catalog, error) {
 			return nil, fmt.Errorf("--load-versions %s: %w", name, err)
 		}
 	}
-	c := &Catalog{conf: conf, params: params, opts: opts, entries: map[string]*rawEntry{},
+	if opts.Formats == nil {
+		opts.Formats = Builtin()
+	}
+	formats, err := newFormatSet(opts.Formats)
+	if err != nil {
+		return nil, err
+	}
+	c := &Catalog{conf: conf, params: params, opts: opts, formats: formats, entries: map[string]*rawEntry{},
 		datasets: map[string]Dataset{}, memory: map[string]any{}}
 	var catchAll []string
 	for _, key := range conf.Keys() {
@@ -112,7 +123,7 @@ func New(conf, params *config.Tree, opts Options) (*Catalog, error) {
 			return nil, fmt.Errorf("%s: catalog entry %q must be a mapping with a type", conf.Source(key), key)
 		}
 		if _, ok := m["type"].(string); !ok {
-			return nil, fmt.Errorf("%s: catalog entry %q has no type (one of: %s)", conf.Source(key), key, strings.Join(Formats(), ", "))
+			return nil, fmt.Errorf("%s: catalog entry %q has no type (one of: %s)", conf.Source(key), key, strings.Join(c.formats.names(), ", "))
 		}
 		e := &rawEntry{key: key, values: m, pos: conf.Source(key)}
 		if !strings.Contains(key, "{") {
@@ -327,9 +338,10 @@ func (c *Catalog) buildSpec(name string, e *rawEntry, vals map[string]string) (*
 			return nil, fmt.Errorf("%s: dataset %q: %s has the wrong type (%T)", c.conf.Source(e.key+"."+k), name, k, v)
 		}
 	}
-	f, ok := LookupFormat(s.Type)
+	f, ok := c.formats[s.Type]
 	if !ok {
-		return nil, fmt.Errorf("%s: dataset %q: unknown dataset type %q%s (known: %s)", c.conf.Source(e.key+".type"), name, s.Type, config.DidYouMean(s.Type, Formats()), strings.Join(Formats(), ", "))
+		known := c.formats.names()
+		return nil, fmt.Errorf("%s: dataset %q: unknown dataset type %q%s (known: %s)", c.conf.Source(e.key+".type"), name, s.Type, config.DidYouMean(s.Type, known), strings.Join(known, ", "))
 	}
 	if f.NeedsFilepath && s.Filepath == "" {
 		return nil, fmt.Errorf("%s: dataset %q: type %s needs a filepath", e.pos, name, s.Type)
@@ -386,7 +398,7 @@ func (c *Catalog) Check(name string, t reflect.Type) error {
 	case Memory:
 		return nil
 	}
-	f, _ := LookupFormat(res.Spec.Type)
+	f := c.formats[res.Spec.Type]
 	if f.Accepts != nil {
 		if err := f.Accepts(t); err != nil {
 			return fmt.Errorf("%s: dataset %q: type %s %v", res.Spec.Pos, name, res.Spec.Type, err)
@@ -410,7 +422,7 @@ func (c *Catalog) dataset(name string) (Dataset, error) {
 	if res.Kind == Memory || res.Spec == nil {
 		return nil, nil
 	}
-	f, _ := LookupFormat(res.Spec.Type)
+	f := c.formats[res.Spec.Type]
 	var ds Dataset
 	if res.Spec.Versioned {
 		ds, err = newVersioned(*res.Spec, f, c.opts.SaveVersion, c.opts.LoadVersions[name])

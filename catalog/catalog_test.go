@@ -316,13 +316,25 @@ func TestUnknownTypeAtResolve(t *testing.T) {
 	}
 }
 
-func TestRegisterPanics(t *testing.T) {
-	defer func() {
-		if recover() == nil {
-			t.Error("duplicate Register did not panic")
+func TestFormatListErrors(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		formats []Format
+		want    string
+	}{
+		{"duplicate", append(Builtin(), Format{Name: "json", New: newJSON}), `"json" given twice`},
+		{"no constructor", []Format{{Name: "x"}}, `"x" needs a Name and a New function`},
+		{"no name", []Format{{New: newJSON}}, "needs a Name"},
+	} {
+		if _, err := New(nil, nil, Options{Formats: c.formats}); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want %q", c.name, err, c.want)
 		}
-	}()
-	Register(Format{Name: "json", New: newJSON})
+	}
+	// Only the formats passed are known.
+	c2, _ := newCatalog(t, "x: {type: json, filepath: f}\n", "", Options{Formats: []Format{{Name: "text", New: newText}}})
+	if _, err := c2.Load(context.Background(), "x", reflect.TypeFor[int]()); err == nil || !strings.Contains(err.Error(), "known: text") {
+		t.Errorf("json not passed: error %v, want it unknown", err)
+	}
 }
 
 // FuzzReadJSONL checks the JSONL reader on arbitrary bytes: no panics,

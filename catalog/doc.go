@@ -33,13 +33,14 @@
 //
 // # Adding a format from another package
 //
-// A format is registered once, from an init function, and is then usable
-// as "type: <name>" in any catalog file (the package must be imported by
-// the binary, e.g. with a blank import in registry.go or in the nodes
-// package that uses it; catalog/featureds is a complete example):
+// A format is a value, not a side effect: a function returns it, and the
+// application lists it once in the formats it passes to New
+// (Options.Formats; mmc's list is catalog/formats.All). It is then usable
+// as "type: <name>" in any catalog file; catalog/featureds is a complete
+// example:
 //
-//	func init() {
-//		catalog.Register(catalog.Format{
+//	func MyFeatures() catalog.Format {
+//		return catalog.Format{
 //			Name: "my_features",
 //			Doc:  "region features in my store",
 //			// Accepts states the Go types a handle may have.
@@ -53,7 +54,7 @@
 //				}
 //				return &myDataset{path: s.Filepath, maxReaders: args.MaxReaders}, nil
 //			},
-//		})
+//		}
 //	}
 //
 // The dataset implements Dataset: Load(ctx, t) returns a value assignable

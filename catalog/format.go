@@ -6,7 +6,6 @@ import (
 	"reflect"
 	"sort"
 	"strings"
-	"sync"
 
 	"mmc/config"
 )
@@ -86,39 +85,29 @@ type Format struct {
 	NeedsFilepath bool
 }
 
-var (
-	formatsMu sync.RWMutex
-	formats   = map[string]Format{}
-)
+// formatSet indexes the formats one catalog knows, by name.
+type formatSet map[string]Format
 
-// Register adds a format. Registering a name twice, or a format without
-// a name or constructor, is a programming error and panics.
-func Register(f Format) {
-	if f.Name == "" || f.New == nil {
-		panic("catalog.Register: format needs a Name and a New function")
+// newFormatSet indexes fs; a format without a name or constructor, or a
+// name given twice, is an error.
+func newFormatSet(fs []Format) (formatSet, error) {
+	set := make(formatSet, len(fs))
+	for _, f := range fs {
+		if f.Name == "" || f.New == nil {
+			return nil, fmt.Errorf("catalog format %q needs a Name and a New function", f.Name)
+		}
+		if _, dup := set[f.Name]; dup {
+			return nil, fmt.Errorf("catalog format %q given twice", f.Name)
+		}
+		set[f.Name] = f
 	}
-	formatsMu.Lock()
-	defer formatsMu.Unlock()
-	if _, dup := formats[f.Name]; dup {
-		panic(fmt.Sprintf("catalog.Register: format %q registered twice", f.Name))
-	}
-	formats[f.Name] = f
+	return set, nil
 }
 
-// LookupFormat returns the registered format called name.
-func LookupFormat(name string) (Format, bool) {
-	formatsMu.RLock()
-	defer formatsMu.RUnlock()
-	f, ok := formats[name]
-	return f, ok
-}
-
-// Formats lists the registered format names, sorted.
-func Formats() []string {
-	formatsMu.RLock()
-	defer formatsMu.RUnlock()
-	names := make([]string, 0, len(formats))
-	for n := range formats {
+// names lists the format names, sorted.
+func (s formatSet) names() []string {
+	names := make([]string, 0, len(s))
+	for n := range s {
 		names = append(names, n)
 	}
 	sort.Strings(names)

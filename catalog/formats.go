@@ -20,19 +20,25 @@ import (
 	"mmc/config"
 )
 
-func init() {
-	Register(Format{Name: "json", Doc: "one JSON document, decoded into the handle's type",
-		New: newJSON, Accepts: acceptSerialisable, NeedsFilepath: true})
-	Register(Format{Name: "jsonl", Doc: "one JSON value per line: []T, or iter.Seq2[T, error] to stream",
-		New: newJSONL, Accepts: acceptJSONL, NeedsFilepath: true})
-	Register(Format{Name: "text", Doc: "a text file as string or []byte",
-		New: newText, Accepts: AcceptTypes(reflect.TypeFor[string](), reflect.TypeFor[[]byte]()), NeedsFilepath: true})
-	Register(Format{Name: "png", Doc: "a PNG image as image.Image",
-		New: newPNG, Accepts: AcceptTypes(reflect.TypeFor[image.Image]()), NeedsFilepath: true})
-	Register(Format{Name: "csv", Doc: "CSV with a header row: [][]string (header first) or []struct (columns by csv tag)",
-		New: newCSV, Accepts: acceptCSV, NeedsFilepath: true})
-	Register(Format{Name: "memory", Doc: "kept in memory for the run; same as no entry",
-		New: func(s Spec) (Dataset, error) { return &memoryDataset{name: s.Name}, nil }})
+// Builtin returns the generic formats every catalog knows (json, jsonl,
+// text, png, csv, memory, png_folder); New uses them when
+// Options.Formats is nil.
+func Builtin() []Format {
+	return []Format{
+		{Name: "json", Doc: "one JSON document, decoded into the handle's type",
+			New: newJSON, Accepts: acceptSerialisable, NeedsFilepath: true},
+		{Name: "jsonl", Doc: "one JSON value per line: []T, or iter.Seq2[T, error] to stream",
+			New: newJSONL, Accepts: acceptJSONL, NeedsFilepath: true},
+		{Name: "text", Doc: "a text file as string or []byte",
+			New: newText, Accepts: AcceptTypes(reflect.TypeFor[string](), reflect.TypeFor[[]byte]()), NeedsFilepath: true},
+		{Name: "png", Doc: "a PNG image as image.Image",
+			New: newPNG, Accepts: AcceptTypes(reflect.TypeFor[image.Image]()), NeedsFilepath: true},
+		{Name: "csv", Doc: "CSV with a header row: [][]string (header first) or []struct (columns by csv tag)",
+			New: newCSV, Accepts: acceptCSV, NeedsFilepath: true},
+		{Name: "memory", Doc: "kept in memory for the run; same as no entry",
+			New: func(s Spec) (Dataset, error) { return &memoryDataset{name: s.Name}, nil }},
+		pngFolderFormat(),
+	}
 }
 
 func acceptSerialisable(t reflect.Type) error {

@@ -15,11 +15,11 @@ import (
 	"mmc/atomicfile"
 )
 
-func init() {
-	Register(Format{Name: "png_folder",
+func pngFolderFormat() Format {
+	return Format{Name: "png_folder",
 		Doc:     "a folder of PNG files as map[name]image.Image (name = file name without .png); saved whole, atomically",
 		New:     func(s Spec) (Dataset, error) { return &pngFolder{path: s.Filepath}, nil },
-		Accepts: AcceptTypes(reflect.TypeFor[map[string]image.Image]()), NeedsFilepath: true})
+		Accepts: AcceptTypes(reflect.TypeFor[map[string]image.Image]()), NeedsFilepath: true}
 }
 
 // pngFolder is a directory of PNG images, like Hateful Memes' img/.

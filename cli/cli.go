@@ -30,6 +30,9 @@ type App struct {
 	// Program is how the user started the binary, for printed commands
 	// ("go run ." by default).
 	Program string
+	// Formats are the catalog's dataset types (catalog/formats.All in
+	// mmc); nil means catalog.Builtin().
+	Formats []catalog.Format
 }
 
 type command struct {
@@ -38,10 +41,10 @@ type command struct {
 	run     func(a *App, ctx context.Context, args []string) error
 }
 
-var commands []command
-
-func init() {
-	commands = []command{
+// commands lists the subcommands (a function, not a package variable:
+// the commands refer back to the list through usage).
+func commands() []command {
+	return []command{
 		{"run", "run a pipeline (default __default__)", (*App).cmdRun},
 		{"registry", "list registered pipelines, or describe one", (*App).cmdRegistry},
 		{"catalog", "list the datasets of a pipeline and how each resolves", (*App).cmdCatalog},
@@ -72,7 +75,7 @@ func (a *App) Main(ctx context.Context, args []string) int {
 		a.usage(a.Stdout)
 		return 0
 	}
-	for _, c := range commands {
+	for _, c := range commands() {
 		if c.name != name {
 			continue
 		}
@@ -94,8 +97,9 @@ func (a *App) Main(ctx context.Context, args []string) int {
 		fmt.Fprintf(a.Stderr, "error: %v\n", err)
 		return 1
 	}
-	names := make([]string, len(commands))
-	for i, c := range commands {
+	cmds := commands()
+	names := make([]string, len(cmds))
+	for i, c := range cmds {
 		names[i] = c.name
 	}
 	fmt.Fprintf(a.Stderr, "error: unknown command %q%s\n\n", name, config.DidYouMean(name, names))
@@ -105,7 +109,7 @@ func (a *App) Main(ctx context.Context, args []string) int {
 
 func (a *App) usage(w io.Writer) {
 	fmt.Fprintf(w, "mmc trains and serves multimodal meme classifiers as Kedro-style pipelines.\n\nUsage: %s <command> [flags]\n\nCommands:\n", a.Program)
-	for _, c := range commands {
+	for _, c := range commands() {
 		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintf(w, "\nWith no command, runs the __default__ pipeline. '%s <command> --help' shows a command's flags.\n", a.Program)
@@ -198,12 +202,12 @@ func (c *confFlags) loadLogged(stderr io.Writer) (*config.Config, error) {
 
 // catalog reads the configuration and builds its catalog, for the
 // commands that only inspect datasets (catalog list, viz).
-func (c *confFlags) catalog(stderr io.Writer) (*config.Config, *catalog.Catalog, error) {
+func (c *confFlags) catalog(stderr io.Writer, formats []catalog.Format) (*config.Config, *catalog.Catalog, error) {
 	cfg, err := c.loadLogged(stderr)
 	if err != nil {
 		return nil, nil, err
 	}
-	cat, err := catalog.New(cfg.Catalog, cfg.Parameters, catalog.Options{})
+	cat, err := catalog.New(cfg.Catalog, cfg.Parameters, catalog.Options{Formats: formats})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -87,7 +87,7 @@ func (a *App) cmdCatalog(_ context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	_, cat, err := cf.catalog(a.Stderr)
+	_, cat, err := cf.catalog(a.Stderr, a.Formats)
 	if err != nil {
 		return err
 	}

@@ -39,7 +39,7 @@ func (a *App) cmdViz(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg, cat, err := cf.catalog(a.Stderr)
+	cfg, cat, err := cf.catalog(a.Stderr, a.Formats)
 	if err != nil {
 		return err
 	}

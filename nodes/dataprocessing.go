@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"io"
 	"io/fs"
 	"math"
-	"os"
 	"runtime"
 	"slices"
 	"sort"
@@ -18,24 +16,8 @@ import (
 
 	"mmc/memes"
 	"mmc/plot"
+	"mmc/progress"
 )
-
-// MemeFolder is a Hateful Memes style data set on disk: the memes of
-// each split file found under Root (Root/<split>.jsonl, images relative
-// to Root). The meme_folder catalog format loads it leniently, so that
-// bad lines are reported instead of stopping the load.
-type MemeFolder struct {
-	Root   string
-	Splits []MemeSplit
-}
-
-// MemeSplit is one split file's memes, in file order (duplicates kept),
-// and the lines that could not be read as a meme ("file:line: reason").
-type MemeSplit struct {
-	Name     string
-	Memes    []memes.Meme
-	BadLines []string
-}
 
 // DataProcessingParams configures the data_processing report.
 type DataProcessingParams struct {
@@ -128,17 +110,18 @@ type DuplicateID struct {
 
 // SummariseMemes validates and summarises a data set. Every image is
 // checked, in parallel, and each problem is listed in the report and
-// printed on stderr. The node fails when the folder holds no split at
-// all, or, with p.Strict, when there is any problem.
-func SummariseMemes(ctx context.Context, f MemeFolder, p DataProcessingParams) (DataReport, error) {
-	return summariseMemes(ctx, f, p, os.Stderr)
+// told through progress.Logf. The node fails when the folder holds no
+// split at all, or, with p.Strict, when there is any problem.
+func SummariseMemes(ctx context.Context, f memes.Folder, p DataProcessingParams) (DataReport, error) {
+	return summariseMemes(ctx, f, p, progress.Logf)
 }
 
 // maxPrintedProblems bounds what summariseMemes prints; the report lists
 // every problem.
 const maxPrintedProblems = 20
 
-func summariseMemes(ctx context.Context, f MemeFolder, p DataProcessingParams, w io.Writer) (DataReport, error) {
+// summariseMemes is SummariseMemes telling the problems through logf.
+func summariseMemes(ctx context.Context, f memes.Folder, p DataProcessingParams, logf func(format string, args ...any)) (DataReport, error) {
 	if len(f.Splits) == 0 {
 		return DataReport{}, fmt.Errorf("data_processing: no split files (*.jsonl) under %s", f.Root)
 	}
@@ -194,13 +177,13 @@ func summariseMemes(ctx context.Context, f MemeFolder, p DataProcessingParams, w
 		return rep, nil
 	}
 	lines := problemLines(rep)
-	fmt.Fprintf(w, "data_processing: %s in %s (the data report lists them all):\n", dpCount(rep.Problems, "problem"), rep.Root)
+	logf("data_processing: %s in %s (the data report lists them all):", dpCount(rep.Problems, "problem"), rep.Root)
 	for i, l := range lines {
 		if i == maxPrintedProblems {
-			fmt.Fprintf(w, "  … and %d more lines\n", len(lines)-i)
+			logf("  … and %d more lines", len(lines)-i)
 			break
 		}
-		fmt.Fprintf(w, "  %s\n", l)
+		logf("  %s", l)
 	}
 	if p.Strict {
 		return DataReport{}, fmt.Errorf("data_processing: %s in %s, and data_processing.strict is true (first: %s)", dpCount(rep.Problems, "problem"), rep.Root, lines[0])
@@ -249,7 +232,7 @@ func problemLines(rep DataReport) []string {
 	return out
 }
 
-func summariseSplit(s MemeSplit, imgErr map[string]error) SplitReport {
+func summariseSplit(s memes.Split, imgErr map[string]error) SplitReport {
 	sr := SplitReport{
 		Name: s.Name, Memes: len(s.Memes),
 		MissingImages: []ImageProblem{}, UnreadableImages: []ImageProblem{},
@@ -320,7 +303,7 @@ func summariseSplit(s MemeSplit, imgErr map[string]error) SplitReport {
 
 // checkAllImages checks each distinct image path once, with a pool of
 // workers, and returns the error of every bad one.
-func checkAllImages(ctx context.Context, f MemeFolder, p DataProcessingParams) (map[string]error, error) {
+func checkAllImages(ctx context.Context, f memes.Folder, p DataProcessingParams) (map[string]error, error) {
 	var first []memes.Meme // the first meme showing each image
 	seen := map[string]bool{}
 	for _, s := range f.Splits {

@@ -3,6 +3,7 @@ package nodes
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"image"
 	"image/png"
 	"os"
@@ -64,7 +65,7 @@ func TestSummariseMemesLabelsAndEmptySplits(t *testing.T) {
 			}
 			f := loadFolder(t, root)
 			var out bytes.Buffer
-			rep, err := summariseMemes(context.Background(), f, DataProcessingParams{Workers: 1}, &out)
+			rep, err := summariseMemes(context.Background(), f, DataProcessingParams{Workers: 1}, bufLogf(&out))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -95,7 +96,7 @@ func TestSummariseMemesLabelsAndEmptySplits(t *testing.T) {
 				}
 			}
 			out.Reset()
-			_, err = summariseMemes(context.Background(), f, DataProcessingParams{Workers: 1, Strict: true}, &out)
+			_, err = summariseMemes(context.Background(), f, DataProcessingParams{Workers: 1, Strict: true}, bufLogf(&out))
 			if c.ok && err != nil {
 				t.Errorf("strict on a clean set: %v", err)
 			}
@@ -116,7 +117,7 @@ func TestSummariseMemesPrintsAtMostAScreenful(t *testing.T) {
 	}
 	os.WriteFile(filepath.Join(root, "train.jsonl"), []byte(strings.Join(lines, "\n")), 0o644)
 	var out bytes.Buffer
-	rep, err := summariseMemes(context.Background(), loadFolder(t, root), DataProcessingParams{Workers: 1}, &out)
+	rep, err := summariseMemes(context.Background(), loadFolder(t, root), DataProcessingParams{Workers: 1}, bufLogf(&out))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,4 +137,9 @@ func pngBytes(t *testing.T) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// bufLogf is a logf that writes lines into b.
+func bufLogf(b *bytes.Buffer) func(string, ...any) {
+	return func(format string, args ...any) { fmt.Fprintf(b, format+"\n", args...) }
 }

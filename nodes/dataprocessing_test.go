@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"mmc/catalog"
+	"mmc/catalog/formats"
 	"mmc/config"
 	"mmc/memes"
 )
@@ -54,21 +55,17 @@ func writeFolder(t *testing.T) string {
 	return root
 }
 
-func loadFolder(t *testing.T, root string) MemeFolder {
+func loadFolder(t *testing.T, root string) memes.Folder {
 	t.Helper()
-	f, ok := catalog.LookupFormat("meme_folder")
-	if !ok {
-		t.Fatal("meme_folder format is not registered")
-	}
-	ds, err := f.New(catalog.Spec{Name: "raw_memes", Type: "meme_folder", Filepath: root})
+	ds, err := formats.MemeFolder().New(catalog.Spec{Name: "raw_memes", Type: "meme_folder", Filepath: root})
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := ds.Load(context.Background(), reflect.TypeFor[MemeFolder]())
+	v, err := ds.Load(context.Background(), reflect.TypeFor[memes.Folder]())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return v.(MemeFolder)
+	return v.(memes.Folder)
 }
 
 func TestMemeFolderLoadsLeniently(t *testing.T) {
@@ -159,7 +156,7 @@ func TestSummariseMemesListsEveryProblem(t *testing.T) {
 }
 
 func TestSummariseMemesNeedsSplits(t *testing.T) {
-	_, err := SummariseMemes(context.Background(), MemeFolder{Root: "/nowhere"}, DataProcessingParams{})
+	_, err := SummariseMemes(context.Background(), memes.Folder{Root: "/nowhere"}, DataProcessingParams{})
 	if err == nil || !strings.Contains(err.Error(), "/nowhere") {
 		t.Errorf("error %v, want one naming the folder", err)
 	}
@@ -175,7 +172,7 @@ func catalogWith(t *testing.T, yml string) *catalog.Catalog {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cat, err := catalog.New(cfg.Catalog, cfg.Parameters, catalog.Options{})
+	cat, err := catalog.New(cfg.Catalog, cfg.Parameters, catalog.Options{Formats: formats.All()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,15 +183,15 @@ func TestMemeFolderNamedSplitsAndSave(t *testing.T) {
 	root := writeFolder(t)
 	cat := catalogWith(t, "raw_memes:\n  type: meme_folder\n  filepath: "+root+"\n  load_args: {splits: [test_unseen]}\n"+
 		"typo:\n  type: meme_folder\n  filepath: "+root+"\n  load_args: {split: [test_unseen]}\n")
-	v, err := cat.Load(context.Background(), "raw_memes", reflect.TypeFor[MemeFolder]())
+	v, err := cat.Load(context.Background(), "raw_memes", reflect.TypeFor[memes.Folder]())
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := v.(MemeFolder)
+	f := v.(memes.Folder)
 	if len(f.Splits) != 1 || f.Splits[0].Name != "test_unseen" || len(f.Splits[0].Memes) != 2 {
 		t.Fatalf("load_args.splits: got %+v", f.Splits)
 	}
-	format, _ := catalog.LookupFormat("meme_folder")
+	format := formats.MemeFolder()
 	out := t.TempDir()
 	ds, _ := format.New(catalog.Spec{Name: "copy", Filepath: out})
 	if ok, _ := ds.Exists(); ok {
@@ -212,7 +209,7 @@ func TestMemeFolderNamedSplitsAndSave(t *testing.T) {
 		t.Errorf("plain save: %d splits, want the saved one and stale", len(back.Splits))
 	}
 	strict := catalogWith(t, "m:\n  type: meme_folder\n  filepath: "+root+"\n  load_args: {strict: true}\n")
-	if _, err := strict.Load(context.Background(), "m", reflect.TypeFor[MemeFolder]()); err == nil || !strings.Contains(err.Error(), "train.jsonl:8: field \"label\" is 2") || !strings.Contains(err.Error(), "2 more") {
+	if _, err := strict.Load(context.Background(), "m", reflect.TypeFor[memes.Folder]()); err == nil || !strings.Contains(err.Error(), "train.jsonl:8: field \"label\" is 2") || !strings.Contains(err.Error(), "2 more") {
 		t.Errorf("strict load: error %v, want the first bad line with file:line", err)
 	}
 	excl := catalogWith(t, "m:\n  type: meme_folder\n  filepath: "+out+"\n  save_args: {exclusive: true}\n")
@@ -224,30 +221,11 @@ func TestMemeFolderNamedSplitsAndSave(t *testing.T) {
 	if !reflect.DeepEqual(back, f) {
 		t.Errorf("round trip: %+v, want %+v", back, f)
 	}
-	if _, err := cat.Load(context.Background(), "typo", reflect.TypeFor[MemeFolder]()); err == nil || !strings.Contains(err.Error(), "split") {
+	if _, err := cat.Load(context.Background(), "typo", reflect.TypeFor[memes.Folder]()); err == nil || !strings.Contains(err.Error(), "split") {
 		t.Errorf("misspelled load_args key: error %v, want one naming it", err)
 	}
 	cat = catalogWith(t, "m:\n  type: meme_folder\n  filepath: "+out+"\n  load_args: {splits: [nope]}\n")
-	if _, err := cat.Load(context.Background(), "m", reflect.TypeFor[MemeFolder]()); err == nil || !strings.Contains(err.Error(), "nope.jsonl") {
+	if _, err := cat.Load(context.Background(), "m", reflect.TypeFor[memes.Folder]()); err == nil || !strings.Contains(err.Error(), "nope.jsonl") {
 		t.Errorf("missing named split: error %v", err)
 	}
-}
-
-func FuzzParseMemeLine(f *testing.F) {
-	f.Add([]byte(`{"id": 1, "img": "img/00001.png", "label": 1, "text": "x"}`))
-	f.Add([]byte(`{"id": "01", "img": "a", "text": ""}`))
-	f.Add([]byte(`{"id": 1, "img": "a", "text": "", "label": null}`))
-	f.Add([]byte(`[1,2]`))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		m, err := parseMemeLine(b)
-		if err != nil {
-			return
-		}
-		if m.ID == "" || m.Img == "" {
-			t.Fatalf("accepted a meme without id or img: %q", b)
-		}
-		if m.Label != nil && *m.Label != 0 && *m.Label != 1 {
-			t.Fatalf("accepted label %d", *m.Label)
-		}
-	})
 }

@@ -8,7 +8,9 @@ import (
 	"mmc/memes"
 	"mmc/ml/batch"
 	"mmc/ml/metrics"
+	"mmc/ml/models"
 	"mmc/ml/train"
+	"mmc/progress"
 )
 
 // EvalParams configures prediction over a split (…→ evaluate).
@@ -17,6 +19,9 @@ type EvalParams struct {
 	Data      DataParams `yaml:"data"`
 	BatchSize int        `yaml:"batch_size"`
 	Workers   int        `yaml:"workers"` // loader goroutines
+	// StrictWeights makes checkpoint tensors the model has no place for
+	// an error; otherwise they are named in a warning and ignored.
+	StrictWeights bool `yaml:"strict_weights"`
 }
 
 // Predictions are a model's logits over a split, in the split's order.
@@ -34,8 +39,8 @@ type SubmissionRow struct {
 }
 
 // PredictFolder runs a trained model over the folder's split p.Split.
-func PredictFolder(ctx context.Context, p EvalParams, tm TrainedModel, folder MemeFolder, feats features.Reader) (Predictions, error) {
-	ms, err := splitOf(folder, p.Split)
+func PredictFolder(ctx context.Context, p EvalParams, tm models.Trained, folder memes.Folder, feats features.Reader) (Predictions, error) {
+	ms, err := folder.Memes(p.Split)
 	if err != nil {
 		return Predictions{}, fmt.Errorf("predict: %w", err)
 	}
@@ -43,17 +48,16 @@ func PredictFolder(ctx context.Context, p EvalParams, tm TrainedModel, folder Me
 }
 
 // PredictSplit runs a trained model over memes without gradients.
-func PredictSplit(ctx context.Context, p EvalParams, tm TrainedModel, ms []memes.Meme, feats features.Reader) (Predictions, error) {
+func PredictSplit(ctx context.Context, p EvalParams, tm models.Trained, ms []memes.Meme, feats features.Reader) (Predictions, error) {
 	if len(ms) == 0 {
 		return Predictions{}, fmt.Errorf("predict: the split holds no memes")
 	}
-	mp, err := tm.Params()
+	model, mp, rep, err := models.Load(tm, p.StrictWeights)
 	if err != nil {
 		return Predictions{}, err
 	}
-	model, err := LoadModel(tm)
-	if err != nil {
-		return Predictions{}, err
+	if w := rep.Warning(); w != "" {
+		progress.Logf("predict: %s", w)
 	}
 	src, err := newSource(ms, feats, p.Data, mp.FeatDim)
 	if err != nil {

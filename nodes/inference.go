@@ -10,6 +10,7 @@ import (
 	"mmc/memes"
 	"mmc/ml/batch"
 	"mmc/ml/metrics"
+	"mmc/ml/models"
 )
 
 // InferenceReport summarises predictions over a split: how many memes,
@@ -56,11 +57,20 @@ type LocalPrediction struct {
 }
 
 // PredictLocal classifies one meme whose region features are in the
-// configured store under the image's file stem, prints the probability
-// and returns it.
-func PredictLocal(ctx context.Context, p LocalParams, tm TrainedModel, feats features.Reader) (LocalPrediction, error) {
+// configured store under the image's file stem and returns the
+// probability (the pipeline saves it as prediction.json). The image
+// must exist and decode: a stem alone would find the features of
+// whatever picture once had that name.
+func PredictLocal(ctx context.Context, p LocalParams, tm models.Trained, feats features.Reader) (LocalPrediction, error) {
 	if p.Image == "" {
 		return LocalPrediction{}, fmt.Errorf("inference_local: no image given (--params inference_local.image=PATH,inference_local.text=\"...\")")
+	}
+	data, err := os.ReadFile(p.Image)
+	if err != nil {
+		return LocalPrediction{}, fmt.Errorf("inference_local: image %s: %w", p.Image, err)
+	}
+	if _, err := memes.DecodeImage(data); err != nil {
+		return LocalPrediction{}, fmt.Errorf("inference_local: image %s is not a readable PNG or JPEG: %w", p.Image, err)
 	}
 	stem := filepath.Base(p.Image)
 	m := memes.Meme{ID: memes.ID(stem), Img: p.Image, Text: p.Text}
@@ -69,7 +79,5 @@ func PredictLocal(ctx context.Context, p LocalParams, tm TrainedModel, feats fea
 		return LocalPrediction{}, fmt.Errorf("inference_local %s: %w", p.Image, err)
 	}
 	prob := metrics.ProbHateful(float64(pr.Logits[0]), float64(pr.Logits[1]))
-	out := LocalPrediction{Image: p.Image, Text: p.Text, Proba: prob, Label: metrics.PredictProba(prob)}
-	fmt.Fprintf(os.Stdout, "%s %q: P(hateful) = %.4f, label %d\n", p.Image, p.Text, out.Proba, out.Label)
-	return out, nil
+	return LocalPrediction{Image: p.Image, Text: p.Text, Proba: prob, Label: metrics.PredictProba(prob)}, nil
 }

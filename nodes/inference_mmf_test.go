@@ -2,7 +2,6 @@ package nodes
 
 import (
 	"context"
-	"encoding/json"
 	"math"
 	"os"
 	"path/filepath"
@@ -11,78 +10,54 @@ import (
 	"testing"
 
 	"mmc/catalog"
+	"mmc/catalog/formats"
 	"mmc/config"
-	"mmc/features"
+	"mmc/internal/mmfcase"
 	"mmc/memes"
 	"mmc/ml/metrics"
+	"mmc/ml/models"
 	"mmc/ml/text"
 	"mmc/ml/train"
 	"mmc/ml/vilbert"
 )
 
-// mmfCase is nodes/testdata/mmf_tiny_case.json, written with the tiny MMF
-// checkpoint by scripts/fixtures/mmf_checkpoint.py.
-type mmfCase struct {
-	MaxSeqLength int          `json:"max_seq_length"`
-	MaxFeatures  int          `json:"max_features"`
-	Memes        []memes.Meme `json:"memes"`
-	Records      []struct {
-		ID       string    `json:"id"`
-		ImageW   int       `json:"image_w"`
-		ImageH   int       `json:"image_h"`
-		NumBoxes int       `json:"num_boxes"`
-		Dim      int       `json:"dim"`
-		Features []float32 `json:"features"`
-		Boxes    []float32 `json:"boxes"`
-	} `json:"records"`
-	InputIDs [][]int32    `json:"input_ids"`
-	Logits   [][2]float64 `json:"logits"`
-	Proba    []float64    `json:"proba"`
-}
-
 // MMF fixture paths, relative to the nodes package.
 const (
 	mmfCheckpoint = "testdata/mmf_tiny_finetuned.pth"
 	mmfConfig     = "testdata/mmf_tiny_config.json"
-	mmfCaseFile   = "testdata/mmf_tiny_case.json"
 )
 
-func readMMFCase(t *testing.T) (mmfCase, mapFeatures) {
+func readMMFCase(t *testing.T) (mmfcase.Case, mapFeatures) {
 	t.Helper()
-	b, err := os.ReadFile(mmfCaseFile)
+	c, err := mmfcase.Read()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var c mmfCase
-	if err := json.Unmarshal(b, &c); err != nil {
-		t.Fatalf("%s: %v", mmfCaseFile, err)
-	}
 	feats := mapFeatures{}
-	for _, r := range c.Records {
-		feats[r.ID] = &features.Record{ID: r.ID, Dim: r.Dim, NumBoxes: r.NumBoxes, Features: r.Features,
-			Boxes: r.Boxes, ImageW: r.ImageW, ImageH: r.ImageH}
+	for _, r := range c.FeatureRecords() {
+		feats[r.ID] = r
 	}
 	return c, feats
 }
 
 // loadMMFCheckpoint opens the fixture through the model_checkpoint
 // catalog format, as a catalog entry with load_args.vilbert_config would.
-func loadMMFCheckpoint(t *testing.T) TrainedModel {
+func loadMMFCheckpoint(t *testing.T) models.Trained {
 	t.Helper()
 	conf := config.NewTree()
 	conf.Set("model", map[string]any{
 		"type": "model_checkpoint", "filepath": mmfCheckpoint,
 		"load_args": map[string]any{"vilbert_config": mmfConfig},
 	}, config.Pos{})
-	cat, err := catalog.New(conf, nil, catalog.Options{})
+	cat, err := catalog.New(conf, nil, catalog.Options{Formats: formats.All()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := cat.Load(context.Background(), "model", reflect.TypeFor[TrainedModel]())
+	v, err := cat.Load(context.Background(), "model", reflect.TypeFor[models.Trained]())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return v.(TrainedModel)
+	return v.(models.Trained)
 }
 
 // TestMMFCheckpointMatchesTorch predicts with an MMF fine-tuned PyTorch
@@ -106,11 +81,11 @@ func TestMMFCheckpointMatchesTorch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if mp.Kind != ModelViLBERT || mp.ViLBERT.HiddenSize != 16 || mp.FeatDim != c.Records[0].Dim {
+	if mp.Kind != models.KindViLBERT || mp.ViLBERT.HiddenSize != 16 || mp.FeatDim != c.Records[0].Dim {
 		t.Fatalf("checkpoint described as %+v", mp)
 	}
 	ep := EvalParams{Split: "test_unseen", Data: DataParams{MaxSeqLength: c.MaxSeqLength, MaxFeatures: c.MaxFeatures}, BatchSize: 3, Workers: 2}
-	folder := MemeFolder{Root: "testdata", Splits: []MemeSplit{{Name: "test_unseen", Memes: c.Memes}}}
+	folder := memes.Folder{Root: "testdata", Splits: []memes.Split{{Name: "test_unseen", Memes: c.Memes}}}
 	pr, err := PredictFolder(context.Background(), ep, tm, folder, feats)
 	if err != nil {
 		t.Fatal(err)
@@ -152,18 +127,17 @@ func TestMMFCheckpointErrors(t *testing.T) {
 	if err := os.WriteFile(wide, []byte(strings.Replace(string(b), `"hidden_size": 16`, `"hidden_size": 32`, 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	d := &checkpointDataset{path: mmfCheckpoint}
-	d.args.VilbertConfig = wide
-	v, err := d.Load(ctx, reflect.TypeFor[TrainedModel]())
+	d := checkpointDataset(t, mmfCheckpoint, wide)
+	v, err := d.Load(ctx, reflect.TypeFor[models.Trained]())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := PredictSplit(ctx, ep, v.(TrainedModel), c.Memes, feats); err == nil || !strings.Contains(err.Error(), "bert.") {
+	if _, err := PredictSplit(ctx, ep, v.(models.Trained), c.Memes, feats); err == nil || !strings.Contains(err.Error(), "bert.") {
 		t.Errorf("hidden_size 32 over a checkpoint of 16: %v; want an error naming the tensor", err)
 	}
 
 	missing := filepath.Join(t.TempDir(), "mmf_final.pth")
-	_, err = (&checkpointDataset{path: missing}).Load(ctx, reflect.TypeFor[TrainedModel]())
+	_, err = checkpointDataset(t, missing, "").Load(ctx, reflect.TypeFor[models.Trained]())
 	if err == nil || !strings.Contains(err.Error(), missing) || !strings.Contains(err.Error(), "training pipeline") {
 		t.Errorf("missing checkpoint: %v; want the path and what writes it", err)
 	}
@@ -171,8 +145,8 @@ func TestMMFCheckpointErrors(t *testing.T) {
 		t.Errorf("saving over a .pth: %v; want a read-only error", err)
 	}
 
-	d.args.VilbertConfig = filepath.Join(t.TempDir(), "nope.json")
-	if _, err := d.Load(ctx, reflect.TypeFor[TrainedModel]()); err == nil || !strings.Contains(err.Error(), "nope.json") {
+	d = checkpointDataset(t, mmfCheckpoint, filepath.Join(t.TempDir(), "nope.json"))
+	if _, err := d.Load(ctx, reflect.TypeFor[models.Trained]()); err == nil || !strings.Contains(err.Error(), "nope.json") {
 		t.Errorf("missing vilbert_config: %v; want its path", err)
 	}
 }
@@ -187,17 +161,17 @@ func TestInitWeightsFromMMFCheckpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mp := ModelParams{Kind: ModelViLBERT, ViLBERT: cfg, FeatDim: cfg.VFeatureSize, InitWeights: mmfCheckpoint}
-	build := func(mp ModelParams) *vilbertModel {
-		m, err := BuildModel(mp, 3)
+	mp := models.Params{Kind: models.KindViLBERT, ViLBERT: models.ViLBERTParams{Config: cfg}, FeatDim: cfg.VFeatureSize, InitWeights: mmfCheckpoint}
+	build := func(mp models.Params) train.Model {
+		m, err := models.Build(mp, 3)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return m.(*vilbertModel)
+		return m
 	}
 	m := build(mp)
 	fresh := train.Snapshot(m)
-	msg, err := initialise(m, mp)
+	msg, err := models.Initialise(m, mp)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,14 +193,29 @@ func TestInitWeightsFromMMFCheckpoint(t *testing.T) {
 
 	missing := mp
 	missing.InitWeights = filepath.Join(t.TempDir(), "vilbert_pretrained_cc.bin")
-	msg, err = initialise(build(missing), missing)
+	msg, err = models.Initialise(build(missing), missing)
 	if err != nil || !strings.Contains(msg, missing.InitWeights) || !strings.Contains(msg, "from scratch") || !strings.Contains(msg, "vilbert_pretrain") {
 		t.Errorf("missing init_weights: %q, %v; want a from-scratch notice naming the path and its sources", msg, err)
 	}
 
 	wide := mp
 	wide.ViLBERT.HiddenSize = 32
-	if _, err := initialise(build(wide), wide); err == nil || !strings.Contains(err.Error(), mmfCheckpoint) {
+	if _, err := models.Initialise(build(wide), wide); err == nil || !strings.Contains(err.Error(), mmfCheckpoint) {
 		t.Errorf("init_weights of another size: %v; want an error naming %s", err, mmfCheckpoint)
 	}
+}
+
+// checkpointDataset is a model_checkpoint dataset at path, with
+// load_args.vilbert_config set when cfg is not empty.
+func checkpointDataset(t *testing.T, path, cfg string) catalog.Dataset {
+	t.Helper()
+	spec := catalog.Spec{Name: "model", Type: "model_checkpoint", Filepath: path, Conf: config.NewTree(), Key: "model"}
+	if cfg != "" {
+		spec.LoadArgs = map[string]any{"vilbert_config": cfg}
+	}
+	d, err := formats.ModelCheckpoint().New(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }

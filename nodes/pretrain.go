@@ -2,18 +2,19 @@ package nodes
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
-	"os"
 
 	"mmc/features"
-	"mmc/ml/batch"
+	"mmc/memes"
 	"mmc/ml/checkpoint"
-	"mmc/ml/optim"
-	"mmc/ml/tensor"
+	"mmc/ml/models"
 	"mmc/ml/text"
+	"mmc/ml/train"
 	"mmc/ml/vilbert"
+	"mmc/progress"
 )
 
 // PretrainParams is the vilbert_pretrain parameter subtree
@@ -24,19 +25,28 @@ type PretrainParams struct {
 	Split string `yaml:"split"`
 	// Model must be kind vilbert; its sizes are those of the fine-tuning
 	// pipeline that will load the checkpoint (the head is not trained).
-	Model ModelParams `yaml:"model"`
-	Data  DataParams  `yaml:"data"`
-	Mask  MaskParams  `yaml:"mask"`
+	Model models.Params `yaml:"model"`
+	Data  DataParams    `yaml:"data"`
+	Mask  MaskParams    `yaml:"mask"`
 	// Steps is the number of optimizer updates; BatchSize the memes per
-	// update.
+	// update (an epoch's short last batch is left out: the alignment
+	// negatives come from the batch).
 	Steps       int     `yaml:"steps"`
 	BatchSize   int     `yaml:"batch_size"`
 	LR          float64 `yaml:"lr"`
 	WarmupSteps int     `yaml:"warmup_steps"`
 	WeightDecay float64 `yaml:"weight_decay"`
 	Seed        uint64  `yaml:"seed"`
+	// Workers is the number of loader goroutines, Ahead the batches they
+	// may prepare ahead (0: 1 and 2).
+	Workers int `yaml:"workers"`
+	Ahead   int `yaml:"ahead"`
 	// LogEvery prints the mean losses of that many steps to stderr (0: never).
 	LogEvery int `yaml:"log_every"`
+	// StateDir keeps the per-epoch training state for resuming (empty:
+	// none); Resume is auto, never or require, as for training.
+	StateDir string `yaml:"state_dir"`
+	Resume   string `yaml:"resume"`
 }
 
 // MaskParams are the corruption probabilities (BERT / vilbert-multi-task:
@@ -57,15 +67,18 @@ type PretrainStep struct {
 	Alignment float64 `json:"alignment"`
 }
 
-// PretrainHistory is every update's losses, in order.
+// PretrainHistory is the losses of every update this run made, in
+// order (a resumed run lists the updates after the resume point), and
+// the loop's per-epoch history.
 type PretrainHistory struct {
 	Steps []PretrainStep `json:"steps"`
+	Loop  train.History  `json:"loop"`
 }
 
 func (p PretrainParams) validate() error {
 	switch {
-	case p.Model.Kind != ModelViLBERT:
-		return fmt.Errorf("pretrain: model.kind %q, only %q has pretraining heads", p.Model.Kind, ModelViLBERT)
+	case p.Model.Kind != models.KindViLBERT:
+		return fmt.Errorf("pretrain: model.kind %q, only %q has pretraining heads", p.Model.Kind, models.KindViLBERT)
 	case p.Steps <= 0 || p.BatchSize <= 1:
 		return fmt.Errorf("pretrain: steps %d must be positive and batch_size %d at least 2 (alignment negatives come from the batch)", p.Steps, p.BatchSize)
 	case p.LR <= 0 || p.WarmupSteps < 0 || p.WeightDecay < 0:
@@ -74,6 +87,11 @@ func (p PretrainParams) validate() error {
 		return fmt.Errorf("pretrain: data.max_seq_length %d and data.max_features %d must be positive", p.Data.MaxSeqLength, p.Data.MaxFeatures)
 	case p.Model.ViLBERT.RegionConvention == vilbert.RegionsVMT:
 		return fmt.Errorf("pretrain: region_convention %q: masked region prediction runs on the regions as read (mmf)", vilbert.RegionsVMT)
+	}
+	switch p.Resume {
+	case "", "auto", "never", "require":
+	default:
+		return fmt.Errorf("pretrain: resume %q, want auto, never or require", p.Resume)
 	}
 	for _, q := range []struct {
 		name string
@@ -86,121 +104,115 @@ func (p PretrainParams) validate() error {
 	return nil
 }
 
-// PretrainViLBERT pretrains a fresh ViLBERT with vilbert-multi-task's
-// objectives (masked tokens, masked region features, image–text
-// alignment) on one split's captions and region features, and returns
-// the weights ("model.bert.*" and "model.cls.*", no classifier: a
-// fine-tuning pipeline's init_weights loads them as pretrained weights)
-// with the per-step losses.
-func PretrainViLBERT(ctx context.Context, p PretrainParams, folder MemeFolder, feats features.Reader) (TrainedModel, PretrainHistory, error) {
-	return pretrain(ctx, p, folder, feats, os.Stderr)
+// loop is the ml/train configuration of a pretraining run over n memes:
+// as many epochs as the steps need, stopped at Steps.
+func (p PretrainParams) loop(n int) train.Config {
+	bs := min(p.BatchSize, n)
+	c := train.Config{
+		BatchSize: bs, Seed: p.Seed, MaxSteps: p.Steps, DropLast: true,
+		Workers: max(p.Workers, 1), Ahead: max(p.Ahead, 2),
+		Optimizer: train.OptimConfig{LR: p.LR, WeightDecay: p.WeightDecay, WarmupSteps: p.WarmupSteps, Schedule: "linear"},
+		Loss:      train.LossConfig{Kind: train.LossCE}, // unused: the objective is the model's
+	}
+	c.Epochs = (p.Steps + c.StepsPerEpoch(n) - 1) / c.StepsPerEpoch(n)
+	return c
 }
 
-func pretrain(ctx context.Context, p PretrainParams, folder MemeFolder, feats features.Reader, log io.Writer) (TrainedModel, PretrainHistory, error) {
+// PretrainViLBERT pretrains a fresh ViLBERT with vilbert-multi-task's
+// objectives (masked tokens, masked region features, image–text
+// alignment) on one split's captions and region features, on ml/train's
+// loop (background loader, NaN guard, resume from state_dir), and
+// returns the weights ("model.bert.*" and "model.cls.*", no classifier:
+// a fine-tuning pipeline's init_weights loads them as pretrained
+// weights) with the per-step losses.
+func PretrainViLBERT(ctx context.Context, p PretrainParams, folder memes.Folder, feats features.Reader) (models.Trained, PretrainHistory, error) {
 	var hist PretrainHistory
 	if err := p.validate(); err != nil {
-		return TrainedModel{}, hist, err
+		return models.Trained{}, hist, err
 	}
-	ms, err := splitOf(folder, p.Split)
+	ms, err := folder.Memes(p.Split)
 	if err != nil {
-		return TrainedModel{}, hist, fmt.Errorf("pretrain: %w", err)
+		return models.Trained{}, hist, fmt.Errorf("pretrain: %w", err)
 	}
 	if len(ms) < 2 {
-		return TrainedModel{}, hist, fmt.Errorf("pretrain: split %q has %d memes, alignment negatives need two or more", p.Split, len(ms))
+		return models.Trained{}, hist, fmt.Errorf("pretrain: split %q has %d memes, alignment negatives need two or more", p.Split, len(ms))
 	}
 	featDim, err := featureWidth(feats, ms[0])
 	if err != nil {
-		return TrainedModel{}, hist, fmt.Errorf("pretrain: %w", err)
+		return models.Trained{}, hist, fmt.Errorf("pretrain: %w", err)
 	}
 	mp := p.Model
 	mp.FeatDim = featDim
 	if mp.ViLBERT.VFeatureSize != featDim {
-		return TrainedModel{}, hist, fmt.Errorf("pretrain: v_feature_size %d but the region features are %d wide", mp.ViLBERT.VFeatureSize, featDim)
+		return models.Trained{}, hist, fmt.Errorf("pretrain: v_feature_size %d but the region features are %d wide", mp.ViLBERT.VFeatureSize, featDim)
 	}
 	src, err := newSource(ms, feats, p.Data, featDim)
 	if err != nil {
-		return TrainedModel{}, hist, fmt.Errorf("pretrain split %q: %w", p.Split, err)
+		return models.Trained{}, hist, fmt.Errorf("pretrain split %q: %w", p.Split, err)
 	}
-	m, err := vilbert.New(mp.ViLBERT, p.Seed)
-	if err != nil {
-		return TrainedModel{}, hist, fmt.Errorf("pretrain: %w", err)
-	}
-	pt := vilbert.NewPretrainer(m, p.Seed+1)
-	var named []optim.Named
-	for _, q := range pt.Parameters() {
-		named = append(named, optim.Named{Name: q.Name, Param: q.Tensor})
-	}
-	opt := optim.NewAdamW(optim.SplitDecay(named, p.WeightDecay),
-		optim.AdamWConfig{LR: p.LR, Schedule: optim.LinearWarmupDecay(p.WarmupSteps, p.Steps)})
 	tok := text.Default()
 	mo := vilbert.MaskOptions{TokenProb: p.Mask.TokenProb, RegionProb: p.Mask.RegionProb, NegativeProb: p.Mask.NegativeProb,
 		ClsID: tok.ClsID(), SepID: tok.SepID(), PadID: tok.PadID(), MaskID: tok.MaskID(), VocabSize: mp.ViLBERT.VocabSize}
-
-	order := make([]int, len(ms))
-	shuffle := tensor.NewRNG(p.Seed ^ 0x5eed)
-	pos := len(order)
-	bs := min(p.BatchSize, len(ms))
+	model, err := models.NewViLBERTPretraining(mp.ViLBERT.Config, mo, p.Seed)
+	if err != nil {
+		return models.Trained{}, hist, fmt.Errorf("pretrain: %w", err)
+	}
+	cfg := p.loop(len(ms))
+	opt, err := train.NewOptimizer(model, cfg, len(ms))
+	if err != nil {
+		return models.Trained{}, hist, fmt.Errorf("pretrain: %w", err)
+	}
+	t := &train.Trainer{Model: model, Optimizer: opt, Config: cfg, Fingerprint: pretrainFingerprint(mp, p, ms)}
+	if err := useStateDir(t, p.StateDir, p.Resume); err != nil {
+		return models.Trained{}, hist, fmt.Errorf("pretrain: %w", err)
+	}
 	var window PretrainStep
-	for step := 0; step < p.Steps; step++ {
-		if err := ctx.Err(); err != nil {
-			return TrainedModel{}, hist, fmt.Errorf("pretrain: stopped at step %d: %w", step, err)
-		}
-		if pos+bs > len(order) { // a new epoch: reshuffle, drop the short tail
-			for i := range order {
-				order[i] = i
-			}
-			for i := len(order) - 1; i > 0; i-- {
-				j := int(shuffle.Uint64() % uint64(i+1))
-				order[i], order[j] = order[j], order[i]
-			}
-			pos = 0
-		}
-		exs := make([]*batch.Example, bs)
-		for k := range exs {
-			if exs[k], err = src.Example(order[pos+k]); err != nil {
-				return TrainedModel{}, hist, fmt.Errorf("pretrain: %w", err)
-			}
-		}
-		pos += bs
-		b, err := batch.Collate(exs)
-		if err != nil {
-			return TrainedModel{}, hist, fmt.Errorf("pretrain: %w", err)
-		}
-		rng := tensor.NewRNG(p.Seed*1_000_003 + uint64(step))
-		pb, err := vilbert.MaskBatch(b, mo, rng)
-		if err != nil {
-			return TrainedModel{}, hist, fmt.Errorf("pretrain step %d: %w", step, err)
-		}
-		opt.ZeroGrad()
-		loss, err := pt.Step(pb, true, true, rng)
-		if err != nil {
-			return TrainedModel{}, hist, fmt.Errorf("pretrain step %d: %w", step, err)
-		}
-		lr := opt.LR()
-		if err := opt.Step(); err != nil {
-			return TrainedModel{}, hist, fmt.Errorf("pretrain step %d: %w", step, err)
-		}
-		s := PretrainStep{Step: step + 1, LR: lr, Loss: float64(loss.Total), MLM: float64(loss.MLM),
-			Region: float64(loss.Region), Alignment: float64(loss.Alignment)}
-		hist.Steps = append(hist.Steps, s)
-		window.Loss, window.MLM, window.Region, window.Alignment = window.Loss+s.Loss, window.MLM+s.MLM, window.Region+s.Region, window.Alignment+s.Alignment
-		if p.LogEvery > 0 && (step+1)%p.LogEvery == 0 {
+	t.Hooks.OnStep = func(s train.StepInfo) {
+		l := model.Last
+		row := PretrainStep{Step: s.Step + 1, LR: s.LR, Loss: float64(l.Total), MLM: float64(l.MLM),
+			Region: float64(l.Region), Alignment: float64(l.Alignment)}
+		hist.Steps = append(hist.Steps, row)
+		window.Loss, window.MLM, window.Region, window.Alignment = window.Loss+row.Loss, window.MLM+row.MLM, window.Region+row.Region, window.Alignment+row.Alignment
+		if p.LogEvery > 0 && row.Step%p.LogEvery == 0 {
 			n := float64(p.LogEvery)
-			fmt.Fprintf(log, "pretrain step %d/%d: loss %.4f (mlm %.4f, region %.4f, alignment %.4f), lr %.3g\n",
-				step+1, p.Steps, window.Loss/n, window.MLM/n, window.Region/n, window.Alignment/n, lr)
+			progress.Logf("pretrain step %d/%d: loss %.4f (mlm %.4f, region %.4f, alignment %.4f), lr %.3g",
+				row.Step, p.Steps, window.Loss/n, window.MLM/n, window.Region/n, window.Alignment/n, s.LR)
 			window = PretrainStep{}
 		}
 	}
-	cfg, err := json.Marshal(mp)
+	loop, err := t.Run(ctx, src, nil)
 	if err != nil {
-		return TrainedModel{}, hist, fmt.Errorf("pretrain: encode model config: %w", err)
+		return models.Trained{}, hist, fmt.Errorf("pretrain: %w", err)
 	}
-	last := hist.Steps[len(hist.Steps)-1]
-	tm := TrainedModel{
-		Weights: pt.StateDict(),
-		Sidecar: checkpoint.Sidecar{Model: ModelViLBERT, Step: p.Steps, Config: cfg, Metrics: map[string]float64{
-			"loss": last.Loss, "mlm_loss": last.MLM, "region_loss": last.Region, "alignment_loss": last.Alignment,
-		}},
+	hist.Loop = *loop
+	cfgJSON, err := json.Marshal(mp)
+	if err != nil {
+		return models.Trained{}, hist, fmt.Errorf("pretrain: encode model config: %w", err)
+	}
+	metrics := map[string]float64{}
+	if n := len(hist.Steps); n > 0 {
+		last := hist.Steps[n-1]
+		metrics = map[string]float64{"loss": last.Loss, "mlm_loss": last.MLM, "region_loss": last.Region, "alignment_loss": last.Alignment}
+	}
+	tm := models.Trained{
+		Weights: model.P.StateDict(),
+		Sidecar: checkpoint.Sidecar{Model: models.KindViLBERT, Step: p.Steps, Config: cfgJSON, Metrics: metrics},
 	}
 	return tm, hist, nil
+}
+
+// pretrainFingerprint identifies what a saved pretraining state must
+// match: the model, every pretraining setting but logging and loader
+// parallelism, and the split's memes.
+func pretrainFingerprint(mp models.Params, p PretrainParams, ms []memes.Meme) string {
+	h := sha256.New()
+	enc := json.NewEncoder(h)
+	enc.Encode(mp)
+	q := p
+	q.LogEvery, q.Workers, q.Ahead, q.StateDir, q.Resume = 0, 0, 0, "", ""
+	enc.Encode(q)
+	for _, m := range ms {
+		fmt.Fprintf(h, "%s\x00%s\x00", m.ID, m.Text)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }

@@ -5,24 +5,25 @@ import (
 	"fmt"
 
 	"mmc/features"
+	"mmc/memes"
 	"mmc/synth"
 )
 
 // GenerateSyntheticMemes builds the synthetic meme set (see package
-// synth): the split files, as a MemeFolder the catalog writes as
+// synth): the split files, as a memes.Folder the catalog writes as
 // <split>.jsonl, and the scenes the catalog renders into img/ with their
 // sidecars.
-func GenerateSyntheticMemes(ctx context.Context, p synth.Params) (MemeFolder, *synth.Set, error) {
+func GenerateSyntheticMemes(ctx context.Context, p synth.Params) (memes.Folder, *synth.Set, error) {
 	set, err := synth.Generate(p)
 	if err != nil {
-		return MemeFolder{}, nil, err
+		return memes.Folder{}, nil, err
 	}
 	if err := ctx.Err(); err != nil {
-		return MemeFolder{}, nil, err
+		return memes.Folder{}, nil, err
 	}
-	f := MemeFolder{}
+	f := memes.Folder{}
 	for _, sd := range set.Splits {
-		f.Splits = append(f.Splits, MemeSplit{Name: sd.Name, Memes: sd.Memes})
+		f.Splits = append(f.Splits, memes.Split{Name: sd.Name, Memes: sd.Memes})
 	}
 	return f, set, nil
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"mmc/catalog"
+	"mmc/catalog/formats"
 	"mmc/features"
 	"mmc/synth"
 )
@@ -46,11 +47,7 @@ func TestSyntheticFilesRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	memesFmt, _ := catalog.LookupFormat("meme_folder")
-	scenesFmt, ok := catalog.LookupFormat("synthetic_scenes")
-	if !ok {
-		t.Fatal("synthetic_scenes format is not registered")
-	}
+	memesFmt, scenesFmt := formats.MemeFolder(), formats.SyntheticScenes()
 	mds, _ := memesFmt.New(catalog.Spec{Name: "synthetic_memes", Filepath: root})
 	sds, _ := scenesFmt.New(catalog.Spec{Name: "synthetic_scenes", Filepath: root})
 	if ok, _ := sds.Exists(); ok {

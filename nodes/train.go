@@ -12,8 +12,10 @@ import (
 	"mmc/memes"
 	"mmc/ml/batch"
 	"mmc/ml/checkpoint"
+	"mmc/ml/models"
 	"mmc/ml/text"
 	"mmc/ml/train"
+	"mmc/progress"
 )
 
 // TrainParams is one training pipeline's parameter subtree
@@ -21,11 +23,11 @@ import (
 type TrainParams struct {
 	// TrainSplit and ValSplit name the meme folder's split files
 	// ("train", "dev_seen").
-	TrainSplit string       `yaml:"train_split"`
-	ValSplit   string       `yaml:"val_split"`
-	Model      ModelParams  `yaml:"model"`
-	Data       DataParams   `yaml:"data"`
-	Loop       train.Config `yaml:"loop"`
+	TrainSplit string        `yaml:"train_split"`
+	ValSplit   string        `yaml:"val_split"`
+	Model      models.Params `yaml:"model"`
+	Data       DataParams    `yaml:"data"`
+	Loop       train.Config  `yaml:"loop"`
 	// StateDir keeps the per-epoch training state (weights, optimizer
 	// moments, history) for resuming; empty disables saving.
 	StateDir string `yaml:"state_dir"`
@@ -39,25 +41,6 @@ type TrainParams struct {
 type DataParams struct {
 	MaxSeqLength int `yaml:"max_seq_length"` // tokens incl. [CLS] and [SEP]; MMF: 128
 	MaxFeatures  int `yaml:"max_features"`   // regions per image; MMF: 100
-}
-
-// TrainedModel is a model's weights with the sidecar describing them;
-// the sidecar's Config is the ModelParams that rebuild the model.
-type TrainedModel struct {
-	Weights checkpoint.StateDict
-	Sidecar checkpoint.Sidecar
-}
-
-// Params decodes the sidecar's model description.
-func (tm TrainedModel) Params() (ModelParams, error) {
-	var mp ModelParams
-	if len(tm.Sidecar.Config) == 0 {
-		return mp, fmt.Errorf("checkpoint sidecar (model %q) has no config to rebuild the model from", tm.Sidecar.Model)
-	}
-	if err := json.Unmarshal(tm.Sidecar.Config, &mp); err != nil {
-		return mp, fmt.Errorf("checkpoint sidecar config: %w", err)
-	}
-	return mp, nil
 }
 
 func (p TrainParams) validate() error {
@@ -101,31 +84,16 @@ func newSource(ms []memes.Meme, feats features.Reader, d DataParams, featDim int
 
 // TrainModel trains the configured model on the folder's train split,
 // validating on its validation split; see TrainSplits.
-func TrainModel(ctx context.Context, p TrainParams, folder MemeFolder, feats features.Reader) (TrainedModel, train.History, error) {
-	tr, err := splitOf(folder, p.TrainSplit)
+func TrainModel(ctx context.Context, p TrainParams, folder memes.Folder, feats features.Reader) (models.Trained, train.History, error) {
+	tr, err := folder.Memes(p.TrainSplit)
 	if err != nil {
-		return TrainedModel{}, train.History{}, fmt.Errorf("train: %w", err)
+		return models.Trained{}, train.History{}, fmt.Errorf("train: %w", err)
 	}
-	val, err := splitOf(folder, p.ValSplit)
+	val, err := folder.Memes(p.ValSplit)
 	if err != nil {
-		return TrainedModel{}, train.History{}, fmt.Errorf("train: %w", err)
+		return models.Trained{}, train.History{}, fmt.Errorf("train: %w", err)
 	}
 	return TrainSplits(ctx, p, tr, val, feats)
-}
-
-// splitOf returns the memes of one split of the folder.
-func splitOf(f MemeFolder, name string) ([]memes.Meme, error) {
-	var have []string
-	for _, s := range f.Splits {
-		if s.Name == name {
-			if len(s.BadLines) > 0 {
-				return nil, fmt.Errorf("split %q of %s has %d unreadable lines, first %s", name, f.Root, len(s.BadLines), s.BadLines[0])
-			}
-			return s.Memes, nil
-		}
-		have = append(have, s.Name)
-	}
-	return nil, fmt.Errorf("split %q not found in %s (have %v); the split file is %s/%s.jsonl", name, f.Root, have, f.Root, name)
 }
 
 // TrainSplits trains the configured model on trainSet, validating on
@@ -133,75 +101,62 @@ func splitOf(f MemeFolder, name string) ([]memes.Meme, error) {
 // returns the best epoch's weights and the training history. With a
 // state_dir it saves the state after every epoch and, unless resume is
 // "never", continues a run that was interrupted.
-func TrainSplits(ctx context.Context, p TrainParams, trainSet, valSet []memes.Meme, feats features.Reader) (TrainedModel, train.History, error) {
+func TrainSplits(ctx context.Context, p TrainParams, trainSet, valSet []memes.Meme, feats features.Reader) (models.Trained, train.History, error) {
 	if err := p.validate(); err != nil {
-		return TrainedModel{}, train.History{}, err
+		return models.Trained{}, train.History{}, err
 	}
 	if len(trainSet) == 0 || len(valSet) == 0 {
-		return TrainedModel{}, train.History{}, fmt.Errorf("train: %d training and %d validation memes; both splits are needed", len(trainSet), len(valSet))
+		return models.Trained{}, train.History{}, fmt.Errorf("train: %d training and %d validation memes; both splits are needed", len(trainSet), len(valSet))
 	}
 	featDim, err := featureWidth(feats, trainSet[0])
 	if err != nil {
-		return TrainedModel{}, train.History{}, err
+		return models.Trained{}, train.History{}, err
 	}
 	trSrc, err := newSource(trainSet, feats, p.Data, featDim)
 	if err != nil {
-		return TrainedModel{}, train.History{}, fmt.Errorf("train split: %w", err)
+		return models.Trained{}, train.History{}, fmt.Errorf("train split: %w", err)
 	}
 	valSrc, err := newSource(valSet, feats, p.Data, featDim)
 	if err != nil {
-		return TrainedModel{}, train.History{}, fmt.Errorf("validation split: %w", err)
+		return models.Trained{}, train.History{}, fmt.Errorf("validation split: %w", err)
 	}
 	mp := p.Model
 	mp.FeatDim = featDim
-	model, err := BuildModel(mp, p.Loop.Seed)
+	model, err := models.Build(mp, p.Loop.Seed)
 	if err != nil {
-		return TrainedModel{}, train.History{}, err
+		return models.Trained{}, train.History{}, err
 	}
-	if msg, err := initialise(model, mp); err != nil {
-		return TrainedModel{}, train.History{}, err
+	if msg, err := models.Initialise(model, mp); err != nil {
+		return models.Trained{}, train.History{}, err
 	} else if msg != "" {
-		fmt.Fprintln(os.Stderr, msg)
+		progress.Logf("%s", msg)
 	}
 	opt, err := train.NewOptimizer(model, p.Loop, len(trainSet))
 	if err != nil {
-		return TrainedModel{}, train.History{}, err
+		return models.Trained{}, train.History{}, err
 	}
 	t := &train.Trainer{Model: model, Optimizer: opt, Config: p.Loop, Fingerprint: trainFingerprint(mp, p, trainSet, valSet)}
-	if p.StateDir != "" {
-		store := train.DirStore{Dir: p.StateDir}
-		switch p.Resume {
-		case "never":
-			t.Fresh = true
-		case "require":
-			st, err := store.Load()
-			if err != nil {
-				return TrainedModel{}, train.History{}, fmt.Errorf("train: resume from %s: %w", p.StateDir, err)
-			}
-			if st == nil || st.Meta.Fingerprint != t.Fingerprint {
-				return TrainedModel{}, train.History{}, fmt.Errorf("train: resume=require but %s holds no state of this model, data and settings", p.StateDir)
-			}
-		}
-		t.Store = store
+	if err := useStateDir(t, p.StateDir, p.Resume); err != nil {
+		return models.Trained{}, train.History{}, fmt.Errorf("train: %w", err)
 	}
-	bar := newEpochBar(os.Stderr, p.Loop.Epochs, p.Loop.StepsPerEpoch(len(trainSet)))
-	t.Hooks = train.Hooks{OnStep: bar.step, OnEpoch: func(e train.Epoch) {
-		bar.epoch(e)
+	bar := progress.NewEpochs(os.Stderr, p.Loop.Epochs, p.Loop.StepsPerEpoch(len(trainSet)))
+	t.Hooks = train.Hooks{OnStep: showStep(bar), OnEpoch: func(e train.Epoch) {
+		showEpoch(bar, e)
 		if testHookEpoch != nil {
 			testHookEpoch(ctx, e)
 		}
 	}}
 	hist, err := t.Run(ctx, trSrc, valSrc)
-	bar.finish()
+	bar.Finish()
 	if err != nil {
-		return TrainedModel{}, train.History{}, err
+		return models.Trained{}, train.History{}, err
 	}
 	cfg, err := json.Marshal(mp)
 	if err != nil {
-		return TrainedModel{}, train.History{}, fmt.Errorf("train: encode model config: %w", err)
+		return models.Trained{}, train.History{}, fmt.Errorf("train: encode model config: %w", err)
 	}
 	best := hist.Epochs[hist.BestEpoch-1]
-	tm := TrainedModel{
+	tm := models.Trained{
 		Weights: train.Snapshot(model),
 		Sidecar: checkpoint.Sidecar{
 			Model:  mp.Kind,
@@ -214,6 +169,44 @@ func TrainSplits(ctx context.Context, p TrainParams, trainSet, valSet []memes.Me
 		},
 	}
 	return tm, *hist, nil
+}
+
+// useStateDir sets up resuming from dir (no state when empty) by resume
+// ("auto", "never" or "require": fail unless dir holds a state of this
+// model, data and settings).
+func useStateDir(t *train.Trainer, dir, resume string) error {
+	if dir == "" {
+		return nil
+	}
+	store := train.DirStore{Dir: dir}
+	switch resume {
+	case "never":
+		t.Fresh = true
+	case "require":
+		st, err := store.Load()
+		if err != nil {
+			return fmt.Errorf("resume from %s: %w", dir, err)
+		}
+		if st == nil || st.Meta.Fingerprint != t.Fingerprint {
+			return fmt.Errorf("resume=require but %s holds no state of this model, data and settings", dir)
+		}
+	}
+	t.Store = store
+	return nil
+}
+
+// showStep draws a training step on the bar.
+func showStep(bar *progress.Epochs) func(train.StepInfo) {
+	return func(s train.StepInfo) {
+		bar.Step(progress.Step{Epoch: s.Epoch, Batch: s.Batch, Batches: s.Batches, Loss: s.Loss, LR: s.LR,
+			Examples: s.Examples, ElapsedInEpoch: s.ElapsedInEpoch})
+	}
+}
+
+// showEpoch ends an epoch's bar with its validation summary.
+func showEpoch(bar *progress.Epochs, e train.Epoch) {
+	bar.EndEpoch(e.Epoch, fmt.Sprintf("train loss %.4f, val loss %.4f, val AUROC %.4f, acc %.4f, F1 %.4f, %.1f memes/s, %.1fs",
+		e.TrainLoss, e.ValLoss, e.ValAUROC, e.ValAccuracy, e.ValF1, e.MemesPerSec, e.Seconds))
 }
 
 // testHookEpoch, when set by a test, runs after each epoch's
@@ -235,7 +228,7 @@ func featureWidth(feats features.Reader, m memes.Meme) (int, error) {
 
 // trainFingerprint identifies what a saved training state must match: the
 // model, every training setting and the two splits' ids.
-func trainFingerprint(mp ModelParams, p TrainParams, trainSet, valSet []memes.Meme) string {
+func trainFingerprint(mp models.Params, p TrainParams, trainSet, valSet []memes.Meme) string {
 	h := sha256.New()
 	enc := json.NewEncoder(h)
 	enc.Encode(mp)

@@ -4,9 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	// The region-feature store formats (lmdb_features, hdf5_features,
-	// region_features) the pipelines' catalog entries use.
-	_ "mmc/catalog/featureds"
 	"mmc/features"
 	"mmc/synth"
 )

@@ -12,6 +12,7 @@ import (
 
 	"mmc/features"
 	"mmc/memes"
+	"mmc/ml/models"
 	"mmc/ml/train"
 	"mmc/ml/vilbert"
 )
@@ -66,7 +67,7 @@ func toyMemes(n int, seed uint64, feats mapFeatures) []memes.Meme {
 
 func toyParams(dir string) TrainParams {
 	return TrainParams{
-		Model: ModelParams{Kind: ModelPooledLinear, PooledLinear: PooledLinearParams{UseText: true, UseImage: true, TextBuckets: 64}},
+		Model: models.Params{Kind: models.KindPooledLinear, PooledLinear: models.PooledLinearParams{UseText: true, UseImage: true, TextBuckets: 64}},
 		Data:  DataParams{MaxSeqLength: 8, MaxFeatures: 3},
 		Loop: train.Config{Epochs: 3, BatchSize: 16, Seed: 5, Patience: 2, Workers: 2, Ahead: 2,
 			Optimizer: train.OptimConfig{LR: 0.05, WeightDecay: 0.01, WarmupSteps: 2}, Loss: train.LossConfig{Kind: "ce"}},
@@ -87,19 +88,19 @@ func TestTrainEvaluateRoundTrip(t *testing.T) {
 	if len(hist.Epochs) != 3 || hist.BestEpoch == 0 || tm.Sidecar.Epoch != hist.BestEpoch {
 		t.Fatalf("history %+v, sidecar epoch %d", hist, tm.Sidecar.Epoch)
 	}
-	ds := &checkpointDataset{path: filepath.Join(dir, "out", "best.safetensors")}
+	ds := checkpointDataset(t, filepath.Join(dir, "out", "best.safetensors"), "")
 	if err := ds.Save(context.Background(), tm); err != nil {
 		t.Fatal(err)
 	}
 	if ok, err := ds.Exists(); !ok || err != nil {
 		t.Fatalf("Exists after Save: %v, %v", ok, err)
 	}
-	loaded, err := ds.Load(context.Background(), reflect.TypeFor[TrainedModel]())
+	loaded, err := ds.Load(context.Background(), reflect.TypeFor[models.Trained]())
 	if err != nil {
 		t.Fatal(err)
 	}
 	ep := EvalParams{Data: p.Data, BatchSize: 32, Workers: 2}
-	pr, err := PredictSplit(context.Background(), ep, loaded.(TrainedModel), val, feats)
+	pr, err := PredictSplit(context.Background(), ep, loaded.(models.Trained), val, feats)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +183,7 @@ func TestTrainViLBERTResumeAndReload(t *testing.T) {
 	tr, val := toyMemes(48, 4, feats), toyMemes(24, 5, feats)
 	dir := t.TempDir()
 	p := toyParams(dir)
-	p.Model = ModelParams{Kind: ModelViLBERT, ViLBERT: tinyViLBERT(4)}
+	p.Model = models.Params{Kind: models.KindViLBERT, ViLBERT: models.ViLBERTParams{Config: tinyViLBERT(4)}}
 	p.Loop.Epochs, p.Loop.Patience = 3, 0
 	p.Loop.Optimizer.LR = 1e-3
 	p.Resume = "never"
@@ -233,7 +234,7 @@ func TestTrainTextBERTReload(t *testing.T) {
 	feats := mapFeatures{}
 	tr, val := toyMemes(64, 6, feats), toyMemes(32, 7, feats)
 	p := toyParams(t.TempDir())
-	p.Model = ModelParams{Kind: ModelTextBERT, TextBERT: train.TextBERTConfig{VocabSize: 30522, HiddenSize: 16, NumHiddenLayers: 1,
+	p.Model = models.Params{Kind: models.KindTextBERT, TextBERT: models.TextBERTConfig{VocabSize: 30522, HiddenSize: 16, NumHiddenLayers: 1,
 		NumAttentionHeads: 2, IntermediateSize: 32, MaxPositionEmbeddings: 16, TypeVocabSize: 2, Dropout: 0.1}}
 	p.Loop.Epochs = 2
 	tm, hist, err := TrainSplits(context.Background(), p, tr, val, feats)

@@ -5,6 +5,7 @@ import (
 
 	"mmc/catalog"
 	"mmc/flow"
+	"mmc/memes"
 	"mmc/nodes"
 )
 
@@ -12,7 +13,7 @@ import (
 var (
 	// RawMemes is the Hateful Memes style folder to check (the real data
 	// set's layout by default).
-	RawMemes             = catalog.Declare[nodes.MemeFolder]("raw_memes")
+	RawMemes             = catalog.Declare[memes.Folder]("raw_memes")
 	DataProcessingParams = catalog.Param[nodes.DataProcessingParams]("data_processing")
 	DataReport           = catalog.Declare[nodes.DataReport]("data_report")
 	DataReportChart      = catalog.Declare[image.Image]("data_report_chart")

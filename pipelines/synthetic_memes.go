@@ -5,6 +5,7 @@ package pipelines
 import (
 	"mmc/catalog"
 	"mmc/flow"
+	"mmc/memes"
 	"mmc/nodes"
 	"mmc/synth"
 )
@@ -14,7 +15,7 @@ var (
 	SyntheticParams         = catalog.Param[synth.Params]("synthetic")
 	SyntheticDetectorParams = catalog.Param[synth.DetectorParams]("synthetic.detector")
 	// SyntheticMemeFiles is the split files (<split>.jsonl) of the set.
-	SyntheticMemeFiles = catalog.Declare[nodes.MemeFolder]("synthetic_memes")
+	SyntheticMemeFiles = catalog.Declare[memes.Folder]("synthetic_memes")
 	// SyntheticScenes is the pictures (img/), sidecars and parameters.
 	SyntheticScenes = catalog.Declare[*synth.Set]("synthetic_scenes")
 	// SyntheticDetectronLMDB and SyntheticFeaturesH5 hold the same region

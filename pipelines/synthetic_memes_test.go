@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"mmc/catalog"
+	"mmc/catalog/formats"
 	"mmc/config"
 	"mmc/flow"
 	"mmc/nodes"
@@ -34,7 +35,7 @@ func TestSyntheticDefaultRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Chdir(t.TempDir())
-	cat, err := catalog.New(cfg.Catalog, cfg.Parameters, catalog.Options{})
+	cat, err := catalog.New(cfg.Catalog, cfg.Parameters, catalog.Options{Formats: formats.All()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,13 +4,14 @@ import (
 	"mmc/catalog"
 	"mmc/flow"
 	"mmc/ml/metrics"
+	"mmc/ml/models"
 	"mmc/nodes"
 )
 
 // Datasets and parameters of the validation and inference pipelines
 // (namespaced like the training ones: vilbert_validate.model, …).
 var (
-	inferModel      = catalog.Declare[nodes.TrainedModel]("model")
+	inferModel      = catalog.Declare[models.Trained]("model")
 	inferParams     = catalog.Param[nodes.EvalParams]("evaluate")
 	inferPreds      = catalog.Declare[nodes.Predictions]("predictions")
 	inferMetrics    = catalog.Declare[metrics.Binary]("metrics")
@@ -46,7 +47,7 @@ func ViLBERTInference() *flow.Pipeline {
 
 // ViLBERTInferenceLocal classifies one meme given on the command line
 // (--params inference_local.image=PATH,inference_local.text="…")
-// and prints and writes its probability.
+// and writes its probability (prediction.json, see catalog_train.yml).
 func ViLBERTInferenceLocal() *flow.Pipeline {
 	return flow.Namespaced(flow.New(
 		flow.Wire3("predict_meme", nodes.PredictLocal).

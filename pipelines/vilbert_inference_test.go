@@ -11,10 +11,10 @@ import (
 	"testing"
 
 	"mmc/catalog"
+	"mmc/catalog/formats"
 	"mmc/config"
-	"mmc/features"
 	"mmc/flow"
-	"mmc/memes"
+	"mmc/internal/mmfcase"
 	"mmc/ml/metrics"
 )
 
@@ -25,31 +25,9 @@ import (
 // meme folder and an MMF detectron.lmdb, and checks the submission CSV
 // against the probabilities torch computed for the same memes.
 func TestInferenceFromMMFCheckpoint(t *testing.T) {
-	fixtures, err := filepath.Abs(filepath.Join("..", "nodes", "testdata"))
+	fixtures := mmfcase.Dir()
+	c, err := mmfcase.Read()
 	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(filepath.Join(fixtures, "mmf_tiny_case.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var c struct {
-		MaxSeqLength int          `json:"max_seq_length"`
-		MaxFeatures  int          `json:"max_features"`
-		Memes        []memes.Meme `json:"memes"`
-		Records      []struct {
-			ID       string    `json:"id"`
-			ImageW   int       `json:"image_w"`
-			ImageH   int       `json:"image_h"`
-			NumBoxes int       `json:"num_boxes"`
-			Dim      int       `json:"dim"`
-			Features []float32 `json:"features"`
-			Boxes    []float32 `json:"boxes"`
-		} `json:"records"`
-		Proba  []float64    `json:"proba"`
-		Logits [][2]float64 `json:"logits"`
-	}
-	if err := json.Unmarshal(b, &c); err != nil {
 		t.Fatal(err)
 	}
 
@@ -110,16 +88,11 @@ vilbert_validate.model:
 		t.Fatal(err)
 	}
 	t.Chdir(work)
-	cat, err := catalog.New(cfg.Catalog, cfg.Parameters, catalog.Options{})
+	cat, err := catalog.New(cfg.Catalog, cfg.Parameters, catalog.Options{Formats: formats.All()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	recs := make([]*features.Record, len(c.Records))
-	for i, r := range c.Records {
-		recs[i] = &features.Record{ID: r.ID, Dim: r.Dim, NumBoxes: r.NumBoxes, Features: r.Features,
-			Boxes: r.Boxes, ImageW: r.ImageW, ImageH: r.ImageH}
-	}
-	if err := cat.Save(context.Background(), "mmf_detectron_lmdb", recs); err != nil {
+	if err := cat.Save(context.Background(), "mmf_detectron_lmdb", c.FeatureRecords()); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range []*flow.Pipeline{ViLBERTInference(), ViLBERTValidate()} {

@@ -3,6 +3,7 @@ package pipelines
 import (
 	"mmc/catalog"
 	"mmc/flow"
+	"mmc/ml/models"
 	"mmc/nodes"
 )
 
@@ -12,7 +13,7 @@ var (
 	// PretrainedViLBERT is the pretraining checkpoint ("model.bert.*",
 	// "model.cls.*"): a fine-tuning pipeline's init_weights loads it as
 	// pretrained weights.
-	PretrainedViLBERT = catalog.Declare[nodes.TrainedModel]("vilbert_pretrain.model")
+	PretrainedViLBERT = catalog.Declare[models.Trained]("vilbert_pretrain.model")
 	pretrainHistory   = catalog.Declare[nodes.PretrainHistory]("vilbert_pretrain.history")
 )
 

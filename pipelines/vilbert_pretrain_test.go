@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"mmc/catalog"
+	"mmc/catalog/formats"
 	"mmc/config"
 	"mmc/flow"
 	"mmc/ml/checkpoint"
@@ -48,7 +49,7 @@ func TestPretrainThenFineTune(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Chdir(t.TempDir())
-	cat, err := catalog.New(cfg.Catalog, cfg.Parameters, catalog.Options{})
+	cat, err := catalog.New(cfg.Catalog, cfg.Parameters, catalog.Options{Formats: formats.All()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +88,7 @@ func TestPretrainThenFineTune(t *testing.T) {
 	if err := config.Decode(cat.Params(), "vilbert_synthetic_train.train", &tpar); err != nil {
 		t.Fatal(err)
 	}
-	m, err := vilbert.New(tpar.Model.ViLBERT, 1)
+	m, err := vilbert.New(tpar.Model.ViLBERT.Config, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,9 @@ import (
 	"mmc/catalog"
 	"mmc/features"
 	"mmc/flow"
+	"mmc/memes"
 	"mmc/ml/metrics"
+	"mmc/ml/models"
 	"mmc/ml/train"
 	"mmc/nodes"
 )
@@ -17,11 +19,11 @@ import (
 // "best_model" of vilbert_lmdb_train is "vilbert_lmdb_train.best_model"
 // and its parameters are parameters_train.yml → vilbert_lmdb_train.
 var (
-	trainMemes     = catalog.Declare[nodes.MemeFolder]("memes")
+	trainMemes     = catalog.Declare[memes.Folder]("memes")
 	trainFeatures  = catalog.Declare[features.Reader]("region_features")
 	trainParams    = catalog.Param[nodes.TrainParams]("train")
 	testParams     = catalog.Param[nodes.EvalParams]("evaluate")
-	bestModel      = catalog.Declare[nodes.TrainedModel]("best_model")
+	bestModel      = catalog.Declare[models.Trained]("best_model")
 	history        = catalog.Declare[train.History]("training_history")
 	testPreds      = catalog.Declare[nodes.Predictions]("test_predictions")
 	testMetrics    = catalog.Declare[metrics.Binary]("test_metrics")
@@ -59,7 +61,7 @@ func trainEvaluate() *flow.Pipeline {
 
 // trainPipeline namespaces the template as name, reading memes and
 // region features from the given shared datasets.
-func trainPipeline(name string, memes catalog.Handle[nodes.MemeFolder], feats catalog.Handle[features.Reader]) *flow.Pipeline {
+func trainPipeline(name string, memes catalog.Handle[memes.Folder], feats catalog.Handle[features.Reader]) *flow.Pipeline {
 	return flow.Namespaced(trainEvaluate(), name, flow.Remap{Inputs: flow.Renames(
 		flow.Rename(trainMemes, memes),
 		flow.Rename(trainFeatures, feats),

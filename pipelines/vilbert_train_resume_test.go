@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"mmc/catalog"
+	"mmc/catalog/formats"
 	"mmc/config"
 	"mmc/features"
 	"mmc/flow"
@@ -150,7 +151,7 @@ func runLMDBTrain(t *testing.T, conf, dir string, recs map[string]*features.Reco
 		t.Fatal(err)
 	}
 	t.Chdir(dir)
-	cat, err := catalog.New(cfg.Catalog, cfg.Parameters, catalog.Options{})
+	cat, err := catalog.New(cfg.Catalog, cfg.Parameters, catalog.Options{Formats: formats.All()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,7 +301,7 @@ raw_memes:
 		t.Fatal(err)
 	}
 	t.Chdir(work)
-	cat, err := catalog.New(cfg.Catalog, cfg.Parameters, catalog.Options{})
+	cat, err := catalog.New(cfg.Catalog, cfg.Parameters, catalog.Options{Formats: formats.All()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"mmc/catalog"
+	"mmc/catalog/formats"
 	"mmc/config"
 	"mmc/flow"
 )
@@ -47,7 +48,7 @@ func TestTrainingPipelinesValidate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cat, err := catalog.New(cfg.Catalog, cfg.Parameters, catalog.Options{})
+	cat, err := catalog.New(cfg.Catalog, cfg.Parameters, catalog.Options{Formats: formats.All()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +116,7 @@ vilbert_inference.model:
 		t.Fatal(err)
 	}
 	t.Chdir(t.TempDir())
-	cat, err := catalog.New(cfg.Catalog, cfg.Parameters, catalog.Options{})
+	cat, err := catalog.New(cfg.Catalog, cfg.Parameters, catalog.Options{Formats: formats.All()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -83,28 +83,28 @@ var (
 
 const kinds = "features.Reader, []*features.Record, iter.Seq2[*features.Record, error] or a Len/Each stream"
 
-func init() {
-	catalog.Register(catalog.Format{
+// Formats returns the region-feature store formats: lmdb_features,
+// hdf5_features and region_features.
+func Formats() []catalog.Format {
+	return []catalog.Format{{
 		Name:          LMDBFormat,
 		Doc:           "MMF detectron.lmdb region features (pickled numpy dicts, MMF-readable): " + kinds,
 		New:           func(s catalog.Spec) (catalog.Dataset, error) { return newDataset(s, lmdbBackend) },
 		Accepts:       accepts,
 		NeedsFilepath: true,
-	})
-	catalog.Register(catalog.Format{
+	}, {
 		Name:          HDF5Format,
 		Doc:           "region features in one HDF5 file (features/h5store layout, h5py-readable): " + kinds,
 		New:           func(s catalog.Spec) (catalog.Dataset, error) { return newDataset(s, hdf5Backend) },
 		Accepts:       accepts,
 		NeedsFilepath: true,
-	})
-	catalog.Register(catalog.Format{
+	}, {
 		Name:          ByPathFormat,
 		Doc:           "region features in HDF5 (.h5/.hdf5 extension) or else MMF detectron.lmdb, as " + HDF5Format + " or " + LMDBFormat + ": " + kinds,
 		New:           func(s catalog.Spec) (catalog.Dataset, error) { return newDataset(s, backendFor(s.Filepath)) },
 		Accepts:       accepts,
 		NeedsFilepath: true,
-	})
+	}}
 }
 
 func accepts(t reflect.Type) error {
@@ -209,6 +209,10 @@ var hdf5Backend = &backend{
 				if o.ExtractorParams == nil {
 					o.ExtractorParams = p.ExtractorParams()
 				}
+			}
+			// A store's folder may not exist yet (h5store creates only the file).
+			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+				return nil, fmt.Errorf("%s %s: %w", s.Type, path, err)
 			}
 			return h5store.Create(path, &o)
 		}, nil

@@ -25,7 +25,7 @@ func newCatalog(t *testing.T, yml string) (*catalog.Catalog, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := catalog.New(conf, nil, catalog.Options{})
+	c, err := catalog.New(conf, nil, catalog.Options{Formats: append(catalog.Builtin(), Formats()...)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,11 +50,13 @@ single:
   save_args: {no_subdir: true, map_size: 67108864}
 `
 
-func lmdbRecords(n int) []*features.Record {
+// sampleRecords makes n records of 0 to maxBoxes-1 regions (the count
+// cycles) with ids from id, for both stores' round trips.
+func sampleRecords(n, maxBoxes int, id func(i int) string) []*features.Record {
 	out := make([]*features.Record, n)
 	for i := range out {
-		nb := i % 4
-		r := &features.Record{ID: fmt.Sprintf("%05d", 100+i), Dim: 3, NumBoxes: nb, ImageW: 10 * (i + 1), ImageH: 5,
+		nb := i % maxBoxes
+		r := &features.Record{ID: id(i), Dim: 3, NumBoxes: nb, ImageW: 10 * (i + 1), ImageH: 5,
 			Features: make([]float32, nb*3), Boxes: make([]float32, nb*4)}
 		for j := range r.Features {
 			r.Features[j] = float32(i) + float32(j)/8
@@ -65,6 +67,11 @@ func lmdbRecords(n int) []*features.Record {
 		out[i] = r
 	}
 	return out
+}
+
+// lmdbRecords have MMF-style ids with leading zeros.
+func lmdbRecords(n int) []*features.Record {
+	return sampleRecords(n, 4, func(i int) string { return fmt.Sprintf("%05d", 100+i) })
 }
 
 func TestLMDBSaveLoadEveryType(t *testing.T) {
@@ -162,20 +169,7 @@ copy:
 `
 
 func hdf5Records(n int) []*features.Record {
-	out := make([]*features.Record, n)
-	for i := range out {
-		nb := i % 5
-		r := &features.Record{ID: fmt.Sprint(100 + i), Dim: 3, NumBoxes: nb, ImageW: 10 * (i + 1), ImageH: 5,
-			Features: make([]float32, nb*3), Boxes: make([]float32, nb*4)}
-		for j := range r.Features {
-			r.Features[j] = float32(i) + float32(j)/8
-		}
-		for j := range r.Boxes {
-			r.Boxes[j] = float32(j)
-		}
-		out[i] = r
-	}
-	return out
+	return sampleRecords(n, 5, func(i int) string { return fmt.Sprint(100 + i) })
 }
 
 func TestHDF5SaveLoadEveryType(t *testing.T) {

@@ -10,21 +10,12 @@ import (
 	"testing"
 
 	"mmc/ml/checkpoint"
+	"mmc/ml/internal/numtest"
 	"mmc/ml/tensor"
 )
 
-func closeTo(got, want []float32, rtol, atol float64) error {
-	if len(got) != len(want) {
-		return fmt.Errorf("%d values, want %d", len(got), len(want))
-	}
-	for i := range got {
-		g, w := float64(got[i]), float64(want[i])
-		if math.IsNaN(g) || math.Abs(g-w) > atol+rtol*math.Abs(w) {
-			return fmt.Errorf("index %d: got %.8g, want %.8g", i, g, w)
-		}
-	}
-	return nil
-}
+// closeTo is numtest.CloseTo, the numeric packages' shared comparison.
+var closeTo = numtest.CloseTo
 
 // TestAdamWMatchesPyTorch replays the fixture's gradients through
 // ClipGradNorm, AdamW and LinearWarmupDecay and compares every step.

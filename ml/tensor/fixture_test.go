@@ -1,12 +1,12 @@
 package tensor
 
 import (
-	"fmt"
 	"math"
 	"slices"
 	"testing"
 
 	"mmc/ml/checkpoint"
+	"mmc/ml/internal/numtest"
 )
 
 func loadFixture(t *testing.T, path string) checkpoint.StateDict {
@@ -18,20 +18,8 @@ func loadFixture(t *testing.T, path string) checkpoint.StateDict {
 	return sd
 }
 
-// closeTo reports the first index where got and want differ by more than
-// atol + rtol·|want|.
-func closeTo(got, want []float32, rtol, atol float64) error {
-	if len(got) != len(want) {
-		return fmt.Errorf("%d values, want %d", len(got), len(want))
-	}
-	for i := range got {
-		g, w := float64(got[i]), float64(want[i])
-		if math.IsNaN(g) || math.Abs(g-w) > atol+rtol*math.Abs(w) {
-			return fmt.Errorf("index %d: got %.8g, want %.8g (diff %.3g)", i, g, w, math.Abs(g-w))
-		}
-	}
-	return nil
-}
+// closeTo is numtest.CloseTo, the numeric packages' shared comparison.
+var closeTo = numtest.CloseTo
 
 // normRel is max|got−want| / max|want|, the normwise relative error
 // logged by the fixture tests.

@@ -43,12 +43,19 @@ func (c OptimConfig) Validate() error {
 }
 
 // StepsPerEpoch is the number of batches (optimiser steps) in an epoch
-// over n examples; the last batch may be smaller.
-func (c Config) StepsPerEpoch(n int) int { return (n + c.BatchSize - 1) / c.BatchSize }
+// over n examples; the last batch may be smaller, unless DropLast
+// leaves it out.
+func (c Config) StepsPerEpoch(n int) int {
+	if c.DropLast {
+		return n / c.BatchSize
+	}
+	return (n + c.BatchSize - 1) / c.BatchSize
+}
 
 // NewOptimizer builds AdamW over the model's trainable parameters with
 // the weight-decay split of MMF (none on biases and LayerNorm) and the
-// configured schedule over all epochs of n training examples. Frozen
+// configured schedule over all epochs of n training examples (at most
+// MaxSteps steps). Frozen
 // parameters are left out.
 func NewOptimizer(m interface{ Params() []Param }, cfg Config, n int) (*optim.AdamW, error) {
 	if err := cfg.Validate(); err != nil {
@@ -56,6 +63,9 @@ func NewOptimizer(m interface{ Params() []Param }, cfg Config, n int) (*optim.Ad
 	}
 	oc := cfg.Optimizer
 	total := cfg.StepsPerEpoch(n) * cfg.Epochs
+	if cfg.MaxSteps > 0 {
+		total = min(total, cfg.MaxSteps)
+	}
 	var sched optim.Schedule
 	switch oc.Schedule {
 	case "", "linear":

@@ -62,6 +62,19 @@ type InBackwardModel interface {
 	BackwardApply(dlogits []float32, apply func(*tensor.Tensor) error) error
 }
 
+// ObjectiveModel is a model trained on its own objective instead of on
+// labels (pretraining: masked tokens, masked regions, image–text
+// alignment). When the Trainer's Model implements it, the loop calls
+// Objective for each batch in place of Forward, the label loss and
+// Backward; labels are not needed, and Forward is never called.
+type ObjectiveModel interface {
+	Model
+	// Objective runs forward and backward on b in training mode (any
+	// randomness drawn from a generator seeded with b.Seed) and returns
+	// the loss; the gradients accumulate into the parameters' Grad.
+	Objective(b *batch.Batch) (float64, error)
+}
+
 // inBackwardOptimizer is an Optimizer that can update one parameter at a
 // time (*optim.AdamW).
 type inBackwardOptimizer interface {
@@ -134,6 +147,13 @@ type Config struct {
 	// batches they may prepare ahead of compute.
 	Workers int `yaml:"workers" json:"workers"`
 	Ahead   int `yaml:"ahead" json:"ahead"`
+	// MaxSteps ends training after that many optimiser steps (0: no
+	// limit), for step-budgeted runs such as pretraining; the schedule
+	// then spans MaxSteps.
+	MaxSteps int `yaml:"max_steps" json:"max_steps,omitempty"`
+	// DropLast leaves out each epoch's last batch when it is smaller
+	// than BatchSize (pretraining's alignment negatives need two memes).
+	DropLast bool `yaml:"drop_last" json:"drop_last,omitempty"`
 }
 
 // Validate reports the first invalid setting.
@@ -147,6 +167,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("train: eval_batch_size %d is negative", c.EvalBatchSize)
 	case c.Patience < 0:
 		return fmt.Errorf("train: patience %d is negative", c.Patience)
+	case c.MaxSteps < 0:
+		return fmt.Errorf("train: max_steps %d is negative", c.MaxSteps)
 	}
 	if err := c.Optimizer.Validate(); err != nil {
 		return err
@@ -214,7 +236,9 @@ var ErrNonFiniteLoss = errors.New("non-finite loss")
 
 // Run trains on train, validating on val after every epoch, and leaves
 // the model holding the best epoch's weights. With a Store holding a
-// compatible state it continues from the last completed epoch.
+// compatible state it continues from the last completed epoch. A nil
+// val (pretraining) means no validation and no early stopping: the
+// last epoch is the best.
 func (t *Trainer) Run(ctx context.Context, train, val Dataset) (*History, error) {
 	cfg := t.Config
 	if err := cfg.Validate(); err != nil {
@@ -223,7 +247,7 @@ func (t *Trainer) Run(ctx context.Context, train, val Dataset) (*History, error)
 	if train.Len() == 0 {
 		return nil, errors.New("train: empty training set")
 	}
-	if val.Len() == 0 {
+	if val != nil && val.Len() == 0 {
 		return nil, errors.New("train: empty validation set (needed for early stopping on AUROC)")
 	}
 	params := t.Model.Params()
@@ -251,12 +275,20 @@ func (t *Trainer) Run(ctx context.Context, train, val Dataset) (*History, error)
 	}
 
 	for epoch := startEpoch; epoch < cfg.Epochs; epoch++ {
-		if cfg.Patience > 0 && sinceBest >= cfg.Patience {
+		if cfg.Patience > 0 && sinceBest >= cfg.Patience || cfg.MaxSteps > 0 && step >= cfg.MaxSteps {
 			break
 		}
 		rec, err := t.trainEpoch(ctx, train, epoch, &step, batchesPerEpoch, params)
 		if err != nil {
 			return hist, err
+		}
+		if val == nil {
+			hist.Epochs = append(hist.Epochs, rec)
+			hist.BestEpoch, best = epoch+1, snapshot(params)
+			if err := t.endEpoch(rec, epoch, step, sinceBest, hist, params, best); err != nil {
+				return hist, err
+			}
+			continue
 		}
 		_, logits, labels, err := Predict(ctx, t.Model, val, t.evalBatch(), cfg.Workers, cfg.Ahead)
 		if err != nil {
@@ -275,24 +307,15 @@ func (t *Trainer) Run(ctx context.Context, train, val Dataset) (*History, error)
 		} else {
 			sinceBest++
 		}
-		if t.Hooks.OnEpoch != nil {
-			t.Hooks.OnEpoch(rec)
-		}
-		if t.Store != nil {
-			osd, ometa := t.Optimizer.StateDict()
-			st := &State{
-				Meta: StateMeta{Fingerprint: t.Fingerprint, EpochsDone: epoch + 1, Step: step, SinceBest: sinceBest,
-					History: *hist, OptimizerMeta: ometa},
-				Model: snapshot(params), Optimizer: osd, Best: best,
-			}
-			if err := t.Store.Save(st); err != nil {
-				return hist, fmt.Errorf("train: save state after epoch %d: %w", epoch+1, err)
-			}
+		if err := t.endEpoch(rec, epoch, step, sinceBest, hist, params, best); err != nil {
+			return hist, err
 		}
 	}
 	switch {
 	case cfg.Patience > 0 && sinceBest >= cfg.Patience:
 		hist.Stopped = fmt.Sprintf("early stop: no better validation AUROC for %d epochs", sinceBest)
+	case cfg.MaxSteps > 0 && step >= cfg.MaxSteps:
+		hist.Stopped = fmt.Sprintf("reached max_steps %d", cfg.MaxSteps)
 	default:
 		hist.Stopped = fmt.Sprintf("completed %d epochs", len(hist.Epochs))
 	}
@@ -300,6 +323,26 @@ func (t *Trainer) Run(ctx context.Context, train, val Dataset) (*History, error)
 		return hist, fmt.Errorf("train: restore best epoch %d: %w", hist.BestEpoch, err)
 	}
 	return hist, nil
+}
+
+// endEpoch reports a finished epoch and saves the training state.
+func (t *Trainer) endEpoch(rec Epoch, epoch, step, sinceBest int, hist *History, params []Param, best checkpoint.StateDict) error {
+	if t.Hooks.OnEpoch != nil {
+		t.Hooks.OnEpoch(rec)
+	}
+	if t.Store == nil {
+		return nil
+	}
+	osd, ometa := t.Optimizer.StateDict()
+	st := &State{
+		Meta: StateMeta{Fingerprint: t.Fingerprint, EpochsDone: epoch + 1, Step: step, SinceBest: sinceBest,
+			History: *hist, OptimizerMeta: ometa},
+		Model: snapshot(params), Optimizer: osd, Best: best,
+	}
+	if err := t.Store.Save(st); err != nil {
+		return fmt.Errorf("train: save state after epoch %d: %w", epoch+1, err)
+	}
+	return nil
 }
 
 func (t *Trainer) evalBatch() int {
@@ -315,6 +358,12 @@ func (t *Trainer) trainEpoch(ctx context.Context, data Dataset, epoch int, step 
 	cfg := t.Config
 	start := time.Now()
 	order := EpochOrder(data.Len(), cfg.Seed, epoch, true)
+	if cfg.DropLast {
+		order = order[:len(order)/cfg.BatchSize*cfg.BatchSize]
+	}
+	if cfg.MaxSteps > 0 {
+		order = order[:min(len(order), (cfg.MaxSteps-*step)*cfg.BatchSize)]
+	}
 	ld := NewLoader(ctx, data, order, cfg.BatchSize, cfg.Workers, cfg.Ahead, *step, cfg.Seed)
 	defer ld.Close()
 	var lossSum float64
@@ -331,16 +380,24 @@ func (t *Trainer) trainEpoch(ctx context.Context, data Dataset, epoch int, step 
 		if b == nil {
 			break
 		}
-		if !b.Labelled() {
-			return Epoch{}, fmt.Errorf("train: epoch %d batch %d: training example without a label (ids %v)", epoch+1, k, b.IDs)
-		}
-		logits, err := t.Model.Forward(b, true)
-		if err != nil {
-			return Epoch{}, fmt.Errorf("train: epoch %d step %d forward: %w", epoch+1, *step, err)
-		}
-		loss, grad, err := cfg.Loss.Compute(logits, b.Labels)
-		if err != nil {
-			return Epoch{}, fmt.Errorf("train: epoch %d step %d: %w", epoch+1, *step, err)
+		obj, isObjective := t.Model.(ObjectiveModel)
+		var loss float64
+		var grad []float32
+		if isObjective {
+			if loss, err = obj.Objective(b); err != nil {
+				return Epoch{}, fmt.Errorf("train: epoch %d step %d (batch %d, meme ids %v): %w", epoch+1, *step, k, b.IDs, err)
+			}
+		} else {
+			if !b.Labelled() {
+				return Epoch{}, fmt.Errorf("train: epoch %d batch %d: training example without a label (ids %v)", epoch+1, k, b.IDs)
+			}
+			logits, err := t.Model.Forward(b, true)
+			if err != nil {
+				return Epoch{}, fmt.Errorf("train: epoch %d step %d forward: %w", epoch+1, *step, err)
+			}
+			if loss, grad, err = cfg.Loss.Compute(logits, b.Labels); err != nil {
+				return Epoch{}, fmt.Errorf("train: epoch %d step %d: %w", epoch+1, *step, err)
+			}
 		}
 		if math.IsNaN(loss) || math.IsInf(loss, 0) {
 			return Epoch{}, fmt.Errorf("train: %w %v at epoch %d, step %d (batch %d, meme ids %v); lower the learning rate or check the inputs",
@@ -349,11 +406,16 @@ func (t *Trainer) trainEpoch(ctx context.Context, data Dataset, epoch int, step 
 		lr = t.Optimizer.LR()
 		ibm, modelOK := t.Model.(InBackwardModel)
 		ibo, optOK := t.Optimizer.(inBackwardOptimizer)
-		if modelOK && optOK {
+		switch {
+		case isObjective:
+			if err := t.Optimizer.Step(); err != nil {
+				return Epoch{}, fmt.Errorf("train: epoch %d step %d (batch %d, meme ids %v): %w", epoch+1, *step, k, b.IDs, err)
+			}
+		case modelOK && optOK:
 			if err := ibm.BackwardApply(grad, ibo.InBackward().Apply); err != nil {
 				return Epoch{}, fmt.Errorf("train: epoch %d step %d (batch %d, meme ids %v): backward with update: %w", epoch+1, *step, k, b.IDs, err)
 			}
-		} else {
+		default:
 			if err := t.Model.Backward(grad); err != nil {
 				return Epoch{}, fmt.Errorf("train: epoch %d step %d backward: %w", epoch+1, *step, err)
 			}

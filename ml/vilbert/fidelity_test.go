@@ -3,7 +3,6 @@ package vilbert
 import (
 	"encoding/binary"
 	"encoding/json"
-	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -307,9 +306,11 @@ func TestTrainingDropout(t *testing.T) {
 	}
 }
 
-func ExampleLocation5() {
-	fmt.Println(Location5(10, 20, 110, 70, 200, 100))
-	// Output: [0.05 0.2 0.55 0.7 0.25]
+func b2f(v bool) float32 {
+	if v {
+		return 1
+	}
+	return 0
 }
 
 func newRNG(seed uint64) *tensor.RNG { return tensor.NewRNG(seed) }

@@ -315,11 +315,6 @@ func FromBatch(b *batch.Batch) *Inputs {
 		SegmentIDs: b.SegmentIDs, TextMask: b.TextMask, Features: b.Features, Locations: b.Locations, ImageMask: b.ImageMask}
 }
 
-// Location5 is MMF's transformer_bbox location for a box in pixels.
-func Location5(x1, y1, x2, y2, width, height float32) [5]float32 {
-	return [5]float32{x1 / width, y1 / height, x2 / width, y2 / height, (x2 - x1) * (y2 - y1) / (width * height)}
-}
-
 // check validates the shapes and id ranges of in against c.
 func (in *Inputs) check(c *Config) error {
 	b, t, r := in.Batch, in.TextLen, in.Regions

@@ -580,10 +580,10 @@ func addInto(dst, src []float32) {
 
 // add returns a+b in *buf (created on first use).
 func add(buf **[]float32, a, b []float32) []float32 {
-	return addTo(slot(buf), a, b)
+	return sumInto(slot(buf), a, b)
 }
 
-func addTo(buf *[]float32, a, b []float32) []float32 {
+func sumInto(buf *[]float32, a, b []float32) []float32 {
 	out := grow(buf, len(a))
 	for i := range a {
 		out[i] = a[i] + b[i]

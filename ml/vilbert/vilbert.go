@@ -218,13 +218,6 @@ func (m *Model) regions(in *Inputs) (feat, loc, mask []float32) {
 	return feat, loc, mask
 }
 
-func b2f(v bool) float32 {
-	if v {
-		return 1
-	}
-	return 0
-}
-
 // Backward propagates dlogits [B, NumLabels] (the loss gradient with
 // respect to the last Forward's logits) and accumulates into the Grad of
 // every trainable parameter. Call it once per Forward.

@@ -1,4 +1,4 @@
-package train
+package models
 
 import (
 	"fmt"
@@ -6,6 +6,7 @@ import (
 	"mmc/ml/batch"
 	"mmc/ml/nn"
 	"mmc/ml/tensor"
+	"mmc/ml/train"
 )
 
 // TextBERTConfig sizes TextBERT (Hugging Face BERT field names).
@@ -75,10 +76,10 @@ func NewTextBERT(c TextBERTConfig, seed uint64) (*TextBERT, error) {
 }
 
 // Params lists the parameters by checkpoint key.
-func (m *TextBERT) Params() []Param {
-	var ps []Param
+func (m *TextBERT) Params() []train.Param {
+	var ps []train.Param
 	for _, p := range nn.Parameters(m) {
-		ps = append(ps, Param{Name: p.Name, Tensor: p.Param})
+		ps = append(ps, train.Param{Name: p.Name, Tensor: p.Param})
 	}
 	return ps
 }

@@ -1,4 +1,4 @@
-package nodes
+package formats
 
 import (
 	"context"
@@ -12,10 +12,12 @@ import (
 
 	"mmc/catalog"
 	"mmc/ml/checkpoint"
+	"mmc/ml/models"
 	"mmc/ml/vilbert"
 )
 
-// The "model_checkpoint" catalog format stores a TrainedModel as our
+// ModelCheckpoint is the "model_checkpoint" catalog format: it stores a
+// models.Trained as our
 // checkpoint layout: the weights in <filepath> (safetensors) and the
 // JSON sidecar beside it (best.safetensors → best.json). Both files are
 // written atomically, weights first, so a sidecar never describes
@@ -26,11 +28,11 @@ import (
 // taken to be the Facebook architecture with MMF's head on 2048-d
 // regions, unless load_args.vilbert_config names a vilbert-multi-task
 // style JSON configuration (bert_base_6layer_6conect.json).
-func init() {
-	catalog.Register(catalog.Format{
+func ModelCheckpoint() catalog.Format {
+	return catalog.Format{
 		Name:          "model_checkpoint",
 		Doc:           "trained model: safetensors weights plus JSON sidecar (model, config, epoch, metrics)",
-		Accepts:       catalog.AcceptTypes(reflect.TypeFor[TrainedModel]()),
+		Accepts:       catalog.AcceptTypes(reflect.TypeFor[models.Trained]()),
 		NeedsFilepath: true,
 		New: func(s catalog.Spec) (catalog.Dataset, error) {
 			d := &checkpointDataset{path: s.Filepath}
@@ -39,7 +41,7 @@ func init() {
 			}
 			return d, nil
 		},
-	})
+	}
 }
 
 type checkpointDataset struct {
@@ -66,6 +68,9 @@ func (d *checkpointDataset) Load(_ context.Context, _ reflect.Type) (any, error)
 	if d.isPyTorch() {
 		return d.loadPyTorch()
 	}
+	if ok, err := fileExists(side); err == nil && !ok {
+		return nil, missingSidecar(d.path, side)
+	}
 	sc, err := checkpoint.ReadSidecar(side)
 	if err != nil {
 		return nil, fmt.Errorf("model checkpoint %s: %w", d.path, err)
@@ -74,34 +79,34 @@ func (d *checkpointDataset) Load(_ context.Context, _ reflect.Type) (any, error)
 	if err != nil {
 		return nil, fmt.Errorf("model checkpoint: %w", err)
 	}
-	return TrainedModel{Weights: sd, Sidecar: sc}, nil
+	return models.Trained{Weights: sd, Sidecar: sc}, nil
 }
 
 // loadPyTorch reads a torch.save checkpoint and describes it as a ViLBERT.
-func (d *checkpointDataset) loadPyTorch() (TrainedModel, error) {
-	sd, err := readWeights(d.path)
+func (d *checkpointDataset) loadPyTorch() (models.Trained, error) {
+	sd, err := models.ReadWeights(d.path)
 	if err != nil {
-		return TrainedModel{}, err
+		return models.Trained{}, err
 	}
 	c := vilbert.DefaultConfig()
 	if d.args.VilbertConfig != "" {
 		if c, err = vilbert.LoadConfigJSON(d.args.VilbertConfig); err != nil {
-			return TrainedModel{}, fmt.Errorf("model checkpoint %s: %w", d.path, err)
+			return models.Trained{}, fmt.Errorf("model checkpoint %s: %w", d.path, err)
 		}
 	}
-	mp := ModelParams{Kind: ModelViLBERT, ViLBERT: c, FeatDim: c.VFeatureSize}
+	mp := models.Params{Kind: models.KindViLBERT, ViLBERT: models.ViLBERTParams{Config: c}, FeatDim: c.VFeatureSize}
 	cfg, err := json.Marshal(mp)
 	if err != nil {
-		return TrainedModel{}, err
+		return models.Trained{}, err
 	}
-	return TrainedModel{Weights: sd, Sidecar: checkpoint.Sidecar{Format: checkpoint.SidecarFormat, Model: ModelViLBERT, Config: cfg}}, nil
+	return models.Trained{Weights: sd, Sidecar: checkpoint.Sidecar{Format: checkpoint.SidecarFormat, Model: models.KindViLBERT, Config: cfg}}, nil
 }
 
 func (d *checkpointDataset) Save(_ context.Context, v any) error {
 	if d.isPyTorch() {
 		return fmt.Errorf("model checkpoint %s: PyTorch files are read-only here; save to a .safetensors path", d.path)
 	}
-	tm, ok := v.(TrainedModel)
+	tm, ok := v.(models.Trained)
 	if !ok {
 		return fmt.Errorf("model checkpoint %s: cannot save %T", d.path, v)
 	}
@@ -111,19 +116,38 @@ func (d *checkpointDataset) Save(_ context.Context, v any) error {
 	return checkpoint.WriteSidecar(checkpoint.SidecarPath(d.path), tm.Sidecar)
 }
 
+// Exists reports whether the weights and (for our layout) the sidecar
+// are there. Weights without their sidecar are an error saying so, not
+// a missing dataset: the file the user sees is there.
 func (d *checkpointDataset) Exists() (bool, error) {
-	paths := []string{d.path, checkpoint.SidecarPath(d.path)}
-	if d.isPyTorch() {
-		paths = paths[:1]
+	if ok, err := fileExists(d.path); !ok || err != nil {
+		return false, err
 	}
-	for _, p := range paths {
-		if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
-			return false, nil
-		} else if err != nil {
-			return false, err
-		}
+	if d.isPyTorch() {
+		return true, nil
+	}
+	side := checkpoint.SidecarPath(d.path)
+	ok, err := fileExists(side)
+	if err != nil {
+		return false, err
+	}
+	if !ok {
+		return false, missingSidecar(d.path, side)
 	}
 	return true, nil
+}
+
+func missingSidecar(weights, side string) error {
+	return fmt.Errorf("model checkpoint %s: the weights file is there but its sidecar %s (the model description that rebuilds it) is missing; run the training pipeline that writes it again", weights, side)
+}
+
+// fileExists reports whether path exists; other stat errors are returned.
+func fileExists(path string) (bool, error) {
+	_, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 func (d *checkpointDataset) Describe() string { return "model_checkpoint " + d.path }

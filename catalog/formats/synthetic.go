@@ -1,4 +1,4 @@
-package nodes
+package formats
 
 import (
 	"context"
@@ -13,8 +13,10 @@ import (
 	"mmc/synth"
 )
 
-func init() {
-	catalog.Register(catalog.Format{
+// SyntheticScenes is the "synthetic_scenes" format: a *synth.Set's
+// pictures (img/<id>.png), per-split scene sidecars and parameters.
+func SyntheticScenes() catalog.Format {
+	return catalog.Format{
 		Name:          "synthetic_scenes",
 		Doc:           "the pictures (img/<id>.png), per-split scene sidecars and parameters of a synthetic meme set",
 		Accepts:       catalog.AcceptTypes(reflect.TypeFor[*synth.Set]()),
@@ -22,7 +24,7 @@ func init() {
 		New: func(s catalog.Spec) (catalog.Dataset, error) {
 			return &scenesDataset{root: s.Filepath}, nil
 		},
-	})
+	}
 }
 
 // scenesDataset stores a *synth.Set's pictures and sidecars under root;

@@ -1,10 +1,7 @@
-package nodes
+package formats
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -25,17 +22,20 @@ import (
 // listed in; other *.jsonl files follow alphabetically.
 var hatefulMemesSplits = []string{"train", "dev_seen", "test_seen", "dev_unseen", "test_unseen", "dev", "test"}
 
-func init() {
-	catalog.Register(catalog.Format{
+// MemeFolder is the "meme_folder" format: a memes.Folder, one
+// <split>.jsonl per split, loaded leniently (bad lines listed) unless
+// load_args.strict.
+func MemeFolder() catalog.Format {
+	return catalog.Format{
 		Name:          "meme_folder",
 		Doc:           "a Hateful Memes style folder: <split>.jsonl files (load_args: splits, default all; strict) and images relative to it",
-		Accepts:       catalog.AcceptTypes(reflect.TypeFor[MemeFolder]()),
+		Accepts:       catalog.AcceptTypes(reflect.TypeFor[memes.Folder]()),
 		NeedsFilepath: true,
 		New: func(s catalog.Spec) (catalog.Dataset, error) {
 			var args struct {
 				Splits []string `yaml:"splits"`
 				// Strict makes the first bad line an error (file:line)
-				// instead of an entry in MemeSplit.BadLines: what training
+				// instead of an entry in memes.Split.BadLines: what training
 				// wants, while data_processing wants the full list.
 				Strict bool `yaml:"strict"`
 			}
@@ -58,7 +58,7 @@ func init() {
 			}
 			return &memeFolderDataset{root: s.Filepath, splits: args.Splits, strict: args.Strict, exclusive: save.Exclusive}, nil
 		},
-	})
+	}
 }
 
 type memeFolderDataset struct {
@@ -125,7 +125,7 @@ func (d *memeFolderDataset) Load(ctx context.Context, _ reflect.Type) (any, erro
 	if len(names) == 0 {
 		return nil, fmt.Errorf("no split files (*.jsonl) in %s", d.root)
 	}
-	f := MemeFolder{Root: d.root}
+	f := memes.Folder{Root: d.root}
 	for _, n := range names {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -135,7 +135,7 @@ func (d *memeFolderDataset) Load(ctx context.Context, _ reflect.Type) (any, erro
 		if err != nil {
 			return nil, fmt.Errorf("split %s: %w", n, err)
 		}
-		ms, bad, err := readSplitLenient(file, path)
+		ms, bad, err := memes.ReadSplitLenient(file, path)
 		file.Close()
 		if err != nil {
 			return nil, err
@@ -143,15 +143,15 @@ func (d *memeFolderDataset) Load(ctx context.Context, _ reflect.Type) (any, erro
 		if d.strict && len(bad) > 0 {
 			return nil, fmt.Errorf("%s (and %d more bad lines in this file)", bad[0], len(bad)-1)
 		}
-		f.Splits = append(f.Splits, MemeSplit{Name: n, Memes: ms, BadLines: bad})
+		f.Splits = append(f.Splits, memes.Split{Name: n, Memes: ms, BadLines: bad})
 	}
 	return f, nil
 }
 
 func (d *memeFolderDataset) Save(_ context.Context, v any) error {
-	f, ok := v.(MemeFolder)
+	f, ok := v.(memes.Folder)
 	if !ok {
-		return fmt.Errorf("meme_folder saves a nodes.MemeFolder, got %T", v)
+		return fmt.Errorf("meme_folder saves a memes.Folder, got %T", v)
 	}
 	for _, s := range f.Splits {
 		path := filepath.Join(d.root, s.Name+".jsonl")
@@ -178,64 +178,4 @@ func (d *memeFolderDataset) Save(_ context.Context, v any) error {
 		}
 	}
 	return nil
-}
-
-// readSplitLenient reads a split file line by line, keeping every meme
-// that decodes and describing every line that does not ("path:line:
-// reason"), so one bad line does not hide the rest of the report.
-// Only an I/O error stops it.
-func readSplitLenient(r io.Reader, path string) ([]memes.Meme, []string, error) {
-	br := bufio.NewReaderSize(r, 64<<10)
-	var ms []memes.Meme
-	var bad []string
-	for line := 1; ; line++ {
-		b, err := br.ReadBytes('\n')
-		if err != nil && err != io.EOF {
-			return nil, nil, fmt.Errorf("%s:%d: %w", path, line, err)
-		}
-		if line == 1 {
-			b = bytes.TrimPrefix(b, []byte("\xef\xbb\xbf"))
-		}
-		if t := bytes.TrimSpace(b); len(t) > 0 {
-			m, perr := parseMemeLine(t)
-			if perr != nil {
-				bad = append(bad, fmt.Sprintf("%s:%d: %v", path, line, perr))
-			} else {
-				ms = append(ms, m)
-			}
-		}
-		if err == io.EOF {
-			return ms, bad, nil
-		}
-	}
-}
-
-// parseMemeLine decodes one JSONL line and checks the fields a Hateful
-// Memes record needs.
-func parseMemeLine(b []byte) (memes.Meme, error) {
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(b, &fields); err != nil {
-		return memes.Meme{}, fmt.Errorf("not a JSON object: %w", err)
-	}
-	for _, k := range []string{"id", "img", "text"} {
-		if _, ok := fields[k]; !ok {
-			return memes.Meme{}, fmt.Errorf("field %q is missing", k)
-		}
-	}
-	var m memes.Meme
-	if err := json.Unmarshal(b, &m); err != nil {
-		return memes.Meme{}, fmt.Errorf("bad field: %w", err)
-	}
-	if m.ID == "" {
-		return memes.Meme{}, fmt.Errorf("field \"id\" is empty")
-	}
-	if m.Img == "" {
-		return memes.Meme{}, fmt.Errorf("field \"img\" is empty")
-	}
-	if raw, ok := fields["label"]; ok && string(raw) == "null" {
-		m.Label = nil
-	} else if m.Label != nil && *m.Label != 0 && *m.Label != 1 {
-		return memes.Meme{}, fmt.Errorf("field \"label\" is %d, want 0 or 1", *m.Label)
-	}
-	return m, nil
 }

@@ -1,19 +1,22 @@
-package train
+package models
 
 import (
 	"context"
 	"testing"
+
+	"mmc/ml/batch/batchtest"
+	"mmc/ml/train"
 )
 
 func TestTextBERTLearnsAWordRule(t *testing.T) {
 	// Label = which of two words the caption holds (token 1 after [CLS]).
-	relabel := func(ex Examples) Examples {
+	relabel := func(ex train.Examples) train.Examples {
 		for _, e := range ex {
 			e.Label = int(e.InputIDs[1] - 2000)
 		}
 		return ex
 	}
-	tr, val := relabel(toyData(256, 21, 0)), relabel(toyData(96, 22, 0))
+	tr, val := relabel(batchtest.Toy(256, 21, 0)), relabel(batchtest.Toy(96, 22, 0))
 	c := TextBERTConfig{VocabSize: 4000, HiddenSize: 16, NumHiddenLayers: 1, NumAttentionHeads: 2,
 		IntermediateSize: 32, MaxPositionEmbeddings: 8, TypeVocabSize: 2, Dropout: 0.1}
 	m, err := NewTextBERT(c, 1)
@@ -31,13 +34,17 @@ func TestTextBERTLearnsAWordRule(t *testing.T) {
 	if !found {
 		t.Error("no bert.encoder.layer.0.attention.self.query.weight parameter")
 	}
-	cfg := toyConfig()
-	cfg.Epochs, cfg.Optimizer.LR = 4, 3e-3
-	opt, err := NewOptimizer(m, cfg, tr.Len())
+	// The loop tests' toy settings, with four epochs at a BERT-sized rate.
+	cfg := train.Config{
+		Epochs: 4, BatchSize: 16, Seed: 11, Workers: 2, Ahead: 3,
+		Optimizer: train.OptimConfig{LR: 3e-3, Eps: 1e-8, WeightDecay: 0.01, WarmupSteps: 5},
+		Loss:      train.LossConfig{Kind: train.LossCE},
+	}
+	opt, err := train.NewOptimizer(m, cfg, tr.Len())
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := (&Trainer{Model: Autograd(m), Optimizer: opt, Config: cfg}).Run(context.Background(), tr, val)
+	h, err := (&train.Trainer{Model: train.Autograd(m), Optimizer: opt, Config: cfg}).Run(context.Background(), tr, val)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package train
+package models
 
 import (
 	"fmt"
@@ -6,6 +6,7 @@ import (
 
 	"mmc/ml/batch"
 	"mmc/ml/tensor"
+	"mmc/ml/train"
 )
 
 // PooledLinear is logistic regression (two logits) on pooled inputs: the
@@ -58,8 +59,8 @@ func (m *PooledLinear) inputs() int {
 }
 
 // Params returns the weight and the bias.
-func (m *PooledLinear) Params() []Param {
-	return []Param{{"classifier.weight", m.W}, {"classifier.bias", m.B}}
+func (m *PooledLinear) Params() []train.Param {
+	return []train.Param{{Name: "classifier.weight", Tensor: m.W}, {Name: "classifier.bias", Tensor: m.B}}
 }
 
 // Forward computes logits [B, 2]; the model has no dropout, so train is

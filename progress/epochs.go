@@ -1,4 +1,4 @@
-package nodes
+package progress
 
 import (
 	"fmt"
@@ -8,14 +8,12 @@ import (
 	"time"
 
 	"golang.org/x/term"
-
-	"mmc/ml/train"
 )
 
-// epochBar shows training progress: on a terminal a bar per epoch with
+// Epochs shows training progress: on a terminal a bar per epoch with
 // the running loss, throughput and ETA, redrawn at most ten times a
-// second; elsewhere (logs, CI) one summary line per epoch.
-type epochBar struct {
+// second; elsewhere (logs, CI) only the summary line of each epoch.
+type Epochs struct {
 	mu       sync.Mutex
 	w        io.Writer
 	tty      bool
@@ -27,15 +25,26 @@ type epochBar struct {
 	drawn    bool
 }
 
-func newEpochBar(w io.Writer, epochs, batches int) *epochBar {
-	b := &epochBar{w: w, epochs: epochs, batches: batches}
+// Step is one training step as the bar shows it.
+type Step struct {
+	Epoch, Batch, Batches int // Batch counts from 1 within the epoch
+	Loss, LR              float64
+	Examples              int // examples seen this epoch
+	ElapsedInEpoch        time.Duration
+}
+
+// NewEpochs starts the bar of a training of epochs epochs of batches
+// steps each, drawn on w when it is a terminal.
+func NewEpochs(w io.Writer, epochs, batches int) *Epochs {
+	b := &Epochs{w: w, epochs: epochs, batches: batches}
 	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		b.tty = true
 	}
 	return b
 }
 
-func (b *epochBar) step(s train.StepInfo) {
+// Step records a finished step and redraws the bar.
+func (b *Epochs) Step(s Step) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if s.Batch == 1 {
@@ -68,18 +77,20 @@ func (b *epochBar) step(s train.StepInfo) {
 	b.drawn = true
 }
 
-func (b *epochBar) epoch(e train.Epoch) {
+// EndEpoch ends the epoch's bar with its summary line
+// ("epoch 3/30: " is prefixed).
+func (b *Epochs) EndEpoch(epoch int, summary string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.drawn {
 		fmt.Fprintln(b.w)
 		b.drawn = false
 	}
-	fmt.Fprintf(b.w, "epoch %d/%d: train loss %.4f, val loss %.4f, val AUROC %.4f, acc %.4f, F1 %.4f, %.1f memes/s, %.1fs\n",
-		e.Epoch, b.epochs, e.TrainLoss, e.ValLoss, e.ValAUROC, e.ValAccuracy, e.ValF1, e.MemesPerSec, e.Seconds)
+	fmt.Fprintf(b.w, "epoch %d/%d: %s\n", epoch, b.epochs, summary)
 }
 
-func (b *epochBar) finish() {
+// Finish ends a bar left drawn (a run stopped mid-epoch).
+func (b *Epochs) Finish() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.drawn {

@@ -28,7 +28,7 @@ func (a *App) cmdViz(ctx context.Context, args []string) error {
 	fs.StringVar(&format, "format", "", "print the graph as dot, mermaid or json instead of serving it")
 	fs.StringVar(&host, "host", "127.0.0.1", "address to serve on")
 	fs.IntVar(&port, "port", 4141, "port to serve on")
-	fs.StringVar(&build, "build", "", "write the page as a static site into this directory")
+	fs.StringVar(&build, "build", "", "write the page as a static site into this directory (new, empty, or an earlier build; anything else is refused)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -65,6 +65,9 @@ func (a *App) cmdViz(ctx context.Context, args []string) error {
 	ln, err := viz.Listen(net.JoinHostPort(host, strconv.Itoa(port)))
 	if err != nil {
 		return err
+	}
+	if warn := viz.ExposureWarning(ln.Addr()); warn != "" {
+		fmt.Fprintln(a.Stderr, warn)
 	}
 	fmt.Fprintf(a.Stdout, "Serving pipeline %s at http://%s/ (Ctrl-C to stop)\n", pipeline, ln.Addr())
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)

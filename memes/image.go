@@ -10,8 +10,11 @@ import (
 	_ "image/jpeg" // Hateful Memes has JPEG data behind some .png names
 	_ "image/png"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 )
 
 // MaxImagePixels bounds width×height of an image before its pixels are
@@ -29,15 +32,16 @@ const MaxImagePixels = 64 << 20
 // (the stored straight colour is kept, so a transparent pixel keeps the
 // colour it was saved with). 16-bit samples keep their high byte.
 // The format is sniffed from the content, not the file name. img must
-// stay inside root.
+// stay inside root: neither "../" nor a symbolic link may lead out of it.
 func LoadImage(root, img string) (*image.RGBA, error) {
-	if !filepath.IsLocal(filepath.FromSlash(img)) {
-		return nil, fmt.Errorf("image %q: path escapes the image root %s", img, root)
-	}
-	path := filepath.Join(root, filepath.FromSlash(img))
-	data, err := os.ReadFile(path)
+	f, path, err := openInRoot(root, img)
 	if err != nil {
-		return nil, fmt.Errorf("image: %w", err)
+		return nil, err
+	}
+	data, err := io.ReadAll(f)
+	f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("image %s: %w", path, err)
 	}
 	rgb, err := DecodeImage(data)
 	if err != nil {
@@ -143,7 +147,7 @@ func copyDropAlpha(dst, src []byte) {
 }
 
 // CheckImages verifies that every meme's image exists under root, stays
-// inside it and has a readable PNG or JPEG header with a sane size. It
+// inside it (also through symbolic links) and has a readable PNG or JPEG header with a sane size. It
 // reads only the headers (pixel data is decoded at load time) and
 // returns one error per bad meme, in input order, instead of stopping at
 // the first; nil means all images passed.
@@ -158,13 +162,9 @@ func CheckImages(root string, ms []Meme) []error {
 }
 
 func checkImage(root, img string) error {
-	if !filepath.IsLocal(filepath.FromSlash(img)) {
-		return fmt.Errorf("image %q: path escapes the image root %s", img, root)
-	}
-	path := filepath.Join(root, filepath.FromSlash(img))
-	f, err := os.Open(path)
+	f, path, err := openInRoot(root, img)
 	if err != nil {
-		return fmt.Errorf("image: %w", err)
+		return err
 	}
 	defer f.Close()
 	cfg, format, err := image.DecodeConfig(io.LimitReader(f, 1<<20))
@@ -178,4 +178,45 @@ func checkImage(root, img string) error {
 		return fmt.Errorf("image %s (%s): %w", path, format, err)
 	}
 	return nil
+}
+
+// openInRoot opens the image img (a slash path relative to root) and
+// returns it with its path for messages. The image root is the folder
+// img names first (root/img for "img/42.png"; it may itself be a link,
+// as when a data set's img/ lives on another disk). A path that leaves
+// it is refused: lexically ("../", absolute) or through a symbolic link
+// below it (one to an absolute path included), checked by the kernel as
+// the file is opened (os.Root), so a link swapped in between a check and
+// the open cannot lead out either.
+func openInRoot(root, img string) (*os.File, string, error) {
+	local := filepath.FromSlash(img)
+	path := filepath.Join(root, local)
+	if !filepath.IsLocal(local) {
+		return nil, path, fmt.Errorf("image %q: path escapes the image root %s", img, root)
+	}
+	imgRoot, rel := root, local
+	if top, rest, ok := strings.Cut(filepath.ToSlash(filepath.Clean(local)), "/"); ok {
+		imgRoot, rel = filepath.Join(root, top), filepath.FromSlash(rest)
+	}
+	r, err := os.OpenRoot(imgRoot)
+	if err != nil {
+		return nil, path, fmt.Errorf("image: open %s: %w", path, err)
+	}
+	defer r.Close()
+	f, err := r.Open(rel)
+	if err == nil {
+		return f, path, nil
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		// os.Root refuses an escape with an error of its own; failures
+		// of the system call itself (missing file, permission) are
+		// errnos and keep their usual message.
+		var errno syscall.Errno
+		if !errors.As(pe.Err, &errno) {
+			return nil, path, fmt.Errorf("image %q: path escapes the image root %s through a symbolic link (%s)", img, imgRoot, path)
+		}
+		err = &fs.PathError{Op: "open", Path: path, Err: pe.Err}
+	}
+	return nil, path, fmt.Errorf("image: %w", err)
 }

@@ -16,6 +16,7 @@ import (
 
 	"mmc/memes"
 	"mmc/plot"
+	"mmc/progress"
 )
 
 // DataProcessingParams configures the data_processing report.
@@ -26,19 +27,25 @@ type DataProcessingParams struct {
 	// Workers is the number of goroutines checking images; 0 means one
 	// per CPU.
 	Workers int `yaml:"workers"`
+	// Strict fails the node (and the run) when the report lists any
+	// problem; otherwise the problems are printed and the run goes on.
+	Strict bool `yaml:"strict"`
 }
 
 // DataReport summarises a data set: per-split counts, label balance and
 // text lengths, and every problem found (nothing is cut short).
 type DataReport struct {
-	Root                     string        `json:"root"`
-	Splits                   []SplitReport `json:"splits"`
-	UnlabelledSplits         []string      `json:"unlabelled_splits"`
+	Root             string        `json:"root"`
+	Splits           []SplitReport `json:"splits"`
+	UnlabelledSplits []string      `json:"unlabelled_splits"`
+	// EmptySplits are split files that hold no meme.
+	EmptySplits              []string      `json:"empty_splits"`
 	DuplicateIDsAcrossSplits []DuplicateID `json:"duplicate_ids_across_splits"`
 	Totals                   ReportTotals  `json:"totals"`
-	// Problems counts bad lines, missing and unreadable images and ids
-	// repeated within a split. Ids shared between splits are listed but
-	// not counted: the real dev_unseen reuses dev_seen memes.
+	// Problems counts bad lines, missing and unreadable images, ids
+	// repeated within a split, memes without a label in a labelled split
+	// and empty splits. Ids shared between splits are listed but not
+	// counted: the real dev_unseen reuses dev_seen memes.
 	Problems int  `json:"problems"`
 	OK       bool `json:"ok"`
 }
@@ -52,6 +59,7 @@ type ReportTotals struct {
 	MissingImages    int `json:"missing_images"`
 	UnreadableImages int `json:"unreadable_images"`
 	BadLines         int `json:"bad_lines"`
+	MissingLabels    int `json:"missing_labels"`
 }
 
 // SplitReport is one split's summary.
@@ -72,6 +80,9 @@ type SplitReport struct {
 	UnreadableImages []ImageProblem `json:"unreadable_images"`
 	DuplicateIDs     []DuplicateID  `json:"duplicate_ids"`
 	BadLines         []string       `json:"bad_lines"`
+	// MissingLabels are the memes without a label in a labelled split:
+	// train, or any split where some memes have one.
+	MissingLabels []memes.ID `json:"missing_labels"`
 }
 
 // Stats describes a distribution of lengths.
@@ -98,13 +109,23 @@ type DuplicateID struct {
 }
 
 // SummariseMemes validates and summarises a data set. Every image is
-// checked, in parallel, and each problem is listed; the node fails only
-// when the folder holds no split at all.
+// checked, in parallel, and each problem is listed in the report and
+// told through progress.Logf. The node fails when the folder holds no
+// split at all, or, with p.Strict, when there is any problem.
 func SummariseMemes(ctx context.Context, f memes.Folder, p DataProcessingParams) (DataReport, error) {
+	return summariseMemes(ctx, f, p, progress.Logf)
+}
+
+// maxPrintedProblems bounds what summariseMemes prints; the report lists
+// every problem.
+const maxPrintedProblems = 20
+
+// summariseMemes is SummariseMemes telling the problems through logf.
+func summariseMemes(ctx context.Context, f memes.Folder, p DataProcessingParams, logf func(format string, args ...any)) (DataReport, error) {
 	if len(f.Splits) == 0 {
 		return DataReport{}, fmt.Errorf("data_processing: no split files (*.jsonl) under %s", f.Root)
 	}
-	rep := DataReport{Root: f.Root, UnlabelledSplits: []string{}, DuplicateIDsAcrossSplits: []DuplicateID{}}
+	rep := DataReport{Root: f.Root, UnlabelledSplits: []string{}, EmptySplits: []string{}, DuplicateIDsAcrossSplits: []DuplicateID{}}
 	imgErr, err := checkAllImages(ctx, f, p)
 	if err != nil {
 		return DataReport{}, err
@@ -125,6 +146,10 @@ func SummariseMemes(ctx context.Context, f memes.Folder, p DataProcessingParams)
 		if sr.Labelled == 0 && sr.Memes > 0 {
 			rep.UnlabelledSplits = append(rep.UnlabelledSplits, s.Name)
 		}
+		if sr.Memes == 0 {
+			rep.EmptySplits = append(rep.EmptySplits, s.Name)
+			rep.Problems++
+		}
 		t := &rep.Totals
 		t.Memes += sr.Memes
 		t.Labelled += sr.Labelled
@@ -132,7 +157,8 @@ func SummariseMemes(ctx context.Context, f memes.Folder, p DataProcessingParams)
 		t.MissingImages += len(sr.MissingImages)
 		t.UnreadableImages += len(sr.UnreadableImages)
 		t.BadLines += len(sr.BadLines)
-		rep.Problems += len(sr.MissingImages) + len(sr.UnreadableImages) + len(sr.DuplicateIDs) + len(sr.BadLines)
+		t.MissingLabels += len(sr.MissingLabels)
+		rep.Problems += len(sr.MissingImages) + len(sr.UnreadableImages) + len(sr.DuplicateIDs) + len(sr.BadLines) + len(sr.MissingLabels)
 		rep.Splits = append(rep.Splits, sr)
 	}
 	rep.Totals.UniqueImages = len(allImages)
@@ -147,7 +173,63 @@ func SummariseMemes(ctx context.Context, f memes.Folder, p DataProcessingParams)
 		rep.DuplicateIDsAcrossSplits = append(rep.DuplicateIDsAcrossSplits, DuplicateID{ID: id, Where: where[id]})
 	}
 	rep.OK = rep.Problems == 0
+	if rep.OK {
+		return rep, nil
+	}
+	lines := problemLines(rep)
+	logf("data_processing: %s in %s (the data report lists them all):", dpCount(rep.Problems, "problem"), rep.Root)
+	for i, l := range lines {
+		if i == maxPrintedProblems {
+			logf("  … and %d more lines", len(lines)-i)
+			break
+		}
+		logf("  %s", l)
+	}
+	if p.Strict {
+		return DataReport{}, fmt.Errorf("data_processing: %s in %s, and data_processing.strict is true (first: %s)", dpCount(rep.Problems, "problem"), rep.Root, lines[0])
+	}
 	return rep, nil
+}
+
+// dpCount is "1 problem", "2 problems".
+func dpCount(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// problemLines describes the problems of rep, split by split: one line
+// each, but one for all the memes of a split that lack a label.
+func problemLines(rep DataReport) []string {
+	var out []string
+	for _, sr := range rep.Splits {
+		if slices.Contains(rep.EmptySplits, sr.Name) {
+			out = append(out, fmt.Sprintf("%s: the split file holds no meme", sr.Name))
+		}
+		out = append(out, sr.BadLines...)
+		if n := len(sr.MissingLabels); n > 0 {
+			ids := make([]string, 0, min(n, 10))
+			for _, id := range sr.MissingLabels[:min(n, 10)] {
+				ids = append(ids, string(id))
+			}
+			more := ""
+			if n > 10 {
+				more = fmt.Sprintf(" … (%d in all)", n)
+			}
+			out = append(out, fmt.Sprintf("%s: %s without a label, in a labelled split: %s%s", sr.Name, dpCount(n, "meme"), strings.Join(ids, ", "), more))
+		}
+		for _, ip := range sr.MissingImages {
+			out = append(out, fmt.Sprintf("%s: meme %s: image %s is missing", sr.Name, ip.ID, ip.Img))
+		}
+		for _, ip := range sr.UnreadableImages {
+			out = append(out, fmt.Sprintf("%s: meme %s: %s", sr.Name, ip.ID, ip.Error))
+		}
+		for _, d := range sr.DuplicateIDs {
+			out = append(out, fmt.Sprintf("%s: id %s appears %d times (%s)", sr.Name, d.ID, len(d.Where), strings.Join(d.Where, ", ")))
+		}
+	}
+	return out
 }
 
 func summariseSplit(s memes.Split, imgErr map[string]error) SplitReport {
@@ -155,6 +237,7 @@ func summariseSplit(s memes.Split, imgErr map[string]error) SplitReport {
 		Name: s.Name, Memes: len(s.Memes),
 		MissingImages: []ImageProblem{}, UnreadableImages: []ImageProblem{},
 		DuplicateIDs: []DuplicateID{}, BadLines: append([]string{}, s.BadLines...),
+		MissingLabels: []memes.ID{},
 	}
 	chars := make([]float64, 0, len(s.Memes))
 	words := make([]float64, 0, len(s.Memes))
@@ -203,6 +286,15 @@ func summariseSplit(s memes.Split, imgErr map[string]error) SplitReport {
 	if sr.Labelled > 0 {
 		frac := float64(sr.Hateful) / float64(sr.Labelled)
 		sr.HatefulFraction = &frac
+	}
+	// Training needs every label; any other split with labels is one the
+	// user evaluates on, where a missing label would silently shrink it.
+	if sr.Unlabelled > 0 && (sr.Labelled > 0 || s.Name == "train") {
+		for _, m := range s.Memes {
+			if m.Label == nil {
+				sr.MissingLabels = append(sr.MissingLabels, m.ID)
+			}
+		}
 	}
 	sr.TextChars = describe(chars)
 	sr.TextWords = describe(words)

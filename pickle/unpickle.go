@@ -6,6 +6,8 @@
 // Options.Globals (the PyTorch reader adds its tensor rebuilders). Any
 // other global is an error naming module.name, unless Options.Lenient
 // turns it into an inert *Class whose instances are plain data (*Object).
+// Strict decoding also refuses a pickle whose value still holds a global
+// itself (a function or class never called, GlobalName), naming where.
 //
 // Hostile input is bounded: no length read from the input allocates more
 // than the bytes that remain, the stack, mark stack and memo are capped,
@@ -86,6 +88,11 @@ func UnpickleAt(data []byte, off int, opts *Options) (any, int, error) {
 	v, err := u.run()
 	if err != nil {
 		return nil, u.pos, err
+	}
+	if !opts.Lenient {
+		if err := checkNoBareGlobals(v); err != nil {
+			return nil, u.pos, err
+		}
 	}
 	return v, u.pos, nil
 }

@@ -12,6 +12,7 @@
 //	RenderJSON(w, g)      // the body of Kedro-Viz's GET /api/main
 //	Serve(ctx, addr, g)   // the web page on 127.0.0.1, until ctx ends
 //	Build(dir, g)         // the same page and API as static files
+//	                      // (replaces only an empty dir or an earlier build)
 //	RenderSVG(w, g, opt)  // the drawing as a standalone SVG image
 //	ComputeLayout(g, opt) // the coordinates the page draws
 //
@@ -30,4 +31,9 @@
 // /api/layout, /api/layout/view, /api/nodes/{id} and /api/pipelines/{name};
 // Handler returns it as an http.Handler so a caller can mount more routes
 // beside it (for example a live run-status feed, /api/run-status).
+//
+// The server answers only requests whose Host header names it (localhost,
+// a loopback address, or the address it was bound to; HostGuard), so a web
+// page elsewhere cannot read it through DNS rebinding; ExposureWarning
+// tells a caller to warn when it is bound beyond loopback.
 package viz

@@ -10,12 +10,8 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
-
-	"mmc/atomicfile"
 )
 
 // web holds the single-page app: plain HTML, CSS and JavaScript, no build
@@ -168,17 +164,30 @@ func Listen(addr string) (net.Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("viz: listening on %s: %w", net.JoinHostPort(host, port), err)
 	}
-	return ln, nil
+	return namedListener{ln, host}, nil
+}
+
+// namedListener remembers the host name the user asked to bind, which
+// the Host check accepts beside the bound address.
+type namedListener struct {
+	net.Listener
+	host string
 }
 
 // ServeListener serves the viewer for g on ln until ctx is cancelled, then
-// shuts down gracefully. It returns nil after a cancellation.
+// shuts down gracefully. It returns nil after a cancellation. Requests
+// whose Host header does not name this server are refused (HostGuard).
 func ServeListener(ctx context.Context, ln net.Listener, g Graph) error {
 	h, err := Handler(g)
 	if err != nil {
 		ln.Close()
 		return err
 	}
+	requested := ""
+	if nl, ok := ln.(namedListener); ok {
+		requested = nl.host
+	}
+	h = HostGuard(h, allowedHosts(requested, ln.Addr())...)
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
@@ -196,54 +205,4 @@ func ServeListener(ctx context.Context, ln net.Listener, g Graph) error {
 		return fmt.Errorf("viz: serving on %s: %w", ln.Addr(), err)
 	}
 	return nil
-}
-
-// Build writes the viewer for g as static files into dir, in the layout
-// Kedro-Viz's build uses: index.html and its assets, api/main, api/layout,
-// api/nodes/<id> and api/pipelines/<name>. Any static file server can host
-// it (a browser will not fetch the API from a file:// page). Collapsing
-// namespaces needs the live server; the static page says so. The directory is replaced as a whole, so a failed build leaves the
-// previous one intact.
-func Build(dir string, g Graph) error {
-	s, err := newSite(g)
-	if err != nil {
-		return err
-	}
-	if strings.ContainsAny(g.Name, `/\`) || g.Name == "." || g.Name == ".." {
-		return fmt.Errorf("viz: pipeline name %q cannot be a file name under %s", g.Name, dir)
-	}
-	return atomicfile.WriteDir(dir, func(tmp string) error {
-		files := map[string][]byte{
-			"api/main":                s.main,
-			"api/layout":              s.layout,
-			"api/pipelines/" + s.name: s.main,
-		}
-		for id, b := range s.nodes {
-			files["api/nodes/"+id] = b
-		}
-		err := fs.WalkDir(web, "web", func(p string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() {
-				return err
-			}
-			b, err := web.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			files[strings.TrimPrefix(p, "web/")] = b
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("viz: reading embedded assets: %w", err)
-		}
-		for name, b := range files {
-			p := filepath.Join(tmp, filepath.FromSlash(name))
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				return fmt.Errorf("viz: build %s: %w", dir, err)
-			}
-			if err := os.WriteFile(p, b, 0o644); err != nil {
-				return fmt.Errorf("viz: build %s: writing %s: %w", dir, name, err)
-			}
-		}
-		return nil
-	})
 }

@@ -86,7 +86,8 @@ func keyList(d *pickle.Dict) string {
 }
 
 // flatten copies the tensors of d into sd, joining nested dict keys with
-// "."; other values (ints, configs) are left out.
+// "."; other values (ints, configs) are left out, but a bare global (a
+// pickled function or class) is an error.
 func flatten(sd checkpoint.StateDict, d *pickle.Dict, prefix, where string, opts *Options, depth int) error {
 	if depth > maxNesting {
 		return fmt.Errorf("%s: dicts nested deeper than %d", where, maxNesting)
@@ -114,6 +115,13 @@ func flatten(sd checkpoint.StateDict, d *pickle.Dict, prefix, where string, opts
 		case *pickle.Dict:
 			if err := flatten(sd, v, name+".", where, opts, depth+1); err != nil {
 				return err
+			}
+		default:
+			// A function or class where a weight belongs is no weight and
+			// no configuration either: refused even in lenient loading,
+			// which keeps only objects beside the weights inert.
+			if g, ok := pickle.GlobalName(v); ok {
+				return fmt.Errorf("%s: %q is the pickled global %s, not a tensor; refusing the checkpoint", where, name, g)
 			}
 		}
 	}

@@ -3,7 +3,10 @@
 // decoded by mmc/pickle with an allowlist of the tensor rebuilders and
 // storage classes torch writes, so a file that pickles anything else is
 // a clear error naming the class (or, with Options.Lenient, keeps that
-// object as inert data beside the weights, as MMF's configs are).
+// object as inert data beside the weights, as MMF's configs are). A
+// function or class stored as a value (never called, even an allowlisted
+// one) is refused by strict decoding wherever it is, and inside the
+// state dict even with Lenient, naming its key.
 //
 // Both layouts are read: the zip archive of torch ≥ 1.6
 // (<prefix>/data.pkl plus one <prefix>/data/<key> entry per storage,
@@ -206,8 +209,8 @@ func globals() map[string]any {
 		}
 		return &Tensor{storage: st, offset: int(off), size: size, stride: stride}, nil
 	}
-	g["torch._utils._rebuild_tensor_v2"] = pickle.Func(rebuild)
-	g["torch._utils._rebuild_tensor"] = pickle.Func(rebuild)
+	g["torch._utils._rebuild_tensor_v2"] = torchFunc{"torch._utils._rebuild_tensor_v2", rebuild}
+	g["torch._utils._rebuild_tensor"] = torchFunc{"torch._utils._rebuild_tensor", rebuild}
 	param := func(args pickle.Tuple) (any, error) {
 		if len(args) < 1 {
 			return nil, errors.New("_rebuild_parameter needs the tensor")
@@ -217,10 +220,20 @@ func globals() map[string]any {
 		}
 		return args[0], nil
 	}
-	g["torch._utils._rebuild_parameter"] = pickle.Func(param)
-	g["torch._utils._rebuild_parameter_with_state"] = pickle.Func(param)
+	g["torch._utils._rebuild_parameter"] = torchFunc{"torch._utils._rebuild_parameter", param}
+	g["torch._utils._rebuild_parameter_with_state"] = torchFunc{"torch._utils._rebuild_parameter_with_state", param}
 	return g
 }
+
+// torchFunc is an allowlisted torch function; it says its name, so an
+// error about a bare reference to it (one never called) can name it.
+type torchFunc struct {
+	name string
+	f    func(pickle.Tuple) (any, error)
+}
+
+func (t torchFunc) PyName() string                      { return t.name }
+func (t torchFunc) Call(args pickle.Tuple) (any, error) { return t.f(args) }
 
 func ints(v any, what string) ([]int, error) {
 	t, ok := v.(pickle.Tuple)

@@ -1,0 +1,90 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+)
+
+// MaxPool2D describes nn.MaxPool2d over NCHW data: kernel K, stride S,
+// padding P (padding never wins the max), and CeilMode for the output
+// size as PyTorch computes it (a window may not start in the right or
+// bottom padding).
+type MaxPool2D struct {
+	K, S, P  int
+	CeilMode bool
+}
+
+// OutSize is the output side for an input side n.
+func (p MaxPool2D) OutSize(n int) int {
+	span := n + 2*p.P - p.K
+	o := span/p.S + 1
+	if p.CeilMode {
+		o = (span+p.S-1)/p.S + 1
+		if (o-1)*p.S >= n+p.P {
+			o--
+		}
+	}
+	return o
+}
+
+// Forward pools src [planes, h, w] (planes = batch × channels) into dst
+// [planes, oh, ow].
+func (p MaxPool2D) Forward(dst, src []float32, planes, h, w int) {
+	oh, ow := p.OutSize(h), p.OutSize(w)
+	if len(src) < planes*h*w || len(dst) < planes*oh*ow {
+		panic(fmt.Sprintf("maxpool: src %d or dst %d values too short for %d×%d×%d → %d×%d", len(src), len(dst), planes, h, w, oh, ow))
+	}
+	visParallel(planes, oh*ow*p.K*p.K, func(lo, hi int) { p.planes(dst, src, lo, hi, h, w, oh, ow) })
+}
+
+func (p MaxPool2D) planes(dst, src []float32, lo, hi, h, w, oh, ow int) {
+	for c := lo; c < hi; c++ {
+		in := src[c*h*w : (c+1)*h*w]
+		out := dst[c*oh*ow : (c+1)*oh*ow]
+		for oy := 0; oy < oh; oy++ {
+			y0 := oy*p.S - p.P
+			y1 := min(y0+p.K, h)
+			y0 = max(y0, 0)
+			for ox := 0; ox < ow; ox++ {
+				x0 := ox*p.S - p.P
+				x1 := min(x0+p.K, w)
+				x0 = max(x0, 0)
+				m := float32(math.Inf(-1))
+				for y := y0; y < y1; y++ {
+					for _, v := range in[y*w+x0 : y*w+x1] {
+						if v > m || v != v {
+							m = v
+						}
+					}
+				}
+				out[oy*ow+ox] = m
+			}
+		}
+	}
+}
+
+// AdaptiveAvgPool2D averages src [planes, h, w] into dst [planes, oh, ow]
+// with nn.AdaptiveAvgPool2d's windows: output cell i covers input rows
+// floor(i·h/oh) to ceil((i+1)·h/oh), so windows may overlap.
+func AdaptiveAvgPool2D(dst, src []float32, planes, h, w, oh, ow int) {
+	if len(src) < planes*h*w || len(dst) < planes*oh*ow {
+		panic(fmt.Sprintf("adaptive avg pool: src %d or dst %d values too short for %d×%d×%d → %d×%d", len(src), len(dst), planes, h, w, oh, ow))
+	}
+	for c := 0; c < planes; c++ {
+		in := src[c*h*w : (c+1)*h*w]
+		out := dst[c*oh*ow : (c+1)*oh*ow]
+		for oy := 0; oy < oh; oy++ {
+			y0, y1 := oy*h/oh, ((oy+1)*h+oh-1)/oh
+			for ox := 0; ox < ow; ox++ {
+				x0, x1 := ox*w/ow, ((ox+1)*w+ow-1)/ow
+				var s float32
+				for y := y0; y < y1; y++ {
+					for _, v := range in[y*w+x0 : y*w+x1] {
+						s += v
+					}
+				}
+				out[oy*ow+ox] = s / float32((y1-y0)*(x1-x0))
+			}
+		}
+	}
+}

@@ -1,0 +1,156 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+)
+
+// RoI pooling over one feature map [c, h, w]; boxes are (x1, y1, x2, y2)
+// in input-image coordinates and SpatialScale maps them onto the map
+// (1/16 for a stride-16 ResNet base). Both ops follow torchvision.ops
+// (roi_pool, roi_align) arithmetic, in float32 as its CPU kernels do.
+
+// RoIPool max-pools each box into an oh×ow grid of bins:
+// dst [len(boxes)/4, c, oh, ow]. Box corners are rounded (half away
+// from zero) onto the map, a bin is [floor(i·bin), ceil((i+1)·bin)), and
+// an empty bin is 0.
+func RoIPool(dst, feat []float32, c, h, w int, boxes []float32, oh, ow int, spatialScale float32) {
+	n := len(boxes) / 4
+	visCheckRoI("roi_pool", dst, feat, c, h, w, n, oh, ow)
+	for r := 0; r < n; r++ {
+		b := boxes[4*r : 4*r+4]
+		x1 := int(visRoundHalfAway(b[0] * spatialScale))
+		y1 := int(visRoundHalfAway(b[1] * spatialScale))
+		x2 := int(visRoundHalfAway(b[2] * spatialScale))
+		y2 := int(visRoundHalfAway(b[3] * spatialScale))
+		rw := max(x2-x1+1, 1)
+		rh := max(y2-y1+1, 1)
+		binH := float32(rh) / float32(oh)
+		binW := float32(rw) / float32(ow)
+		out := dst[r*c*oh*ow : (r+1)*c*oh*ow]
+		for py := 0; py < oh; py++ {
+			hs := visClamp(int(visFloor32(float32(py)*binH))+y1, 0, h)
+			he := visClamp(int(visCeil32(float32(py+1)*binH))+y1, 0, h)
+			for px := 0; px < ow; px++ {
+				ws := visClamp(int(visFloor32(float32(px)*binW))+x1, 0, w)
+				we := visClamp(int(visCeil32(float32(px+1)*binW))+x1, 0, w)
+				empty := he <= hs || we <= ws
+				for ch := 0; ch < c; ch++ {
+					m := float32(0)
+					if !empty {
+						m = float32(math.Inf(-1))
+						plane := feat[ch*h*w : (ch+1)*h*w]
+						for y := hs; y < he; y++ {
+							for _, v := range plane[y*w+ws : y*w+we] {
+								if v > m {
+									m = v
+								}
+							}
+						}
+					}
+					out[(ch*oh+py)*ow+px] = m
+				}
+			}
+		}
+	}
+}
+
+// RoIAlign averages bilinear samples of the map in each of oh×ow bins:
+// dst [len(boxes)/4, c, oh, ow]. samplingRatio > 0 takes that many
+// samples per bin side, 0 takes ceil(box side / bins) as torchvision
+// does; aligned shifts boxes by half a pixel (Detectron2's convention),
+// and without it boxes are at least one map pixel wide.
+func RoIAlign(dst, feat []float32, c, h, w int, boxes []float32, oh, ow int, spatialScale float32, samplingRatio int, aligned bool) {
+	n := len(boxes) / 4
+	visCheckRoI("roi_align", dst, feat, c, h, w, n, oh, ow)
+	var offset float32
+	if aligned {
+		offset = 0.5
+	}
+	type tap struct {
+		i1, i2, i3, i4 int
+		w1, w2, w3, w4 float32
+	}
+	var (
+		taps  []tap
+		first = make([]int, oh*ow+1) // taps of bin k: taps[first[k]:first[k+1]]
+	)
+	for r := 0; r < n; r++ {
+		b := boxes[4*r : 4*r+4]
+		sx := b[0]*spatialScale - offset
+		sy := b[1]*spatialScale - offset
+		ex := b[2]*spatialScale - offset
+		ey := b[3]*spatialScale - offset
+		rw, rh := ex-sx, ey-sy
+		if !aligned {
+			rw, rh = max(rw, 1), max(rh, 1)
+		}
+		binH, binW := rh/float32(oh), rw/float32(ow)
+		gh, gw := samplingRatio, samplingRatio
+		if samplingRatio <= 0 {
+			gh = int(visCeil32(rh / float32(oh)))
+			gw = int(visCeil32(rw / float32(ow)))
+		}
+		count := float32(max(gh*gw, 1))
+		// the bilinear taps of every bin, shared by all channels
+		taps = taps[:0]
+		for py := 0; py < oh; py++ {
+			for px := 0; px < ow; px++ {
+				first[py*ow+px] = len(taps)
+				for iy := 0; iy < gh; iy++ {
+					y := sy + float32(py)*binH + (float32(iy)+0.5)*binH/float32(gh)
+					for ix := 0; ix < gw; ix++ {
+						x := sx + float32(px)*binW + (float32(ix)+0.5)*binW/float32(gw)
+						if y < -1 || y > float32(h) || x < -1 || x > float32(w) {
+							continue
+						}
+						y, x := max(y, 0), max(x, 0)
+						yl, xl := int(y), int(x)
+						var yh, xh int
+						if yl >= h-1 {
+							yl, yh, y = h-1, h-1, float32(h-1)
+						} else {
+							yh = yl + 1
+						}
+						if xl >= w-1 {
+							xl, xh, x = w-1, w-1, float32(w-1)
+						} else {
+							xh = xl + 1
+						}
+						ly, lx := y-float32(yl), x-float32(xl)
+						hy, hx := 1-ly, 1-lx
+						taps = append(taps, tap{yl*w + xl, yl*w + xh, yh*w + xl, yh*w + xh, hy * hx, hy * lx, ly * hx, ly * lx})
+					}
+				}
+			}
+		}
+		first[oh*ow] = len(taps)
+		out := dst[r*c*oh*ow : (r+1)*c*oh*ow]
+		// channel by channel, so each input plane stays in cache
+		visParallel(c, len(taps)*4, func(lo, hi int) {
+			for ch := lo; ch < hi; ch++ {
+				plane := feat[ch*h*w : (ch+1)*h*w]
+				o := out[ch*oh*ow : (ch+1)*oh*ow]
+				for k := range o {
+					var s float32
+					for _, t := range taps[first[k]:first[k+1]] {
+						s += t.w1*plane[t.i1] + t.w2*plane[t.i2] + t.w3*plane[t.i3] + t.w4*plane[t.i4]
+					}
+					o[k] = s / count
+				}
+			}
+		})
+	}
+}
+
+func visCheckRoI(op string, dst, feat []float32, c, h, w, n, oh, ow int) {
+	if len(feat) < c*h*w || len(dst) < n*c*oh*ow {
+		panic(fmt.Sprintf("%s: feature map %d or output %d values too short for %d×%d×%d and %d boxes of %d×%d", op, len(feat), len(dst), c, h, w, n, oh, ow))
+	}
+}
+
+func visRoundHalfAway(v float32) float32 { return float32(math.Round(float64(v))) }
+func visFloor32(v float32) float32       { return float32(math.Floor(float64(v))) }
+func visCeil32(v float32) float32        { return float32(math.Ceil(float64(v))) }
+
+func visClamp(v, lo, hi int) int { return min(max(v, lo), hi) }

@@ -40,6 +40,7 @@ type APINode struct {
 	Parameters map[string]any `json:"parameters,omitempty"`
 	Func       string         `json:"func,omitempty"`
 	Source     string         `json:"source,omitempty"`
+	Code       string         `json:"code,omitempty"`
 	Inputs     []string       `json:"inputs,omitempty"`
 	Outputs    []string       `json:"outputs,omitempty"`
 
@@ -100,7 +101,9 @@ func (r *resolved) main() MainResponse {
 		m.Tags = append(m.Tags, NamedID{ID: t, Name: t})
 	}
 	for _, it := range r.items {
-		m.Nodes = append(m.Nodes, r.apiNode(it))
+		n := r.apiNode(it)
+		n.Code = "" // source text only in /api/nodes/{id}
+		m.Nodes = append(m.Nodes, n)
 	}
 	if m.Nodes == nil {
 		m.Nodes = []APINode{}
@@ -128,7 +131,7 @@ func (r *resolved) apiNode(it item) APINode {
 		}
 		n.Tags = append(n.Tags, node.Tags...)
 		sort.Strings(n.Tags)
-		n.Func, n.Source = node.Func, node.Source
+		n.Func, n.Source, n.Code = node.Func, node.Source, node.Code
 		n.Inputs, n.Outputs = node.Inputs, node.Outputs
 		if len(node.Params) > 0 {
 			n.Parameters = map[string]any{}

@@ -39,6 +39,9 @@ type Node struct {
 	Func string
 	// Source is the function's source location, "file:line".
 	Source string
+	// Code is the function's source text, when the caller has it (mmc
+	// embeds its node sources at build time).
+	Code string
 	// Inputs and Outputs name the datasets the node loads and saves.
 	Inputs  []string
 	Outputs []string

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -49,6 +50,8 @@ func commands() []command {
 		{"registry", "list registered pipelines, or describe one", (*App).cmdRegistry},
 		{"catalog", "list the datasets of a pipeline and how each resolves", (*App).cmdCatalog},
 		{"params", "show resolved parameters and the file that set each", (*App).cmdParams},
+		{"status", "say per node whether `run` would run it, and why (cache lock)", (*App).cmdStatus},
+		{"metrics", "list recorded runs, or compare two: parameters, metrics, history", (*App).cmdMetrics},
 		{"viz", "show a pipeline's DAG in the browser, or print it as dot/mermaid/json", (*App).cmdViz},
 	}
 }
@@ -159,6 +162,16 @@ func (c *confFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.params, "params", "", "runtime parameters `a.b=1,c=x` (typed values, dotted keys)")
 	fs.StringVar(&c.logFormat, "log-format", "", "log format: console or json (console on a terminal by default)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+}
+
+// root is the project root: the folder above the configuration, where
+// .mmc/ (the cache lock and the runs) lives.
+func (c *confFlags) root() string {
+	abs, err := filepath.Abs(c.confSource)
+	if err != nil {
+		return "."
+	}
+	return filepath.Dir(abs)
 }
 
 // logger builds the zerolog logger: coloured console output on a

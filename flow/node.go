@@ -35,6 +35,7 @@ type Node struct {
 	funcName  string
 	source    string  // file:line of the function
 	fnPtr     uintptr // code pointer of the function, for node equality
+	version   string  // declared code version for the cache ("" = the binary's build)
 	call      func(ctx context.Context, in []any) ([]any, error)
 	err       error // construction problem, reported by pipeline validation
 }
@@ -232,6 +233,19 @@ func (n *Node) Tagged(tags ...string) *Node {
 	}
 	return &c
 }
+
+// Versioned returns a copy of the node that declares its code version:
+// the cache then compares this string instead of the binary's build, so
+// rebuilding the program does not re-run the node; change the string when
+// the function's behaviour changes.
+func (n *Node) Versioned(v string) *Node {
+	c := *n
+	c.version = v
+	return &c
+}
+
+// Version is the code version the node declares ("" when none).
+func (n *Node) Version() string { return n.version }
 
 // Call runs the node function on loaded inputs, turning a panic into an
 // error so a failing node cannot take the runner down.

@@ -1,0 +1,428 @@
+package flow
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"debug/elf"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"mmc/atomicfile"
+	"mmc/catalog"
+	"mmc/config"
+)
+
+// LockFile is where a project's cache lock lives, under its root.
+const LockFile = ".mmc/lock.json"
+
+// Cache is a project's lock file (like dvc.lock, per node): for every
+// node that ran, the code version, the parameter leaves it read and the
+// content signature of each persisted input and output. A node whose
+// record still matches and whose outputs exist is skipped by Run. A
+// Cache is safe for concurrent use.
+type Cache struct {
+	path  string
+	build string
+
+	mu        sync.Mutex
+	nodes     map[string]*LockEntry
+	changed   map[string]bool    // node entries written by this process
+	known     map[string]FileSig // path → newest signature with a content hash
+	fresh     map[string]FileSig // path → signature computed in this process
+	lastWrite time.Time
+}
+
+// LockEntry is one node's record in the lock file.
+type LockEntry struct {
+	// Code is the node function's identity and the binary's build, or the
+	// version the node declares (Node.Versioned).
+	Code string `json:"code"`
+	// Params maps every parameter leaf the node read to its canonical
+	// JSON value (or "sha256:…" for long values).
+	Params map[string]string `json:"params,omitempty"`
+	// Inputs and Outputs are the persisted datasets' signatures by name.
+	Inputs  map[string]FileSig `json:"inputs,omitempty"`
+	Outputs map[string]FileSig `json:"outputs,omitempty"`
+	Run     string             `json:"run,omitempty"` // the run that wrote the entry
+	Time    time.Time          `json:"time"`
+}
+
+// FileSig is a dataset's content signature: the quick part (size and
+// modification time, or for a folder a digest of its files' names, sizes
+// and times) is compared first; only when it differs is the content
+// hashed and compared.
+type FileSig struct {
+	Path  string `json:"path"`
+	Size  int64  `json:"size"`
+	Quick string `json:"quick"`
+	Hash  string `json:"hash"`
+}
+
+type lockFileJSON struct {
+	Version int                   `json:"version"`
+	Nodes   map[string]*LockEntry `json:"nodes"`
+}
+
+// OpenCache reads the lock file under root (none yet is an empty cache).
+// build identifies the code; "" detects it from this binary (its VCS
+// revision when clean, else its Go build ID, else its content hash).
+func OpenCache(root, build string) (*Cache, error) {
+	if build == "" {
+		build = BuildID()
+	}
+	c := &Cache{path: filepath.Join(root, LockFile), build: build, changed: map[string]bool{},
+		known: map[string]FileSig{}, fresh: map[string]FileSig{}}
+	nodes, err := readLock(c.path)
+	if err != nil {
+		return nil, err
+	}
+	c.nodes = nodes
+	for _, e := range nodes {
+		for _, m := range []map[string]FileSig{e.Inputs, e.Outputs} {
+			for _, s := range m {
+				if s.Hash != "" {
+					c.known[s.Path] = s
+				}
+			}
+		}
+	}
+	return c, nil
+}
+
+func readLock(path string) (map[string]*LockEntry, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return map[string]*LockEntry{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read lock file: %w", err)
+	}
+	var lf lockFileJSON
+	if err := json.Unmarshal(b, &lf); err != nil {
+		return nil, fmt.Errorf("lock file %s is damaged (%v); delete it to start the cache afresh", path, err)
+	}
+	if lf.Nodes == nil {
+		lf.Nodes = map[string]*LockEntry{}
+	}
+	return lf.Nodes, nil
+}
+
+// Path is the lock file's path.
+func (c *Cache) Path() string { return c.path }
+
+// Entry is the recorded entry of a node, or nil.
+func (c *Cache) Entry(node string) *LockEntry {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.nodes[node]
+}
+
+// Flush writes the lock file (merged with entries other processes wrote
+// meanwhile) when this process changed it.
+func (c *Cache) Flush() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.flushLocked()
+}
+
+func (c *Cache) flushLocked() error {
+	if len(c.changed) == 0 {
+		return nil
+	}
+	disk, err := readLock(c.path)
+	if err != nil {
+		disk = map[string]*LockEntry{}
+	}
+	for name := range c.changed {
+		if e := c.nodes[name]; e != nil {
+			disk[name] = e
+		} else {
+			delete(disk, name)
+		}
+	}
+	c.nodes = disk
+	b, err := json.MarshalIndent(lockFileJSON{Version: 1, Nodes: disk}, "", " ")
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.WriteBytes(c.path, append(b, '\n')); err != nil {
+		return fmt.Errorf("write lock file: %w", err)
+	}
+	c.changed = map[string]bool{}
+	c.lastWrite = time.Now()
+	return nil
+}
+
+// record stores a node's entry; the file is written at most every
+// 200 ms while a run goes, and by Flush at its end.
+func (c *Cache) record(node string, e *LockEntry) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.nodes[node] = e
+	c.changed[node] = true
+	if time.Since(c.lastWrite) < 200*time.Millisecond {
+		return nil
+	}
+	return c.flushLocked()
+}
+
+// BuildID identifies this binary's code: the VCS revision when the build
+// was stamped from a clean checkout, else the Go build ID of the
+// executable (a hash of everything linked in, stable across identical
+// rebuilds), else the executable's SHA-256.
+func BuildID() string {
+	buildOnce.Do(func() { buildID = detectBuild() })
+	return buildID
+}
+
+var (
+	buildOnce sync.Once
+	buildID   string
+)
+
+func detectBuild() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		var rev, modified string
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				modified = s.Value
+			}
+		}
+		if rev != "" && modified == "false" {
+			return "vcs:" + rev
+		}
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return "unknown"
+	}
+	if f, err := elf.Open(exe); err == nil {
+		defer f.Close()
+		if s := f.Section(".note.go.buildid"); s != nil {
+			if b, err := s.Data(); err == nil && len(b) > 16 {
+				// The note is namesz, descsz, type, "Go\0\0", then the ID.
+				return "buildid:" + strings.TrimRight(string(b[16:]), "\x00")
+			}
+		}
+	}
+	h, err := hashFile(exe)
+	if err != nil {
+		return "unknown"
+	}
+	return "exe:" + h
+}
+
+// codeVersion is what the lock records as a node's code.
+func (c *Cache) codeVersion(n *Node) string {
+	if n.version != "" {
+		return n.funcName + "@version:" + n.version
+	}
+	return n.funcName + "@" + c.build
+}
+
+// DatasetPath is where a persisted dataset's data lives on local disk
+// ("" for in-memory data, parameters and remote stores); see datasetPath.
+func DatasetPath(cat *catalog.Catalog, name string) string { return datasetPath(cat, name) }
+
+// datasetPath is where a persisted dataset's data lives on local disk
+// ("" for in-memory data, parameters and remote stores): the filepath,
+// or for a versioned dataset its newest version.
+func datasetPath(cat *catalog.Catalog, name string) string {
+	if _, isParam := catalog.IsParam(name); isParam {
+		return ""
+	}
+	res, err := cat.Resolve(name)
+	if err != nil || res.Kind == catalog.Memory || res.Spec == nil || res.Spec.Filepath == "" {
+		return ""
+	}
+	p := res.Spec.Filepath
+	if strings.Contains(p, "://") {
+		return ""
+	}
+	if !res.Spec.Versioned {
+		return p
+	}
+	base := filepath.Base(p)
+	matches, _ := filepath.Glob(filepath.Join(p, "*", base))
+	if len(matches) == 0 {
+		return ""
+	}
+	sort.Strings(matches)
+	return matches[len(matches)-1]
+}
+
+// quickSig is the quick part of a path's signature: "" when the path
+// does not exist.
+func quickSig(path string) (quick string, size int64, err error) {
+	st, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return "", 0, nil
+	}
+	if err != nil {
+		return "", 0, err
+	}
+	if !st.IsDir() {
+		return "f:" + strconv.FormatInt(st.Size(), 10) + ":" + strconv.FormatInt(st.ModTime().UnixNano(), 10), st.Size(), nil
+	}
+	h := sha256.New()
+	err = filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(path, p)
+		size += info.Size()
+		fmt.Fprintf(h, "%s\x00%d\x00%d\n", filepath.ToSlash(rel), info.Size(), info.ModTime().UnixNano())
+		return nil
+	})
+	if err != nil {
+		return "", 0, err
+	}
+	return "d:" + hex.EncodeToString(h.Sum(nil)[:16]), size, nil
+}
+
+func hashFile(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("hash %s: %w", path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// hashPath is the SHA-256 of a file, or of a folder's file names and
+// their hashes.
+func hashPath(path string) (string, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return "", err
+	}
+	if !st.IsDir() {
+		return hashFile(path)
+	}
+	h := sha256.New()
+	err = filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		fh, err := hashFile(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(path, p)
+		fmt.Fprintf(h, "%s\x00%s\n", filepath.ToSlash(rel), fh)
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("hash %s: %w", path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// signature computes path's signature, hashing the content only when the
+// quick part differs from the best known signature of that path. ok is
+// false when the path does not exist.
+func (c *Cache) signature(path string) (sig FileSig, ok bool, err error) {
+	q, size, err := quickSig(path)
+	if err != nil || q == "" {
+		return FileSig{}, false, err
+	}
+	c.mu.Lock()
+	if s, hit := c.fresh[path]; hit && s.Quick == q {
+		c.mu.Unlock()
+		return s, true, nil
+	}
+	known, hasKnown := c.known[path]
+	c.mu.Unlock()
+	sig = FileSig{Path: path, Size: size, Quick: q}
+	if hasKnown && known.Quick == q {
+		sig.Hash = known.Hash
+	} else if sig.Hash, err = hashPath(path); err != nil {
+		return FileSig{}, false, err
+	}
+	c.mu.Lock()
+	c.fresh[path] = sig
+	c.known[path] = sig
+	c.mu.Unlock()
+	return sig, true, nil
+}
+
+// sameContent reports whether path still has the recorded content: the
+// quick part matches, or the content hash does.
+func (c *Cache) sameContent(rec FileSig) (bool, error) {
+	q, _, err := quickSig(rec.Path)
+	if err != nil || q == "" {
+		return false, err
+	}
+	if q == rec.Quick {
+		return true, nil
+	}
+	cur, ok, err := c.signature(rec.Path)
+	if err != nil || !ok {
+		return false, err
+	}
+	return cur.Hash == rec.Hash, nil
+}
+
+// paramLeaves flattens the parameters a dataset name reads ("params:k"
+// or "parameters") into leaf → canonical JSON value.
+func paramLeaves(params *config.Tree, name string) map[string]string {
+	key, _ := catalog.IsParam(name)
+	out := map[string]string{}
+	var v any
+	if key == "" {
+		v = params.Values
+	} else {
+		var ok bool
+		if v, ok = params.Get(key); !ok {
+			out[key] = "<absent>"
+			return out
+		}
+	}
+	flattenParams(key, v, out)
+	return out
+}
+
+func flattenParams(prefix string, v any, out map[string]string) {
+	if m, ok := v.(map[string]any); ok && len(m) > 0 {
+		for k, x := range m {
+			p := k
+			if prefix != "" {
+				p = prefix + "." + k
+			}
+			flattenParams(p, x, out)
+		}
+		return
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		b = []byte(fmt.Sprintf("%#v", v))
+	}
+	if len(b) > 80 {
+		sum := sha256.Sum256(b)
+		b = []byte("sha256:" + hex.EncodeToString(sum[:12]))
+	}
+	out[prefix] = string(bytes.TrimSpace(b))
+}

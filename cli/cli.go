@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -34,6 +35,10 @@ type App struct {
 	// Formats are the catalog's dataset types (catalog/formats.All in
 	// mmc); nil means catalog.Builtin().
 	Formats []catalog.Format
+	// Sources holds the node functions' Go files, embedded at build time
+	// (paths relative to the project root); the viz shows a node's code
+	// from it. Nil: no code shown.
+	Sources fs.FS
 }
 
 type command struct {

@@ -249,7 +249,7 @@ func previewFile(root *os.Root, d Dataset, pv Preview, pipeline string) Preview 
 			return pv
 		}
 		pv.Kind, pv.Value = "json", v
-		if series := historySeries(v); len(series) > 0 {
+		if series := HistorySeries(v); len(series) > 0 {
 			pv.Kind, pv.Series = "chart", series
 		}
 		return pv
@@ -304,11 +304,11 @@ func previewJSONL(f io.Reader, pv Preview) Preview {
 	return pv
 }
 
-// historySeries finds a training history in a JSON value: a list of
+// HistorySeries finds a training history in a JSON value: a list of
 // objects with numeric fields (at the top, or under any key, as
 // training_history.json keeps its "epochs"), returned as one series per
 // field with at least two points.
-func historySeries(v any) map[string][]float64 {
+func HistorySeries(v any) map[string][]float64 {
 	var rows []any
 	switch v := v.(type) {
 	case []any:

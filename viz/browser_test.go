@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -178,6 +179,8 @@ func page(t *testing.T, h any, query string) (context.Context, string) {
 			t.Fatal(err)
 		}
 		srv = httptest.NewServer(handler)
+	case *Server:
+		srv = httptest.NewServer(h.Handler())
 	default:
 		t.Fatalf("page: unsupported %T", h)
 	}
@@ -221,4 +224,196 @@ func TestBrowserDefaultPipelineReadsAtFirstSight(t *testing.T) {
 	if visible < 5 {
 		t.Errorf("only %d labels on screen at the first view", visible)
 	}
+}
+
+// text returns the text of the element matching a CSS selector ("" when
+// there is none).
+func text(t *testing.T, ctx context.Context, sel string) string {
+	t.Helper()
+	return eval[string](t, ctx, `(document.querySelector(`+jsString(sel)+`) || {}).textContent || ""`)
+}
+
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// clickItem clicks the drawn box of the item with the given full name.
+func clickItem(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	sel := `#viewport .item[data-name=` + jsString(name) + `]`
+	waitFor(t, ctx, "item "+name, `document.querySelector(`+jsString(sel)+`)`)
+	eval[bool](t, ctx, `(document.querySelector(`+jsString(sel)+`).dispatchEvent(new MouseEvent("click", {bubbles: true})), true)`)
+}
+
+// labels returns the drawn labels, sorted.
+func labels(t *testing.T, ctx context.Context) []string {
+	t.Helper()
+	return eval[[]string](t, ctx, `[...document.querySelectorAll("#viewport .item text.label")].map((e) => e.textContent).sort()`)
+}
+
+func TestBrowserLooksRight(t *testing.T) {
+	ctx, _ := page(t, defaultGraph(t), "")
+	// Labels are text, not outlined in their box's colour; the legend's
+	// swatches are filled.
+	type style struct{ Stroke, Fill, SwatchBg, SwatchBorder, TitleBreak string }
+	st := eval[style](t, ctx, `(() => {
+		const tx = getComputedStyle(document.querySelector("#viewport .item.task text.label"));
+		const sw = getComputedStyle(document.querySelector(".swatch.task"));
+		return {Stroke: tx.stroke, Fill: tx.fill, SwatchBg: sw.backgroundColor, SwatchBorder: sw.borderTopColor,
+			TitleBreak: getComputedStyle(document.getElementById("panel-title")).wordBreak};
+	})()`)
+	if st.Stroke != "none" {
+		t.Errorf("labels are stroked: %q", st.Stroke)
+	}
+	if st.SwatchBg == "rgba(0, 0, 0, 0)" || st.SwatchBg == "transparent" {
+		t.Errorf("legend swatch for nodes is empty (background %s)", st.SwatchBg)
+	}
+	if st.TitleBreak == "break-all" {
+		t.Error("panel title breaks words anywhere")
+	}
+	// Short names inside namespaces, full name on hover.
+	got := labels(t, ctx)
+	if !slices.Contains(got, "train_model") || slices.Contains(got, "vilbert_synthetic_train.train_model") {
+		t.Errorf("labels %v: want short names inside the namespace", got)
+	}
+	hover := eval[string](t, ctx, `document.querySelector('#viewport .item[data-name="vilbert_synthetic_train.train_model"] > title').textContent`)
+	if hover != "vilbert_synthetic_train.train_model" {
+		t.Errorf("hover text %q, want the full name", hover)
+	}
+	// The panel title of a long name wraps at dots and underscores only.
+	clickItem(t, ctx, "vilbert_synthetic_train.plot_training_curves")
+	waitFor(t, ctx, "panel", `!document.getElementById("panel").hidden && document.getElementById("panel-title").textContent.includes("plot_training_curves")`)
+	if n := eval[int](t, ctx, `document.querySelectorAll("#panel-title wbr").length`); n < 3 {
+		t.Errorf("panel title has %d break points, want one after each dot and underscore", n)
+	}
+	shot(t, ctx, "default-panel")
+}
+
+func TestBrowserGraphPanelAndControls(t *testing.T) {
+	g := sampleGraph()
+	g.Nodes[3].Code = "func Train(p Params) error {\n\treturn nil\n}"
+	ctx, _ := page(t, g, "")
+	if c := text(t, ctx, "#counts"); c != "11 items, 12 edges" {
+		t.Errorf("counts %q", c)
+	}
+	want := []string{"curve", "tokens", "history", "image", "memes", "model", "regions", "report", "text", "train", "generate"}
+	slices.Sort(want)
+	if got := labels(t, ctx); !slices.Equal(got, want) {
+		t.Errorf("labels %v, want %v", got, want)
+	}
+	clickItem(t, ctx, "train")
+	waitFor(t, ctx, "the panel of train", `document.getElementById("panel-title").textContent === "train" && document.getElementById("panel-body").textContent.includes("Code")`)
+	body := text(t, ctx, "#panel-body")
+	for _, s := range []string{"mmc/nodes.Train", "nodes/train.go:40", "features.tokens", `"lr": 0.00005`, "--nodes=train", "func Train(p Params) error"} {
+		if !strings.Contains(body, s) {
+			t.Errorf("panel lacks %q: %s", s, body)
+		}
+	}
+	if n := eval[int](t, ctx, `document.querySelectorAll(".edge.near").length`); n != 5 {
+		t.Errorf("%d edges highlighted around train, want 5", n)
+	}
+	// Copy the run command.
+	eval[bool](t, ctx, `(document.querySelector("#panel-body button.copy").click(), true)`)
+	waitFor(t, ctx, "the copy", `window.__copied === "go run . run --pipeline=__default__ --nodes=train"`)
+	shot(t, ctx, "sample-panel")
+	// Focus mode keeps what leads to and from train.
+	eval[bool](t, ctx, `(document.getElementById("focus").click(), true)`)
+	waitFor(t, ctx, "focus mode", `!document.getElementById("focus-bar").hidden`)
+	if n := eval[int](t, ctx, `document.querySelectorAll("#viewport .item:not(.hidden-focus)").length`); n != 11 {
+		t.Errorf("focus on train shows %d items, want all 11 (everything leads to or from it)", n)
+	}
+	eval[bool](t, ctx, `(document.getElementById("focus-exit").click(), true)`)
+	// Tag filter and search dim the rest.
+	eval[bool](t, ctx, `(() => { const b = [...document.querySelectorAll("#tags input")].find((i) => i.parentNode.textContent.trim() === "text"); b.click(); return true; })()`)
+	if n := eval[int](t, ctx, `document.querySelectorAll("#viewport .item.dim").length`); n != 8 {
+		t.Errorf("tag text dims %d items, want 8", n)
+	}
+	eval[bool](t, ctx, `(() => { const b = [...document.querySelectorAll("#tags input")].find((i) => i.parentNode.textContent.trim() === "text"); b.click(); return true; })()`)
+	// Parameters toggle.
+	eval[bool](t, ctx, `(document.getElementById("show-params").click(), true)`)
+	waitFor(t, ctx, "parameters drawn", `document.querySelectorAll("#viewport .item.parameters").length === 4`)
+	if !strings.Contains(eval[string](t, ctx, `location.search`), "params=1") {
+		t.Error("URL does not keep the parameter toggle")
+	}
+	// Zoom with the wheel.
+	k0 := eval[float64](t, ctx, `state.view.k`)
+	eval[bool](t, ctx, `(document.getElementById("graph").dispatchEvent(new WheelEvent("wheel", {deltaY: -300, clientX: 600, clientY: 300, bubbles: true, cancelable: true})), true)`)
+	if k1 := eval[float64](t, ctx, `state.view.k`); k1 <= k0 {
+		t.Errorf("wheel did not zoom in: %v → %v", k0, k1)
+	}
+	// Export: SVG and PNG of the whole drawing.
+	eval[bool](t, ctx, `(document.getElementById("export-svg").click(), true)`)
+	svg := eval[string](t, ctx, `window.__lastExport.text`)
+	if !strings.HasPrefix(svg, "<svg") || !strings.Contains(svg, ">train<") || !strings.Contains(svg, "<style>") {
+		t.Errorf("SVG export: %.200s", svg)
+	}
+	eval[bool](t, ctx, `(document.getElementById("export-png").click(), true)`)
+	waitFor(t, ctx, "PNG export", `window.__lastExport && window.__lastExport.type === "png"`)
+	if size := eval[int](t, ctx, `window.__lastExport.size`); size < 1000 {
+		t.Errorf("PNG export is %d bytes", size)
+	}
+}
+
+func TestBrowserCollapseNamespace(t *testing.T) {
+	ctx, _ := page(t, defaultGraph(t), "")
+	before := eval[int](t, ctx, `document.querySelectorAll("#viewport .item").length`)
+	eval[bool](t, ctx, `(document.querySelector('.ns-toggle[value="vilbert_synthetic_train"]').click(), true)`)
+	waitFor(t, ctx, "the collapsed box", `document.querySelector("#viewport .item.modularPipeline")`)
+	shot(t, ctx, "default-collapsed")
+	got := labels(t, ctx)
+	// The namespace's terminal outputs stay outside its box, joined to it.
+	for _, want := range []string{"vilbert_synthetic_train", "submission", "roc_curve", "test_metrics", "training_curves"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("collapsed view lacks %q: %v", want, got)
+		}
+	}
+	out := eval[int](t, ctx, `document.querySelectorAll('#viewport .edge[data-source="vilbert_synthetic_train"]').length`)
+	if out != 4 {
+		t.Errorf("collapsed namespace has %d outgoing edges, want its outputs", out)
+	}
+	after := eval[int](t, ctx, `document.querySelectorAll("#viewport .item").length`)
+	if after >= before {
+		t.Errorf("collapse drew %d items, was %d", after, before)
+	}
+	// The view was fitted again: the box is on screen.
+	onScreen := eval[bool](t, ctx, `(() => { const r = document.querySelector("#viewport .item.modularPipeline").getBoundingClientRect(), c = document.getElementById("canvas").getBoundingClientRect();
+		return r.left >= c.left && r.right <= c.right && r.top >= c.top && r.bottom <= c.bottom; })()`)
+	if !onScreen {
+		t.Error("the collapsed namespace is off screen after collapsing")
+	}
+	eval[bool](t, ctx, `(document.getElementById("expand-all").click(), true)`)
+	waitFor(t, ctx, "expanded again", `!document.querySelector("#viewport .item.modularPipeline")`)
+	eval[bool](t, ctx, `(document.getElementById("collapse-all").click(), true)`)
+	waitFor(t, ctx, "collapse all", `document.querySelector("#viewport .item.modularPipeline")`)
+}
+
+func TestBrowserSwitchPipeline(t *testing.T) {
+	other := Graph{Name: "report_only", Nodes: []Node{{Name: "report", Inputs: []string{"history"}, Outputs: []string{"curve"}}}}
+	s, err := NewServer(Options{Pipelines: []Graph{defaultGraph(t), other}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, _ := page(t, s, "")
+	opts := eval[[]string](t, ctx, `[...document.querySelectorAll("#pipeline-select option")].map((o) => o.value)`)
+	if !slices.Equal(opts, []string{"__default__", "report_only"}) {
+		t.Fatalf("pipeline selector offers %v", opts)
+	}
+	eval[bool](t, ctx, `(() => { const s = document.getElementById("pipeline-select"); s.value = "report_only"; s.dispatchEvent(new Event("change")); return true; })()`)
+	waitFor(t, ctx, "the other pipeline", `document.getElementById("counts").textContent === "3 items, 2 edges"`)
+	if got := labels(t, ctx); !slices.Equal(got, []string{"curve", "history", "report"}) {
+		t.Errorf("labels after switching: %v", got)
+	}
+	if q := eval[string](t, ctx, `location.search`); q != "?pipeline=report_only" {
+		t.Errorf("URL %q", q)
+	}
+	shot(t, ctx, "switched-pipeline")
+	// Autoreload: the page reloads when the server's graphs change.
+	s.opt.Autoreload = true
+	ctx2, _ := page(t, s, "")
+	eval[bool](t, ctx2, `(window.__marker = 1, true)`)
+	if err := s.Update([]Graph{defaultGraph(t), other, {Name: "third", Nodes: []Node{{Name: "x", Outputs: []string{"y"}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx2, "the reload", `window.__marker === undefined && document.querySelectorAll("#pipeline-select option").length === 3`)
 }

@@ -416,6 +416,11 @@ func (r *resolved) ranks(items []item, keep []bool, edges [][2]int) (rank []int,
 	if sb, sf := span(banded), span(free); float64(sb) > 1.25*float64(sf)+2 {
 		return free, false
 	}
+	for _, e := range edges {
+		if banded[e[1]]-banded[e[0]] > free[e[1]]-free[e[0]]+2 {
+			return free, false
+		}
+	}
 	return banded, true
 }
 

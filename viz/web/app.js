@@ -161,13 +161,27 @@ async function layout() {
 }
 
 // relayout fetches the layout for the current settings, draws it and
-// fits it to the screen.
-async function relayout() {
+// fits it to the screen, with the item reveal (if any) in view.
+async function relayout(reveal) {
   state.current = await layout();
   if (state.focus) state.focus.ids = focusSet(state.focus.id);
   draw();
   for (const box of document.querySelectorAll(".ns-toggle")) box.checked = state.current.collapsed.includes(box.value);
   fit();
+  if (reveal) show(reveal);
+}
+
+// show pans the view so that an item is on screen, when it is not.
+function show(id) {
+  const b = state.current.boxes.find((x) => x.id === id);
+  if (!b) return;
+  const box = $("graph").getBoundingClientRect(), v = state.view;
+  const l = v.x + b.x * v.k, r = v.x + (b.x + b.w) * v.k, t = v.y + b.y * v.k, btm = v.y + (b.y + b.h) * v.k;
+  if (l >= 0 && r <= box.width && t >= 0 && btm <= box.height) return;
+  const lay = state.current;
+  v.x = Math.min(16, Math.max(box.width - lay.width * v.k - 16, box.width / 2 - (b.x + b.w / 2) * v.k));
+  if (lay.height * v.k > box.height) v.y = box.height / 2 - (b.y + b.h / 2) * v.k;
+  applyView();
 }
 
 function layerColour(layer) {
@@ -716,7 +730,7 @@ function fillSidebar() {
     box.addEventListener("change", () => {
       if (box.checked) state.collapse.add(ns); else state.collapse.delete(ns);
       writeURL();
-      relayout();
+      relayout(box.checked ? ns : null);
     });
     label.append(box, " " + ns.split(".").pop());
   }

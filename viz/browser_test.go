@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -186,6 +187,7 @@ func page(t *testing.T, h any, query string) (context.Context, string) {
 	}
 	t.Cleanup(srv.Close)
 	ctx := browser(t)
+	baseURLs.Store(ctx, srv.URL)
 	do(t, ctx, "opening the page", chromedp.Navigate(srv.URL+"/"+query))
 	waitFor(t, ctx, "the graph to be drawn", `document.querySelectorAll("#viewport .item").length > 0`)
 	return ctx, srv.URL
@@ -416,4 +418,13 @@ func TestBrowserSwitchPipeline(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, ctx2, "the reload", `window.__marker === undefined && document.querySelectorAll("#pipeline-select option").length === 3`)
+}
+
+// baseURLs remembers each tab's server, for navigate.
+var baseURLs sync.Map
+
+// navigate opens a path of the tab's server.
+func navigate(ctx context.Context, rel string) chromedp.Action[chromedp.Void] {
+	base, _ := baseURLs.Load(ctx)
+	return chromedp.Navigate(base.(string) + "/" + rel)
 }

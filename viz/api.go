@@ -197,20 +197,15 @@ func (r *resolved) dataNamespace(name string) string {
 	return r.dataNS[name]
 }
 
-func (r *resolved) findDataNamespace(name string) string {
+func (r *resolved) findDataNamespace(name string, touch map[string][]string) string {
 	best := ""
 	for _, ns := range r.namespaces() {
 		if !strings.HasPrefix(name, ns+".") || len(ns) <= len(best) {
 			continue
 		}
 		inside := true
-		for _, n := range r.g.Nodes {
-			if n.Namespace == ns || strings.HasPrefix(n.Namespace, ns+".") {
-				continue
-			}
-			for _, d := range append(append([]string{}, n.Inputs...), n.Outputs...) {
-				inside = inside && d != name
-			}
+		for _, nns := range touch[name] {
+			inside = inside && (nns == ns || strings.HasPrefix(nns, ns+"."))
 		}
 		if inside {
 			best = ns
@@ -221,16 +216,21 @@ func (r *resolved) findDataNamespace(name string) string {
 
 // namespaces returns every namespace and all its ancestors, sorted.
 func (r *resolved) namespaces() []string {
+	if r.nsList != nil {
+		return r.nsList
+	}
 	set := map[string]bool{}
 	for _, n := range r.g.Nodes {
+		if n.Namespace == "" || set[n.Namespace] {
+			continue
+		}
 		parts := strings.Split(n.Namespace, ".")
 		for i := range parts {
-			if n.Namespace != "" {
-				set[strings.Join(parts[:i+1], ".")] = true
-			}
+			set[strings.Join(parts[:i+1], ".")] = true
 		}
 	}
-	return sortedKeys(set)
+	r.nsList = append([]string{}, sortedKeys(set)...)
+	return r.nsList
 }
 
 // modularPipelines builds the namespace tree: each namespace lists its

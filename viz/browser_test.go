@@ -428,3 +428,32 @@ func navigate(ctx context.Context, rel string) chromedp.Action[chromedp.Void] {
 	base, _ := baseURLs.Load(ctx)
 	return chromedp.Navigate(base.(string) + "/" + rel)
 }
+
+// The page stays usable with a 2,000-node pipeline: it draws within
+// seconds and a click answers at once.
+func TestBrowserBigPipeline(t *testing.T) {
+	g := bigGraph(2000)
+	start := time.Now()
+	s, err := NewServer(Options{Pipelines: []Graph{g}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	laidOut := time.Since(start)
+	ctx, _ := page(t, s, "")
+	drawn := time.Since(start)
+	if n := eval[int](t, ctx, `document.querySelectorAll("#viewport .item").length`); n != 4000 {
+		t.Errorf("%d items drawn, want 4000", n)
+	}
+	ms := eval[float64](t, ctx, `(async () => {
+		const t0 = performance.now();
+		document.querySelector('#viewport .item.task').dispatchEvent(new MouseEvent("click", {bubbles: true}));
+		while (document.getElementById("panel").hidden) await new Promise((r) => setTimeout(r, 5));
+		return performance.now() - t0;
+	})()`)
+	redraw := eval[float64](t, ctx, `(() => { const t0 = performance.now(); draw(); return performance.now() - t0; })()`)
+	t.Logf("2,000 nodes: server ready in %v, page drawn %v after start; click to panel %.0f ms; full redraw %.0f ms", laidOut, drawn, ms, redraw)
+	if drawn > 20*time.Second || ms > 2000 {
+		t.Errorf("too slow: drawn after %v, panel after %.0f ms", drawn, ms)
+	}
+	shot(t, ctx, "big-2000")
+}

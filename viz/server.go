@@ -26,9 +26,16 @@ var web embed.FS
 // without parameter items, so the page toggles parameters without a
 // layout engine of its own.
 type Layouts struct {
-	WithParams    Layout `json:"with_params"`
-	WithoutParams Layout `json:"without_params"`
+	// WithParams is left out for a large graph served live (the page
+	// asks /api/layout/view?params=1 when the user shows parameters):
+	// parameters read all over a big pipeline make a slow layout.
+	WithParams    *Layout `json:"with_params,omitempty"`
+	WithoutParams Layout  `json:"without_params"`
 }
+
+// eagerParamsItems is the size up to which a served site lays out the
+// view with parameters before it is asked for.
+const eagerParamsItems = 1500
 
 // site is everything the page reads about one pipeline, encoded once: a
 // graph does not change while it is served (autoreload swaps whole sites).
@@ -41,7 +48,7 @@ type site struct {
 	modTime time.Time
 }
 
-func newSite(g Graph, pipelines ...string) (*site, error) {
+func newSite(g Graph, static bool, pipelines ...string) (*site, error) {
 	r, err := resolve(g)
 	if err != nil {
 		return nil, err
@@ -58,8 +65,12 @@ func newSite(g Graph, pipelines ...string) (*site, error) {
 		return nil, fmt.Errorf("viz: encoding /api/main of %q: %w", g.Name, err)
 	}
 	var lay Layouts
-	if lay.WithParams, err = r.layout(LayoutOptions{}); err != nil {
-		return nil, err
+	if static || len(r.items) <= eagerParamsItems {
+		with, err := r.layout(LayoutOptions{})
+		if err != nil {
+			return nil, err
+		}
+		lay.WithParams = &with
 	}
 	if lay.WithoutParams, err = r.layout(LayoutOptions{HideParams: true}); err != nil {
 		return nil, err
@@ -137,7 +148,7 @@ func (s *Server) Update(pipelines []Graph) error {
 		if _, dup := sites[g.Name]; dup {
 			return fmt.Errorf("viz: pipeline %q given twice", g.Name)
 		}
-		st, err := newSite(g, order...)
+		st, err := newSite(g, false, order...)
 		if err != nil {
 			return err
 		}

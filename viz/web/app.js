@@ -146,7 +146,8 @@ function curve(points) {
 // ones, or, with namespaces collapsed, one the server computes on demand
 // (a static build has only the expanded ones).
 async function layout() {
-  if (!state.collapse.size) return state.showParams ? state.layouts.with_params : state.layouts.without_params;
+  if (!state.collapse.size && !state.showParams) return state.layouts.without_params;
+  if (!state.collapse.size && state.layouts.with_params) return state.layouts.with_params;
   const q = "params=" + (state.showParams ? "1" : "0") + "&collapse=" + encodeURIComponent([...state.collapse].join(","));
   try {
     $("error").hidden = true;
@@ -286,6 +287,20 @@ function draw() {
   $("counts").textContent = lay.boxes.length + " items, " + lay.paths.length + " edges";
   highlight();
   drawMinimap();
+}
+
+// restyle dims what the search and the tag filter leave out, without
+// drawing again (fast on big graphs).
+function restyle() {
+  const keep = new Map();
+  for (const g of document.querySelectorAll("#viewport .item")) {
+    const on = tagged(state.byId.get(g.dataset.id));
+    keep.set(g.dataset.id, on);
+    g.classList.toggle("dim", !on);
+  }
+  for (const p of document.querySelectorAll("#viewport .edge")) {
+    p.classList.toggle("dim", !(keep.get(p.dataset.source) && keep.get(p.dataset.target)));
+  }
 }
 
 function highlight() {
@@ -669,7 +684,7 @@ function setupControls() {
   }));
   $("search").addEventListener("input", () => {
     state.search = $("search").value.trim().toLowerCase();
-    draw();
+    restyle();
   });
   $("slice-reset").addEventListener("click", () => {
     state.slice = null;
@@ -716,7 +731,7 @@ function fillSidebar() {
     box.addEventListener("change", () => {
       if (box.checked) state.tags.add(t.id); else state.tags.delete(t.id);
       writeURL();
-      draw();
+      restyle();
     });
     label.append(box, " " + t.name);
   }

@@ -53,16 +53,27 @@ const (
 	previewEntries  = 20
 )
 
-// dataFile is a dataset's file path, checked to lie inside the project: a
-// relative, clean path without "..". os.Root then refuses symbolic links
-// that lead out of the project.
-func dataFile(d Dataset) (string, error) {
+// dataFile is a dataset's file path, checked to lie inside the project
+// root: a relative, clean path without "..", or an absolute one under
+// root, made relative. os.Root then refuses symbolic links that lead out
+// of the project.
+func dataFile(root string, d Dataset) (string, error) {
 	p := filepath.ToSlash(d.Filepath)
 	switch {
 	case d.InMemory || p == "":
 		return "", fmt.Errorf("dataset %q has no file", d.Name)
 	case strings.Contains(p, "://"):
 		return "", fmt.Errorf("dataset %q lives at %s, outside the project; not previewed", d.Name, p)
+	case filepath.IsAbs(d.Filepath) && root != "":
+		absRoot, err := filepath.Abs(root)
+		if err != nil {
+			return "", fmt.Errorf("dataset %q: project root %s: %w", d.Name, root, err)
+		}
+		rel, err := filepath.Rel(absRoot, filepath.Clean(d.Filepath))
+		if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			return "", fmt.Errorf("dataset %q: file %s is outside the project", d.Name, d.Filepath)
+		}
+		p = filepath.ToSlash(rel)
 	case path.IsAbs(p) || filepath.IsAbs(d.Filepath):
 		return "", fmt.Errorf("dataset %q: file %s is outside the project", d.Name, d.Filepath)
 	}
@@ -81,9 +92,9 @@ func (s *Server) openRoot() (*os.Root, error) {
 	return os.OpenRoot(s.opt.Root)
 }
 
-// status inspects one dataset's file under root.
-func status(root *os.Root, d Dataset) DatasetStatus {
-	p, err := dataFile(d)
+// status inspects one dataset's file under root (opened from rootDir).
+func status(root *os.Root, rootDir string, d Dataset) DatasetStatus {
+	p, err := dataFile(rootDir, d)
 	if err != nil {
 		return DatasetStatus{Error: err.Error()}
 	}
@@ -131,7 +142,7 @@ func (s *Server) serveDatasets(st *site, w http.ResponseWriter, req *http.Reques
 			continue
 		}
 		if d := st.r.dataset(it); !d.InMemory && d.Filepath != "" {
-			out[it.Name] = status(root, d)
+			out[it.Name] = status(root, s.opt.Root, d)
 		}
 	}
 	writeJSON(w, out)
@@ -166,22 +177,22 @@ func (s *Server) servePreview(st *site, w http.ResponseWriter, req *http.Request
 		return
 	}
 	defer root.Close()
-	pv := Preview{Kind: "none", Status: status(root, d)}
+	pv := Preview{Kind: "none", Status: status(root, s.opt.Root, d)}
 	switch {
 	case pv.Status.Error != "":
 		pv.Note = pv.Status.Error
 	case !pv.Status.Exists:
 		pv.Note = "not written yet (run the pipeline)"
 	case pv.Status.Dir:
-		pv = previewDir(root, d, pv)
+		pv = previewDir(root, s.opt.Root, d, pv)
 	default:
-		pv = previewFile(root, d, pv, req.URL.Query().Get("pipeline"))
+		pv = previewFile(root, s.opt.Root, d, pv, req.URL.Query().Get("pipeline"))
 	}
 	writeJSON(w, pv)
 }
 
-func previewDir(root *os.Root, d Dataset, pv Preview) Preview {
-	p, _ := dataFile(d)
+func previewDir(root *os.Root, rootDir string, d Dataset, pv Preview) Preview {
+	p, _ := dataFile(rootDir, d)
 	f, err := root.Open(p)
 	if err != nil {
 		pv.Note = err.Error()
@@ -200,8 +211,8 @@ func previewDir(root *os.Root, d Dataset, pv Preview) Preview {
 	return pv
 }
 
-func previewFile(root *os.Root, d Dataset, pv Preview, pipeline string) Preview {
-	p, _ := dataFile(d)
+func previewFile(root *os.Root, rootDir string, d Dataset, pv Preview, pipeline string) Preview {
+	p, _ := dataFile(rootDir, d)
 	ext := strings.ToLower(path.Ext(p))
 	if _, ok := imageTypes[ext]; ok {
 		pv.Kind = "image"
@@ -355,7 +366,7 @@ func (s *Server) servePreviewRaw(st *site, w http.ResponseWriter, req *http.Requ
 	if !ok {
 		return
 	}
-	p, err := dataFile(d)
+	p, err := dataFile(s.opt.Root, d)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusNotFound)
 		return

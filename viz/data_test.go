@@ -29,9 +29,10 @@ func TestPreviewServesOnlyProjectFiles(t *testing.T) {
 	}
 	g := Graph{
 		Name:  "p",
-		Nodes: []Node{{Name: "n", Inputs: []string{"memes", "up", "abs", "link", "linkimg", "remote"}, Outputs: []string{"out"}}},
+		Nodes: []Node{{Name: "n", Inputs: []string{"memes", "absin", "up", "abs", "link", "linkimg", "remote"}, Outputs: []string{"out"}}},
 		Datasets: []Dataset{
 			{Name: "memes", Type: "jsonl", Filepath: "data/01_raw/train.jsonl"},
+			{Name: "absin", Type: "jsonl", Filepath: filepath.Join(root, "data/01_raw/train.jsonl")},
 			{Name: "up", Type: "jsonl", Filepath: "data/../../" + filepath.Base(outside) + "/secret.jsonl"},
 			{Name: "abs", Type: "png", Filepath: secret},
 			{Name: "link", Type: "jsonl", Filepath: "data/escape/secret.jsonl"},
@@ -50,8 +51,10 @@ func TestPreviewServesOnlyProjectFiles(t *testing.T) {
 		code, _, body := get(t, srv.URL+"/api/preview/"+ID(KindData, name))
 		return code, body
 	}
-	if code, body := pv("memes"); code != 200 || !strings.Contains(body, "meme number 0") {
-		t.Errorf("project file: %d %s", code, body)
+	for _, name := range []string{"memes", "absin"} {
+		if code, body := pv(name); code != 200 || !strings.Contains(body, "meme number 0") {
+			t.Errorf("project file %s: %d %s", name, code, body)
+		}
 	}
 	for _, name := range []string{"up", "abs", "link", "linkimg", "remote"} {
 		code, body := pv(name)

@@ -298,6 +298,19 @@ func (r *resolved) bands(lay Layout, colX []float64) []Band {
 		end := lay.Width
 		if i+1 < len(out) {
 			end = out[i+1].X
+		} else {
+			// The last strip ends after its layer's data, not at the
+			// drawing's edge: the columns after it hold none of it.
+			end = 0
+			for _, b := range lay.Boxes {
+				if b.Kind == KindData && b.Layer == out[i].Layer {
+					end = max(end, b.X+b.W)
+				}
+			}
+			end = min(lay.Width, end+colGap/2)
+			if lay.Width-end < colGap {
+				end = lay.Width
+			}
 		}
 		out[i].W = end - out[i].X
 	}

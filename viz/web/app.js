@@ -270,7 +270,7 @@ function draw() {
     }
     if (state.run && b.type === "data" && !node.in_memory) {
       const ds = state.datasets[node.name];
-      if (ds && !ds.exists) g.classList.add("missing");
+      if (ds && !ds.exists && !ds.error) g.classList.add("missing");
     }
     if (state.slice && state.slice.ids.has(b.id)) g.classList.add("sliced");
     g.addEventListener("click", (ev) => {

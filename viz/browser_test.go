@@ -3,6 +3,7 @@ package viz
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -456,4 +457,26 @@ func TestBrowserBigPipeline(t *testing.T) {
 		t.Errorf("too slow: drawn after %v, panel after %.0f ms", drawn, ms)
 	}
 	shot(t, ctx, "big-2000")
+}
+
+// The static site that `viz --build` writes works from a plain file
+// server: the graph, the panel, no live-only controls failing.
+func TestBrowserStaticBuild(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "site")
+	if err := Build(dir, sampleGraph()); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.FileServer(http.Dir(dir)))
+	t.Cleanup(srv.Close)
+	ctx := browser(t)
+	do(t, ctx, "opening the static site", chromedp.Navigate(srv.URL+"/"))
+	waitFor(t, ctx, "the graph", `document.querySelectorAll("#viewport .item").length === 11`)
+	clickItem(t, ctx, "train")
+	waitFor(t, ctx, "the panel", `document.getElementById("panel-body").textContent.includes("mmc/nodes.Train")`)
+	if !eval[bool](t, ctx, `document.getElementById("runs-section").hidden && document.getElementById("error").hidden`) {
+		t.Errorf("static site shows runs or an error: %s", text(t, ctx, "#error"))
+	}
+	eval[bool](t, ctx, `(document.getElementById("show-params").click(), true)`)
+	waitFor(t, ctx, "parameters", `document.querySelectorAll("#viewport .item.parameters").length === 4`)
+	shot(t, ctx, "static-build")
 }

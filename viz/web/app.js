@@ -351,6 +351,9 @@ function drawMinimap() {
 
 function updateMinimapView() {
   const box = $("graph").getBoundingClientRect(), v = state.view, r = $("minimap-view");
+  const lay = state.current;
+  // Only worth showing when part of the drawing is off screen.
+  $("minimap").style.display = lay && (v.x < -1 || v.y < -1 || v.x + lay.width * v.k > box.width + 1 || v.y + lay.height * v.k > box.height + 1) ? "" : "none";
   r.setAttribute("x", -v.x / v.k);
   r.setAttribute("y", -v.y / v.k);
   r.setAttribute("width", box.width / v.k);

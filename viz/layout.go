@@ -217,12 +217,21 @@ func (r *resolved) layout(opt LayoutOptions) (Layout, error) {
 		sb, tb := lay.Boxes[boxOf[c.src]], lay.Boxes[boxOf[c.dst]]
 		p := Path{Source: sb.ID, Target: tb.ID}
 		p.Points = append(p.Points, Point{sb.X + sb.W, sb.Y + sb.H/2})
+		// Leave the source's column straight: a box narrower than its
+		// column would otherwise bend the edge through a wider neighbour.
+		if right := colX[sb.Rank] + colW[sb.Rank]; right > sb.X+sb.W {
+			p.Points = append(p.Points, Point{right, sb.Y + sb.H/2})
+		}
 		// Through each column a long edge runs straight across the slot
 		// its bend point holds, so it bends only in the gaps between
 		// columns and never crosses a box.
 		for _, d := range c.via {
 			rk, y := nodes[d].rank, nodes[d].y+shift
 			p.Points = append(p.Points, Point{colX[rk], y}, Point{colX[rk] + colW[rk], y})
+		}
+		// And enter the target's column straight.
+		if left := colX[tb.Rank]; left < tb.X {
+			p.Points = append(p.Points, Point{left, tb.Y + tb.H/2})
 		}
 		p.Points = append(p.Points, Point{tb.X, tb.Y + tb.H/2})
 		lay.Paths = append(lay.Paths, p)

@@ -515,7 +515,10 @@ async function select(id) {
   if (n.type === "parameters") field("Value", n.value === undefined ? "(not set)" : n.value);
   if (n.type === "modularPipeline") field("Nodes inside", String(n.size));
   $("expand").hidden = n.type !== "modularPipeline";
+  const opening = $("panel").hidden;
   $("panel").hidden = false;
+  // The panel narrows the drawing: keep the chosen item in view.
+  if (opening) requestAnimationFrame(() => show(id));
   if (n.type === "data" && !n.in_memory && state.features.previews) preview(id, n);
 }
 

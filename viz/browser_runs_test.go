@@ -78,6 +78,10 @@ func sampleProject(t *testing.T) string {
 	var buf bytes.Buffer
 	png.Encode(&buf, img)
 	write("data/08_reporting/curve.png", buf.Bytes())
+	// A meme folder: splits and images.
+	write("data/01_raw/folder/train.jsonl", []byte(memes.String()))
+	write("data/01_raw/folder/img/00000.png", buf.Bytes())
+	write("data/01_raw/folder/img/00001.png", buf.Bytes())
 	write("data/05_model_output/history.json", []byte(`{"epochs": [
 		{"epoch": 1, "train_loss": 0.69, "val_auroc": 0.55},
 		{"epoch": 2, "train_loss": 0.61, "val_auroc": 0.63},
@@ -87,11 +91,20 @@ func sampleProject(t *testing.T) string {
 
 func TestBrowserPreviewDatasets(t *testing.T) {
 	root := sampleProject(t)
-	s, err := NewServer(Options{Pipelines: []Graph{sampleGraph()}, Root: root})
+	g := sampleGraph()
+	g.Nodes = append(g.Nodes, Node{Name: "look", Inputs: []string{"folder"}, Outputs: []string{"seen"}})
+	g.Datasets = append(g.Datasets, Dataset{Name: "folder", Type: "meme_folder", Filepath: "data/01_raw/folder", Layer: "raw"})
+	s, err := NewServer(Options{Pipelines: []Graph{g}, Root: root})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, _ := page(t, s, "")
+	clickItem(t, ctx, "folder")
+	waitFor(t, ctx, "the folder's images", `(() => { const i = document.querySelectorAll("#panel-body .thumbs img"); return i.length === 2 && [...i].every((e) => e.complete && e.naturalWidth === 60); })()`)
+	if rows := eval[int](t, ctx, `document.querySelectorAll("#panel-body table.preview tbody tr").length`); rows != 10 {
+		t.Errorf("meme folder preview: %d rows", rows)
+	}
+	shot(t, ctx, "preview-folder")
 	clickItem(t, ctx, "memes")
 	waitFor(t, ctx, "the JSONL preview", `document.querySelector("#panel-body table.preview")`)
 	cols := eval[[]string](t, ctx, `[...document.querySelectorAll("#panel-body table.preview th")].map((e) => e.textContent)`)

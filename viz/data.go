@@ -42,8 +42,10 @@ type Preview struct {
 	Value   any                  `json:"value,omitempty"`
 	Series  map[string][]float64 `json:"series,omitempty"`
 	Entries []string             `json:"entries,omitempty"`
-	Note    string               `json:"note,omitempty"`
-	Status  DatasetStatus        `json:"status"`
+	// Images are URLs of a few images of a folder dataset (memes).
+	Images []string      `json:"images,omitempty"`
+	Note   string        `json:"note,omitempty"`
+	Status DatasetStatus `json:"status"`
 }
 
 // Limits on what a preview reads.
@@ -184,31 +186,70 @@ func (s *Server) servePreview(st *site, w http.ResponseWriter, req *http.Request
 	case !pv.Status.Exists:
 		pv.Note = "not written yet (run the pipeline)"
 	case pv.Status.Dir:
-		pv = previewDir(root, s.opt.Root, d, pv)
+		pv = previewDir(root, s.opt.Root, d, pv, req.URL.Query().Get("pipeline"))
 	default:
 		pv = previewFile(root, s.opt.Root, d, pv, req.URL.Query().Get("pipeline"))
 	}
 	writeJSON(w, pv)
 }
 
-func previewDir(root *os.Root, rootDir string, d Dataset, pv Preview) Preview {
+// previewDir lists a folder dataset and, for a meme folder, shows the
+// first rows of its first JSON-lines split and a few of its images.
+func previewDir(root *os.Root, rootDir string, d Dataset, pv Preview, pipeline string) Preview {
 	p, _ := dataFile(rootDir, d)
-	f, err := root.Open(p)
+	sub, err := root.OpenRoot(p)
 	if err != nil {
 		pv.Note = err.Error()
 		return pv
 	}
-	defer f.Close()
-	names, err := f.Readdirnames(1000)
-	if err != nil && !errors.Is(err, io.EOF) {
+	defer sub.Close()
+	names, err := readDirNames(sub, ".")
+	if err != nil {
 		pv.Note = err.Error()
 		return pv
 	}
-	sort.Strings(names)
 	pv.Kind = "dir"
 	pv.Note = fmt.Sprintf("%d entries", len(names))
 	pv.Entries = names[:min(len(names), previewEntries)]
+	for _, n := range names {
+		if strings.HasSuffix(n, ".jsonl") {
+			if f, err := sub.Open(n); err == nil {
+				t := previewJSONL(f, Preview{})
+				f.Close()
+				pv.Columns, pv.Rows = t.Columns, t.Rows
+				pv.Note += "; first rows of " + n
+			}
+			break
+		}
+	}
+	id := ID(KindData, d.Name)
+	for _, dir := range []string{".", "img", "images"} {
+		files, err := readDirNames(sub, dir)
+		if err != nil {
+			continue
+		}
+		for _, f := range files {
+			if _, ok := imageTypes[strings.ToLower(path.Ext(f))]; ok && len(pv.Images) < 4 {
+				pv.Images = append(pv.Images, "api/preview/"+id+"/raw?pipeline="+urlQueryEscape(pipeline)+"&file="+urlQueryEscape(path.Join(dir, f)))
+			}
+		}
+	}
 	return pv
+}
+
+// readDirNames lists a folder under root, sorted (at most 1000 names).
+func readDirNames(root *os.Root, dir string) ([]string, error) {
+	f, err := root.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(1000)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	sort.Strings(names)
+	return names, nil
 }
 
 func previewFile(root *os.Root, rootDir string, d Dataset, pv Preview, pipeline string) Preview {
@@ -371,9 +412,18 @@ func (s *Server) servePreviewRaw(st *site, w http.ResponseWriter, req *http.Requ
 		http.Error(w, err.Error(), http.StatusNotFound)
 		return
 	}
+	// ?file= names an image inside a folder dataset: a clean relative
+	// path, opened under the dataset's folder.
+	if file := req.URL.Query().Get("file"); file != "" {
+		if !fs.ValidPath(file) || file == "." {
+			http.Error(w, fmt.Sprintf("dataset %q: file %q is not a path inside it", d.Name, file), http.StatusNotFound)
+			return
+		}
+		p = path.Join(p, file)
+	}
 	ctype, ok := imageTypes[strings.ToLower(path.Ext(p))]
 	if !ok {
-		http.Error(w, fmt.Sprintf("dataset %q is not an image", d.Name), http.StatusNotFound)
+		http.Error(w, fmt.Sprintf("dataset %q: %s is not an image", d.Name, p), http.StatusNotFound)
 		return
 	}
 	root, err := s.openRoot()

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -74,6 +75,29 @@ func TestPreviewServesOnlyProjectFiles(t *testing.T) {
 	for _, path := range []string{"/api/preview/..%2F..%2Fetc%2Fpasswd", "/api/preview/" + ID(KindTask, "n"), "/api/preview/x/raw", "/data/01_raw/train.jsonl", "/../data/01_raw/train.jsonl"} {
 		if code, _, body := get(t, srv.URL+path); code == 200 {
 			t.Errorf("GET %s = 200 %.80s", path, body)
+		}
+	}
+	// Images inside a folder dataset, and nothing outside it.
+	g2 := Graph{Name: "f", Nodes: []Node{{Name: "n", Inputs: []string{"folder"}}},
+		Datasets: []Dataset{{Name: "folder", Type: "meme_folder", Filepath: "data/01_raw/folder"}}}
+	s2, err := NewServer(Options{Pipelines: []Graph{g2}, Root: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv2 := httptest.NewServer(s2.Handler())
+	defer srv2.Close()
+	fid := ID(KindData, "folder")
+	var fp Preview
+	_, _, body := get(t, srv2.URL+"/api/preview/"+fid)
+	if err := json.Unmarshal([]byte(body), &fp); err != nil || fp.Kind != "dir" || len(fp.Rows) != 10 || len(fp.Images) != 2 {
+		t.Errorf("folder preview %s (%v)", body, err)
+	}
+	if code, ctype, _ := get(t, srv2.URL+"/api/preview/"+fid+"/raw?file=img/00001.png"); code != 200 || ctype != "image/png" {
+		t.Errorf("folder image: %d %s", code, ctype)
+	}
+	for _, file := range []string{"../../escape/secret.png", "/etc/passwd", "img/../../../escape/secret.png", "../train.jsonl", "train.jsonl", "."} {
+		if code, _, raw := get(t, srv2.URL+"/api/preview/"+fid+"/raw?file="+url.QueryEscape(file)); code == 200 || strings.Contains(raw, "PNG secret") {
+			t.Errorf("file=%s: %d %.60q", file, code, raw)
 		}
 	}
 	// The status of a missing output.

@@ -541,14 +541,7 @@ async function preview(id, n) {
   }
   const box = html("div", { className: "preview preview-" + pv.kind });
   if (pv.kind === "table") {
-    const t = html("table", { className: "preview" }, box);
-    const head = html("tr", {}, html("thead", {}, t));
-    for (const c of pv.columns || []) html("th", { textContent: c }, head);
-    const body = html("tbody", {}, t);
-    for (const row of pv.rows || []) {
-      const tr = html("tr", {}, body);
-      for (const cell of row) html("td", { textContent: cell, title: cell }, tr);
-    }
+    box.appendChild(table(pv.columns || [], pv.rows || []));
   } else if (pv.kind === "image") {
     html("img", { src: pv.url, alt: n.name }, box);
   } else if (pv.kind === "chart") {
@@ -557,11 +550,28 @@ async function preview(id, n) {
   } else if (pv.kind === "json") {
     html("pre", { textContent: JSON.stringify(pv.value, null, 2).slice(0, 8000) }, box);
   } else if (pv.kind === "dir") {
+    if (pv.columns && pv.rows) box.appendChild(table(pv.columns, pv.rows));
+    if (pv.images && pv.images.length) {
+      const strip = html("div", { className: "thumbs" }, box);
+      for (const src of pv.images) html("img", { src, alt: src.split("file=").pop() }, strip);
+    }
     html("pre", { textContent: pv.entries.join("\n") + (pv.note ? "\n(" + pv.note + ")" : "") }, box);
   } else {
     box.textContent = pv.note || "no preview";
   }
   field("Preview", box);
+}
+
+function table(columns, rows) {
+  const t = html("table", { className: "preview" });
+  const head = html("tr", {}, html("thead", {}, t));
+  for (const c of columns) html("th", { textContent: c }, head);
+  const body = html("tbody", {}, t);
+  for (const row of rows) {
+    const tr = html("tr", {}, body);
+    for (const cell of row) html("td", { textContent: cell, title: cell }, tr);
+  }
+  return t;
 }
 
 const SERIES_COLOURS = ["#2b63a6", "#d35400", "#2e8540", "#6a4c93", "#c0392b", "#16a085"];

@@ -169,6 +169,7 @@ func TestBrowserRunStatusesChange(t *testing.T) {
 		"features.image": {Status: "completed", Seconds: 4.25},
 		"train":          {Status: "failed", Seconds: 0.5, Error: "train: loss is NaN at step 12"},
 	}
+	done.Datasets = map[string]DatasetRun{"memes": {Loaded: true, Size: 2048, Seconds: 0.012}}
 	runs.set(done)
 	waitFor(t, ctx, "train to fail", `document.querySelector('#viewport .item.status-failed[data-name="train"]')`)
 	if got := status("features.image"); got != "status-completed" {
@@ -180,6 +181,9 @@ func TestBrowserRunStatusesChange(t *testing.T) {
 	clickItem(t, ctx, "train")
 	waitFor(t, ctx, "the error in the panel", `document.getElementById("panel-body").textContent.includes("loss is NaN at step 12")`)
 	shot(t, ctx, "run-failed")
+	// What the run did with a dataset.
+	clickItem(t, ctx, "memes")
+	waitFor(t, ctx, "the run's load of memes", `document.getElementById("panel-body").textContent.includes("loaded, 2.0 KiB in 12 ms")`)
 	// Datasets: existence from the project folder.
 	if eval[bool](t, ctx, `document.querySelector('#viewport .item[data-name="memes"]').classList.contains("missing")`) {
 		t.Error("memes exists but is drawn as missing")

@@ -498,6 +498,11 @@ async function select(id) {
     field("Reason", rn.reason);
     if (rn.error) field("Error", html("pre", { textContent: rn.error }));
   }
+  if (state.run && n.type === "data") {
+    const dr = (state.run.datasets || {})[n.name];
+    field("In run " + state.run.id, dr ? [dr.loaded && "loaded", dr.saved && "saved"].filter(Boolean).join(" and ") +
+      (dr.size ? ", " + fmtSize(dr.size) : "") + (dr.seconds ? " in " + fmtSeconds(dr.seconds) : "") : "not touched yet");
+  }
   field("Function", n.func);
   field("Source", n.source);
   field("Namespace", (n.modular_pipelines || []).join(", "));

@@ -72,8 +72,13 @@ func (v vizRuns) Run(id string) (viz.RunDetail, error) {
 			started[e.Node] = e.Time
 			d.Nodes[e.Node] = viz.NodeRun{Status: "running", Reason: e.Reason}
 		case runs.NodeEnd:
+			// The node's wall time, loads and saves included (the event's
+			// Seconds count the function alone).
 			n := d.Nodes[e.Node]
 			n.Status, n.Seconds = "completed", e.Seconds
+			if t, ok := started[e.Node]; ok && e.Time.After(t) {
+				n.Seconds = runs.Seconds(e.Time.Sub(t))
+			}
 			d.Nodes[e.Node] = n
 		case runs.NodeSkip:
 			d.Nodes[e.Node] = viz.NodeRun{Status: "skipped", Reason: e.Reason}

@@ -50,7 +50,7 @@ func TestRecorderWritesEventsAndRun(t *testing.T) {
 	for _, e := range evs {
 		kinds = append(kinds, string(e.Kind))
 	}
-	want := "pipeline_start node_start dataset_save node_end dataset_load node_start dataset_save node_end pipeline_end"
+	want := "pipeline_start node_start dataset_save node_end node_start dataset_load dataset_save node_end pipeline_end"
 	if got := strings.Join(kinds, " "); got != want {
 		t.Errorf("events %s\nwant   %s", got, want)
 	}

@@ -3,7 +3,6 @@ package flow
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -279,4 +278,12 @@ func BenchmarkPlan10k(b *testing.B) {
 	reportCPU(b, c0)
 }
 
-var _ = fmt.Sprint
+
+func TestCacheWithParallelRunner(t *testing.T) {
+	cp := newCacheProject(t)
+	p := cachePipeline()
+	cp.expect(p, RunOptions{MaxWorkers: 4}, []string{"n1", "n2", "n3", "n4"}, nil)
+	cp.expect(p, RunOptions{MaxWorkers: 4}, nil, nil)
+	cp.params = "p1: {x: 1}\np2: {x: 3}\n"
+	cp.expect(p, RunOptions{MaxWorkers: 4}, []string{"n2"}, map[string]string{"n2": "parameter p2.x changed (2 → 3)"})
+}

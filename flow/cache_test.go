@@ -253,11 +253,20 @@ func BenchmarkPlan10k(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	t0 := time.Now()
-	if _, err := Run(context.Background(), p, cat, RunOptions{Cache: c}); err != nil {
+	// Record every node as if it had run (Run would fsync 10,000 saves).
+	for _, n := range p.Nodes() {
+		if err := os.WriteFile(filepath.Join(dir, n.OutputNames()[0]+".json"), []byte("1"), 0o644); err != nil {
+			b.Fatal(err)
+		}
+		e, err := c.entryFor(n, cat, "bench")
+		if err != nil {
+			b.Fatal(err)
+		}
+		c.nodes[n.Name()], c.changed[n.Name()] = e, true
+	}
+	if err := c.Flush(); err != nil {
 		b.Fatal(err)
 	}
-	b.Logf("first run of 10,000 nodes with caching: %v", time.Since(t0))
 	c0 := cpuTime()
 	for b.Loop() {
 		c, err := OpenCache(dir, "bench")
@@ -277,7 +286,6 @@ func BenchmarkPlan10k(b *testing.B) {
 	}
 	reportCPU(b, c0)
 }
-
 
 func TestCacheWithParallelRunner(t *testing.T) {
 	cp := newCacheProject(t)

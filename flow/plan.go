@@ -57,7 +57,7 @@ func Plan(p *Pipeline, cat *catalog.Catalog, opts PlanOptions) ([]Decision, erro
 	}
 	pl := &planner{p: p, cat: cat, opts: opts, run: make(map[*Node]bool, len(p.nodes)),
 		reason: make(map[*Node]string, len(p.nodes)), leaves: map[string]map[string]string{},
-		persistent: map[string]bool{}, exists: map[string]bool{}, paths: map[string]string{}, hashes: map[string]string{}}
+		persistent: map[string]bool{}, exists: map[string]bool{}, paths: map[string]string{}, hashes: map[string]string{}, quicks: map[string]quickInfo{}}
 	forced := map[*Node]string{}
 	if len(opts.ForceDownstream) > 0 {
 		sel, err := p.only(opts.ForceDownstream)
@@ -122,6 +122,7 @@ type planner struct {
 	exists     map[string]bool
 	paths      map[string]string
 	hashes     map[string]string
+	quicks     map[string]quickInfo
 }
 
 func (pl *planner) isPersistent(name string) bool {
@@ -145,6 +146,17 @@ func (pl *planner) existsOnDisk(name string) (bool, error) {
 	if v, ok := pl.exists[name]; ok {
 		return v, nil
 	}
+	if pl.opts.Cache != nil && !pl.opts.OnlyMissingOutputs {
+		// A local file or folder: its signature stats it once for both.
+		if path := pl.path(name); path != "" {
+			q, err := pl.quick(path)
+			if err != nil {
+				return false, err
+			}
+			pl.exists[name] = q.q != ""
+			return q.q != "", nil
+		}
+	}
 	v, err := pl.cat.Exists(name)
 	if err != nil {
 		return false, err
@@ -159,18 +171,37 @@ func (pl *planner) path(name string) string {
 	return pl.paths[name]
 }
 
+type quickInfo struct {
+	q    string
+	size int64
+}
+
+// quick is the quick signature of path now, once per path.
+func (pl *planner) quick(path string) (quickInfo, error) {
+	if q, ok := pl.quicks[path]; ok {
+		return q, nil
+	}
+	q, size, err := quickSig(path)
+	if err != nil {
+		return quickInfo{}, err
+	}
+	pl.quicks[path] = quickInfo{q, size}
+	return pl.quicks[path], nil
+}
+
 // hash is the content hash of path now ("" when it is missing), from
 // the quick signature when the lock knows it.
 func (pl *planner) hash(path string) (string, error) {
 	if h, ok := pl.hashes[path]; ok {
 		return h, nil
 	}
-	sig, ok, err := pl.opts.Cache.signature(path)
-	if err != nil {
+	q, err := pl.quick(path)
+	if err != nil || q.q == "" {
 		return "", err
 	}
-	if !ok {
-		sig.Hash = ""
+	sig, _, err := pl.opts.Cache.signatureQuick(path, q.q, q.size)
+	if err != nil {
+		return "", err
 	}
 	pl.hashes[path] = sig.Hash
 	return sig.Hash, nil

@@ -104,7 +104,7 @@ func TestResumeContinuesTheFailedRun(t *testing.T) {
 	r := flakyRegistry(fail)
 	// --no-cache: the resume must not lean on the cache. --keep-going
 	// lets "other" finish after "second" fails.
-	code, _, stderr := runApp(t, r, "run", "--conf-source", conf, "--no-cache", "--keep-going")
+	code, _, stderr := runApp(t, r, "run", "--conf-source", conf, "--no-cache", "--keep-going", "--runner=parallel", "--max-workers=2")
 	if code != 1 || !strings.Contains(stderr, "second is told to fail") || !strings.Contains(stderr, "--resume") {
 		t.Fatalf("failing run: exit %d\n%s", code, stderr)
 	}
@@ -122,8 +122,8 @@ func TestResumeContinuesTheFailedRun(t *testing.T) {
 	}
 	rs, _ := runs.List(filepath.Dir(conf))
 	last := rs[len(rs)-1]
-	if strings.Join(last.Ran, ",") != "second" || len(last.Skipped) != 2 {
-		t.Errorf("resumed run: ran %v skipped %v", last.Ran, last.Skipped)
+	if strings.Join(last.Ran, ",") != "second" || len(last.Skipped) != 2 || last.Runner != "parallel" {
+		t.Errorf("resumed run: ran %v skipped %v runner %s", last.Ran, last.Skipped, last.Runner)
 	}
 	evs, _ := runs.ReadEvents(filepath.Dir(conf), last.ID)
 	var skips []string
@@ -199,5 +199,34 @@ func TestMetricsDiff(t *testing.T) {
 	// The first run's metrics were kept although the second overwrote the file.
 	if rs[0].Metrics["toy.test_metrics"]["auroc"] != 0.6 {
 		t.Errorf("first run's metrics %v", rs[0].Metrics)
+	}
+}
+
+// A run killed without a word (kill -9) stays "running" in run.json;
+// --resume reads what it finished from its events.
+func TestResumeAfterKill(t *testing.T) {
+	conf, data := project(t, "[1,2,3]")
+	os.WriteFile(filepath.Join(conf, "base", "catalog.yml"), []byte(
+		"seed_numbers: {type: json, filepath: "+data+"/seed.json}\n"+
+			"mid: {type: json, filepath: "+data+"/mid.json}\n"+
+			"total: {type: json, filepath: "+data+"/total.json}\n"+
+			"other_total: {type: json, filepath: "+data+"/other.json}\n"), 0o644)
+	os.WriteFile(filepath.Join(data, "mid.json"), []byte("21"), 0o644)
+	rec, err := runs.Start(filepath.Dir(conf), runs.Run{ID: "killed", Pipelines: []string{"__default__"}, Args: []string{"--conf-source", conf, "--no-cache"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.Emit(runs.Event{Kind: runs.NodeStart, Node: "first"})
+	rec.Emit(runs.Event{Kind: runs.NodeEnd, Node: "first"})
+	rec.Emit(runs.Event{Kind: runs.NodeStart, Node: "second"})
+	code, _, stderr := runApp(t, flakyRegistry(filepath.Join(t.TempDir(), "nofail")), "run", "--resume", "--conf-source", conf)
+	if code != 0 {
+		t.Fatalf("resume: exit %d\n%s", code, stderr)
+	}
+	if got := readTotal(t, data); got != "42" {
+		t.Errorf("total %s, want 42 (second on the saved mid)", got)
+	}
+	if !strings.Contains(stderr, "finished in run killed") {
+		t.Errorf("no skip reason naming the killed run:\n%s", stderr)
 	}
 }

@@ -113,3 +113,25 @@ func catalogConf(metricsPath string) (conf, params *config.Tree) {
 	conf.Set("test_metrics", map[string]any{"type": "json", "filepath": metricsPath}, config.Pos{})
 	return conf, config.NewTree()
 }
+
+func TestStates(t *testing.T) {
+	evs := []Event{
+		{Kind: NodeSkip, Node: "a", Reason: "up to date"},
+		{Kind: NodeStart, Node: "b", Reason: "outputs missing: x"},
+		{Kind: DatasetSave, Node: "b", Dataset: "x", Bytes: 10},
+		{Kind: NodeEnd, Node: "b", Seconds: 1.5},
+		{Kind: NodeStart, Node: "c"},
+		{Kind: NodeError, Node: "c", Error: "boom"},
+		{Kind: NodeStart, Node: "d"},
+	}
+	nodes, ds := States(evs)
+	want := map[string]string{"a": "skipped", "b": "done", "c": "failed", "d": "running"}
+	for n, s := range want {
+		if nodes[n].Status != s {
+			t.Errorf("node %s: %+v, want %s", n, nodes[n], s)
+		}
+	}
+	if nodes["b"].Reason != "outputs missing: x" || nodes["b"].Seconds != 1.5 || nodes["c"].Error != "boom" || !ds["x"].Saved || ds["x"].Bytes != 10 {
+		t.Errorf("states %+v %+v", nodes, ds)
+	}
+}

@@ -12,7 +12,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -82,8 +81,7 @@ type lockFileJSON struct {
 }
 
 // OpenCache reads the lock file under root (none yet is an empty cache).
-// build identifies the code; "" detects it from this binary (its VCS
-// revision when clean, else its Go build ID, else its content hash).
+// build identifies the code; "" detects it from this binary (BuildID).
 func OpenCache(root, build string) (*Cache, error) {
 	if build == "" {
 		build = BuildID()
@@ -198,10 +196,9 @@ func (c *Cache) record(node string, e *LockEntry) error {
 	return c.flushLocked(false)
 }
 
-// BuildID identifies this binary's code: the VCS revision when the build
-// was stamped from a clean checkout, else the Go build ID of the
-// executable (a hash of everything linked in, stable across identical
-// rebuilds), else the executable's SHA-256.
+// BuildID identifies this binary's code: the Go build ID of the
+// executable (a hash of everything linked in, the same for identical
+// rebuilds, so `go run .` twice matches), else the executable's SHA-256.
 func BuildID() string {
 	buildOnce.Do(func() { buildID = detectBuild() })
 	return buildID
@@ -213,20 +210,6 @@ var (
 )
 
 func detectBuild() string {
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		var rev, modified string
-		for _, s := range bi.Settings {
-			switch s.Key {
-			case "vcs.revision":
-				rev = s.Value
-			case "vcs.modified":
-				modified = s.Value
-			}
-		}
-		if rev != "" && modified == "false" {
-			return "vcs:" + rev
-		}
-	}
 	exe, err := os.Executable()
 	if err != nil {
 		return "unknown"

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -294,4 +295,14 @@ func TestCacheWithParallelRunner(t *testing.T) {
 	cp.expect(p, RunOptions{MaxWorkers: 4}, nil, nil)
 	cp.params = "p1: {x: 1}\np2: {x: 3}\n"
 	cp.expect(p, RunOptions{MaxWorkers: 4}, []string{"n2"}, map[string]string{"n2": "parameter p2.x changed (2 → 3)"})
+}
+
+func TestBuildIDIdentifiesThisBinary(t *testing.T) {
+	id := BuildID()
+	if id == "unknown" || id == "" || (runtime.GOOS == "linux" && !strings.HasPrefix(id, "buildid:")) {
+		t.Errorf("BuildID() = %q", id)
+	}
+	if detectBuild() != id {
+		t.Error("BuildID is not stable")
+	}
 }

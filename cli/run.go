@@ -204,7 +204,14 @@ func (a *App) runWith(ctx context.Context, args []string, resume *runs.Run) erro
 		log.Error().Err(re.Err).Str("node", re.Node).Msg("run stopped")
 		fmt.Fprintln(a.Stderr, re.Message)
 		if arg := re.ResumeArg(); arg != "" {
-			fmt.Fprintf(a.Stderr, "Resume with:\n  %s --resume\n(or: %s)\n", a.Program+" run", a.resumeCommand(args, arg))
+			resume := a.Program + " run --resume"
+			if cf.confSource != "conf" {
+				resume += " --conf-source " + shellQuote(cf.confSource)
+			}
+			if rec == nil {
+				resume = a.resumeCommand(args, arg)
+			}
+			fmt.Fprintf(a.Stderr, "Resume with:\n  %s\n(or: %s)\n", resume, a.resumeCommand(args, arg))
 		}
 	}
 	return err

@@ -240,12 +240,13 @@ func (c *Cache) codeVersion(n *Node) string {
 
 // DatasetPath is where a persisted dataset's data lives on local disk
 // ("" for in-memory data, parameters and remote stores); see datasetPath.
-func DatasetPath(cat *catalog.Catalog, name string) string { return datasetPath(cat, name) }
+func DatasetPath(cat *catalog.Catalog, name string) string { return datasetPath(cat, name, nil) }
 
 // datasetPath is where a persisted dataset's data lives on local disk
 // ("" for in-memory data, parameters and remote stores): the filepath,
-// or for a versioned dataset its newest version.
-func datasetPath(cat *catalog.Catalog, name string) string {
+// or for a versioned dataset the version pinned in pins (--load-versions)
+// or else its newest.
+func datasetPath(cat *catalog.Catalog, name string, pins map[string]string) string {
 	if _, isParam := catalog.IsParam(name); isParam {
 		return ""
 	}
@@ -253,10 +254,10 @@ func datasetPath(cat *catalog.Catalog, name string) string {
 	if err != nil {
 		return ""
 	}
-	return resolvedPath(res)
+	return resolvedPath(res, pins[name])
 }
 
-func resolvedPath(res catalog.Resolution) string {
+func resolvedPath(res catalog.Resolution, pinned string) string {
 	if res.Kind == catalog.Memory || res.Kind == catalog.Parameter || res.Spec == nil || res.Spec.Filepath == "" {
 		return ""
 	}
@@ -268,6 +269,9 @@ func resolvedPath(res catalog.Resolution) string {
 		return p
 	}
 	base := filepath.Base(p)
+	if pinned != "" {
+		return filepath.Join(p, pinned, base)
+	}
 	matches, _ := filepath.Glob(filepath.Join(p, "*", base))
 	if len(matches) == 0 {
 		return ""

@@ -259,7 +259,7 @@ func BenchmarkPlan10k(b *testing.B) {
 		if err := os.WriteFile(filepath.Join(dir, n.OutputNames()[0]+".json"), []byte("1"), 0o644); err != nil {
 			b.Fatal(err)
 		}
-		e, err := c.entryFor(n, cat, "bench")
+		e, err := c.entryFor(n, cat, "bench", nil)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -304,5 +304,38 @@ func TestBuildIDIdentifiesThisBinary(t *testing.T) {
 	}
 	if detectBuild() != id {
 		t.Error("BuildID is not stable")
+	}
+}
+
+func TestCachePinnedVersionedInput(t *testing.T) {
+	dir := t.TempDir()
+	for v, content := range map[string]string{"2026-01-01T00.00.00.000Z": "1", "2026-01-02T00.00.00.000Z": "2"} {
+		os.MkdirAll(filepath.Join(dir, "a.json", v), 0o755)
+		os.WriteFile(filepath.Join(dir, "a.json", v, "a.json"), []byte(content), 0o644)
+	}
+	conf, _ := config.ParseFile("c.yml", []byte("cA: {type: json, filepath: \""+dir+"/a.json\", versioned: true}\ncB: {type: json, filepath: \""+dir+"/b.json\"}\n"))
+	p := New(Node1("n1", inc, cA, cB))
+	run := func(pin string) ([]string, string) {
+		t.Helper()
+		cat, err := catalog.New(conf, nil, catalog.Options{LoadVersions: map[string]string{"cA": pin}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, _ := OpenCache(dir, "b")
+		res, err := Run(context.Background(), p, cat, RunOptions{Cache: c, Info: RunInfo{LoadVersions: map[string]string{"cA": pin}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Ran, res.Plan[0].Reason
+	}
+	run("2026-01-01T00.00.00.000Z")
+	if ran, why := run("2026-01-01T00.00.00.000Z"); len(ran) != 0 {
+		t.Errorf("same pinned version ran again: %s", why)
+	}
+	if ran, why := run("2026-01-02T00.00.00.000Z"); len(ran) != 1 || !strings.Contains(why, "input cA is now "+dir+"/a.json/2026-01-02T00.00.00.000Z/a.json") {
+		t.Errorf("another pinned version: ran %v, %s", ran, why)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "b.json")); strings.TrimSpace(string(b)) != "3" {
+		t.Errorf("b.json = %s", b)
 	}
 }

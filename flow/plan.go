@@ -34,12 +34,15 @@ type PlanOptions struct {
 	Done []string
 	// DoneRun is the id of the run Done comes from, for the reasons.
 	DoneRun string
+	// LoadVersions are the versions pinned per dataset (--load-versions):
+	// a versioned input is compared at that version, not the newest.
+	LoadVersions map[string]string
 }
 
 // PlanOptions are the options of Plan that Run would use.
 func (o RunOptions) PlanOptions() PlanOptions {
 	return PlanOptions{Cache: o.Cache, Force: o.Force, ForceDownstream: o.ForceDownstream,
-		OnlyMissingOutputs: o.OnlyMissingOutputs, Done: o.Done, DoneRun: o.DoneRun}
+		OnlyMissingOutputs: o.OnlyMissingOutputs, Done: o.Done, DoneRun: o.DoneRun, LoadVersions: o.Info.LoadVersions}
 }
 
 func (o PlanOptions) active() bool {
@@ -138,7 +141,7 @@ func (pl *planner) resolve(name string) {
 	res, err := pl.cat.Resolve(name)
 	pl.persistent[name] = err == nil && res.Kind != catalog.Memory
 	if err == nil {
-		pl.paths[name] = resolvedPath(res)
+		pl.paths[name] = resolvedPath(res, pl.opts.LoadVersions[name])
 	}
 }
 
@@ -317,7 +320,7 @@ func (pl *planner) decide(n *Node, forced map[*Node]string, done map[string]bool
 				return true, fmt.Sprintf("%s %s is not in the lock record", group.what, d.name), nil
 			}
 			if rec.Path != path {
-				return true, fmt.Sprintf("%s %s moved (%s → %s)", group.what, d.name, rec.Path, path), nil
+				return true, fmt.Sprintf("%s %s is now %s (was %s)", group.what, d.name, path, rec.Path), nil
 			}
 			hash, err := pl.hash(path)
 			if err != nil {
@@ -344,7 +347,7 @@ func (pl *planner) decide(n *Node, forced map[*Node]string, done map[string]bool
 }
 
 // entryFor builds the lock entry of a node that just ran.
-func (c *Cache) entryFor(n *Node, cat *catalog.Catalog, runID string) (*LockEntry, error) {
+func (c *Cache) entryFor(n *Node, cat *catalog.Catalog, runID string, pins map[string]string) (*LockEntry, error) {
 	e := &LockEntry{Code: c.codeVersion(n), Run: runID}
 	for _, in := range n.inputs {
 		if _, isParam := catalog.IsParam(in.name); isParam {
@@ -354,20 +357,20 @@ func (c *Cache) entryFor(n *Node, cat *catalog.Catalog, runID string) (*LockEntr
 			maps.Copy(e.Params, paramLeaves(cat.Params(), in.name))
 			continue
 		}
-		if err := c.addRef(&e.Inputs, cat, in.name); err != nil {
+		if err := c.addRef(&e.Inputs, cat, in.name, pins); err != nil {
 			return nil, err
 		}
 	}
 	for _, o := range n.outputs {
-		if err := c.addRef(&e.Outputs, cat, o.name); err != nil {
+		if err := c.addRef(&e.Outputs, cat, o.name, nil); err != nil {
 			return nil, err
 		}
 	}
 	return e, nil
 }
 
-func (c *Cache) addRef(m *map[string]FileRef, cat *catalog.Catalog, name string) error {
-	path := datasetPath(cat, name)
+func (c *Cache) addRef(m *map[string]FileRef, cat *catalog.Catalog, name string, pins map[string]string) error {
+	path := datasetPath(cat, name, pins)
 	if path == "" {
 		return nil
 	}

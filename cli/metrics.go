@@ -22,23 +22,36 @@ func (a *App) cmdMetrics(_ context.Context, args []string) error {
 	fs := a.flagSet("metrics", "metrics list | metrics diff [RUN_A RUN_B]")
 	confSource := fs.String("conf-source", "conf", "configuration directory (runs live in .mmc/runs beside it)")
 	all := fs.Bool("all", false, "list: every run, not only those that kept metrics")
-	if err := parse(fs, args); err != nil {
-		return err
+	// Flags may come before, between or after the words.
+	var words []string
+	for {
+		if err := parse(fs, args); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		words = append(words, fs.Arg(0))
+		args = fs.Args()[1:]
 	}
 	root := (&confFlags{confSource: *confSource}).root()
 	rs, err := runs.List(root)
 	if err != nil {
 		return err
 	}
-	switch sub := fs.Arg(0); sub {
+	sub := ""
+	if len(words) > 0 {
+		sub = words[0]
+	}
+	switch sub {
 	case "list", "":
-		if fs.NArg() > 1 {
+		if len(words) > 1 {
 			return usagef("metrics list takes no arguments")
 		}
 		return a.metricsList(rs, *all, root)
 	case "diff":
 		var ra, rb *runs.Run
-		switch fs.NArg() {
+		switch len(words) {
 		case 1:
 			withMetrics := runsWithMetrics(rs)
 			if len(withMetrics) < 2 {
@@ -46,10 +59,10 @@ func (a *App) cmdMetrics(_ context.Context, args []string) error {
 			}
 			ra, rb = withMetrics[len(withMetrics)-2], withMetrics[len(withMetrics)-1]
 		case 3:
-			if ra, err = findRun(rs, fs.Arg(1), root); err != nil {
+			if ra, err = findRun(rs, words[1], root); err != nil {
 				return err
 			}
-			if rb, err = findRun(rs, fs.Arg(2), root); err != nil {
+			if rb, err = findRun(rs, words[2], root); err != nil {
 				return err
 			}
 		default:

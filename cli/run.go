@@ -178,25 +178,40 @@ func (a *App) runWith(ctx context.Context, args []string, resume *runs.Run) erro
 	rec, err := runs.Start(root, runs.Run{ID: cat.SaveVersion(), Pipelines: names, Env: cfg.Env, Runner: runnerLabel,
 		Args: withoutFlag(args, "resume"), Params: resolvedParams(p, cfg.Parameters), Nodes: p.Len()},
 		func(ds string) string { return flow.DatasetPath(cat, ds) })
+	runID := cat.SaveVersion()
+	opts.Hooks = []flow.Hooks{datasetLogHooks(log)}
 	if err != nil {
-		return fmt.Errorf("record the run: %w", err)
+		// A project folder we cannot write to still runs, unrecorded.
+		log.Warn().Err(err).Msg("this run is not recorded (no events for the viz, no metrics history)")
+		rec = nil
+	} else {
+		runID = rec.ID()
+		opts.Hooks = append(opts.Hooks, rec.Hooks())
 	}
 	log.Info().Strs("pipelines", names).Str("env", cfg.Env).Str("runner", runnerLabel).Int("nodes", p.Len()).
-		Str("version", cat.SaveVersion()).Str("run", rec.ID()).Msg("starting run")
-	opts.Hooks = []flow.Hooks{datasetLogHooks(log), rec.Hooks()}
-	opts.Info = flow.RunInfo{RunID: rec.ID(), Pipelines: names, Env: cfg.Env, Filter: filter,
+		Str("version", cat.SaveVersion()).Str("run", runID).Msg("starting run")
+	opts.Info = flow.RunInfo{RunID: runID, Pipelines: names, Env: cfg.Env, Filter: filter,
 		Runner: runnerLabel, MaxWorkers: workers, OnlyMissingOutputs: onlyMissing,
 		LoadVersions: versions, RuntimeParams: rp}
 	res, err := flow.Run(ctx, p, cat, opts)
-	if ferr := rec.Finish(res, err); ferr != nil {
-		log.Warn().Err(ferr).Str("run", rec.ID()).Msg("could not write the run record")
+	if rec != nil {
+		if ferr := rec.Finish(res, err); ferr != nil {
+			log.Warn().Err(ferr).Str("run", runID).Msg("could not write the run record")
+		}
 	}
 	var re *flow.RunError
 	if errors.As(err, &re) {
 		log.Error().Err(re.Err).Str("node", re.Node).Msg("run stopped")
 		fmt.Fprintln(a.Stderr, re.Message)
 		if arg := re.ResumeArg(); arg != "" {
-			fmt.Fprintf(a.Stderr, "Resume with:\n  %s --resume\n(or: %s)\n", a.Program+" run", a.resumeCommand(args, arg))
+			resume := a.Program + " run --resume"
+			if cf.confSource != "conf" {
+				resume += " --conf-source " + shellQuote(cf.confSource)
+			}
+			if rec == nil {
+				resume = a.resumeCommand(args, arg)
+			}
+			fmt.Fprintf(a.Stderr, "Resume with:\n  %s\n(or: %s)\n", resume, a.resumeCommand(args, arg))
 		}
 	}
 	return err

@@ -12,7 +12,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -42,29 +41,34 @@ type Cache struct {
 	known     map[string]FileSig // path → newest signature with a content hash
 	fresh     map[string]FileSig // path → signature computed in this process
 	lastWrite time.Time
+	writeTook time.Duration
 }
 
 // LockEntry is one node's record in the lock file.
 type LockEntry struct {
-	// Code is the node function's identity and the binary's build, or the
-	// version the node declares (Node.Versioned).
+	// Code is the node function's identity and a digest of the binary's
+	// build, or the version the node declares (Node.Versioned).
 	Code string `json:"code"`
 	// Params maps every parameter leaf the node read to its canonical
 	// JSON value (or "sha256:…" for long values).
 	Params map[string]string `json:"params,omitempty"`
-	// Inputs and Outputs are the persisted datasets' signatures by name.
-	Inputs  map[string]FileSig `json:"inputs,omitempty"`
-	Outputs map[string]FileSig `json:"outputs,omitempty"`
+	// Inputs and Outputs are the persisted datasets' content by name.
+	Inputs  map[string]FileRef `json:"inputs,omitempty"`
+	Outputs map[string]FileRef `json:"outputs,omitempty"`
 	Run     string             `json:"run,omitempty"` // the run that wrote the entry
-	Time    time.Time          `json:"time"`
 }
 
-// FileSig is a dataset's content signature: the quick part (size and
+// FileRef is where a dataset's data was and the hash of its content.
+type FileRef struct {
+	Path string `json:"p"`
+	Hash string `json:"h"`
+}
+
+// FileSig is a path's content signature: the quick part (size and
 // modification time, or for a folder a digest of its files' names, sizes
 // and times) is compared first; only when it differs is the content
-// hashed and compared.
+// hashed. The lock keeps the newest signature of every path it names.
 type FileSig struct {
-	Path  string `json:"path"`
 	Size  int64  `json:"size"`
 	Quick string `json:"quick"`
 	Hash  string `json:"hash"`
@@ -72,52 +76,52 @@ type FileSig struct {
 
 type lockFileJSON struct {
 	Version int                   `json:"version"`
+	Files   map[string]FileSig    `json:"files"`
 	Nodes   map[string]*LockEntry `json:"nodes"`
 }
 
 // OpenCache reads the lock file under root (none yet is an empty cache).
-// build identifies the code; "" detects it from this binary (its VCS
-// revision when clean, else its Go build ID, else its content hash).
+// build identifies the code; "" detects it from this binary (BuildID).
 func OpenCache(root, build string) (*Cache, error) {
 	if build == "" {
 		build = BuildID()
 	}
-	c := &Cache{path: filepath.Join(root, LockFile), build: build, changed: map[string]bool{},
-		known: map[string]FileSig{}, fresh: map[string]FileSig{}}
-	nodes, err := readLock(c.path)
+	sum := sha256.Sum256([]byte(build))
+	c := &Cache{path: filepath.Join(root, LockFile), build: hex.EncodeToString(sum[:6]), changed: map[string]bool{},
+		fresh: map[string]FileSig{}}
+	lf, err := readLock(c.path)
 	if err != nil {
 		return nil, err
 	}
-	c.nodes = nodes
-	for _, e := range nodes {
-		for _, m := range []map[string]FileSig{e.Inputs, e.Outputs} {
-			for _, s := range m {
-				if s.Hash != "" {
-					c.known[s.Path] = s
-				}
-			}
-		}
-	}
+	c.nodes, c.known = lf.Nodes, lf.Files
 	return c, nil
 }
 
-func readLock(path string) (map[string]*LockEntry, error) {
+func readLock(path string) (*lockFileJSON, error) {
+	lf := &lockFileJSON{}
 	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return map[string]*LockEntry{}, nil
-	}
-	if err != nil {
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
 		return nil, fmt.Errorf("read lock file: %w", err)
-	}
-	var lf lockFileJSON
-	if err := json.Unmarshal(b, &lf); err != nil {
-		return nil, fmt.Errorf("lock file %s is damaged (%v); delete it to start the cache afresh", path, err)
+	default:
+		if err := json.Unmarshal(b, lf); err != nil {
+			return nil, fmt.Errorf("lock file %s is damaged (%v); delete it to start the cache afresh", path, err)
+		}
+		if lf.Version != lockVersion {
+			lf = &lockFileJSON{} // an older layout: start afresh
+		}
 	}
 	if lf.Nodes == nil {
 		lf.Nodes = map[string]*LockEntry{}
 	}
-	return lf.Nodes, nil
+	if lf.Files == nil {
+		lf.Files = map[string]FileSig{}
+	}
+	return lf, nil
 }
+
+const lockVersion = 2
 
 // Path is the lock file's path.
 func (c *Cache) Path() string { return c.path }
@@ -129,31 +133,44 @@ func (c *Cache) Entry(node string) *LockEntry {
 	return c.nodes[node]
 }
 
-// Flush writes the lock file (merged with entries other processes wrote
-// meanwhile) when this process changed it.
+// Flush writes the lock file, merged with the entries other processes
+// wrote meanwhile, when this process changed it.
 func (c *Cache) Flush() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.flushLocked()
+	return c.flushLocked(true)
 }
 
-func (c *Cache) flushLocked() error {
+func (c *Cache) flushLocked(merge bool) error {
 	if len(c.changed) == 0 {
 		return nil
 	}
-	disk, err := readLock(c.path)
-	if err != nil {
-		disk = map[string]*LockEntry{}
-	}
-	for name := range c.changed {
-		if e := c.nodes[name]; e != nil {
-			disk[name] = e
-		} else {
-			delete(disk, name)
+	t0 := time.Now()
+	if merge {
+		if disk, err := readLock(c.path); err == nil {
+			for name, e := range c.nodes {
+				if c.changed[name] || disk.Nodes[name] == nil {
+					disk.Nodes[name] = e
+				}
+			}
+			for path, sig := range c.known {
+				disk.Files[path] = sig
+			}
+			c.nodes, c.known = disk.Nodes, disk.Files
 		}
 	}
-	c.nodes = disk
-	b, err := json.MarshalIndent(lockFileJSON{Version: 1, Nodes: disk}, "", " ")
+	// Keep only the signatures of paths some node still names.
+	files := map[string]FileSig{}
+	for _, e := range c.nodes {
+		for _, m := range []map[string]FileRef{e.Inputs, e.Outputs} {
+			for _, r := range m {
+				if sig, ok := c.known[r.Path]; ok {
+					files[r.Path] = sig
+				}
+			}
+		}
+	}
+	b, err := json.Marshal(lockFileJSON{Version: lockVersion, Files: files, Nodes: c.nodes})
 	if err != nil {
 		return err
 	}
@@ -161,27 +178,27 @@ func (c *Cache) flushLocked() error {
 		return fmt.Errorf("write lock file: %w", err)
 	}
 	c.changed = map[string]bool{}
-	c.lastWrite = time.Now()
+	c.lastWrite, c.writeTook = time.Now(), time.Since(t0)
 	return nil
 }
 
-// record stores a node's entry; the file is written at most every
-// 200 ms while a run goes, and by Flush at its end.
+// record stores a node's entry; while a run goes the file is rewritten
+// at most every 200 ms and at most 5% of the time, and by Flush at the
+// end.
 func (c *Cache) record(node string, e *LockEntry) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.nodes[node] = e
 	c.changed[node] = true
-	if time.Since(c.lastWrite) < 200*time.Millisecond {
+	if time.Since(c.lastWrite) < max(200*time.Millisecond, 20*c.writeTook) {
 		return nil
 	}
-	return c.flushLocked()
+	return c.flushLocked(false)
 }
 
-// BuildID identifies this binary's code: the VCS revision when the build
-// was stamped from a clean checkout, else the Go build ID of the
-// executable (a hash of everything linked in, stable across identical
-// rebuilds), else the executable's SHA-256.
+// BuildID identifies this binary's code: the Go build ID of the
+// executable (a hash of everything linked in, the same for identical
+// rebuilds, so `go run .` twice matches), else the executable's SHA-256.
 func BuildID() string {
 	buildOnce.Do(func() { buildID = detectBuild() })
 	return buildID
@@ -193,20 +210,6 @@ var (
 )
 
 func detectBuild() string {
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		var rev, modified string
-		for _, s := range bi.Settings {
-			switch s.Key {
-			case "vcs.revision":
-				rev = s.Value
-			case "vcs.modified":
-				modified = s.Value
-			}
-		}
-		if rev != "" && modified == "false" {
-			return "vcs:" + rev
-		}
-	}
 	exe, err := os.Executable()
 	if err != nil {
 		return "unknown"
@@ -237,17 +240,25 @@ func (c *Cache) codeVersion(n *Node) string {
 
 // DatasetPath is where a persisted dataset's data lives on local disk
 // ("" for in-memory data, parameters and remote stores); see datasetPath.
-func DatasetPath(cat *catalog.Catalog, name string) string { return datasetPath(cat, name) }
+func DatasetPath(cat *catalog.Catalog, name string) string { return datasetPath(cat, name, nil) }
 
 // datasetPath is where a persisted dataset's data lives on local disk
 // ("" for in-memory data, parameters and remote stores): the filepath,
-// or for a versioned dataset its newest version.
-func datasetPath(cat *catalog.Catalog, name string) string {
+// or for a versioned dataset the version pinned in pins (--load-versions)
+// or else its newest.
+func datasetPath(cat *catalog.Catalog, name string, pins map[string]string) string {
 	if _, isParam := catalog.IsParam(name); isParam {
 		return ""
 	}
 	res, err := cat.Resolve(name)
-	if err != nil || res.Kind == catalog.Memory || res.Spec == nil || res.Spec.Filepath == "" {
+	if err != nil {
+		return ""
+	}
+	return resolvedPath(res, pins[name])
+}
+
+func resolvedPath(res catalog.Resolution, pinned string) string {
+	if res.Kind == catalog.Memory || res.Kind == catalog.Parameter || res.Spec == nil || res.Spec.Filepath == "" {
 		return ""
 	}
 	p := res.Spec.Filepath
@@ -258,6 +269,9 @@ func datasetPath(cat *catalog.Catalog, name string) string {
 		return p
 	}
 	base := filepath.Base(p)
+	if pinned != "" {
+		return filepath.Join(p, pinned, base)
+	}
 	matches, _ := filepath.Glob(filepath.Join(p, "*", base))
 	if len(matches) == 0 {
 		return ""
@@ -309,7 +323,7 @@ func hashFile(path string) (string, error) {
 	if _, err := io.Copy(h, f); err != nil {
 		return "", fmt.Errorf("hash %s: %w", path, err)
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return hex.EncodeToString(h.Sum(nil)[:16]), nil
 }
 
 // hashPath is the SHA-256 of a file, or of a folder's file names and
@@ -338,17 +352,21 @@ func hashPath(path string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("hash %s: %w", path, err)
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return hex.EncodeToString(h.Sum(nil)[:16]), nil
 }
 
 // signature computes path's signature, hashing the content only when the
-// quick part differs from the best known signature of that path. ok is
-// false when the path does not exist.
+// quick part differs from the known signature of that path. ok is false
+// when the path does not exist.
 func (c *Cache) signature(path string) (sig FileSig, ok bool, err error) {
 	q, size, err := quickSig(path)
 	if err != nil || q == "" {
 		return FileSig{}, false, err
 	}
+	return c.signatureQuick(path, q, size)
+}
+
+func (c *Cache) signatureQuick(path, q string, size int64) (FileSig, bool, error) {
 	c.mu.Lock()
 	if s, hit := c.fresh[path]; hit && s.Quick == q {
 		c.mu.Unlock()
@@ -356,34 +374,21 @@ func (c *Cache) signature(path string) (sig FileSig, ok bool, err error) {
 	}
 	known, hasKnown := c.known[path]
 	c.mu.Unlock()
-	sig = FileSig{Path: path, Size: size, Quick: q}
+	sig := FileSig{Size: size, Quick: q}
 	if hasKnown && known.Quick == q {
 		sig.Hash = known.Hash
-	} else if sig.Hash, err = hashPath(path); err != nil {
-		return FileSig{}, false, err
+	} else {
+		h, err := hashPath(path)
+		if err != nil {
+			return FileSig{}, false, err
+		}
+		sig.Hash = h
 	}
 	c.mu.Lock()
 	c.fresh[path] = sig
 	c.known[path] = sig
 	c.mu.Unlock()
 	return sig, true, nil
-}
-
-// sameContent reports whether path still has the recorded content: the
-// quick part matches, or the content hash does.
-func (c *Cache) sameContent(rec FileSig) (bool, error) {
-	q, _, err := quickSig(rec.Path)
-	if err != nil || q == "" {
-		return false, err
-	}
-	if q == rec.Quick {
-		return true, nil
-	}
-	cur, ok, err := c.signature(rec.Path)
-	if err != nil || !ok {
-		return false, err
-	}
-	return cur.Hash == rec.Hash, nil
 }
 
 // paramLeaves flattens the parameters a dataset name reads ("params:k"

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"time"
 
 	"mmc/catalog"
 )
@@ -35,12 +34,15 @@ type PlanOptions struct {
 	Done []string
 	// DoneRun is the id of the run Done comes from, for the reasons.
 	DoneRun string
+	// LoadVersions are the versions pinned per dataset (--load-versions):
+	// a versioned input is compared at that version, not the newest.
+	LoadVersions map[string]string
 }
 
 // PlanOptions are the options of Plan that Run would use.
 func (o RunOptions) PlanOptions() PlanOptions {
 	return PlanOptions{Cache: o.Cache, Force: o.Force, ForceDownstream: o.ForceDownstream,
-		OnlyMissingOutputs: o.OnlyMissingOutputs, Done: o.Done, DoneRun: o.DoneRun}
+		OnlyMissingOutputs: o.OnlyMissingOutputs, Done: o.Done, DoneRun: o.DoneRun, LoadVersions: o.Info.LoadVersions}
 }
 
 func (o PlanOptions) active() bool {
@@ -58,7 +60,7 @@ func Plan(p *Pipeline, cat *catalog.Catalog, opts PlanOptions) ([]Decision, erro
 	}
 	pl := &planner{p: p, cat: cat, opts: opts, run: make(map[*Node]bool, len(p.nodes)),
 		reason: make(map[*Node]string, len(p.nodes)), leaves: map[string]map[string]string{},
-		persistent: map[string]bool{}, exists: map[string]bool{}}
+		persistent: map[string]bool{}, exists: map[string]bool{}, paths: map[string]string{}, hashes: map[string]string{}, quicks: map[string]quickInfo{}}
 	forced := map[*Node]string{}
 	if len(opts.ForceDownstream) > 0 {
 		sel, err := p.only(opts.ForceDownstream)
@@ -121,20 +123,42 @@ type planner struct {
 	leaves     map[string]map[string]string // param dataset → leaves
 	persistent map[string]bool
 	exists     map[string]bool
+	paths      map[string]string
+	hashes     map[string]string
+	quicks     map[string]quickInfo
 }
 
 func (pl *planner) isPersistent(name string) bool {
-	v, ok := pl.persistent[name]
-	if !ok {
-		v = pl.cat.IsPersistent(name)
-		pl.persistent[name] = v
+	pl.resolve(name)
+	return pl.persistent[name]
+}
+
+// resolve resolves a dataset once: whether it persists, and its path.
+func (pl *planner) resolve(name string) {
+	if _, ok := pl.persistent[name]; ok {
+		return
 	}
-	return v
+	res, err := pl.cat.Resolve(name)
+	pl.persistent[name] = err == nil && res.Kind != catalog.Memory
+	if err == nil {
+		pl.paths[name] = resolvedPath(res, pl.opts.LoadVersions[name])
+	}
 }
 
 func (pl *planner) existsOnDisk(name string) (bool, error) {
 	if v, ok := pl.exists[name]; ok {
 		return v, nil
+	}
+	if pl.opts.Cache != nil && !pl.opts.OnlyMissingOutputs {
+		// A local file or folder: its signature stats it once for both.
+		if path := pl.path(name); path != "" {
+			q, err := pl.quick(path)
+			if err != nil {
+				return false, err
+			}
+			pl.exists[name] = q.q != ""
+			return q.q != "", nil
+		}
 	}
 	v, err := pl.cat.Exists(name)
 	if err != nil {
@@ -142,6 +166,48 @@ func (pl *planner) existsOnDisk(name string) (bool, error) {
 	}
 	pl.exists[name] = v
 	return v, nil
+}
+
+// path is datasetPath, once per dataset.
+func (pl *planner) path(name string) string {
+	pl.resolve(name)
+	return pl.paths[name]
+}
+
+type quickInfo struct {
+	q    string
+	size int64
+}
+
+// quick is the quick signature of path now, once per path.
+func (pl *planner) quick(path string) (quickInfo, error) {
+	if q, ok := pl.quicks[path]; ok {
+		return q, nil
+	}
+	q, size, err := quickSig(path)
+	if err != nil {
+		return quickInfo{}, err
+	}
+	pl.quicks[path] = quickInfo{q, size}
+	return pl.quicks[path], nil
+}
+
+// hash is the content hash of path now ("" when it is missing), from
+// the quick signature when the lock knows it.
+func (pl *planner) hash(path string) (string, error) {
+	if h, ok := pl.hashes[path]; ok {
+		return h, nil
+	}
+	q, err := pl.quick(path)
+	if err != nil || q.q == "" {
+		return "", err
+	}
+	sig, _, err := pl.opts.Cache.signatureQuick(path, q.q, q.size)
+	if err != nil {
+		return "", err
+	}
+	pl.hashes[path] = sig.Hash
+	return sig.Hash, nil
 }
 
 func (pl *planner) paramLeaves(name string) map[string]string {
@@ -238,29 +304,29 @@ func (pl *planner) decide(n *Node, forced map[*Node]string, done map[string]bool
 	}
 	for _, group := range []struct {
 		ports []port
-		rec   map[string]FileSig
+		rec   map[string]FileRef
 		what  string
 	}{{n.inputs, e.Inputs, "input"}, {n.outputs, e.Outputs, "output"}} {
 		for _, d := range group.ports {
 			if _, isParam := catalog.IsParam(d.name); isParam || !pl.isPersistent(d.name) {
 				continue
 			}
-			path := datasetPath(pl.cat, d.name)
-			rec, ok := group.rec[d.name]
+			path := pl.path(d.name)
 			if path == "" {
-				continue // remote or formatless: existence is all we check
+				continue // remote or without a file: existence is all we check
 			}
+			rec, ok := group.rec[d.name]
 			if !ok {
 				return true, fmt.Sprintf("%s %s is not in the lock record", group.what, d.name), nil
 			}
 			if rec.Path != path {
-				return true, fmt.Sprintf("%s %s moved (%s → %s)", group.what, d.name, rec.Path, path), nil
+				return true, fmt.Sprintf("%s %s is now %s (was %s)", group.what, d.name, path, rec.Path), nil
 			}
-			same, err := c.sameContent(rec)
+			hash, err := pl.hash(path)
 			if err != nil {
 				return false, "", fmt.Errorf("node %q: check %s %q: %w", n.Name(), group.what, d.name, err)
 			}
-			if !same {
+			if hash != rec.Hash {
 				if group.what == "output" {
 					return true, fmt.Sprintf("output %s changed since it was written", d.name), nil
 				}
@@ -281,8 +347,8 @@ func (pl *planner) decide(n *Node, forced map[*Node]string, done map[string]bool
 }
 
 // entryFor builds the lock entry of a node that just ran.
-func (c *Cache) entryFor(n *Node, cat *catalog.Catalog, runID string) (*LockEntry, error) {
-	e := &LockEntry{Code: c.codeVersion(n), Run: runID, Time: time.Now().UTC()}
+func (c *Cache) entryFor(n *Node, cat *catalog.Catalog, runID string, pins map[string]string) (*LockEntry, error) {
+	e := &LockEntry{Code: c.codeVersion(n), Run: runID}
 	for _, in := range n.inputs {
 		if _, isParam := catalog.IsParam(in.name); isParam {
 			if e.Params == nil {
@@ -291,20 +357,20 @@ func (c *Cache) entryFor(n *Node, cat *catalog.Catalog, runID string) (*LockEntr
 			maps.Copy(e.Params, paramLeaves(cat.Params(), in.name))
 			continue
 		}
-		if err := c.addSig(&e.Inputs, cat, in.name); err != nil {
+		if err := c.addRef(&e.Inputs, cat, in.name, pins); err != nil {
 			return nil, err
 		}
 	}
 	for _, o := range n.outputs {
-		if err := c.addSig(&e.Outputs, cat, o.name); err != nil {
+		if err := c.addRef(&e.Outputs, cat, o.name, nil); err != nil {
 			return nil, err
 		}
 	}
 	return e, nil
 }
 
-func (c *Cache) addSig(m *map[string]FileSig, cat *catalog.Catalog, name string) error {
-	path := datasetPath(cat, name)
+func (c *Cache) addRef(m *map[string]FileRef, cat *catalog.Catalog, name string, pins map[string]string) error {
+	path := datasetPath(cat, name, pins)
 	if path == "" {
 		return nil
 	}
@@ -316,9 +382,9 @@ func (c *Cache) addSig(m *map[string]FileSig, cat *catalog.Catalog, name string)
 		return nil
 	}
 	if *m == nil {
-		*m = map[string]FileSig{}
+		*m = map[string]FileRef{}
 	}
-	(*m)[name] = sig
+	(*m)[name] = FileRef{Path: path, Hash: sig.Hash}
 	return nil
 }
 

@@ -487,11 +487,11 @@ func (r *runner) runNode(ctx context.Context, n *Node) (err error) {
 	}
 	if c := r.opts.Cache; c != nil {
 		for _, o := range n.outputs {
-			if path := datasetPath(r.cat, o.name); path != "" {
+			if path := datasetPath(r.cat, o.name, nil); path != "" {
 				c.forget(path)
 			}
 		}
-		e, err := c.entryFor(n, r.cat, r.opts.Info.RunID)
+		e, err := c.entryFor(n, r.cat, r.opts.Info.RunID, r.opts.Info.LoadVersions)
 		if err == nil {
 			err = c.record(n.Name(), e)
 		}

@@ -30,6 +30,7 @@ type Recorder struct {
 	f       *os.File
 	run     Run
 	reasons map[string]string
+	started map[string]bool
 	werr    error
 }
 
@@ -67,7 +68,7 @@ func Start(root string, run Run, locate func(dataset string) string) (*Recorder,
 	if err != nil {
 		return nil, fmt.Errorf("create events file: %w", err)
 	}
-	r := &Recorder{root: root, dir: dir, locate: locate, f: f, run: run, reasons: map[string]string{}}
+	r := &Recorder{root: root, dir: dir, locate: locate, f: f, run: run, reasons: map[string]string{}, started: map[string]bool{}}
 	if err := writeRun(dir, &r.run); err != nil {
 		f.Close()
 		return nil, err
@@ -146,12 +147,10 @@ func (r *Recorder) Hooks() flow.Hooks {
 			r.mu.Unlock()
 			r.Emit(Event{Kind: NodeSkip, Node: n.Name(), Reason: reason})
 		},
-		BeforeNodeRun: func(_ context.Context, n *flow.Node, _ map[string]any) {
-			r.mu.Lock()
-			why := r.reasons[n.Name()]
-			r.mu.Unlock()
-			r.Emit(Event{Kind: NodeStart, Node: n.Name(), Reason: why})
-		},
+		// A node starts at its first input load (or at the call when it
+		// reads nothing), so a live view shows it while it loads.
+		BeforeDatasetLoaded: func(_ context.Context, _ string, n *flow.Node) { r.nodeStart(n) },
+		BeforeNodeRun:       func(_ context.Context, n *flow.Node, _ map[string]any) { r.nodeStart(n) },
 		AfterNodeRun: func(_ context.Context, n *flow.Node, _, _ map[string]any, took time.Duration) {
 			r.Emit(Event{Kind: NodeEnd, Node: n.Name(), Seconds: Seconds(took)})
 		},
@@ -166,6 +165,18 @@ func (r *Recorder) Hooks() flow.Hooks {
 			r.keep(ds)
 		},
 	}
+}
+
+func (r *Recorder) nodeStart(n *flow.Node) {
+	r.mu.Lock()
+	if r.started[n.Name()] {
+		r.mu.Unlock()
+		return
+	}
+	r.started[n.Name()] = true
+	why := r.reasons[n.Name()]
+	r.mu.Unlock()
+	r.Emit(Event{Kind: NodeStart, Node: n.Name(), Reason: why})
 }
 
 // artifactKind says whether a saved dataset is kept with the run.

@@ -37,7 +37,7 @@ type Kind string
 const (
 	PipelineStart Kind = "pipeline_start" // Run, Pipelines, Nodes
 	PipelineEnd   Kind = "pipeline_end"   // Status, Error, Node (the failed one), Seconds
-	NodeStart     Kind = "node_start"     // Node, Reason (why it runs)
+	NodeStart     Kind = "node_start"     // Node, Reason (why it runs); comes before the node's loads
 	NodeEnd       Kind = "node_end"       // Node, Seconds (the function alone)
 	NodeSkip      Kind = "node_skip"      // Node, Reason
 	NodeError     Kind = "node_error"     // Node, Error

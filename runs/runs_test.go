@@ -50,7 +50,7 @@ func TestRecorderWritesEventsAndRun(t *testing.T) {
 	for _, e := range evs {
 		kinds = append(kinds, string(e.Kind))
 	}
-	want := "pipeline_start node_start dataset_save node_end dataset_load node_start dataset_save node_end pipeline_end"
+	want := "pipeline_start node_start dataset_save node_end node_start dataset_load dataset_save node_end pipeline_end"
 	if got := strings.Join(kinds, " "); got != want {
 		t.Errorf("events %s\nwant   %s", got, want)
 	}
@@ -112,4 +112,26 @@ func catalogConf(metricsPath string) (conf, params *config.Tree) {
 	conf = config.NewTree()
 	conf.Set("test_metrics", map[string]any{"type": "json", "filepath": metricsPath}, config.Pos{})
 	return conf, config.NewTree()
+}
+
+func TestStates(t *testing.T) {
+	evs := []Event{
+		{Kind: NodeSkip, Node: "a", Reason: "up to date"},
+		{Kind: NodeStart, Node: "b", Reason: "outputs missing: x"},
+		{Kind: DatasetSave, Node: "b", Dataset: "x", Bytes: 10},
+		{Kind: NodeEnd, Node: "b", Seconds: 1.5},
+		{Kind: NodeStart, Node: "c"},
+		{Kind: NodeError, Node: "c", Error: "boom"},
+		{Kind: NodeStart, Node: "d"},
+	}
+	nodes, ds := States(evs)
+	want := map[string]string{"a": "skipped", "b": "done", "c": "failed", "d": "running"}
+	for n, s := range want {
+		if nodes[n].Status != s {
+			t.Errorf("node %s: %+v, want %s", n, nodes[n], s)
+		}
+	}
+	if nodes["b"].Reason != "outputs missing: x" || nodes["b"].Seconds != 1.5 || nodes["c"].Error != "boom" || !ds["x"].Saved || ds["x"].Bytes != 10 {
+		t.Errorf("states %+v %+v", nodes, ds)
+	}
 }

@@ -65,52 +65,27 @@ func (v vizRuns) Run(id string) (viz.RunDetail, error) {
 	if err != nil && !os.IsNotExist(err) {
 		return viz.RunDetail{}, fmt.Errorf("run %q: %w", id, err)
 	}
-	started := map[string]time.Time{}
-	for _, e := range events {
-		switch e.Kind {
-		case runs.NodeStart:
-			started[e.Node] = e.Time
-			d.Nodes[e.Node] = viz.NodeRun{Status: "running", Reason: e.Reason}
-		case runs.NodeEnd:
-			// The node's wall time, loads and saves included (the event's
-			// Seconds count the function alone).
-			n := d.Nodes[e.Node]
-			n.Status, n.Seconds = "completed", e.Seconds
-			if t, ok := started[e.Node]; ok && e.Time.After(t) {
-				n.Seconds = runs.Seconds(e.Time.Sub(t))
-			}
-			d.Nodes[e.Node] = n
-		case runs.NodeSkip:
-			d.Nodes[e.Node] = viz.NodeRun{Status: "skipped", Reason: e.Reason}
-		case runs.NodeError:
-			n := d.Nodes[e.Node]
-			n.Status, n.Error = "failed", e.Error
-			if t, ok := started[e.Node]; ok {
-				n.Seconds = runs.Seconds(e.Time.Sub(t))
-			}
-			d.Nodes[e.Node] = n
-		case runs.DatasetLoad, runs.DatasetSave:
-			ds := d.Datasets[e.Dataset]
-			ds.Loaded = ds.Loaded || e.Kind == runs.DatasetLoad
-			ds.Saved = ds.Saved || e.Kind == runs.DatasetSave
-			ds.Size = max(ds.Size, e.Bytes)
-			ds.Seconds += e.Seconds
-			d.Datasets[e.Dataset] = ds
+	nodes, datasets := runs.States(events)
+	for name, n := range nodes {
+		nr := viz.NodeRun{Status: n.Status, Reason: n.Reason, Error: n.Error, Seconds: n.Seconds}
+		switch {
+		case n.Status == "done":
+			nr.Status = "completed"
+		case n.Status == "running" && d.Status == "running":
+			// Still going: how long so far.
+			nr.Seconds = runs.Seconds(time.Since(n.Start))
+		case n.Status == "running":
+			nr.Status, nr.Error = "failed", "the run ended before this node finished"
 		}
+		// A node's wall time, loads and saves included (the events'
+		// Seconds count the function alone).
+		if !n.Start.IsZero() && n.End.After(n.Start) {
+			nr.Seconds = runs.Seconds(n.End.Sub(n.Start))
+		}
+		d.Nodes[name] = nr
 	}
-	// A node still running shows how long it has been going; when the
-	// run is over (killed), it did not finish.
-	for name, n := range d.Nodes {
-		if n.Status != "running" {
-			continue
-		}
-		if d.Status == "running" {
-			n.Seconds = runs.Seconds(time.Since(started[name]))
-		} else {
-			n.Status = "failed"
-			n.Error = "the run ended before this node finished"
-		}
-		d.Nodes[name] = n
+	for name, ds := range datasets {
+		d.Datasets[name] = viz.DatasetRun{Loaded: !ds.Saved, Saved: ds.Saved, Size: ds.Bytes, Seconds: ds.Seconds}
 	}
 	d.Metrics = flatMetrics(r.Metrics)
 	d.History = v.history(r)

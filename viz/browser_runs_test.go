@@ -106,7 +106,7 @@ func TestBrowserPreviewDatasets(t *testing.T) {
 	}
 	shot(t, ctx, "preview-folder")
 	clickItem(t, ctx, "memes")
-	waitFor(t, ctx, "the JSONL preview", `document.querySelector("#panel-body table.preview")`)
+	waitFor(t, ctx, "the JSONL preview", `document.querySelector("#panel-body .preview-table table.preview")`)
 	cols := eval[[]string](t, ctx, `[...document.querySelectorAll("#panel-body table.preview th")].map((e) => e.textContent)`)
 	rows := eval[int](t, ctx, `document.querySelectorAll("#panel-body table.preview tbody tr").length`)
 	if strings.Join(cols, ",") != "id,img,label,text" || rows != 10 {

@@ -479,6 +479,9 @@ async function select(id) {
   for (const g of document.querySelectorAll(".item")) g.classList.toggle("selected", g.dataset.id === id);
   highlight();
   let n = state.byId.get(id);
+  // Nothing of the previous item stays while this one loads.
+  breakable($("panel-title"), n.full_name || n.name);
+  $("panel-body").replaceChildren();
   if (n.type !== "modularPipeline") {
     try {
       n = await getJSON(api("api/nodes/" + encodeURIComponent(id)));

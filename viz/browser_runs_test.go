@@ -213,8 +213,16 @@ func TestBrowserCompareRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, _ := page(t, s, "")
-	do(t, ctx, "opening the compare page", navigate(ctx, "compare.html?a=run-a&b=run-b"))
-	waitFor(t, ctx, "the comparison", `document.body.dataset.ready === "1"`)
+	// Pick the two runs on the main page and follow the link.
+	waitFor(t, ctx, "the runs listed", `document.querySelectorAll("#run-compare option").length === 3`)
+	eval[bool](t, ctx, `(() => { const a = document.getElementById("run-select"), b = document.getElementById("run-compare");
+		a.value = "run-a"; a.dispatchEvent(new Event("change")); b.value = "run-b"; b.dispatchEvent(new Event("change")); return true; })()`)
+	waitFor(t, ctx, "the compare link", `!document.getElementById("compare-link").hidden && document.querySelector("#viewport .item.status-pending")`)
+	if href := eval[string](t, ctx, `document.getElementById("compare-link").getAttribute("href")`); href != "compare.html?a=run-a&b=run-b" {
+		t.Errorf("compare link %q", href)
+	}
+	eval[bool](t, ctx, `(document.getElementById("compare-link").click(), true)`)
+	waitFor(t, ctx, "the comparison", `location.pathname.endsWith("/compare.html") && document.body.dataset.ready === "1"`)
 	params := eval[[]string](t, ctx, `[...document.querySelectorAll("#params tr.differs")].map((r) => [...r.children].map((c) => c.textContent).join(" | "))`)
 	if len(params) != 1 || params[0] != "train.lr | 0.00005 | 0.0001" {
 		t.Errorf("parameters that differ: %q", params)

@@ -96,6 +96,12 @@ func (s *Server) serveRun(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, fmt.Sprintf("run %q: %v", id, err), http.StatusInternalServerError)
 		return
 	}
+	if run.Nodes == nil {
+		run.Nodes = map[string]NodeRun{}
+	}
+	if run.Datasets == nil {
+		run.Datasets = map[string]DatasetRun{}
+	}
 	writeJSON(w, run)
 }
 

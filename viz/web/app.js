@@ -208,10 +208,11 @@ function runNode(id) {
   if (!state.run) return null;
   const n = state.byId.get(id);
   if (!n) return null;
-  if (n.type === "task") return state.run.nodes[n.full_name] || { status: "pending" };
+  const nodes = state.run.nodes || {};
+  if (n.type === "task") return nodes[n.full_name] || { status: "pending" };
   if (n.type === "modularPipeline") {
     const inside = state.main.nodes.filter((m) => m.type === "task" && m.full_name.startsWith(n.full_name + "."));
-    const st = inside.map((m) => (state.run.nodes[m.full_name] || { status: "pending" }).status);
+    const st = inside.map((m) => (nodes[m.full_name] || { status: "pending" }).status);
     const status = st.includes("failed") ? "failed" : st.includes("running") ? "running" :
       st.every((s) => s === "completed" || s === "skipped") ? "completed" : "pending";
     return { status };

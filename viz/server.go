@@ -113,11 +113,12 @@ type Server struct {
 	sites   map[string]*site
 	order   []string
 	version int
+	started time.Time
 }
 
 // NewServer lays out every pipeline of opt and returns a Server for them.
 func NewServer(opt Options) (*Server, error) {
-	s := &Server{opt: opt}
+	s := &Server{opt: opt, started: time.Now()}
 	if err := s.Update(opt.Pipelines); err != nil {
 		return nil, err
 	}
@@ -233,7 +234,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/runs/{id}", s.serveRun)
 	mux.HandleFunc("GET /api/version", func(w http.ResponseWriter, req *http.Request) {
 		s.mu.RLock()
-		v := s.version
+		// The start time in the version: a viewer restarted by
+		// --autoreload (code changed) counts from 1 again.
+		v := fmt.Sprintf("%d.%d", s.started.UnixNano(), s.version)
 		s.mu.RUnlock()
 		writeJSON(w, map[string]any{"version": v, "autoreload": s.opt.Autoreload, "runs": s.opt.Runs != nil, "previews": s.opt.Root != ""})
 	})

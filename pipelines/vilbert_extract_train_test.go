@@ -2,8 +2,11 @@ package pipelines
 
 import (
 	"context"
+	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -23,12 +26,16 @@ var visionPipelines = map[string]func() *flow.Pipeline{
 	"vilbert_train":                   ViLBERTTrain,
 }
 
+// confRoot is the repository's conf folder, as an absolute path (tests
+// change directory).
+var confRoot, _ = filepath.Abs(filepath.Join("..", "conf"))
+
 // copyEnvConf copies conf/base and conf/<env> into a scratch conf source.
 func copyEnvConf(t *testing.T, env string) string {
 	t.Helper()
 	conf := t.TempDir()
 	for _, e := range []string{"base", env} {
-		if err := os.CopyFS(filepath.Join(conf, e), os.DirFS(filepath.Join("..", "conf", e))); err != nil {
+		if err := os.CopyFS(filepath.Join(conf, e), os.DirFS(filepath.Join(confRoot, e))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -123,9 +130,62 @@ func TestVisionPipelinesRunUnderDemo(t *testing.T) {
 		t.Errorf("second run rewrote %s; want the store found and extraction skipped", store)
 	}
 
+	// vilbert_inference_local with the DINOv2 checkpoint and no region
+	// store: it runs the checkpoint's extractor (the same random demo
+	// backbone) on the image and gives the probability the test split's
+	// submission has for that meme.
+	const ckpt = "data/05_model_output/vilbert_dinov2_train/vilbert_best"
+	const dst = "data/05_model_output/vilbert_lmdb_train/vilbert_best"
+	os.MkdirAll(filepath.Dir(dst), 0o755)
+	for _, ext := range []string{".safetensors", ".json"} {
+		b, err := os.ReadFile(ckpt + ext)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(dst+ext, b, 0o644)
+	}
+	os.RemoveAll("data/03_features/synthetic/detectron.lmdb")
+	var meme struct {
+		ID   json.Number `json:"id"`
+		Img  string      `json:"img"`
+		Text string      `json:"text"`
+	}
+	line, _, _ := strings.Cut(string(mustRead(t, "data/01_raw/synthetic_memes/test_seen.jsonl")), "\n")
+	if err := json.Unmarshal([]byte(line), &meme); err != nil {
+		t.Fatal(err)
+	}
+	params["inference_local.image"] = "data/01_raw/synthetic_memes/" + meme.Img
+	params["inference_local.text"] = meme.Text
+	delete(params, "vilbert_train.extract_features.resnet152_grid.grid_size")
+	local := visionCatalog(t, "demo", params)
+	if _, err := flow.Run(ctx, ViLBERTInferenceLocal(), local, flow.RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var pred struct{ Proba float64 }
+	readJSON(t, "data/05_model_output/vilbert_inference_local/prediction.json", &pred)
+	want := ""
+	for _, row := range strings.Split(string(mustRead(t, "data/05_model_output/vilbert_dinov2_train/submission_test_seen.csv")), "\n") {
+		if id, p, ok := strings.Cut(row, ","); ok && id == meme.ID.String() {
+			want, _, _ = strings.Cut(p, ",")
+		}
+	}
+	if w, err := strconv.ParseFloat(want, 64); err != nil || math.Abs(w-pred.Proba) > 1e-6 {
+		t.Errorf("inference_local on meme %s: proba %v, the test submission says %q", meme.ID, pred.Proba, want)
+	}
+	t.Logf("inference_local on meme %s: proba %v, submission %s", meme.ID, pred.Proba, want)
+
 	// Other extractor parameters, same store: an error naming them.
 	_, err = flow.Run(ctx, ViLBERTTrain(), other, flow.RunOptions{})
 	if err == nil || !strings.Contains(err.Error(), "other parameters") || !strings.Contains(err.Error(), "grid_size") || !strings.Contains(err.Error(), store) {
 		t.Errorf("store of other parameters: %v; want an error naming the store and grid_size", err)
 	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

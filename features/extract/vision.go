@@ -223,3 +223,15 @@ func (v visionExtractor) Extract(ctx context.Context, batch []Image) ([]*feature
 	}
 	return out, nil
 }
+
+// WithMissingWeights returns p with every vision extractor's
+// missing_weights set to mode (inference rebuilding a demo checkpoint's
+// random backbone sets random).
+func (p Params) WithMissingWeights(mode string) Params {
+	p.ResNet152Grid.MissingWeights = mode
+	p.ResNet152RoI.MissingWeights = mode
+	p.ResNetVG.MissingWeights = mode
+	p.DINOv2.MissingWeights = mode
+	p.DINOv2Multilayer.MissingWeights = mode
+	return p
+}

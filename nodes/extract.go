@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sync"
 
 	"mmc/features"
 	"mmc/features/extract"
@@ -65,8 +66,23 @@ func ExtractFeatures(ctx context.Context, p extract.Params, folder memes.Folder)
 	if len(r.images) == 0 {
 		return nil, fmt.Errorf("extract features: no images in the splits of %s", folder.Root)
 	}
-	if r.ex, err = k.New(folder.Root); err != nil {
-		return nil, fmt.Errorf("extract features (%s): %w", name, err)
+	r.build = sync.OnceValues(func() (extract.Extractor, error) {
+		ex, err := k.New(folder.Root)
+		if err != nil {
+			return nil, fmt.Errorf("extract features (%s): %w", name, err)
+		}
+		return ex, nil
+	})
+	// A backbone (and its weight file, up to a GB) is loaded when the
+	// store first needs it: a store that already holds every image never
+	// does. Its cheap checks (the weight file is there) run now. Other
+	// extractors are built now.
+	if c, ok := k.(interface{ Check() error }); ok {
+		if err := c.Check(); err != nil {
+			return nil, fmt.Errorf("extract features (%s): %w", name, err)
+		}
+	} else if _, err := r.build(); err != nil {
+		return nil, err
 	}
 	return r, nil
 }
@@ -81,11 +97,19 @@ type extractedRegions struct {
 	name   string
 	params map[string]any
 	images []extract.Image // without pixels: decoded batch by batch
-	ex     extract.Extractor
+	build  func() (extract.Extractor, error)
 }
 
 func (r *extractedRegions) Len() int                        { return len(r.images) }
-func (r *extractedRegions) MaxRegions() int                 { return r.ex.MaxRegions() }
+// MaxRegions is the extractor's; 0 when it cannot be built (Each then
+// returns why).
+func (r *extractedRegions) MaxRegions() int {
+	ex, err := r.build()
+	if err != nil {
+		return 0
+	}
+	return ex.MaxRegions()
+}
 func (r *extractedRegions) Extractor() string               { return r.name }
 func (r *extractedRegions) ExtractorParams() map[string]any { return r.params }
 
@@ -107,6 +131,10 @@ func (r *extractedRegions) Each(fn func(*features.Record) error) error {
 // EachMissing is Each over the images have reports false for (the
 // feature store resuming an interrupted extraction asks for those).
 func (r *extractedRegions) EachMissing(have func(id string) bool, fn func(*features.Record) error) error {
+	ex, err := r.build()
+	if err != nil {
+		return err
+	}
 	var todo []extract.Image
 	for _, im := range r.images {
 		if !have(im.ID) {
@@ -131,7 +159,7 @@ func (r *extractedRegions) EachMissing(have func(id string) bool, fn func(*featu
 			}
 			batch[i].Pixels = px
 		}
-		recs, err := r.ex.Extract(r.ctx, batch)
+		recs, err := ex.Extract(r.ctx, batch)
 		if err != nil {
 			return fmt.Errorf("extract features (%s): %w", r.name, err)
 		}
@@ -145,8 +173,8 @@ func (r *extractedRegions) EachMissing(have func(id string) bool, fn func(*featu
 			if err := rec.Validate(); err != nil {
 				return fmt.Errorf("extract features (%s): %w", r.name, err)
 			}
-			if rec.NumBoxes > r.ex.MaxRegions() {
-				return fmt.Errorf("extract features (%s): image %s has %d regions, more than the extractor's maximum %d", r.name, rec.ID, rec.NumBoxes, r.ex.MaxRegions())
+			if rec.NumBoxes > ex.MaxRegions() {
+				return fmt.Errorf("extract features (%s): image %s has %d regions, more than the extractor's maximum %d", r.name, rec.ID, rec.NumBoxes, ex.MaxRegions())
 			}
 			if err := fn(rec); err != nil {
 				return err

@@ -143,6 +143,23 @@ func (p ResNet152RoI) BackboneID() string     { return p.backbone() }
 func (p DINOv2) BackboneID() string           { return p.backbone() }
 func (p DINOv2Multilayer) BackboneID() string { return p.backbone() }
 
+// Check fails, before any work, when the weight file is missing and
+// missing_weights is not random.
+func (p ResNet152Grid) Check() error {
+	_, err := p.present("resnet152_grid", resnet152Source)
+	return err
+}
+func (p ResNetVG) Check() error { _, err := p.present("resnet_vg", resnetVGSource); return err }
+func (p ResNet152RoI) Check() error {
+	_, err := p.present("resnet152_roi", resnet152Source)
+	return err
+}
+func (p DINOv2) Check() error { _, err := p.present("dinov2", dinov2Source); return err }
+func (p DINOv2Multilayer) Check() error {
+	_, err := p.present("dinov2_multilayer", dinov2Source)
+	return err
+}
+
 // New loads the checkpoint, or builds the random demo backbone.
 func (p ResNet152Grid) New(string) (Extractor, error) {
 	const name = "resnet152_grid"

@@ -100,7 +100,8 @@ type extractedRegions struct {
 	build  func() (extract.Extractor, error)
 }
 
-func (r *extractedRegions) Len() int                        { return len(r.images) }
+func (r *extractedRegions) Len() int { return len(r.images) }
+
 // MaxRegions is the extractor's; 0 when it cannot be built (Each then
 // returns why).
 func (r *extractedRegions) MaxRegions() int {

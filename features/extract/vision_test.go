@@ -39,7 +39,7 @@ func TestVisionExtractorWeights(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "absent.pth")
 	for _, tc := range []struct {
 		name, yaml string
-		regions int
+		regions    int
 	}{
 		{"resnet152_grid", "weights: " + filepath.Join(fixtures, "resnet_bottleneck.pth") + "\nimage_size: 64\ngrid_size: 2", 4},
 		{"resnet_vg", "weights: " + filepath.Join(fixtures, "resnet_vg.pth") + "\nimage_size: 64\ngrid_size: 3", 9},

@@ -102,6 +102,9 @@ type extractedRegions struct {
 
 func (r *extractedRegions) Len() int { return len(r.images) }
 
+// Notify shows a feature store's notice (store found, extraction resumed).
+func (r *extractedRegions) Notify(msg string) { progress.Logf("%s", msg) }
+
 // MaxRegions is the extractor's; 0 when it cannot be built (Each then
 // returns why).
 func (r *extractedRegions) MaxRegions() int {

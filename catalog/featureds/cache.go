@@ -13,7 +13,6 @@ import (
 
 	"mmc/features"
 	"mmc/features/h5store"
-	"mmc/progress"
 )
 
 // Extraction caching (HDF5 stores saved from a value that names its
@@ -42,6 +41,18 @@ type planned interface {
 	ImageIDs() []string
 	// EachMissing is Each over the images have reports false for.
 	EachMissing(have func(id string) bool, fn func(*features.Record) error) error
+}
+
+// notifier is a stream that reports the store's notices (found,
+// resuming) to the user; catalog formats do not print.
+type notifier interface {
+	Notify(msg string)
+}
+
+func notify(v any, format string, args ...any) {
+	if n, ok := v.(notifier); ok {
+		n.Notify(fmt.Sprintf(format, args...))
+	}
 }
 
 // PartialDir is where the parts of an unfinished extraction into path
@@ -117,7 +128,7 @@ func (d *dataset) saveExtraction(ctx context.Context, v any, p provenance, pl pl
 			}
 		}
 		if missing == 0 {
-			progress.Logf("%s: %s holds the %s features of all %d images, with the same parameters: extraction skipped", d.format, d.path, name, len(want))
+			notify(v, "%s: %s holds the %s features of all %d images, with the same parameters: extraction skipped", d.format, d.path, name, len(want))
 			return nil
 		}
 		// Images were added: the store becomes the first part.
@@ -127,7 +138,7 @@ func (d *dataset) saveExtraction(ctx context.Context, v any, p provenance, pl pl
 		if err := os.Rename(d.path, filepath.Join(partial, "part-00000.h5")); err != nil {
 			return fmt.Errorf("%s %s: %w", d.format, d.path, err)
 		}
-		progress.Logf("%s: %s holds %d of %d images: extracting the %d others", d.format, d.path, len(want)-missing, len(want), missing)
+		notify(v, "%s: %s holds %d of %d images: extracting the %d others", d.format, d.path, len(want)-missing, len(want), missing)
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("%s %s: %w", d.format, d.path, err)
 	}
@@ -145,7 +156,7 @@ func (d *dataset) saveExtraction(ctx context.Context, v any, p provenance, pl pl
 		}
 	}
 	if len(have) > 0 {
-		progress.Logf("%s: resuming the extraction into %s: %d images already extracted in %s", d.format, d.path, len(have), partial)
+		notify(v, "%s: resuming the extraction into %s: %d images already extracted in %s", d.format, d.path, len(have), partial)
 	}
 	if err := os.MkdirAll(partial, 0o755); err != nil {
 		return fmt.Errorf("%s %s: %w", d.format, partial, err)

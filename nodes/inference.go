@@ -7,6 +7,7 @@ import (
 	"image"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"mmc/features"
@@ -135,13 +136,21 @@ func sameExtractor(store features.Reader, ex *models.ExtractorRecord) bool {
 // localFeatures finds or computes the features of one meme's image.
 func localFeatures(ctx context.Context, ex *models.ExtractorRecord, store features.Maybe, m memes.Meme, px *image.RGBA) (features.Reader, error) {
 	id := features.FeaturePath(m.Img)
-	if store.Reader != nil && (ex == nil || sameExtractor(store.Reader, ex)) {
-		if _, err := store.Reader.Get(id); err == nil || ex == nil {
+	// An extractor mmc can run (not, say, MMF's detector that made a
+	// store) is used when the store lacks the image or was made by
+	// another extractor.
+	runnable := ex != nil && slices.Contains(extract.Names(), ex.Name)
+	if store.Reader != nil && (!runnable || sameExtractor(store.Reader, ex)) {
+		if _, err := store.Reader.Get(id); err == nil || !runnable {
 			return store.Reader, nil
 		}
 	}
-	if ex == nil {
-		return nil, fmt.Errorf("%s, and the checkpoint records no image feature extractor to compute them with (train with an extract-then-train pipeline, or point the store's catalog entry at features of this image)", store.Missing)
+	if !runnable {
+		why := "the checkpoint records no image feature extractor to compute them with"
+		if ex != nil {
+			why = fmt.Sprintf("the checkpoint's features came from %q, which is not an extractor mmc runs", ex.Name)
+		}
+		return nil, fmt.Errorf("%s, and %s (train with an extract-then-train pipeline, or point vilbert_inference_local.region_features at features of this image)", store.Missing, why)
 	}
 	k, err := rebuildExtractor(ex)
 	if err != nil {

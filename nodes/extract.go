@@ -135,15 +135,18 @@ func (r *extractedRegions) Each(fn func(*features.Record) error) error {
 // EachMissing is Each over the images have reports false for (the
 // feature store resuming an interrupted extraction asks for those).
 func (r *extractedRegions) EachMissing(have func(id string) bool, fn func(*features.Record) error) error {
-	ex, err := r.build()
-	if err != nil {
-		return err
-	}
 	var todo []extract.Image
 	for _, im := range r.images {
 		if !have(im.ID) {
 			todo = append(todo, im)
 		}
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	ex, err := r.build()
+	if err != nil {
+		return err
 	}
 	label := "extract features (" + r.name + ")"
 	if done := len(r.images) - len(todo); done > 0 {

@@ -184,7 +184,7 @@ func (d *dataset) saveExtraction(ctx context.Context, v any, p provenance, pl pl
 	if _, err := pw.commit(); err != nil {
 		return err
 	}
-	return d.mergeParts(ctx, v, want, name, params)
+	return d.mergeParts(ctx, want, name, params)
 }
 
 // partWriter writes records into part files of PartSize images.
@@ -248,7 +248,18 @@ func (pw *partWriter) commit() (int, error) {
 
 // mergeParts writes every part's records into the store at d.path (in
 // the stream's image order when it has one), then removes the parts.
-func (d *dataset) mergeParts(ctx context.Context, v any, want []string, name string, params map[string]any) error {
+// merged is the value a merge saves: the parts' width and provenance.
+type merged struct {
+	regions int
+	name    string
+	params  map[string]any
+}
+
+func (m merged) MaxRegions() int                 { return m.regions }
+func (m merged) Extractor() string               { return m.name }
+func (m merged) ExtractorParams() map[string]any { return m.params }
+
+func (d *dataset) mergeParts(ctx context.Context, want []string, name string, params map[string]any) error {
 	partial := PartialDir(d.path)
 	parts, _ := filepath.Glob(filepath.Join(partial, "part-*.h5"))
 	slices.Sort(parts)
@@ -276,7 +287,13 @@ func (d *dataset) mergeParts(ctx context.Context, v any, want []string, name str
 	if len(want) > 0 {
 		order = want
 	}
-	w, err := d.create(d.path, v)
+	// The parts say the padding width: the stream's MaxRegions would
+	// load its extractor (a backbone's weights) for nothing.
+	regions := 0
+	for _, s := range stores {
+		regions = max(regions, s.Regions())
+	}
+	w, err := d.create(d.path, merged{regions: regions, name: name, params: params})
 	if err != nil {
 		return err
 	}

@@ -23,14 +23,9 @@ func ExtractFeatures(ctx context.Context, p extract.Params, folder memes.Folder)
 	if err != nil {
 		return nil, err
 	}
-	name, params, err := p.Provenance()
+	name, params, err := provenance(p, k)
 	if err != nil {
 		return nil, err
-	}
-	if b, ok := k.(interface{ BackboneID() string }); ok {
-		// The store records which weights made it: features of the
-		// random demo backbone are never taken for real ones.
-		params["backbone"] = b.BackboneID()
 	}
 	want := map[string]bool{}
 	for _, s := range p.Splits {
@@ -85,6 +80,20 @@ func ExtractFeatures(ctx context.Context, p extract.Params, folder memes.Folder)
 		return nil, err
 	}
 	return r, nil
+}
+
+// provenance is what a store of p's features records: the extractor's
+// name and parameters, with the backbone that made them (the store then
+// tells features of the random demo backbone from real ones).
+func provenance(p extract.Params, k extract.Kind) (string, map[string]any, error) {
+	name, params, err := p.Provenance()
+	if err != nil {
+		return "", nil, err
+	}
+	if b, ok := k.(interface{ BackboneID() string }); ok {
+		params["backbone"] = b.BackboneID()
+	}
+	return name, params, nil
 }
 
 // extractedRegions is the stream ExtractFeatures returns; it carries the

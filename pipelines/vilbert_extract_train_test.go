@@ -179,6 +179,13 @@ func TestVisionPipelinesRunUnderDemo(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "other parameters") || !strings.Contains(err.Error(), "grid_size") || !strings.Contains(err.Error(), store) {
 		t.Errorf("store of other parameters: %v; want an error naming the store and grid_size", err)
 	}
+	// The same when the runner skips the extraction node because its
+	// output exists (--only-missing-outputs): training checks the store.
+	os.RemoveAll("data/05_model_output/vilbert_train")
+	_, err = flow.Run(ctx, ViLBERTTrain(), other, flow.RunOptions{OnlyMissingOutputs: true})
+	if err == nil || !strings.Contains(err.Error(), "other parameters") || !strings.Contains(err.Error(), `"grid_size":3`) || !strings.Contains(err.Error(), store) {
+		t.Errorf("--only-missing-outputs, store of other parameters: %v; want an error naming the store and grid_size", err)
+	}
 }
 
 func mustRead(t *testing.T, path string) []byte {

@@ -388,6 +388,9 @@ type Records struct {
 // closes it.
 func (r *Records) Open() (features.Reader, error) { return r.store.open(r.path) }
 
+// Path is the store's path.
+func (r *Records) Path() string { return r.path }
+
 // Len is the number of records, as of loading.
 func (r *Records) Len() int { return r.n }
 

@@ -50,6 +50,7 @@ func commands() []command {
 		{"catalog", "list the datasets of a pipeline and how each resolves", (*App).cmdCatalog},
 		{"params", "show resolved parameters and the file that set each", (*App).cmdParams},
 		{"viz", "show a pipeline's DAG in the browser, or print it as dot/mermaid/json", (*App).cmdViz},
+		{"export", "write a pipeline as an Argo Workflow or Airflow DAG (export argo|airflow)", (*App).cmdExport},
 	}
 }
 

@@ -49,6 +49,12 @@ type Options struct {
 	// Formats are the dataset types "type:" may name; nil means Builtin().
 	// An application passes its full list (see catalog/formats.All).
 	Formats []Format
+	// Credentials are the run environment's credentials.yml entries,
+	// named by an entry's "credentials:" (config.Config.Credentials).
+	Credentials *config.Tree
+	// CacheDir is where datasets on object storage are staged; when
+	// empty, $MMC_CACHE_DIR, else <user cache dir>/mmc/objects.
+	CacheDir string
 }
 
 // Resolution is what a dataset name resolves to.
@@ -68,6 +74,8 @@ type Catalog struct {
 	formats  formatSet
 	entries  map[string]*rawEntry
 	patterns []*pattern
+
+	stores   *stores // object storage buckets
 
 	mu       sync.Mutex
 	datasets map[string]Dataset
@@ -114,8 +122,12 @@ func New(conf, params *config.Tree, opts Options) (*Catalog, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.CacheDir == "" {
+		opts.CacheDir = defaultCacheDir()
+	}
 	c := &Catalog{conf: conf, params: params, opts: opts, formats: formats, entries: map[string]*rawEntry{},
-		datasets: map[string]Dataset{}, memory: map[string]any{}}
+		datasets: map[string]Dataset{}, memory: map[string]any{},
+		stores: &stores{creds: opts.Credentials, cacheDir: opts.CacheDir}}
 	var catchAll []string
 	for _, key := range conf.Keys() {
 		m, ok := conf.Values[key].(map[string]any)
@@ -424,7 +436,12 @@ func (c *Catalog) dataset(name string) (Dataset, error) {
 	}
 	f := c.formats[res.Spec.Type]
 	var ds Dataset
-	if res.Spec.Versioned {
+	if IsRemote(res.Spec.Filepath) {
+		if res.Spec.Versioned {
+			return nil, fmt.Errorf("%s: dataset %q: versioned datasets on object storage are not supported yet: drop versioned, or version the path yourself (${runtime_params:...})", res.Spec.Pos, name)
+		}
+		ds, err = newRemote(*res.Spec, f, c.stores)
+	} else if res.Spec.Versioned {
 		ds, err = newVersioned(*res.Spec, f, c.opts.SaveVersion, c.opts.LoadVersions[name])
 	} else {
 		ds, err = f.New(*res.Spec)
@@ -660,6 +677,18 @@ func (v *versioned) Exists() (bool, error) {
 
 func (v *versioned) Describe() string {
 	return fmt.Sprintf("%s %s (versioned)", v.spec.Type, v.spec.Filepath)
+}
+
+// defaultCacheDir is $MMC_CACHE_DIR, else <user cache dir>/mmc/objects,
+// else a folder under the system temporary directory.
+func defaultCacheDir() string {
+	if d := os.Getenv("MMC_CACHE_DIR"); d != "" {
+		return d
+	}
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "mmc", "objects")
+	}
+	return filepath.Join(os.TempDir(), "mmc-objects")
 }
 
 // ErrNotFound is wrapped by formats when the data to load is absent.

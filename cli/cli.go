@@ -208,7 +208,7 @@ func (c *confFlags) catalog(stderr io.Writer, formats []catalog.Format) (*config
 	if err != nil {
 		return nil, nil, err
 	}
-	cat, err := catalog.New(cfg.Catalog, cfg.Parameters, catalog.Options{Formats: formats})
+	cat, err := catalog.New(cfg.Catalog, cfg.Parameters, catalog.Options{Formats: formats, Credentials: cfg.Credentials})
 	if err != nil {
 		return nil, nil, err
 	}

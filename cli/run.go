@@ -95,7 +95,7 @@ func (a *App) cmdRun(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	cat, err := catalog.New(cfg.Catalog, cfg.Parameters, catalog.Options{LoadVersions: versions, Formats: a.Formats})
+	cat, err := catalog.New(cfg.Catalog, cfg.Parameters, catalog.Options{LoadVersions: versions, Formats: a.Formats, Credentials: cfg.Credentials})
 	if err != nil {
 		return err
 	}

@@ -75,7 +75,7 @@ type Catalog struct {
 	entries  map[string]*rawEntry
 	patterns []*pattern
 
-	stores   *stores // object storage buckets
+	stores *stores // object storage buckets
 
 	mu       sync.Mutex
 	datasets map[string]Dataset

@@ -33,7 +33,7 @@ func TestCredentials(t *testing.T) {
 		wantErr string
 	}{
 		{"local credentials with env", map[string]string{
-			base: "x:\n  type: json\n  filepath: s3://b/x.json\n  credentials: fake\n",
+			base:                    "x:\n  type: json\n  filepath: s3://b/x.json\n  credentials: fake\n",
 			"local/credentials.yml": "fake:\n  key: k\n  secret: ${env:MMC_TEST_SECRET}\n  token: ${oc.env:MMC_UNSET_VAR, none}\n"},
 			"local", "s3cr3t", ""},
 		{"other env", map[string]string{base: "{}\n", "cloud/credentials.yml": "fake:\n  secret: c\n"}, "cloud", "c", ""},

@@ -34,13 +34,16 @@ var layers = []struct {
 		[]string{}},
 	{"catalog adapters (formats for the application's types)",
 		[]string{"mmc/catalog/featureds", "mmc/catalog/formats"},
-		[]string{"mmc/catalog", "mmc/catalog/...", "mmc/features/...", "mmc/memes", "mmc/synth", "mmc/ml/...", "mmc/atomicfile"}},
+		[]string{"mmc/catalog", "mmc/catalog/...", "mmc/features/...", "mmc/memes", "mmc/synth", "mmc/ml/...", "mmc/atomicfile", "mmc/partition"}},
 	{"nodes (plain functions: no framework, no wiring)",
 		[]string{"mmc/nodes"},
-		[]string{"mmc/ml/...", "mmc/features/...", "mmc/memes", "mmc/synth", "mmc/plot", "mmc/progress", "mmc/atomicfile"}},
+		[]string{"mmc/ml/...", "mmc/features/...", "mmc/memes", "mmc/synth", "mmc/plot", "mmc/progress", "mmc/atomicfile", "mmc/partition"}},
 	{"pipelines (wiring: framework handles over nodes)",
 		[]string{"mmc/pipelines"},
-		[]string{"mmc/flow", "mmc/catalog", "mmc/nodes", "mmc/ml/...", "mmc/features/...", "mmc/memes", "mmc/synth"}},
+		[]string{"mmc/flow", "mmc/catalog", "mmc/nodes", "mmc/ml/...", "mmc/features/...", "mmc/memes", "mmc/synth", "mmc/partition"}},
+	{"partition (sharded-work types: imports nothing of mmc)",
+		[]string{"mmc/partition"},
+		[]string{}},
 }
 
 func matches(pattern, pkg string) bool {

@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -31,6 +32,7 @@ func (a *App) cmdRun(ctx context.Context, args []string) error {
 		runnerName, loadVersions         string
 		maxWorkers                       int
 		onlyMissing                      bool
+		shard                            string
 	)
 	pipelineFlag(fs, &pipeline, "", "pipeline to run (default __default__)")
 	fs.StringVar(&pipelines, "pipelines", "", "comma-separated pipelines to run together")
@@ -48,6 +50,7 @@ func (a *App) cmdRun(ctx context.Context, args []string) error {
 	fs.IntVar(&maxWorkers, "max-workers", runtime.NumCPU(), "nodes run at once by the parallel runner")
 	fs.StringVar(&loadVersions, "load-versions", "", "versions to load, `ds:YYYY-MM-DDThh.mm.ss.sssZ,...`")
 	fs.BoolVar(&onlyMissing, "only-missing-outputs", false, "skip nodes whose persisted outputs all exist")
+	fs.StringVar(&shard, "shard", "", "process the `i/n`-th partition in the shardable nodes (sets params shard.index and shard.count)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -90,6 +93,11 @@ func (a *App) cmdRun(ctx context.Context, args []string) error {
 	p, err = p.Filter(filter)
 	if err != nil {
 		return err
+	}
+	if shard != "" {
+		if cf.params, err = shardParams(shard, cf.params, p); err != nil {
+			return err
+		}
 	}
 	cfg, rp, err := cf.load()
 	if err != nil {
@@ -135,6 +143,31 @@ func (a *App) cmdRun(ctx context.Context, args []string) error {
 		}
 	}
 	return err
+}
+
+// shardParams checks --shard i/n and adds it to --params as
+// shard.index and shard.count, which the shardable nodes read.
+func shardParams(shard, params string, p *flow.Pipeline) (string, error) {
+	i, n, ok := strings.Cut(shard, "/")
+	idx, err1 := strconv.Atoi(i)
+	cnt, err2 := strconv.Atoi(n)
+	if !ok || err1 != nil || err2 != nil || cnt < 1 || idx < 0 || idx >= cnt {
+		return "", usagef("--shard %q: want i/n with 0 <= i < n, e.g. 0/4", shard)
+	}
+	reads := false
+	for _, d := range p.Datasets() {
+		if key, ok := catalog.IsParam(d); ok && (key == "shard" || strings.HasPrefix(key, "shard.")) {
+			reads = true
+		}
+	}
+	if !reads {
+		return "", usagef("--shard: no node of this run is shardable (none reads params:shard)")
+	}
+	set := fmt.Sprintf("shard.index=%d,shard.count=%d", idx, cnt)
+	if params != "" {
+		return params + "," + set, nil
+	}
+	return set, nil
 }
 
 // producersOf names the pipelines that write a missing dataset, matching

@@ -140,6 +140,9 @@ func Argo(plan *Plan, o Options) (*ArgoWorkflow, error) {
 	return w, nil
 }
 
+// ProgramOrDefault is the command tasks run: Program, or "mmc".
+func (o Options) ProgramOrDefault() string { return withDefaults(o).Program }
+
 func withDefaults(o Options) Options {
 	if o.Image == "" {
 		o.Image = DefaultImage

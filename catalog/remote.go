@@ -480,3 +480,41 @@ func upload(ctx context.Context, b *blob.Bucket, src, key string) error {
 	defer f.Close()
 	return b.Upload(ctx, key, f, &blob.WriterOptions{ContentType: "application/octet-stream"})
 }
+
+// remoteJoin is the URL of rel below r's key, query kept.
+func remoteJoin(r remoteURL, rel string) string {
+	base, query, _ := strings.Cut(r.raw, "?")
+	out := strings.TrimSuffix(base, "/") + "/" + rel
+	if query != "" {
+		out += "?" + query
+	}
+	return out
+}
+
+// subfolders lists the folder names directly under a spec's URL (the
+// versions of a versioned dataset).
+func (s *stores) subfolders(ctx context.Context, spec Spec) ([]string, error) {
+	r, err := parseRemote(spec.Filepath)
+	if err != nil {
+		return nil, err
+	}
+	cred, _ := spec.Extra["credentials"].(string)
+	b, err := s.bucket(ctx, r, cred)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	it := b.List(&blob.ListOptions{Prefix: r.key + "/", Delimiter: "/"})
+	for {
+		o, err := it.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list %s/: %w", r.raw, err)
+		}
+		if o.IsDir {
+			out = append(out, strings.TrimSuffix(strings.TrimPrefix(o.Key, r.key+"/"), "/"))
+		}
+	}
+}

@@ -222,7 +222,6 @@ func TestRemoteConfigErrors(t *testing.T) {
 		{"no bucket", "  filepath: s3:///x.json\n", creds, "has no bucket"},
 		{"unknown scheme", "  filepath: ftp://host/x.json\n", creds, `scheme "ftp" is not supported`},
 		{"dot-dot", "  filepath: s3://mmc/a/../x.json\n", creds, "'..' are not allowed"},
-		{"versioned", "  filepath: s3://mmc/x.json\n  versioned: true\n", creds, "versioned datasets on object storage"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := remoteCatalog(t, "x:\n  type: json\n"+tc.entry, tc.creds)
@@ -244,6 +243,48 @@ func TestIsRemote(t *testing.T) {
 	} {
 		if got := IsRemote(p); got != want {
 			t.Errorf("IsRemote(%q) = %v, want %v", p, got, want)
+		}
+	}
+}
+
+// TestRemoteVersioned: a versioned dataset in a bucket keeps Kedro's
+// layout <filepath>/<version>/<base>; loads take the latest version or
+// the pinned one.
+func TestRemoteVersioned(t *testing.T) {
+	creds, backend := fakeS3(t, "mmc")
+	conf, _ := config.ParseFile("catalog.yml", []byte("m:\n  type: json\n  filepath: s3://mmc/metrics.json\n  versioned: true\n  credentials: fake_s3\n"))
+	ctx := context.Background()
+	cache := t.TempDir()
+	v1, v2 := "2026-01-01T00.00.00.000Z", "2026-01-02T00.00.00.000Z"
+	for i, ver := range []string{v1, v2} {
+		c, err := New(conf, nil, Options{SaveVersion: ver, Credentials: creds, CacheDir: cache})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Save(ctx, "m", map[string]int{"v": i + 1}); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Save(ctx, "m", map[string]int{"v": 9}); err == nil || !strings.Contains(err.Error(), "must not exist") {
+			t.Errorf("second save of version %s: %v", ver, err)
+		}
+	}
+	if _, err := backend.HeadObject("mmc", "metrics.json/"+v2+"/metrics.json"); err != nil {
+		t.Errorf("no object at Kedro's versioned key: %v", err)
+	}
+	for _, tc := range []struct {
+		pin  map[string]string
+		want int
+	}{{nil, 2}, {map[string]string{"m": v1}, 1}} {
+		c, err := New(conf, nil, Options{Credentials: creds, CacheDir: cache, LoadVersions: tc.pin})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := c.Load(ctx, "m", reflect.TypeFor[map[string]int]())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.(map[string]int)["v"] != tc.want {
+			t.Errorf("pin %v: loaded %v, want v=%d", tc.pin, got, tc.want)
 		}
 	}
 }

@@ -28,9 +28,6 @@ import (
 // are written to and read from the bucket, and nothing of them lands on
 // the local disk but the object cache.
 func TestPipelineRunsOnObjectStorage(t *testing.T) {
-	if testing.Short() {
-		t.Skip("trains a small ViLBERT (seconds); without -short only")
-	}
 	backend := s3mem.New()
 	if err := backend.CreateBucket("mmc"); err != nil {
 		t.Fatal(err)

@@ -83,8 +83,8 @@ func parseRemote(raw string) (remoteURL, error) {
 		return r, fmt.Errorf("filepath %q names no object: want %s://bucket/path/to/data", raw, r.scheme)
 	}
 	for _, part := range strings.Split(r.key, "/") {
-		if part == ".." || part == "." {
-			return r, fmt.Errorf("filepath %q: '.' and '..' are not allowed in an object key", raw)
+		if part == ".." || part == "." || part == "" {
+			return r, fmt.Errorf("filepath %q: '.', '..' and empty parts (//) are not allowed in an object key", raw)
 		}
 	}
 	return r, nil

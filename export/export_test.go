@@ -119,6 +119,33 @@ func TestPlanMergesCycles(t *testing.T) {
 
 func split(_ context.Context, a int) (int, int, error) { return a, a, nil }
 
+// TestPlanByNamespace: one task per namespace; a node without one is a
+// task of its own.
+func TestPlanByNamespace(t *testing.T) {
+	inner := flow.New(
+		flow.Node1("prep", inc, parts, mem),
+		flow.Node1("train", inc, mem, model),
+	)
+	p := flow.Sum(
+		flow.New(flow.Node1("extract", inc, raw, parts)),
+		flow.Namespaced(inner, "exp", flow.Remap{Inputs: flow.Renames(flow.Rename(parts, parts)), Outputs: flow.Renames(flow.Rename(model, model))}),
+	)
+	if err := p.Err(); err != nil {
+		t.Fatal(err)
+	}
+	plan, err := NewPlan(p, files{"raw": true, "parts": true, "model": true}, Options{Pipeline: "p", GroupBy: ByNamespace})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, tk := range plan.Tasks {
+		got = append(got, tk.Name+":"+strings.Join(tk.Nodes, ",")+"<"+strings.Join(tk.DependsOn, ","))
+	}
+	if want := "extract:extract< exp:exp.prep,exp.train<extract"; strings.Join(got, " ") != want {
+		t.Errorf("tasks %v, want %s", got, want)
+	}
+}
+
 func TestArgoExportValidates(t *testing.T) {
 	p := testPipeline()
 	for _, o := range []Options{

@@ -42,6 +42,9 @@ func Parse(s string) (Shard, error) {
 		return Shard{}, fmt.Errorf("shard %q: want i/n with whole numbers, e.g. 0/4", s)
 	}
 	sh := Shard{Index: a, Count: b}
+	if b < 1 {
+		return Shard{}, fmt.Errorf("shard %q: n must be at least 1", s)
+	}
 	return sh, sh.Validate()
 }
 

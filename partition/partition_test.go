@@ -109,3 +109,26 @@ func TestPartsLoadOnDemand(t *testing.T) {
 	}
 	var _ Binder = &q
 }
+
+// FuzzParse: --shard values come from the command line; Parse never
+// panics, and what it accepts is valid and prints back the same.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"0/1", "3/4", "4/4", "-1/2", "1/0", "a/b", "99999999999999999999/1", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		sh, err := Parse(s)
+		if err != nil {
+			return
+		}
+		if sh.Validate() != nil {
+			t.Fatalf("Parse(%q) = %v, which is not valid", s, sh)
+		}
+		if back, err := Parse(sh.String()); err != nil || back != sh {
+			t.Fatalf("Parse(%q) = %v, but its String %q parses to %v, %v", s, sh, sh.String(), back, err)
+		}
+		if got, ok := ParseID(sh.ID()); sh.Count < 100000 && (!ok || got != sh) {
+			t.Fatalf("ParseID(ID(%v)) = %v %v", sh, got, ok)
+		}
+	})
+}

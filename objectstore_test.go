@@ -25,7 +25,8 @@ import (
 // 127.0.0.1 (gofakes3, the real protocol over HTTP, not a client mock)
 // and runs synthetic_memes and then vilbert_lmdb_train under
 // --env=demo: the raw memes, the LMDB feature store and the checkpoint
-// are written to and read from the bucket, and nothing of them lands on
+// are written to and read from the bucket (and then a sharded feature
+// extraction whose partitions live there too), and nothing of them lands on
 // the local disk but the object cache.
 func TestPipelineRunsOnObjectStorage(t *testing.T) {
 	backend := s3mem.New()
@@ -66,6 +67,11 @@ func TestPipelineRunsOnObjectStorage(t *testing.T) {
 		{"run", "--env=demo", "--conf-source", conf, "--pipeline=synthetic_memes"},
 		{"run", "--env=demo", "--conf-source", conf, "--pipeline=vilbert_lmdb_train", "--params",
 			"vilbert_lmdb_train.train.model.vilbert.v_feature_size=16,vilbert_lmdb_train.train.loop.epochs=1"},
+		// Sharded extraction with its partitions in the bucket: each
+		// shard's save adds one partition beside the other's.
+		{"run", "--env=demo", "--conf-source", conf, "--pipeline=extract_features_sharded", "--nodes=extract_feature_shard", "--shard=0/2"},
+		{"run", "--env=demo", "--conf-source", conf, "--pipeline=extract_features_sharded", "--nodes=extract_feature_shard", "--shard=1/2"},
+		{"run", "--env=demo", "--conf-source", conf, "--pipeline=extract_features_sharded", "--nodes=merge_feature_parts"},
 	} {
 		var out, errb bytes.Buffer
 		app := &cli.App{Registry: r, Formats: formats.All(), Stdout: &out, Stderr: &errb}
@@ -89,6 +95,9 @@ func TestPipelineRunsOnObjectStorage(t *testing.T) {
 		"data/05_model_output/vilbert_lmdb_train/vilbert_best.json",
 		"data/05_model_output/vilbert_lmdb_train/test_metrics.json",
 		"data/05_model_output/vilbert_lmdb_train/submission_test_seen.csv",
+		"data/03_features/extracted/parts/part-00000-of-00002.h5",
+		"data/03_features/extracted/parts/part-00001-of-00002.meta.json",
+		"data/03_features/extracted/region_features.h5",
 	} {
 		if !slices.Contains(keys, want) {
 			t.Errorf("bucket lacks %s", want)

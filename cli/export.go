@@ -25,7 +25,7 @@ func (a *App) cmdExport(_ context.Context, args []string) error {
 	fs := a.flagSet("export "+target, "export "+target+" --pipeline P [--group-by none|namespace|memory] [--image IMAGE] [--shards N] [--sweep sweep.yml] [-o FILE]")
 	var cf confFlags
 	cf.register(fs)
-	var pipeline, groupBy, image, sweep, out, name, namespace, program string
+	var pipeline, groupBy, image, sweep, out, name, namespace, program, claim, secret string
 	var shards int
 	var template bool
 	pipelineFlag(fs, &pipeline, flow.DefaultPipeline, "pipeline to export")
@@ -37,6 +37,8 @@ func (a *App) cmdExport(_ context.Context, args []string) error {
 	fs.StringVar(&out, "o", "", "write to this file instead of stdout")
 	fs.StringVar(&name, "name", "", "workflow or DAG name (default: from the pipeline)")
 	fs.StringVar(&namespace, "namespace", "", "Kubernetes namespace")
+	fs.StringVar(&claim, "volume-claim", "", "PersistentVolumeClaim mounted at "+export.DataDir+" in every task (shared storage for data/ paths)")
+	fs.StringVar(&secret, "credentials-secret", "", "Kubernetes secret whose key credentials.yml is mounted as conf/<env>/credentials.yml")
 	if target == "argo" {
 		fs.BoolVar(&template, "template", false, "write a WorkflowTemplate instead of a Workflow")
 	}
@@ -62,7 +64,7 @@ func (a *App) cmdExport(_ context.Context, args []string) error {
 		return err
 	}
 	o := export.Options{Pipeline: pipeline, GroupBy: g, Image: image, Program: program, Shards: shards,
-		Params: cf.params, Name: name, Template: template, Namespace: namespace}
+		Params: cf.params, Name: name, Template: template, Namespace: namespace, VolumeClaim: claim, CredentialsSecret: secret}
 	if cf.env != "local" {
 		o.Env = cf.env
 	}

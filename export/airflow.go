@@ -24,7 +24,22 @@ func Airflow(w io.Writer, plan *Plan, o Options) error {
 	p("from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator\n")
 	p("from kubernetes.client import models as k8s\n\n")
 	p("IMAGE = %s\n", pyStr(o.Image))
-	p("NAMESPACE = %s\n\n", pyStr(orDefault(o.Namespace, "default")))
+	p("NAMESPACE = %s\n", pyStr(orDefault(o.Namespace, "default")))
+	p("VOLUMES = [\n")
+	if o.VolumeClaim != "" {
+		p("    k8s.V1Volume(name=\"data\", persistent_volume_claim=k8s.V1PersistentVolumeClaimVolumeSource(claim_name=%s)),\n", pyStr(o.VolumeClaim))
+	}
+	if o.CredentialsSecret != "" {
+		p("    k8s.V1Volume(name=\"credentials\", secret=k8s.V1SecretVolumeSource(secret_name=%s)),\n", pyStr(o.CredentialsSecret))
+	}
+	p("]\nVOLUME_MOUNTS = [\n")
+	if o.VolumeClaim != "" {
+		p("    k8s.V1VolumeMount(name=\"data\", mount_path=%s),\n", pyStr(DataDir))
+	}
+	if o.CredentialsSecret != "" {
+		p("    k8s.V1VolumeMount(name=\"credentials\", mount_path=%s, sub_path=\"credentials.yml\", read_only=True),\n", pyStr(o.credentialsPath()))
+	}
+	p("]\n\n")
 	p("\ndef mmc_task(task_id, arguments, requests=None, limits=None):\n")
 	p("    return KubernetesPodOperator(\n")
 	p("        task_id=task_id,\n")
@@ -34,6 +49,8 @@ func Airflow(w io.Writer, plan *Plan, o Options) error {
 	p("        cmds=[%s],\n", pyStr(o.Program))
 	p("        arguments=arguments,\n")
 	p("        container_resources=k8s.V1ResourceRequirements(requests=requests, limits=limits),\n")
+	p("        volumes=VOLUMES,\n")
+	p("        volume_mounts=VOLUME_MOUNTS,\n")
 	p("        get_logs=True,\n")
 	p("    )\n\n\n")
 	p("with DAG(\n")

@@ -34,7 +34,33 @@ type ArgoMetadata struct {
 // ArgoSpec is the workflow spec.
 type ArgoSpec struct {
 	Entrypoint string         `yaml:"entrypoint"`
+	Volumes    []ArgoVolume   `yaml:"volumes,omitempty"`
 	Templates  []ArgoTemplate `yaml:"templates"`
+}
+
+// ArgoVolume is a pod volume: a claim or a secret.
+type ArgoVolume struct {
+	Name                  string            `yaml:"name"`
+	PersistentVolumeClaim *ArgoClaimSource  `yaml:"persistentVolumeClaim,omitempty"`
+	Secret                *ArgoSecretSource `yaml:"secret,omitempty"`
+}
+
+// ArgoClaimSource names a PersistentVolumeClaim.
+type ArgoClaimSource struct {
+	ClaimName string `yaml:"claimName"`
+}
+
+// ArgoSecretSource names a Secret.
+type ArgoSecretSource struct {
+	SecretName string `yaml:"secretName"`
+}
+
+// ArgoVolumeMount mounts a volume (or one key of it) in the container.
+type ArgoVolumeMount struct {
+	Name      string `yaml:"name"`
+	MountPath string `yaml:"mountPath"`
+	SubPath   string `yaml:"subPath,omitempty"`
+	ReadOnly  bool   `yaml:"readOnly,omitempty"`
 }
 
 // ArgoTemplate is a DAG template or a container template.
@@ -82,10 +108,11 @@ type ArgoArguments struct {
 
 // ArgoContainer is a container template's container.
 type ArgoContainer struct {
-	Image     string         `yaml:"image"`
-	Command   []string       `yaml:"command"`
-	Args      []string       `yaml:"args"`
-	Resources *ArgoResources `yaml:"resources,omitempty"`
+	Image        string            `yaml:"image"`
+	Command      []string          `yaml:"command"`
+	Args         []string          `yaml:"args"`
+	Resources    *ArgoResources    `yaml:"resources,omitempty"`
+	VolumeMounts []ArgoVolumeMount `yaml:"volumeMounts,omitempty"`
 }
 
 // ArgoResources are requests and limits.
@@ -132,12 +159,35 @@ func Argo(plan *Plan, o Options) (*ArgoWorkflow, error) {
 			}
 			tmpl.Container.Args = runArgs(o, t, v, shard)
 			tmpl.Container.Resources = argoResources(t.Resources)
+			tmpl.Container.VolumeMounts = argoMounts(o)
 			dag.DAG.Tasks = append(dag.DAG.Tasks, task)
 			containers = append(containers, tmpl)
 		}
 	}
-	w.Spec = ArgoSpec{Entrypoint: argoEntrypoint, Templates: append([]ArgoTemplate{dag}, containers...)}
+	w.Spec = ArgoSpec{Entrypoint: argoEntrypoint, Volumes: argoVolumes(o), Templates: append([]ArgoTemplate{dag}, containers...)}
 	return w, nil
+}
+
+func argoVolumes(o Options) []ArgoVolume {
+	var vs []ArgoVolume
+	if o.VolumeClaim != "" {
+		vs = append(vs, ArgoVolume{Name: "data", PersistentVolumeClaim: &ArgoClaimSource{ClaimName: o.VolumeClaim}})
+	}
+	if o.CredentialsSecret != "" {
+		vs = append(vs, ArgoVolume{Name: "credentials", Secret: &ArgoSecretSource{SecretName: o.CredentialsSecret}})
+	}
+	return vs
+}
+
+func argoMounts(o Options) []ArgoVolumeMount {
+	var ms []ArgoVolumeMount
+	if o.VolumeClaim != "" {
+		ms = append(ms, ArgoVolumeMount{Name: "data", MountPath: DataDir})
+	}
+	if o.CredentialsSecret != "" {
+		ms = append(ms, ArgoVolumeMount{Name: "credentials", MountPath: o.credentialsPath(), SubPath: "credentials.yml", ReadOnly: true})
+	}
+	return ms
 }
 
 // ProgramOrDefault is the command tasks run: Program, or "mmc".
@@ -299,6 +349,11 @@ func ValidateArgo(b []byte, plan *Plan, o Options) error {
 		c := tmpl.Container
 		if c.Image == "" {
 			fail("template %q has no image", tmpl.Name)
+		}
+		for _, m := range c.VolumeMounts {
+			if !slices.ContainsFunc(w.Spec.Volumes, func(v ArgoVolume) bool { return v.Name == m.Name }) {
+				fail("template %q mounts volume %q, which spec.volumes does not declare", tmpl.Name, m.Name)
+			}
 		}
 		wantArgs := runArgs(o, pt, v, "")
 		if pt.Sharded {

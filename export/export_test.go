@@ -150,7 +150,8 @@ func TestArgoExportValidates(t *testing.T) {
 	p := testPipeline()
 	for _, o := range []Options{
 		{Pipeline: "p", GroupBy: ByNode},
-		{Pipeline: "p", GroupBy: ByNode, Shards: 4, Image: "registry.example/mmc:1", Env: "demo", Template: true},
+		{Pipeline: "p", GroupBy: ByNode, Shards: 4, Image: "registry.example/mmc:1", Env: "demo", Template: true,
+			VolumeClaim: "shared-data", CredentialsSecret: "mmc-credentials"},
 		{Pipeline: "p", GroupBy: ByNode, Sweep: &Sweep{Grid: map[string]any{"train.lr": []any{0.1, 0.01}, "train.seed": []any{1, 2}}}},
 	} {
 		if o.Sweep != nil {
@@ -182,7 +183,8 @@ func TestArgoExportValidates(t *testing.T) {
 		}
 		if o.Shards > 0 {
 			s := string(b)
-			for _, frag := range []string{"withSequence:", "count: \"4\"", "{{inputs.parameters.shard}}/4", "nvidia.com/gpu: \"1\"", "memory: 16Gi", "cpu: 500m", "kind: WorkflowTemplate"} {
+			for _, frag := range []string{"withSequence:", "count: \"4\"", "{{inputs.parameters.shard}}/4", "nvidia.com/gpu: \"1\"", "memory: 16Gi", "cpu: 500m", "kind: WorkflowTemplate",
+				"claimName: shared-data", "mountPath: /app/data", "secretName: mmc-credentials", "mountPath: /app/conf/demo/credentials.yml"} {
 				if !strings.Contains(s, frag) {
 					t.Errorf("workflow lacks %q:\n%s", frag, s)
 				}
@@ -241,11 +243,11 @@ func TestAirflowParsesAsPython(t *testing.T) {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	if err := Airflow(&buf, plan, Options{Pipeline: "p", Shards: 3}); err != nil {
+	if err := Airflow(&buf, plan, Options{Pipeline: "p", Shards: 3, VolumeClaim: "shared", CredentialsSecret: "creds"}); err != nil {
 		t.Fatal(err)
 	}
 	s := buf.String()
-	for _, frag := range []string{"KubernetesPodOperator(", `"--shard", "2/3"`, "[extract_shard_0, extract_shard_1, extract_shard_2] >> [prep]", "[train] >> [report]"} {
+	for _, frag := range []string{"KubernetesPodOperator(", `"--shard", "2/3"`, "[extract_shard_0, extract_shard_1, extract_shard_2] >> [prep]", "[train] >> [report]", "claim_name=\"shared\"", "secret_name=\"creds\""} {
 		if !strings.Contains(s, frag) {
 			t.Errorf("DAG lacks %q:\n%s", frag, s)
 		}

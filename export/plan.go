@@ -78,6 +78,27 @@ type Options struct {
 	Namespace string
 	// Sweep runs the whole pipeline once per member, in parallel.
 	Sweep *Sweep
+	// VolumeClaim, when set, is a PersistentVolumeClaim mounted at
+	// DataDir in every task: shared storage for relative data/ paths.
+	VolumeClaim string
+	// CredentialsSecret, when set, is a Kubernetes secret with a key
+	// credentials.yml, mounted as conf/<env>/credentials.yml.
+	CredentialsSecret string
+}
+
+// Where the image (see the Dockerfile) keeps its data and configuration.
+const (
+	DataDir = "/app/data"
+	ConfDir = "/app/conf"
+)
+
+// credentialsPath is where CredentialsSecret is mounted.
+func (o Options) credentialsPath() string {
+	env := o.Env
+	if env == "" {
+		env = "local"
+	}
+	return ConfDir + "/" + env + "/credentials.yml"
 }
 
 // DefaultImage is the image named when Options.Image is empty: what the

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 
 	"mmc/atomicfile"
 	"mmc/export"
@@ -76,6 +77,9 @@ func (a *App) cmdExport(_ context.Context, args []string) error {
 	plan, err := export.NewPlan(p, cat, o)
 	if err != nil {
 		return fmt.Errorf("export %s --pipeline %s: %w", target, pipeline, err)
+	}
+	if shards > 1 && !slices.ContainsFunc(plan.Tasks, func(t export.Task) bool { return t.Sharded }) {
+		fmt.Fprintf(a.Stderr, "warning: --shards %d: no node of pipeline %s is shardable (tagged %q); nothing fans out\n", shards, pipeline, export.ShardableTag)
 	}
 	var buf bytes.Buffer
 	switch target {

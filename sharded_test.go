@@ -12,7 +12,9 @@ import (
 
 	"mmc/catalog/formats"
 	"mmc/cli"
+	"mmc/export"
 	"mmc/features/h5store"
+	"mmc/partition"
 )
 
 // TestShardedExtractionEqualsUnsharded extracts the synthetic set's
@@ -23,6 +25,9 @@ import (
 // order with the same width and provenance. A merge with a shard
 // missing names it.
 func TestShardedExtractionEqualsUnsharded(t *testing.T) {
+	if export.ShardableTag != partition.Tag {
+		t.Fatalf("export fans out nodes tagged %q, but shardable nodes are tagged %q", export.ShardableTag, partition.Tag)
+	}
 	conf := smallSyntheticConf(t, 24, 16)
 	t.Chdir(t.TempDir())
 	r := newRegistry()

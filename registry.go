@@ -21,6 +21,8 @@ func newRegistry() *flow.Registry {
 		})
 	r.Add("extract_features", "run the configured image feature extractor over raw_memes' images into an HDF5 feature store",
 		pipelines.ExtractFeatures)
+	r.Add("extract_features_sharded", "extract_features in shards: `run --shard i/n` extracts one partition, a merge node builds the same store",
+		pipelines.ExtractFeaturesSharded)
 	r.Add("vilbert_synthetic_train", "train and evaluate a small ViLBERT on the synthetic set",
 		pipelines.SyntheticTrain)
 	r.Add("synthetic_baselines", "text-only and image-only baselines on the synthetic set (they should score near chance)",

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"gonum.org/v1/hdf5"
 
+	"mmc/atomicfile"
 	"mmc/features"
 )
 
@@ -92,7 +94,12 @@ func Create(path string, o *Options) (*Writer, error) {
 	if _, err := json.Marshal(opts.ExtractorParams); err != nil {
 		return nil, fmt.Errorf("h5store %s: extractor params: %w", path, err)
 	}
-	tmpf, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	// Stale temporaries of killed writers go; the pid in the name tells
+	// a live writer's (HDF5 takes its own flock on the file).
+	if _, err := atomicfile.CleanStale(path); err != nil {
+		return nil, fmt.Errorf("h5store %s: %w", path, err)
+	}
+	tmpf, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-"+strconv.Itoa(os.Getpid())+"-*")
 	if err != nil {
 		return nil, fmt.Errorf("h5store: %w", err)
 	}

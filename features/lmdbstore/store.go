@@ -201,6 +201,7 @@ type Writer struct {
 	path    string
 	opts    Options
 	scratch string
+	release func() // unlocks scratch
 	env     *lmdb.Env
 	dbi     lmdb.DBI
 	keys    []any
@@ -225,12 +226,13 @@ func Create(path string, opts *Options) (*Writer, error) {
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return nil, fmt.Errorf("create lmdb %s: %w", path, err)
 	}
-	scratch, err := os.MkdirTemp(parent, "."+filepath.Base(path)+".build-*")
+	scratch, release, err := atomicfile.MkdirBuild(path)
 	if err != nil {
 		return nil, fmt.Errorf("create lmdb %s: %w", path, err)
 	}
-	w.scratch = scratch
+	w.scratch, w.release = scratch, release
 	if err := w.openEnv(); err != nil {
+		release()
 		os.RemoveAll(scratch)
 		return nil, fmt.Errorf("create lmdb %s: %w", path, err)
 	}
@@ -319,6 +321,7 @@ func (w *Writer) Close() error {
 		return nil
 	}
 	w.closed = true
+	defer w.release()
 	defer os.RemoveAll(w.scratch)
 	if w.failed != nil {
 		w.env.Close()
@@ -335,6 +338,9 @@ func (w *Writer) Close() error {
 		}
 		return nil
 	}
+	// Unlocked, the scratch directory is no longer another writer's
+	// temporary to WriteDir (its pid is alive, so it is not swept).
+	w.release()
 	return atomicfile.WriteDir(w.path, func(tmp string) error {
 		return os.Rename(filepath.Join(w.scratch, "data.mdb"), filepath.Join(tmp, "data.mdb"))
 	})
@@ -360,5 +366,6 @@ func (w *Writer) Abort() error {
 	}
 	w.closed = true
 	w.env.Close()
+	defer w.release()
 	return os.RemoveAll(w.scratch)
 }

@@ -204,15 +204,12 @@ mmf_detectron_lmdb:
 	if !errors.Is(killed.err, context.Canceled) {
 		t.Fatalf("killed run: %v, want context.Canceled", killed.err)
 	}
-	state := filepath.Join(killed.dir, "data/05_model_output/vilbert_lmdb_train/training_state/state.json")
-	var meta train.StateMeta
-	b, err := os.ReadFile(state)
-	if err != nil {
+	state := filepath.Join(killed.dir, "data/05_model_output/vilbert_lmdb_train/training_state")
+	st, err := train.DirStore{Dir: state}.Load()
+	if err != nil || st == nil {
 		t.Fatalf("no training state after the kill: %v", err)
 	}
-	if err := json.Unmarshal(b, &meta); err != nil {
-		t.Fatalf("%s: %v", state, err)
-	}
+	meta := st.Meta
 	if meta.EpochsDone != 1 {
 		t.Fatalf("state after a kill in epoch 2 has %d epochs done, want 1", meta.EpochsDone)
 	}

@@ -273,6 +273,9 @@ func shape(d *hdf5.Dataset) ([]uint, error) {
 	return dims, nil
 }
 
+// String names the store in messages.
+func (s *Store) String() string { return "h5 store " + s.path }
+
 // Get reads one image's features: only its num_boxes real regions,
 // through a hyperslab of row i, converted to float32 by HDF5.
 func (s *Store) Get(id string) (*features.Record, error) {

@@ -120,6 +120,9 @@ func decodeKeys(val []byte) ([]string, error) {
 	return ids, nil
 }
 
+// String names the store in messages.
+func (r *Reader) String() string { return "lmdb store " + r.path }
+
 // IDs returns the keys in the order of the b"keys" list.
 func (r *Reader) IDs() []string { return r.ids }
 

@@ -40,6 +40,9 @@ var _ features.Reader = (*Store)(nil)
 // Open opens path read-only and loads its ids and per-image sizes; the
 // region features are read per image by Get.
 func Open(path string) (*Store, error) {
+	if err := checkSuperblock(path); err != nil {
+		return nil, fmt.Errorf("h5store: %w", err)
+	}
 	defer lockH5()()
 	f, err := hdf5.OpenFile(path, hdf5.F_ACC_RDONLY)
 	if err != nil {

@@ -63,6 +63,9 @@ func checkSuperblock(path string) error {
 	var eofAt, baseAt int
 	switch version {
 	case 0, 1:
+		if len(head) < 16 {
+			return short()
+		}
 		sizeOff, sizeLen = head[13], head[14]
 		baseAt = 24
 		if version == 1 {

@@ -19,17 +19,27 @@ import (
 // Env is the environment variable that names the points to stop at.
 const Env = "MMC_FAULT"
 
-// Point kills the process when MMC_FAULT names point.
+// Point kills the process when MMC_FAULT names point. A name written
+// point:stop stops the process instead (SIGSTOP, as Ctrl-Z would), so a
+// test can act while it holds its locks at that point, then kill or
+// continue it.
 func Point(point string) {
 	v := os.Getenv(Env)
 	if v == "" {
 		return
 	}
 	for _, p := range strings.Split(v, ",") {
-		if strings.TrimSpace(p) == point {
-			os.Stderr.WriteString("mmc: fault injected at " + point + " (" + Env + "), killing the process\n")
-			syscall.Kill(os.Getpid(), syscall.SIGKILL)
-			select {} // the signal is delivered before this returns
+		name, stop := strings.CutSuffix(strings.TrimSpace(p), ":stop")
+		if name != point {
+			continue
 		}
+		if stop {
+			os.Stderr.WriteString("mmc: stopped at " + point + " (" + Env + ")\n")
+			syscall.Kill(os.Getpid(), syscall.SIGSTOP)
+			return
+		}
+		os.Stderr.WriteString("mmc: fault injected at " + point + " (" + Env + "), killing the process\n")
+		syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		select {} // the signal is delivered before this returns
 	}
 }

@@ -27,3 +27,27 @@ func TestPointKills(t *testing.T) {
 		t.Fatalf("child printed %q, want it killed at c.d", got)
 	}
 }
+
+func TestPointStops(t *testing.T) {
+	if os.Getenv("FAULT_CHILD") == "2" {
+		Point("x")
+		os.Stdout.WriteString("continued\n")
+		os.Exit(0)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestPointStops$")
+	cmd.Env = append(os.Environ(), "FAULT_CHILD=2", Env+"=x:stop")
+	var out strings.Builder
+	cmd.Stdout = &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var ws syscall.WaitStatus
+	if _, err := syscall.Wait4(cmd.Process.Pid, &ws, syscall.WUNTRACED, nil); err != nil || !ws.Stopped() {
+		t.Fatalf("child not stopped: %v %v", ws, err)
+	}
+	cmd.Process.Signal(syscall.SIGCONT)
+	cmd.Wait()
+	if !strings.Contains(out.String(), "continued") {
+		t.Fatalf("child printed %q", out.String())
+	}
+}

@@ -26,6 +26,7 @@ import (
 	"strings"
 	"time"
 
+	"mmc/fault"
 	"mmc/ml/batch"
 	"mmc/ml/checkpoint"
 	"mmc/ml/metrics"
@@ -310,6 +311,7 @@ func (t *Trainer) Run(ctx context.Context, train, val Dataset) (*History, error)
 			return nil, fmt.Errorf("train: %w", err)
 		}
 		defer unlock()
+		fault.Point("train.locked")
 	}
 	hist := &History{}
 	var best checkpoint.StateDict

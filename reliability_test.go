@@ -312,7 +312,8 @@ func waitMidSave(t *testing.T, dir string, exited <-chan error) bool {
 // folder is half written leaves every output either complete (equal to an
 // uninterrupted run's) or absent, never partial; after SIGTERM no
 // temporary file is left; and running the same command again ends with
-// exactly the uninterrupted run's outputs.
+// exactly the uninterrupted run's outputs, the killed run's temporaries
+// removed (item 5).
 func TestRunKilledMidSaveLeavesNoPartialOutput(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the synthetic generator five times")
@@ -383,6 +384,13 @@ func TestRunKilledMidSaveLeavesNoPartialOutput(t *testing.T) {
 			for rel, h := range ref {
 				if !same(rel, got[rel], h) {
 					t.Errorf("after the rerun %s differs from the uninterrupted run's", rel)
+				}
+			}
+			// Item 5: the rerun's saves removed the killed run's
+			// temporaries.
+			for rel := range got {
+				if _, ok := ref[rel]; !ok {
+					t.Errorf("%s is still there after the rerun after %s", rel, sig)
 				}
 			}
 		})

@@ -35,7 +35,7 @@
 //
 // Handles may have one of these types:
 //
-//   - features.Reader: the open store (an *lmdbstore.Reader, memory-mapped,
+//   - features.Reader: the open store (an *lmdbstore.Reader, read with pread,
 //     with MMF's id lookup and GetForImage, or an *h5store.Store); it stays
 //     open for the rest of the run (the catalog has no end-of-run hook).
 //   - []*features.Record: every record, in the store's id order.

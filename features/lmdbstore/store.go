@@ -1,8 +1,9 @@
 // Package lmdbstore reads and writes MMF's detectron.lmdb region-feature
 // stores: one pickled dict of numpy arrays per image, keyed by the image
-// id, plus a b"keys" entry holding the pickled list of all keys. Reads are
-// memory-mapped (LMDB), and only the requested image's arrays are
-// converted. The vilbert-multi-task variant of the value dict reads too.
+// id, plus a b"keys" entry holding the pickled list of all keys. Stores
+// are read by a pure-Go, bounds-checked LMDB reader (mdb.go; writes use
+// liblmdb), and only the requested image's arrays are converted. The
+// vilbert-multi-task variant of the value dict reads too.
 package lmdbstore
 
 import (

@@ -265,10 +265,11 @@ func (m *mdbFile) nodes(pgno uint64, p []byte) (flags uint16, out []mdbNode, err
 	return flags, out, nil
 }
 
-// value returns a leaf node's value, reading its overflow pages.
-func (m *mdbFile) value(nd mdbNode) ([]byte, error) {
+// value returns a leaf node's value, reading its overflow pages, in buf
+// when it is large enough.
+func (m *mdbFile) value(nd mdbNode, buf []byte) ([]byte, error) {
 	if nd.flags&nodeBigData == 0 {
-		return append([]byte(nil), nd.data...), nil
+		return append(buf[:0], nd.data...), nil
 	}
 	le := binary.LittleEndian
 	pgno := le.Uint64(nd.data)
@@ -289,7 +290,12 @@ func (m *mdbFile) value(nd mdbNode) ([]byte, error) {
 	if nd.dsize > pages*uint64(m.psize)-pageHeaderSize {
 		return nil, fmt.Errorf("%s: key %q: value of %d bytes does not fit its %d overflow pages: the file is corrupt", m.name, nd.key, nd.dsize, pages)
 	}
-	val := make([]byte, nd.dsize)
+	var val []byte
+	if uint64(cap(buf)) >= nd.dsize {
+		val = buf[:nd.dsize]
+	} else {
+		val = make([]byte, nd.dsize)
+	}
 	if err := m.readAt(val, int64(pgno)*m.psize+pageHeaderSize, fmt.Sprintf("the value of key %q (overflow pages %d..%d)", nd.key, pgno, pgno+pages-1)); err != nil {
 		return nil, err
 	}
@@ -298,6 +304,11 @@ func (m *mdbFile) value(nd mdbNode) ([]byte, error) {
 
 // get finds key in the main database; ok is false when it is absent.
 func (m *mdbFile) get(key []byte) (val []byte, ok bool, err error) {
+	return m.getInto(key, nil)
+}
+
+// getInto is get reading the value into buf when it is large enough.
+func (m *mdbFile) getInto(key, buf []byte) (val []byte, ok bool, err error) {
 	pgno := m.meta.root
 	if pgno == invalidPage {
 		return nil, false, nil
@@ -347,7 +358,7 @@ func (m *mdbFile) get(key []byte) (val []byte, ok bool, err error) {
 		if lo == len(nodes) || !bytes.Equal(nodes[lo].key, key) {
 			return nil, false, nil
 		}
-		v, err := m.value(nodes[lo])
+		v, err := m.value(nodes[lo], buf)
 		return v, err == nil, err
 	}
 }

@@ -44,6 +44,7 @@ type Options struct {
 type Reader struct {
 	path  string
 	db    *mdbFile
+	bufs  sync.Pool // *[]byte value buffers
 	ids   []string
 	index map[string]struct{}
 }
@@ -164,7 +165,17 @@ func (r *Reader) GetKey(key string) (*features.Record, error) {
 	if _, ok := r.index[key]; !ok {
 		return nil, fmt.Errorf("lmdb %s: no key %q", r.path, key)
 	}
-	val, ok, err := r.db.get([]byte(key))
+	// Values (often ~1 MB of features) are read into a pooled buffer:
+	// Decode copies what it keeps.
+	bp, _ := r.bufs.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
+	}
+	defer r.bufs.Put(bp)
+	val, ok, err := r.db.getInto([]byte(key), *bp)
+	if cap(val) > cap(*bp) {
+		*bp = val[:0]
+	}
 	if err == nil && !ok {
 		err = errors.New("listed in the keys entry but absent from the database")
 	}

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"mmc/atomicfile"
 	"mmc/config"
 )
 
@@ -476,6 +477,7 @@ func (c *Catalog) Load(ctx context.Context, name string, t reflect.Type) (any, e
 		}
 		return v, nil
 	}
+	c.cleanStale(name)
 	v, err := ds.Load(ctx, t)
 	if err != nil {
 		return nil, fmt.Errorf("load dataset %q (%s): %w", name, ds.Describe(), err)
@@ -484,6 +486,17 @@ func (c *Catalog) Load(ctx context.Context, name string, t reflect.Type) (any, e
 		return nil, fmt.Errorf("load dataset %q (%s): format returned %T, want %v", name, ds.Describe(), v, t)
 	}
 	return v, nil
+}
+
+// cleanStale removes the temporaries that killed saves of a file-backed
+// dataset left beside it (saves remove them too, in atomicfile); those
+// of a live writer stay. Failing to clean is not the load's concern.
+func (c *Catalog) cleanStale(name string) {
+	res, err := c.Resolve(name)
+	if err != nil || res.Spec == nil || res.Spec.Versioned || res.Spec.Filepath == "" || strings.Contains(res.Spec.Filepath, "://") {
+		return
+	}
+	atomicfile.CleanStale(res.Spec.Filepath)
 }
 
 // Save writes v to a dataset; saving nil is an error, as in Kedro.

@@ -39,7 +39,7 @@
 //     does not exist, for nodes that can do without it. With load_args
 //     {optional: true} the entry counts as existing even when absent, so
 //     a run does not stop before such a node.
-//   - features.Reader: the open store (an *lmdbstore.Reader, memory-mapped,
+//   - features.Reader: the open store (an *lmdbstore.Reader, read with pread,
 //     with MMF's id lookup and GetForImage, or an *h5store.Store); it stays
 //     open for the rest of the run (the catalog has no end-of-run hook).
 //   - []*features.Record: every record, in the store's id order.

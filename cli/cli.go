@@ -58,6 +58,7 @@ func commands() []command {
 		{"status", "say per node whether `run` would run it, and why (cache lock)", (*App).cmdStatus},
 		{"metrics", "list recorded runs, or compare two: parameters, metrics, history", (*App).cmdMetrics},
 		{"viz", "show a pipeline's DAG in the browser, or print it as dot/mermaid/json", (*App).cmdViz},
+		{"export", "write a pipeline as an Argo Workflow or Airflow DAG (export argo|airflow)", (*App).cmdExport},
 	}
 }
 
@@ -225,7 +226,7 @@ func (c *confFlags) catalog(stderr io.Writer, formats []catalog.Format) (*config
 	if err != nil {
 		return nil, nil, err
 	}
-	cat, err := catalog.New(cfg.Catalog, cfg.Parameters, catalog.Options{Formats: formats})
+	cat, err := catalog.New(cfg.Catalog, cfg.Parameters, catalog.Options{Formats: formats, Credentials: cfg.Credentials})
 	if err != nil {
 		return nil, nil, err
 	}

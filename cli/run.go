@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -43,6 +44,7 @@ func (a *App) runWith(ctx context.Context, args []string, resume *runs.Run) erro
 		noCache, force, keepGoing        bool
 		dryRun, resumeFlag               bool
 		forceDown                        string
+		shard                            string
 	)
 	pipelineFlag(fs, &pipeline, "", "pipeline to run (default __default__)")
 	fs.StringVar(&pipelines, "pipelines", "", "comma-separated pipelines to run together")
@@ -66,6 +68,7 @@ func (a *App) runWith(ctx context.Context, args []string, resume *runs.Run) erro
 	fs.BoolVar(&keepGoing, "keep-going", false, "after a node fails, finish the branches that do not depend on it")
 	fs.BoolVar(&dryRun, "dry-run", false, "say per node whether it would run and why, and run nothing")
 	fs.BoolVar(&resumeFlag, "resume", false, "continue the last failed run from where it failed (same pipeline, filters and runner)")
+	fs.StringVar(&shard, "shard", "", "process the `i/n`-th partition in the shardable nodes (sets params shard.index and shard.count)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -122,11 +125,16 @@ func (a *App) runWith(ctx context.Context, args []string, resume *runs.Run) erro
 	if err != nil {
 		return err
 	}
+	if shard != "" {
+		if cf.params, err = shardParams(shard, cf.params, p); err != nil {
+			return err
+		}
+	}
 	cfg, rp, err := cf.load()
 	if err != nil {
 		return err
 	}
-	cat, err := catalog.New(cfg.Catalog, cfg.Parameters, catalog.Options{LoadVersions: versions, Formats: a.Formats})
+	cat, err := catalog.New(cfg.Catalog, cfg.Parameters, catalog.Options{LoadVersions: versions, Formats: a.Formats, Credentials: cfg.Credentials})
 	if err != nil {
 		return err
 	}
@@ -298,6 +306,31 @@ func (a *App) printPlan(plan []flow.Decision, runWord string) {
 	}
 	tw.Flush()
 	fmt.Fprintf(a.Stdout, "%d of %d nodes %s\n", n, len(plan), runWord)
+}
+
+// shardParams checks --shard i/n and adds it to --params as
+// shard.index and shard.count, which the shardable nodes read.
+func shardParams(shard, params string, p *flow.Pipeline) (string, error) {
+	i, n, ok := strings.Cut(shard, "/")
+	idx, err1 := strconv.Atoi(i)
+	cnt, err2 := strconv.Atoi(n)
+	if !ok || err1 != nil || err2 != nil || cnt < 1 || idx < 0 || idx >= cnt {
+		return "", usagef("--shard %q: want i/n with 0 <= i < n, e.g. 0/4", shard)
+	}
+	reads := false
+	for _, d := range p.Datasets() {
+		if key, ok := catalog.IsParam(d); ok && (key == "shard" || strings.HasPrefix(key, "shard.")) {
+			reads = true
+		}
+	}
+	if !reads {
+		return "", usagef("--shard: no node of this run is shardable (none reads params:shard)")
+	}
+	set := fmt.Sprintf("shard.index=%d,shard.count=%d", idx, cnt)
+	if params != "" {
+		return params + "," + set, nil
+	}
+	return set, nil
 }
 
 // producersOf names the pipelines that write a missing dataset, matching

@@ -40,6 +40,15 @@ type Node struct {
 	err       error // construction problem, reported by pipeline validation
 }
 
+// validTag is a valid name, or key:value of two (resource tags such as
+// cpu:2 and memory:16Gi, read by the exports).
+func validTag(s string) bool {
+	if k, v, ok := strings.Cut(s, ":"); ok {
+		return validName(k) && validName(v)
+	}
+	return validName(s)
+}
+
 // validName reports whether s matches Kedro's `[\w.-]+` (ASCII letters,
 // digits, '_', '.', '-'); a loop, as it runs for every node built.
 func validName(s string) bool {
@@ -106,8 +115,8 @@ func (n *Node) check() error {
 		}
 	}
 	for _, t := range n.tags {
-		if !validName(t) {
-			return fmt.Errorf("node %q: tag %q may only contain letters, digits, '_', '.', '-'", n.name, t)
+		if !validTag(t) {
+			return fmt.Errorf("node %q: tag %q may only contain letters, digits, '_', '.', '-' (and one ':' in a key:value tag such as memory:16Gi)", n.name, t)
 		}
 	}
 	return nil

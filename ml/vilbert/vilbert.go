@@ -23,6 +23,9 @@ type Model struct {
 	// InputGrads asks Backward for gradients with respect to the region
 	// features and locations (see InputGradients).
 	InputGrads bool
+	// Interrupt, when set, is called between encoder layers; an error
+	// ends Forward with it (the training loop sets ctx.Err).
+	Interrupt func() error
 
 	out     Output
 	s       streams
@@ -149,6 +152,11 @@ func (m *Model) Forward(in *Inputs, train bool, rng *tensor.RNG) (*Output, error
 	// The encoder, in MMF's interleaved order.
 	enc := &base.Encoder
 	for _, st := range enc.steps {
+		if m.Interrupt != nil {
+			if err := m.Interrupt(); err != nil {
+				return nil, err
+			}
+		}
 		switch st.kind {
 		case 't':
 			txt = enc.Layer[st.i].Forward(txt, b, t, tadd, train, rng)

@@ -123,7 +123,7 @@ function sliceBetween(from, to) {
 
 function showSlice() {
   $("slice").hidden = !state.slice;
-  $("slice-command").textContent = state.slice ? state.slice.command : "";
+  breakable($("slice-command"), state.slice ? state.slice.command : "");
   for (const g of document.querySelectorAll(".item")) {
     g.classList.toggle("sliced", !!state.slice && state.slice.ids.has(g.dataset.id));
   }
@@ -442,7 +442,7 @@ function field(term, value, kind) {
 // never inside a word.
 function breakable(target, text) {
   target.replaceChildren();
-  for (const part of text.split(/(?<=[._/])/)) {
+  for (const part of text.split(/(?<=[._/=\s])/)) {
     target.appendChild(document.createTextNode(part));
     target.appendChild(document.createElement("wbr"));
   }
@@ -451,7 +451,7 @@ function breakable(target, text) {
 // copyable is a command with a button that copies it.
 function copyable(cmd) {
   const wrap = html("div");
-  html("code", { className: "cmd", textContent: cmd }, wrap);
+  breakable(html("code", { className: "cmd" }, wrap), cmd);
   const btn = html("button", { type: "button", className: "copy", textContent: "Copy" }, wrap);
   btn.addEventListener("click", () => copyText(cmd, btn));
   return wrap;

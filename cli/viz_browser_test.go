@@ -160,13 +160,14 @@ func TestVizFollowsRealRuns(t *testing.T) {
 	}
 
 	// run, held at its first node.
+	wantFail := false
 	runOne := func(extra ...string) chan int {
 		done := make(chan int, 1)
 		go func() {
 			var out, errb bytes.Buffer
 			app := &App{Registry: reg, Stdout: &out, Stderr: &errb}
 			code := app.Main(context.Background(), append([]string{"run", "--pipeline", "held", "--conf-source", conf}, extra...))
-			if code != 0 {
+			if (code != 0) != wantFail {
 				t.Errorf("run: exit %d: %s", code, errb.String())
 			}
 			done <- code
@@ -225,6 +226,18 @@ func TestVizFollowsRealRuns(t *testing.T) {
 		t.Errorf("parameters that differ: %q", diff)
 	}
 	screenshot(t, ctx, "real-runs-compare")
+
+	// A failing run: sum's error shows on the page.
+	wantFail = true
+	<-runOne("--params", "demo.step=-100")
+	rs, _ = runs.List(root)
+	if err := chromedp.Do(ctx, chromedp.Navigate(url+"?pipeline=held&run="+rs[len(rs)-1].ID)); err != nil {
+		t.Fatal(err)
+	}
+	jsWait(t, ctx, "sum to show as failed", item("sum")+`&& `+item("sum")+`.classList.contains("status-failed")`)
+	jsEval[bool](t, ctx, `(`+item("sum")+`.dispatchEvent(new MouseEvent("click", {bubbles: true})), true)`)
+	jsWait(t, ctx, "the error in the panel", `document.getElementById("panel-body").textContent.includes("negative total")`)
+	screenshot(t, ctx, "real-run-failed")
 	stopViz()
 	if code := <-vizDone; code != 0 {
 		t.Errorf("viz exit %d: %s", code, vizErr.String())

@@ -326,7 +326,8 @@ func TestBrowserGraphPanelAndControls(t *testing.T) {
 	if n := eval[int](t, ctx, `document.querySelectorAll("#viewport .item:not(.hidden-focus)").length`); n != 11 {
 		t.Errorf("focus on train shows %d items, want all 11 (everything leads to or from it)", n)
 	}
-	eval[bool](t, ctx, `(document.getElementById("focus-exit").click(), true)`)
+	eval[bool](t, ctx, `(window.dispatchEvent(new KeyboardEvent("keydown", {key: "Escape"})), true)`)
+	waitFor(t, ctx, "Escape to leave focus mode", `document.getElementById("focus-bar").hidden`)
 	// Tag filter and search dim the rest.
 	eval[bool](t, ctx, `(() => { const b = [...document.querySelectorAll("#tags input")].find((i) => i.parentNode.textContent.trim() === "text"); b.click(); return true; })()`)
 	if n := eval[int](t, ctx, `document.querySelectorAll("#viewport .item.dim").length`); n != 8 {

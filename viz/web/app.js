@@ -740,6 +740,10 @@ function setupControls() {
   });
   $("run-select").addEventListener("change", () => showRun($("run-select").value));
   $("run-compare").addEventListener("change", compareLink);
+  window.addEventListener("keydown", (ev) => {
+    if (ev.key !== "Escape" || ev.target.tagName === "INPUT") return;
+    if (state.focus) setFocus(null); else if (state.selected) closePanel();
+  });
   setupPanZoom();
   setupMinimap();
   window.addEventListener("resize", fit);

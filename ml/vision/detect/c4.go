@@ -131,11 +131,11 @@ func (m *FasterRCNNC4) FeatureDim() int { return m.Trunk.Arch.OutChannels(4) }
 // C4Workspace holds one image's activations, reused across calls; give
 // each goroutine its own.
 type C4Workspace struct {
-	trunk, head          vision.Workspace
-	input, base, hidden  []float32
-	rpn, pooled, batch   []float32
-	out                  []float32
-	baseC, baseH, baseW  int
+	trunk, head         vision.Workspace
+	input, base, hidden []float32
+	rpn, pooled, batch  []float32
+	out                 []float32
+	baseC, baseH, baseW int
 }
 
 // C4Output is what the detector computes for one image; boxes are in the

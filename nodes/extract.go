@@ -26,6 +26,11 @@ func ExtractFeatures(ctx context.Context, p extract.Params, folder memes.Folder)
 	if err != nil {
 		return nil, err
 	}
+	if b, ok := k.(interface{ BackboneID() string }); ok {
+		// The store records which weights made it: features of the
+		// random demo backbone are never taken for real ones.
+		params["backbone"] = b.BackboneID()
+	}
 	want := map[string]bool{}
 	for _, s := range p.Splits {
 		want[s] = true
@@ -84,16 +89,41 @@ func (r *extractedRegions) MaxRegions() int                 { return r.ex.MaxReg
 func (r *extractedRegions) Extractor() string               { return r.name }
 func (r *extractedRegions) ExtractorParams() map[string]any { return r.params }
 
+// ImageIDs are the ids of the images Each extracts, in order.
+func (r *extractedRegions) ImageIDs() []string {
+	ids := make([]string, len(r.images))
+	for i, im := range r.images {
+		ids[i] = im.ID
+	}
+	return ids
+}
+
 // Each decodes and extracts one batch at a time and checks every record
 // against its image before handing it on.
 func (r *extractedRegions) Each(fn func(*features.Record) error) error {
-	bar := progress.New(os.Stderr, len(r.images), "extract features ("+r.name+")")
+	return r.EachMissing(func(string) bool { return false }, fn)
+}
+
+// EachMissing is Each over the images have reports false for (the
+// feature store resuming an interrupted extraction asks for those).
+func (r *extractedRegions) EachMissing(have func(id string) bool, fn func(*features.Record) error) error {
+	var todo []extract.Image
+	for _, im := range r.images {
+		if !have(im.ID) {
+			todo = append(todo, im)
+		}
+	}
+	label := "extract features (" + r.name + ")"
+	if done := len(r.images) - len(todo); done > 0 {
+		label = fmt.Sprintf("extract features (%s, %d of %d already done)", r.name, done, len(r.images))
+	}
+	bar := progress.New(os.Stderr, len(todo), label).WithRate("images")
 	defer bar.Finish()
-	for start := 0; start < len(r.images); start += r.batch {
+	for start := 0; start < len(todo); start += r.batch {
 		if err := r.ctx.Err(); err != nil {
 			return err
 		}
-		batch := append([]extract.Image(nil), r.images[start:min(start+r.batch, len(r.images))]...)
+		batch := append([]extract.Image(nil), todo[start:min(start+r.batch, len(todo))]...)
 		for i := range batch {
 			px, err := memes.LoadImage(r.root, batch[i].Path)
 			if err != nil {

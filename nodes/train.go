@@ -105,6 +105,9 @@ func TrainSplits(ctx context.Context, p TrainParams, trainSet, valSet []memes.Me
 	if err := p.validate(); err != nil {
 		return models.Trained{}, train.History{}, err
 	}
+	if err := models.CheckInitWeights(p.Model); err != nil {
+		return models.Trained{}, train.History{}, fmt.Errorf("train: %w", err)
+	}
 	if len(trainSet) == 0 || len(valSet) == 0 {
 		return models.Trained{}, train.History{}, fmt.Errorf("train: %d training and %d validation memes; both splits are needed", len(trainSet), len(valSet))
 	}

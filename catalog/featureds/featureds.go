@@ -288,6 +288,11 @@ func (d *dataset) Save(ctx context.Context, v any) error {
 			return fmt.Errorf("%s saves features.Reader, []*features.Record, iter.Seq2[*features.Record, error] or a value with Each(func(*features.Record) error) error, not %T", d.format, v)
 		}
 	}
+	if p, ok := v.(provenance); ok && d.store == hdf5Backend {
+		if pl, ok := v.(planned); ok {
+			return d.saveExtraction(ctx, v, p, pl)
+		}
+	}
 	w, err := d.create(d.path, v)
 	if err != nil {
 		return err
@@ -353,6 +358,10 @@ type Records struct {
 	store *backend
 	n     int
 }
+
+// Open opens the store for random access by image id; the caller
+// closes it.
+func (r *Records) Open() (features.Reader, error) { return r.store.open(r.path) }
 
 // Len is the number of records, as of loading.
 func (r *Records) Len() int { return r.n }

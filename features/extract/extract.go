@@ -70,6 +70,13 @@ type Params struct {
 
 	// Synthetic is the synthetic detector (synth), for the synthetic set.
 	Synthetic Synthetic `yaml:"synthetic" json:"synthetic"`
+
+	// The vision backbones (ml/vision), see vision.go.
+	ResNet152Grid    ResNet152Grid    `yaml:"resnet152_grid" json:"resnet152_grid"`
+	ResNet152RoI     ResNet152RoI     `yaml:"resnet152_roi" json:"resnet152_roi"`
+	ResNetVG         ResNetVG         `yaml:"resnet_vg" json:"resnet_vg"`
+	DINOv2           DINOv2           `yaml:"dinov2" json:"dinov2"`
+	DINOv2Multilayer DINOv2Multilayer `yaml:"dinov2_multilayer" json:"dinov2_multilayer"`
 }
 
 // Selected returns the extractor p.Name names, with p's parameters.

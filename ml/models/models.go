@@ -163,7 +163,7 @@ func Initialise(m train.Model, p Params) (string, error) {
 		if info.ScratchWithoutInit {
 			return fmt.Sprintf("init_weights %s not found: training from scratch (%s)", p.InitWeights, info.InitSources), nil
 		}
-		return "", fmt.Errorf("init_weights %s not found (%s), or set %s.init_weights: %s to train from scratch", p.InitWeights, info.InitSources, p.Kind, NoInitWeights)
+		return "", CheckInitWeights(p)
 	}
 	sd, err := ReadWeights(p.InitWeights)
 	if err != nil {
@@ -292,4 +292,22 @@ func quoteList(names []string, n int) string {
 		fmt.Fprintf(&b, "%q", s)
 	}
 	return b.String()
+}
+
+// CheckInitWeights fails when p names an init_weights file that does
+// not exist and the kind cannot train from scratch without it: the
+// error Initialise would give, early, before any work.
+func CheckInitWeights(p Params) error {
+	if p.InitWeights == "" || p.InitWeights == NoInitWeights {
+		return nil
+	}
+	k, err := p.Selected()
+	if err != nil {
+		return err
+	}
+	info := k.Info()
+	if _, err := os.Stat(p.InitWeights); errors.Is(err, os.ErrNotExist) && !info.ScratchWithoutInit {
+		return fmt.Errorf("init_weights %s not found (%s), or set %s.init_weights: %s to train from scratch", p.InitWeights, info.InitSources, p.Kind, NoInitWeights)
+	}
+	return nil
 }

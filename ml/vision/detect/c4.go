@@ -134,7 +134,7 @@ type C4Workspace struct {
 	trunk, head         vision.Workspace
 	input, base, hidden []float32
 	rpn, pooled, batch  []float32
-	out                 []float32
+	out, baseHWC        []float32
 	baseC, baseH, baseW int
 }
 
@@ -194,6 +194,8 @@ func (m *FasterRCNNC4) Forward(ws *C4Workspace, img image.Image) (*C4Output, err
 	ws.base = grow(&ws.base, sh.Len())
 	copy(ws.base, base)
 	ws.baseC, ws.baseH, ws.baseW = sh.C, sh.H, sh.W
+	ws.baseHWC = grow(&ws.baseHWC, sh.Len())
+	toHWC(ws.baseHWC, ws.base, sh.C, sh.H*sh.W)
 	props, scores := m.proposals(ws, f)
 	out := &C4Output{Frame: f, Proposals: props, ProposalScores: scores}
 	out.Features = m.PoolFeatures(ws, props)
@@ -283,19 +285,23 @@ func (m *FasterRCNNC4) PoolFeatures(ws *C4Workspace, boxes []float32) []float32 
 	for lo := 0; lo < n; lo += m.Cfg.Chunk {
 		hi := min(lo+m.Cfg.Chunk, n)
 		nb := hi - lo
-		pooled := grow(&ws.pooled, nb*c*r*r)
 		bx := boxes[4*lo : 4*hi]
+		// channel-major [C, boxes, r, r]: layer4 makes one GEMM per conv
+		batch := grow(&ws.batch, nb*c*r*r)
 		if m.Cfg.RoIOp == "pool" {
+			pooled := grow(&ws.pooled, nb*c*r*r)
 			kernels.RoIPool(pooled, ws.base, c, ws.baseH, ws.baseW, bx, r, r, 1.0/16)
-		} else {
-			kernels.RoIAlign(pooled, ws.base, c, ws.baseH, ws.baseW, bx, r, r, 1.0/16, 0, false)
-		}
-		// [boxes, C, r, r] → channel-major [C, boxes, r, r]: one GEMM per conv
-		batch := grow(&ws.batch, len(pooled))
-		for b := 0; b < nb; b++ {
-			for ch := 0; ch < c; ch++ {
-				copy(batch[(ch*nb+b)*r*r:(ch*nb+b+1)*r*r], pooled[(b*c+ch)*r*r:(b*c+ch+1)*r*r])
+			for b := 0; b < nb; b++ {
+				for ch := 0; ch < c; ch++ {
+					copy(batch[(ch*nb+b)*r*r:(ch*nb+b+1)*r*r], pooled[(b*c+ch)*r*r:(b*c+ch+1)*r*r])
+				}
 			}
+		} else {
+			idx := make([]int, nb)
+			for i := range idx {
+				idx[i] = i
+			}
+			roiAlignHWC(batch, ws.baseHWC, c, ws.baseH, ws.baseW, bx, idx, r, r, 1.0/16, 0, nb)
 		}
 		top, hs := m.Trunk.Forward(&ws.head, batch, vision.Shape{N: nb, C: c, H: r, W: r}, 4, 4)
 		plane := hs.H * hs.W

@@ -135,7 +135,7 @@ type FPNWorkspace struct {
 	ph, pw              [5]int
 	hidden, head        []float32
 	rois, fc6, fc7, out []float32
-	regions             []float32
+	regions, hwc        []float32
 }
 
 // Detections are one image's detector outputs. Boxes are in the pixels
@@ -357,7 +357,6 @@ func gather(boxes, scores []float32, groups []int, idx []int) ([]float32, []floa
 func (m *FasterRCNNFPN) multiScaleRoIAlign(ws *FPNWorkspace, dst, boxes []float32, f Frame) {
 	n := len(boxes) / 4
 	r := m.roiOut
-	per := m.fpnC * r * r
 	// level scales: 2^round(log2(feature height / input height))
 	var scales [4]float32
 	for l := 0; l < 4; l++ {
@@ -374,7 +373,7 @@ func (m *FasterRCNNFPN) multiScaleRoIAlign(ws *FPNWorkspace, dst, boxes []float3
 		k = min(max(k, kmin), kmax) - kmin
 		byLevel[k] = append(byLevel[k], i)
 	}
-	var tmp, lb []float32
+	var lb []float32
 	for l, idx := range byLevel {
 		if len(idx) == 0 {
 			continue
@@ -383,11 +382,10 @@ func (m *FasterRCNNFPN) multiScaleRoIAlign(ws *FPNWorkspace, dst, boxes []float3
 		for _, i := range idx {
 			lb = append(lb, boxes[4*i:4*i+4]...)
 		}
-		tmp = grow(&tmp, len(idx)*per)
-		kernels.RoIAlign(tmp, ws.p[l], m.fpnC, ws.ph[l], ws.pw[l], lb, r, r, scales[l], 2, false)
-		for j, i := range idx {
-			copy(dst[i*per:(i+1)*per], tmp[j*per:(j+1)*per])
-		}
+		hw := ws.ph[l] * ws.pw[l]
+		hwc := grow(&ws.hwc, m.fpnC*hw)
+		toHWC(hwc, ws.p[l], m.fpnC, hw)
+		roiAlignHWC(dst, hwc, m.fpnC, ws.ph[l], ws.pw[l], lb, idx, r, r, scales[l], 2, 0)
 	}
 }
 

@@ -79,16 +79,20 @@ func roiAlignHWC(dst, feat []float32, c, h, w int, boxes []float32, idx []int, o
 
 func ceil32(v float32) float32 { return float32(math.Ceil(float64(v))) }
 
-// toHWC transposes a [c, hw] map into [hw, c].
+// toHWC transposes a [c, hw] map into [hw, c], in 32×32 blocks so both
+// sides stay in cache.
 func toHWC(dst, src []float32, c, hw int) {
-	const tile = 64
-	parallel((hw+tile-1)/tile, c*tile, func(lo, hi int) {
+	const blk = 32
+	parallel((hw+blk-1)/blk, c*blk, func(lo, hi int) {
 		for t := lo; t < hi; t++ {
-			p0, p1 := t*tile, min((t+1)*tile, hw)
-			for ch := 0; ch < c; ch++ {
-				row := src[ch*hw : (ch+1)*hw]
+			p0, p1 := t*blk, min((t+1)*blk, hw)
+			for c0 := 0; c0 < c; c0 += blk {
+				c1 := min(c0+blk, c)
 				for p := p0; p < p1; p++ {
-					dst[p*c+ch] = row[p]
+					d := dst[p*c+c0 : p*c+c1]
+					for j := range d {
+						d[j] = src[(c0+j)*hw+p]
+					}
 				}
 			}
 		}

@@ -77,6 +77,9 @@ type VGParams struct {
 	// (roi_align, aligned=False) or "pool" (roi_pool).
 	RoISize int    `yaml:"roi_size" json:"roi_size"`
 	RoIOp   string `yaml:"roi_op" json:"roi_op"`
+	// ClsProb keeps each region's 1601 class probabilities (MMF
+	// detectron.lmdb's cls_prob; 6.4 kB per region). Default false.
+	ClsProb bool `yaml:"cls_prob" json:"cls_prob"`
 }
 
 // VG is "vg": the Visual Genome Faster R-CNN ResNet-101
@@ -196,6 +199,7 @@ func newC4(name string, b Backbone, p DetectorParams, v VGParams, mode detect.C4
 	if v.RoIOp != "" {
 		cfg.RoIOp = v.RoIOp
 	}
+	sel.ClsProb = v.ClsProb
 	ok, err := b.present(name, vgSource)
 	if err != nil {
 		return nil, err
@@ -244,7 +248,7 @@ func (e *detectorExtractor) Extract(ctx context.Context, batch []Image) ([]*feat
 			objs[j] = int64(l)
 		}
 		out[i] = &features.Record{ID: img.ID, Dim: r.Dim, NumBoxes: len(r.Boxes) / 4, Features: r.Features,
-			Boxes: r.Boxes, ImageW: r.ImageW, ImageH: r.ImageH, Objects: objs, Detected: r.Detected}
+			Boxes: r.Boxes, ImageW: r.ImageW, ImageH: r.ImageH, Objects: objs, ClsProb: r.ClsProb, Detected: r.Detected}
 	}
 	return out, nil
 }

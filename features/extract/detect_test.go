@@ -25,7 +25,7 @@ func detectTestImage(w, h int) *image.RGBA {
 func TestDetectorExtractors(t *testing.T) {
 	base := DetectorParams{MaxRegions: 5, ConfidenceThreshold: 0.2, MinSize: 64, MaxSize: 96}
 	random := Backbone{Weights: "testdata/absent.pth", MissingWeights: MissingWeightsRandom}
-	vg := VGParams{PreNMSTopN: 200, PostNMSTopN: 16, RoISize: 4}
+	vg := VGParams{PreNMSTopN: 200, PostNMSTopN: 16, RoISize: 4, ClsProb: true}
 	kinds := map[string]Kind{
 		"frcnn":           FRCNN{random, base},
 		"frcnn_resnet152": FRCNNResNet152{random, base},

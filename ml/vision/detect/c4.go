@@ -320,6 +320,21 @@ func (m *FasterRCNNC4) PoolFeatures(ws *C4Workspace, boxes []float32) []float32 
 	return feats
 }
 
+// ClassProbs returns the softmax class probabilities [n, NumClasses] of
+// n fc7 features [n, FeatureDim] (what MMF's detectron.lmdb keeps as
+// cls_prob).
+func (m *FasterRCNNC4) ClassProbs(feats []float32) []float32 {
+	n := len(feats) / m.FeatureDim()
+	nc := m.NumClasses
+	pred := make([]float32, n*m.pred.Out)
+	m.pred.Forward(pred, feats, n, false)
+	out := make([]float32, n*nc)
+	for i := 0; i < n; i++ {
+		softmax(out[i*nc:(i+1)*nc], pred[i*m.pred.Out:i*m.pred.Out+nc])
+	}
+	return out
+}
+
 // MaxConf is bottom-up-attention's region scoring (generate_tsv.py): for
 // every object class (background excluded) NMS at thresh over the
 // proposals by that class's probability, and each proposal's highest

@@ -46,3 +46,22 @@ func TestFasterRCNNC4MatchesReference(t *testing.T) {
 		closeTo(t, k+"max_conf", out.MaxConf(m.NumClasses, 0.3), want(t, k+"max_conf").Data, 1e-3)
 	}
 }
+
+// TestC4ClassProbs: the class probabilities of the proposals' own fc7
+// features are the model's cls_prob.
+func TestC4ClassProbs(t *testing.T) {
+	m := loadTestC4(t)
+	var ws C4Workspace
+	out, err := m.Forward(&ws, testImage(t, "a.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeTo(t, "cls_prob", m.ClassProbs(out.Features), want(t, "vg.0.cls_prob").Data, 1e-4)
+	r, err := m.Extract(&ws, testImage(t, "a.png"), C4Proposals, Selection{MaxRegions: 36, Threshold: 0.2, ClsProb: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.ClsProb) != 36*m.NumClasses {
+		t.Fatalf("%d class probabilities, want 36 × %d", len(r.ClsProb), m.NumClasses)
+	}
+}

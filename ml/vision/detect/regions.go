@@ -14,6 +14,9 @@ import (
 type Selection struct {
 	MaxRegions int
 	Threshold  float32
+	// ClsProb asks the C4 (Visual Genome) model for each region's class
+	// probabilities (Regions.ClsProb), as MMF's detectron.lmdb keeps them.
+	ClsProb bool
 }
 
 // SelectRegions returns the indices of the selected scores (−1: the
@@ -42,6 +45,7 @@ type Regions struct {
 	Features []float32 // [n, Dim]
 	Scores   []float32 // [n] the detector's confidence (0 for a whole-image fill)
 	Labels   []int     // [n] detected class (0, background, for a whole-image fill)
+	ClsProb  []float32 // [n, classes] class probabilities of each region's feature (C4 models, when asked for)
 	Detected int       // regions that scored at least the threshold
 	ImageW   int
 	ImageH   int
@@ -157,5 +161,8 @@ func (m *FasterRCNNC4) Extract(ws *C4Workspace, img image.Image, mode C4Mode, s 
 		r.Features = m.PoolFeatures(ws, boxes)
 	}
 	r.Boxes = f.ToImage(boxes)
+	if s.ClsProb {
+		r.ClsProb = m.ClassProbs(r.Features)
+	}
 	return r, nil
 }

@@ -54,6 +54,9 @@ func TestDetectorExtractors(t *testing.T) {
 				if r.ID != batch[i].ID || r.NumBoxes != 5 || r.Dim != 512 || r.ImageW != img.Dx() || r.ImageH != img.Dy() || r.Detected > 5 || len(r.Objects) != 5 {
 					t.Fatalf("record %s: %d boxes of %d, image %d×%d, %d detected, %d objects", r.ID, r.NumBoxes, r.Dim, r.ImageW, r.ImageH, r.Detected, len(r.Objects))
 				}
+				if strings.HasPrefix(name, "vg") != (len(r.ClsProb) == 5*21) {
+					t.Fatalf("record %s: %d class probabilities", r.ID, len(r.ClsProb))
+				}
 				for j := 0; j < len(r.Boxes); j += 4 {
 					b := r.Boxes[j : j+4]
 					if b[0] < 0 || b[1] < 0 || b[2] > float32(r.ImageW)+1e-3 || b[3] > float32(r.ImageH)+1e-3 || b[2] < b[0] || b[3] < b[1] {

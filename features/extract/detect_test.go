@@ -27,8 +27,8 @@ func TestDetectorExtractors(t *testing.T) {
 	random := Backbone{Weights: "testdata/absent.pth", MissingWeights: MissingWeightsRandom}
 	vg := VGParams{PreNMSTopN: 200, PostNMSTopN: 16, RoISize: 4, ClsProb: true}
 	kinds := map[string]Kind{
-		"frcnn":           FRCNN{random, base},
-		"frcnn_resnet152": FRCNNResNet152{random, base},
+		"frcnn":           FRCNN{random, base, FPNParams{}},
+		"frcnn_resnet152": FRCNNResNet152{random, base, FPNParams{PreNMSTopN: 100, PostNMSTopN: 50}},
 		"vg":              VG{random, base, vg},
 		"vg_rpn":          VGRPN{random, base, vg},
 	}

@@ -134,7 +134,7 @@ type C4Workspace struct {
 	trunk, head         vision.Workspace
 	input, base, hidden []float32
 	rpn, pooled, batch  []float32
-	out, baseHWC        []float32
+	out, baseHWC, src   []float32
 	baseC, baseH, baseW int
 }
 
@@ -167,7 +167,7 @@ func (m *FasterRCNNC4) Preprocess(ws *C4Workspace, img image.Image) ([]float32, 
 		return nil, Frame{}, fmt.Errorf("faster r-cnn c4: %d×%d image resizes to %d×%d, under the 16-pixel stride", w, h, ow, oh)
 	}
 	plane := w * h
-	src := make([]float32, 3*plane)
+	src := grow(&ws.src, 3*plane)
 	for i := 0; i < plane; i++ {
 		p := pix[4*i:]
 		src[i] = float32(p[2]) - PixelMeans[0]

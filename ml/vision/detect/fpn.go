@@ -136,6 +136,7 @@ type FPNWorkspace struct {
 	hidden, head        []float32
 	rois, fc6, fc7, out []float32
 	regions, hwc        []float32
+	norm, resized       []float32
 }
 
 // Detections are one image's detector outputs. Boxes are in the pixels
@@ -188,7 +189,7 @@ func (m *FasterRCNNFPN) Preprocess(ws *FPNWorkspace, img image.Image) ([]float32
 	if w <= 0 || h <= 0 {
 		return nil, 0, 0, Frame{}, fmt.Errorf("faster r-cnn: empty image %d×%d", w, h)
 	}
-	norm := make([]float32, 3*w*h)
+	norm := grow(&ws.norm, 3*w*h)
 	kernels.NormalizeRGB8(norm, pix, 4, w, h, vision.ImageNetMean, vision.ImageNetStd)
 	scale := min(float64(m.Cfg.MinSize)/float64(min(w, h)), float64(m.Cfg.MaxSize)/float64(max(w, h)))
 	oh := int(math.Floor(float64(h) * scale))
@@ -198,7 +199,7 @@ func (m *FasterRCNNFPN) Preprocess(ws *FPNWorkspace, img image.Image) ([]float32
 	}
 	resized := norm
 	if oh != h || ow != w {
-		resized = make([]float32, 3*oh*ow)
+		resized = grow(&ws.resized, 3*oh*ow)
 		kernels.Interpolate(resized, norm, 3, h, w, oh, ow, kernels.Interp{Mode: kernels.Bilinear})
 	}
 	ph, pw := (oh+31)/32*32, (ow+31)/32*32

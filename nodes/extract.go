@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sync"
 
 	"mmc/features"
 	"mmc/features/extract"
@@ -22,14 +23,9 @@ func ExtractFeatures(ctx context.Context, p extract.Params, folder memes.Folder)
 	if err != nil {
 		return nil, err
 	}
-	name, params, err := p.Provenance()
+	name, params, err := provenance(p, k)
 	if err != nil {
 		return nil, err
-	}
-	if b, ok := k.(interface{ BackboneID() string }); ok {
-		// The store records which weights made it: features of the
-		// random demo backbone are never taken for real ones.
-		params["backbone"] = b.BackboneID()
 	}
 	want := map[string]bool{}
 	for _, s := range p.Splits {
@@ -65,10 +61,39 @@ func ExtractFeatures(ctx context.Context, p extract.Params, folder memes.Folder)
 	if len(r.images) == 0 {
 		return nil, fmt.Errorf("extract features: no images in the splits of %s", folder.Root)
 	}
-	if r.ex, err = k.New(folder.Root); err != nil {
-		return nil, fmt.Errorf("extract features (%s): %w", name, err)
+	r.build = sync.OnceValues(func() (extract.Extractor, error) {
+		ex, err := k.New(folder.Root)
+		if err != nil {
+			return nil, fmt.Errorf("extract features (%s): %w", name, err)
+		}
+		return ex, nil
+	})
+	// A backbone (and its weight file, up to a GB) is loaded when the
+	// store first needs it: a store that already holds every image never
+	// does. Its cheap checks (the weight file is there) run now. Other
+	// extractors are built now.
+	if c, ok := k.(interface{ Check() error }); ok {
+		if err := c.Check(); err != nil {
+			return nil, fmt.Errorf("extract features (%s): %w", name, err)
+		}
+	} else if _, err := r.build(); err != nil {
+		return nil, err
 	}
 	return r, nil
+}
+
+// provenance is what a store of p's features records: the extractor's
+// name and parameters, with the backbone that made them (the store then
+// tells features of the random demo backbone from real ones).
+func provenance(p extract.Params, k extract.Kind) (string, map[string]any, error) {
+	name, params, err := p.Provenance()
+	if err != nil {
+		return "", nil, err
+	}
+	if b, ok := k.(interface{ BackboneID() string }); ok {
+		params["backbone"] = b.BackboneID()
+	}
+	return name, params, nil
 }
 
 // extractedRegions is the stream ExtractFeatures returns; it carries the
@@ -81,11 +106,23 @@ type extractedRegions struct {
 	name   string
 	params map[string]any
 	images []extract.Image // without pixels: decoded batch by batch
-	ex     extract.Extractor
+	build  func() (extract.Extractor, error)
 }
 
-func (r *extractedRegions) Len() int                        { return len(r.images) }
-func (r *extractedRegions) MaxRegions() int                 { return r.ex.MaxRegions() }
+func (r *extractedRegions) Len() int { return len(r.images) }
+
+// Notify shows a feature store's notice (store found, extraction resumed).
+func (r *extractedRegions) Notify(msg string) { progress.Logf("%s", msg) }
+
+// MaxRegions is the extractor's; 0 when it cannot be built (Each then
+// returns why).
+func (r *extractedRegions) MaxRegions() int {
+	ex, err := r.build()
+	if err != nil {
+		return 0
+	}
+	return ex.MaxRegions()
+}
 func (r *extractedRegions) Extractor() string               { return r.name }
 func (r *extractedRegions) ExtractorParams() map[string]any { return r.params }
 
@@ -113,6 +150,13 @@ func (r *extractedRegions) EachMissing(have func(id string) bool, fn func(*featu
 			todo = append(todo, im)
 		}
 	}
+	if len(todo) == 0 {
+		return nil
+	}
+	ex, err := r.build()
+	if err != nil {
+		return err
+	}
 	label := "extract features (" + r.name + ")"
 	if done := len(r.images) - len(todo); done > 0 {
 		label = fmt.Sprintf("extract features (%s, %d of %d already done)", r.name, done, len(r.images))
@@ -131,7 +175,7 @@ func (r *extractedRegions) EachMissing(have func(id string) bool, fn func(*featu
 			}
 			batch[i].Pixels = px
 		}
-		recs, err := r.ex.Extract(r.ctx, batch)
+		recs, err := ex.Extract(r.ctx, batch)
 		if err != nil {
 			return fmt.Errorf("extract features (%s): %w", r.name, err)
 		}
@@ -145,8 +189,8 @@ func (r *extractedRegions) EachMissing(have func(id string) bool, fn func(*featu
 			if err := rec.Validate(); err != nil {
 				return fmt.Errorf("extract features (%s): %w", r.name, err)
 			}
-			if rec.NumBoxes > r.ex.MaxRegions() {
-				return fmt.Errorf("extract features (%s): image %s has %d regions, more than the extractor's maximum %d", r.name, rec.ID, rec.NumBoxes, r.ex.MaxRegions())
+			if rec.NumBoxes > ex.MaxRegions() {
+				return fmt.Errorf("extract features (%s): image %s has %d regions, more than the extractor's maximum %d", r.name, rec.ID, rec.NumBoxes, ex.MaxRegions())
 			}
 			if err := fn(rec); err != nil {
 				return err

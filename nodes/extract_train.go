@@ -2,6 +2,7 @@ package nodes
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"mmc/features"
@@ -35,14 +36,42 @@ type opener interface {
 }
 
 // OpenRegions opens an extracted feature store for the training nodes'
-// random access by image id. A stream that is not a saved store is
-// indexed in memory.
-func OpenRegions(ctx context.Context, rs extract.Regions) (features.Reader, error) {
-	if o, ok := rs.(opener); ok {
-		return o.Open()
+// random access by image id, after checking it holds the features of
+// the extractor parameters ep (a run that skipped the extraction node,
+// as --only-missing-outputs does, must not train on a stale store). A
+// stream that is not a saved store is indexed in memory.
+func OpenRegions(ctx context.Context, ep extract.Params, rs extract.Regions) (features.Reader, error) {
+	o, ok := rs.(opener)
+	if !ok {
+		return IndexRegions(ctx, rs)
 	}
-	if r, ok := rs.(features.Reader); ok {
-		return r, nil
+	r, err := o.Open()
+	if err != nil {
+		return nil, err
 	}
-	return IndexRegions(ctx, rs)
+	k, err := ep.Selected()
+	if err != nil {
+		r.Close()
+		return nil, err
+	}
+	name, params, err := provenance(ep, k)
+	if err != nil {
+		r.Close()
+		return nil, err
+	}
+	if got := extractorOf(r); got == nil || !sameExtractor(r, &models.ExtractorRecord{Name: name, Params: params}) {
+		r.Close()
+		was := "no extractor"
+		if got != nil {
+			b, _ := json.Marshal(got.Params)
+			was = fmt.Sprintf("%s with %s", got.Name, b)
+		}
+		where := "the feature store"
+		if p, ok := rs.(interface{ Path() string }); ok {
+			where = p.Path()
+		}
+		now, _ := json.Marshal(params)
+		return nil, fmt.Errorf("%s records %s; the parameters now give %s with %s (other parameters: its features are not reused): extract again (delete it) or restore the parameters", where, was, name, now)
+	}
+	return r, nil
 }

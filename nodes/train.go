@@ -125,6 +125,7 @@ func TrainSplits(ctx context.Context, p TrainParams, trainSet, valSet []memes.Me
 	}
 	mp := p.Model
 	mp.FeatDim = featDim
+	mp.Extractor = extractorOf(feats)
 	model, err := models.Build(mp, p.Loop.Seed)
 	if err != nil {
 		return models.Trained{}, train.History{}, err

@@ -23,7 +23,7 @@ func ExtractTrain(name string) *flow.Pipeline {
 		flow.New(
 			flow.Wire3("extract_features", nodes.ExtractForTraining).
 				Reads(ExtractParams, trainParams, trainMemes).Writes(ExtractedFeatures).Tagged("features"),
-			flow.Node1("open_region_features", nodes.OpenRegions, ExtractedFeatures, trainFeatures).Tagged("features"),
+			flow.Node2("open_region_features", nodes.OpenRegions, ExtractParams, ExtractedFeatures, trainFeatures).Tagged("features"),
 		),
 		trainEvaluate(),
 	)

@@ -13,7 +13,6 @@ import (
 
 	"mmc/features"
 	"mmc/features/h5store"
-	"mmc/progress"
 )
 
 // Extraction caching (HDF5 stores saved from a value that names its
@@ -42,6 +41,18 @@ type planned interface {
 	ImageIDs() []string
 	// EachMissing is Each over the images have reports false for.
 	EachMissing(have func(id string) bool, fn func(*features.Record) error) error
+}
+
+// notifier is a stream that reports the store's notices (found,
+// resuming) to the user; catalog formats do not print.
+type notifier interface {
+	Notify(msg string)
+}
+
+func notify(v any, format string, args ...any) {
+	if n, ok := v.(notifier); ok {
+		n.Notify(fmt.Sprintf(format, args...))
+	}
 }
 
 // PartialDir is where the parts of an unfinished extraction into path
@@ -117,7 +128,7 @@ func (d *dataset) saveExtraction(ctx context.Context, v any, p provenance, pl pl
 			}
 		}
 		if missing == 0 {
-			progress.Logf("%s: %s holds the %s features of all %d images, with the same parameters: extraction skipped", d.format, d.path, name, len(want))
+			notify(v, "%s: %s holds the %s features of all %d images, with the same parameters: extraction skipped", d.format, d.path, name, len(want))
 			return nil
 		}
 		// Images were added: the store becomes the first part.
@@ -127,7 +138,7 @@ func (d *dataset) saveExtraction(ctx context.Context, v any, p provenance, pl pl
 		if err := os.Rename(d.path, filepath.Join(partial, "part-00000.h5")); err != nil {
 			return fmt.Errorf("%s %s: %w", d.format, d.path, err)
 		}
-		progress.Logf("%s: %s holds %d of %d images: extracting the %d others", d.format, d.path, len(want)-missing, len(want), missing)
+		notify(v, "%s: %s holds %d of %d images: extracting the %d others", d.format, d.path, len(want)-missing, len(want), missing)
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("%s %s: %w", d.format, d.path, err)
 	}
@@ -145,7 +156,7 @@ func (d *dataset) saveExtraction(ctx context.Context, v any, p provenance, pl pl
 		}
 	}
 	if len(have) > 0 {
-		progress.Logf("%s: resuming the extraction into %s: %d images already extracted in %s", d.format, d.path, len(have), partial)
+		notify(v, "%s: resuming the extraction into %s: %d images already extracted in %s", d.format, d.path, len(have), partial)
 	}
 	if err := os.MkdirAll(partial, 0o755); err != nil {
 		return fmt.Errorf("%s %s: %w", d.format, partial, err)
@@ -173,7 +184,7 @@ func (d *dataset) saveExtraction(ctx context.Context, v any, p provenance, pl pl
 	if _, err := pw.commit(); err != nil {
 		return err
 	}
-	return d.mergeParts(ctx, v, want, name, params)
+	return d.mergeParts(ctx, want, name, params)
 }
 
 // partWriter writes records into part files of PartSize images.
@@ -237,7 +248,18 @@ func (pw *partWriter) commit() (int, error) {
 
 // mergeParts writes every part's records into the store at d.path (in
 // the stream's image order when it has one), then removes the parts.
-func (d *dataset) mergeParts(ctx context.Context, v any, want []string, name string, params map[string]any) error {
+// merged is the value a merge saves: the parts' width and provenance.
+type merged struct {
+	regions int
+	name    string
+	params  map[string]any
+}
+
+func (m merged) MaxRegions() int                 { return m.regions }
+func (m merged) Extractor() string               { return m.name }
+func (m merged) ExtractorParams() map[string]any { return m.params }
+
+func (d *dataset) mergeParts(ctx context.Context, want []string, name string, params map[string]any) error {
 	partial := PartialDir(d.path)
 	parts, _ := filepath.Glob(filepath.Join(partial, "part-*.h5"))
 	slices.Sort(parts)
@@ -265,7 +287,13 @@ func (d *dataset) mergeParts(ctx context.Context, v any, want []string, name str
 	if len(want) > 0 {
 		order = want
 	}
-	w, err := d.create(d.path, v)
+	// The parts say the padding width: the stream's MaxRegions would
+	// load its extractor (a backbone's weights) for nothing.
+	regions := 0
+	for _, s := range stores {
+		regions = max(regions, s.Regions())
+	}
+	w, err := d.create(d.path, merged{regions: regions, name: name, params: params})
 	if err != nil {
 		return err
 	}

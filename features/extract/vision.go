@@ -143,6 +143,23 @@ func (p ResNet152RoI) BackboneID() string     { return p.backbone() }
 func (p DINOv2) BackboneID() string           { return p.backbone() }
 func (p DINOv2Multilayer) BackboneID() string { return p.backbone() }
 
+// Check fails, before any work, when the weight file is missing and
+// missing_weights is not random.
+func (p ResNet152Grid) Check() error {
+	_, err := p.present("resnet152_grid", resnet152Source)
+	return err
+}
+func (p ResNetVG) Check() error { _, err := p.present("resnet_vg", resnetVGSource); return err }
+func (p ResNet152RoI) Check() error {
+	_, err := p.present("resnet152_roi", resnet152Source)
+	return err
+}
+func (p DINOv2) Check() error { _, err := p.present("dinov2", dinov2Source); return err }
+func (p DINOv2Multilayer) Check() error {
+	_, err := p.present("dinov2_multilayer", dinov2Source)
+	return err
+}
+
 // New loads the checkpoint, or builds the random demo backbone.
 func (p ResNet152Grid) New(string) (Extractor, error) {
 	const name = "resnet152_grid"
@@ -222,4 +239,16 @@ func (v visionExtractor) Extract(ctx context.Context, batch []Image) ([]*feature
 		out[i] = &recs[i]
 	}
 	return out, nil
+}
+
+// WithMissingWeights returns p with every vision extractor's
+// missing_weights set to mode (inference rebuilding a demo checkpoint's
+// random backbone sets random).
+func (p Params) WithMissingWeights(mode string) Params {
+	p.ResNet152Grid.MissingWeights = mode
+	p.ResNet152RoI.MissingWeights = mode
+	p.ResNetVG.MissingWeights = mode
+	p.DINOv2.MissingWeights = mode
+	p.DINOv2Multilayer.MissingWeights = mode
+	return p
 }

@@ -56,6 +56,17 @@ type Params struct {
 	// FeatDim is the region feature width, filled from the data at
 	// training time.
 	FeatDim int `yaml:"-" json:"feat_dim"`
+	// Extractor is the image feature extractor the training features
+	// came from, as their store recorded it (nil for stores without
+	// provenance), so inference can run it on a new image.
+	Extractor *ExtractorRecord `yaml:"-" json:"extractor,omitempty"`
+}
+
+// ExtractorRecord names an image feature extractor and its parameters
+// (features/extract's Params.Provenance).
+type ExtractorRecord struct {
+	Name   string         `json:"name"`
+	Params map[string]any `json:"params"`
 }
 
 // Kind is one model kind's parameters: it builds the model they

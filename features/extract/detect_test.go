@@ -4,6 +4,7 @@ import (
 	"context"
 	"image"
 	"image/color"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -65,6 +66,15 @@ func TestDetectorExtractors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestDetectorExtractorsRegistered(t *testing.T) {
+	names := Names()
+	for _, n := range []string{"frcnn", "frcnn_resnet152", "vg", "vg_rpn"} {
+		if !slices.Contains(names, n) {
+			t.Errorf("extractor %s not registered (have %v)", n, names)
+		}
 	}
 }
 

@@ -202,7 +202,9 @@ func (m *FasterRCNNC4) Forward(ws *C4Workspace, img image.Image) (*C4Output, err
 	n := len(scores)
 	nc := m.NumClasses
 	pred := grow(&ws.out, n*m.pred.Out)
-	m.pred.Forward(pred, out.Features, n, false)
+	if n > 0 {
+		m.pred.Forward(pred, out.Features, n, false)
+	}
 	out.ClsProb = make([]float32, n*nc)
 	nb := nc
 	if m.ClassAgnostic {
@@ -327,7 +329,9 @@ func (m *FasterRCNNC4) ClassProbs(feats []float32) []float32 {
 	n := len(feats) / m.FeatureDim()
 	nc := m.NumClasses
 	pred := make([]float32, n*m.pred.Out)
-	m.pred.Forward(pred, feats, n, false)
+	if n > 0 {
+		m.pred.Forward(pred, feats, n, false)
+	}
 	out := make([]float32, n*nc)
 	for i := 0; i < n; i++ {
 		softmax(out[i*nc:(i+1)*nc], pred[i*m.pred.Out:i*m.pred.Out+nc])

@@ -45,12 +45,13 @@ func newRegistry() *flow.Registry {
 	r.Add("vilbert_dinov2_train", "train ViLBERT on DINOv2 ViT-L/14 patch features (36 interpolated regions, projected in the model)", pipelines.ViLBERTDINOv2Train)
 	r.Add("vilbert_dinov2_multilayer_train", "train ViLBERT on DINOv2 blocks 6, 12, 18, 24 concatenated (4096-d, projected in the model)", pipelines.ViLBERTDINOv2MultilayerTrain)
 
-	planned := []struct{ name, desc, missing string }{
-		{"vilbert_frcnn_train", "train ViLBERT on Faster R-CNN region features", "needs a Faster R-CNN detector in ml/ and its pipeline wiring"},
-		{"vilbert_frcnn_resnet152_train", "train ViLBERT on Faster R-CNN ResNet-152 region features", "needs a Faster R-CNN ResNet-152 detector in ml/ and its pipeline wiring"},
-		{"vilbert_vg_train", "train ViLBERT on Visual Genome detector features", "needs the Visual Genome detector in ml/ and its pipeline wiring"},
-		{"vilbert_vg_rpn_train", "train ViLBERT on Visual Genome RPN proposals", "needs the Visual Genome RPN in ml/ and its pipeline wiring"},
-	}
+	// Image → Faster R-CNN regions (cached HDF5 store) → ViLBERT (pipelines/vilbert_detect_train.go).
+	r.Add("vilbert_frcnn_train", "train ViLBERT on COCO Faster R-CNN ResNet-50-FPN regions (top 36 by confidence ≥ 0.2, 2048-d)", pipelines.ViLBERTFRCNNTrain)
+	r.Add("vilbert_frcnn_resnet152_train", "train ViLBERT on Faster R-CNN ResNet-152 regions (800 × 1333 input, top 36, 2048-d)", pipelines.ViLBERTFRCNNResNet152Train)
+	r.Add("vilbert_vg_train", "train ViLBERT on the Visual Genome Faster R-CNN ResNet-101's detected boxes (2048-d)", pipelines.ViLBERTVGTrain)
+	r.Add("vilbert_vg_rpn_train", "train ViLBERT on the Visual Genome model's RPN proposals (top 36 by VG class score after NMS)", pipelines.ViLBERTVGRPNTrain)
+
+	planned := []struct{ name, desc, missing string }{}
 	for _, p := range planned {
 		r.Planned(p.name, p.desc, p.missing)
 	}

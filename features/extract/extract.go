@@ -77,6 +77,12 @@ type Params struct {
 	ResNetVG         ResNetVG         `yaml:"resnet_vg" json:"resnet_vg"`
 	DINOv2           DINOv2           `yaml:"dinov2" json:"dinov2"`
 	DINOv2Multilayer DINOv2Multilayer `yaml:"dinov2_multilayer" json:"dinov2_multilayer"`
+
+	// The Faster R-CNN detectors (ml/vision/detect), see detect.go.
+	FRCNN          FRCNN          `yaml:"frcnn" json:"frcnn"`
+	FRCNNResNet152 FRCNNResNet152 `yaml:"frcnn_resnet152" json:"frcnn_resnet152"`
+	VG             VG             `yaml:"vg" json:"vg"`
+	VGRPN          VGRPN          `yaml:"vg_rpn" json:"vg_rpn"`
 }
 
 // Selected returns the extractor p.Name names, with p's parameters.

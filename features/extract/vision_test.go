@@ -14,8 +14,8 @@ import (
 
 func TestVisionExtractorsRegistered(t *testing.T) {
 	want := []string{"synthetic", "resnet152_grid", "resnet152_roi", "resnet_vg", "dinov2", "dinov2_multilayer"}
-	if got := Names(); !slices.Equal(got, want) {
-		t.Errorf("Names() = %v, want %v", got, want)
+	if got := Names(); len(got) < len(want) || !slices.Equal(got[:len(want)], want) {
+		t.Errorf("Names() = %v, want %v first", got, want)
 	}
 }
 

@@ -390,8 +390,8 @@ func TestFrozenLayersSkipped(t *testing.T) {
 		t.Fatal(err)
 	}
 	l0 := m.Bert.Encoder.Layer[0]
-	l0.Attention.att.probs, l0.FFN.LayerNorm.xhat, l0.Attention.LayerNorm.xhat = nil, nil, nil
-	m.Bert.Embeddings.LayerNorm.xhat = nil
+	l0.Attention.att.probs, l0.FFN.LayerNorm.x, l0.Attention.LayerNorm.x = nil, nil, nil
+	m.Bert.Embeddings.LayerNorm.x = nil
 	_, dl, _ := CrossEntropy(out.Logits, labels, 2)
 	if err := m.Backward(dl); err != nil {
 		t.Fatal(err)

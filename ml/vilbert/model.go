@@ -208,8 +208,7 @@ func (e *Encoder) shareScratch() {
 			add(fmt.Sprint("dq", i), &a.dq)
 			add(fmt.Sprint("dk", i), &a.dk)
 			add(fmt.Sprint("dv", i), &a.dv)
-			add(fmt.Sprint("ds", i), &a.ds)
-			add(fmt.Sprint("dprob", i), &a.dprob)
+			add(fmt.Sprint("work", i), &a.work)
 			add(fmt.Sprint("ctx", i), &a.ctx)
 		}
 		add("dense1.y", &bo.Dense1.y)
@@ -241,7 +240,7 @@ func shareLayers(ls []*Layer) {
 		for role, p := range map[string]**[]float32{
 			"dense.y": &a.Dense.y, "dense.dx": &a.Dense.dx, "ln.dx": &a.LayerNorm.dx,
 			"sum": &a.sum, "dh": &a.dh, "dx": &a.dx,
-			"dq": &a.att.dq, "dk": &a.att.dk, "dv": &a.att.dv, "ds": &a.att.ds, "dprob": &a.att.dprob, "ctx": &a.att.ctx,
+			"dq": &a.att.dq, "dk": &a.att.dk, "dv": &a.att.dv, "work": &a.att.work, "ctx": &a.att.ctx,
 			"ln.y": &a.LayerNorm.y,
 		} {
 			roles[role] = append(roles[role], p)

@@ -1,11 +1,7 @@
 package vilbert
 
 import (
-	"math"
-	"runtime"
-	"sync"
-
-	"mmc/ml/blas"
+	"mmc/ml/kernels"
 	"mmc/ml/tensor"
 )
 
@@ -105,29 +101,6 @@ func (s *gradSink) done(ps ...*tensor.Tensor) {
 	s.used = 0
 }
 
-// parallelFor splits [0,n) over the available processors when the work
-// (n·cost scalar operations) is worth a goroutine per processor.
-func parallelFor(n, cost int, fn func(lo, hi int)) {
-	workers := min(runtime.GOMAXPROCS(0), n)
-	if workers <= 1 || n*max(cost, 1) < 1<<14 {
-		if n > 0 {
-			fn(0, n)
-		}
-		return
-	}
-	var wg sync.WaitGroup
-	chunk := (n + workers - 1) / workers
-	for lo := chunk; lo < n; lo += chunk {
-		wg.Add(1)
-		go func(lo, hi int) {
-			defer wg.Done()
-			fn(lo, hi)
-		}(lo, min(lo+chunk, n))
-	}
-	fn(0, min(chunk, n))
-	wg.Wait()
-}
-
 // paramMaker creates parameters. With alloc false it only records shapes,
 // which lets ParamCount size the full model without a gigabyte of zeros.
 type paramMaker struct {
@@ -182,10 +155,7 @@ func newLinear(pm *paramMaker, in, out int) Linear {
 func (l *Linear) Forward(x []float32, rows int) []float32 {
 	l.x, l.rows = x, rows
 	y := grow(slot(&l.y), rows*l.out)
-	for r := 0; r < rows; r++ {
-		copy(y[r*l.out:(r+1)*l.out], l.Bias.Data)
-	}
-	blas.Sgemm(false, true, rows, l.out, l.in, 1, x, l.in, l.Weight.Data, l.in, 1, y, l.out)
+	kernels.Linear(y, x, l.Weight.Data, l.Bias.Data, rows, l.in, l.out)
 	return y
 }
 
@@ -193,38 +163,28 @@ func (l *Linear) Forward(x []float32, rows int) []float32 {
 // parameters and returns dx = dy·W in the module's own buffer, or nil when
 // needDx is false.
 func (l *Linear) Backward(dy []float32, needDx bool) []float32 {
-	l.accumulateParamGrads(dy)
-	if !needDx {
-		l.sink.done(l.Weight, l.Bias)
-		return nil
+	var dx []float32
+	if needDx {
+		dx = grow(slot(&l.dx), l.rows*l.in)
 	}
-	dx := grow(slot(&l.dx), l.rows*l.in)
-	blas.Sgemm(false, false, l.rows, l.in, l.out, 1, dy, l.out, l.Weight.Data, l.in, 0, dx, l.in)
-	l.sink.done(l.Weight, l.Bias) // only now: dx reads the weights before the update
+	l.backward(dy, dx, false)
 	return dx
 }
 
 // BackwardInto adds dy·W into dx, for inputs that fan out to several
 // layers (Q, K and V read the same hidden states).
-func (l *Linear) BackwardInto(dy, dx []float32) {
-	l.accumulateParamGrads(dy)
-	blas.Sgemm(false, false, l.rows, l.in, l.out, 1, dy, l.out, l.Weight.Data, l.in, 1, dx, l.in)
-	l.sink.done(l.Weight, l.Bias)
-}
+func (l *Linear) BackwardInto(dy, dx []float32) { l.backward(dy, dx, true) }
 
-func (l *Linear) accumulateParamGrads(dy []float32) {
+func (l *Linear) backward(dy, dx []float32, add bool) {
+	var dw, db []float32
 	if l.Weight.RequiresGrad() {
-		blas.Sgemm(true, false, l.out, l.in, l.rows, 1, dy, l.out, l.x, l.in, 1, l.sink.grad(l.Weight), l.in)
+		dw = l.sink.grad(l.Weight)
 	}
 	if l.Bias.RequiresGrad() {
-		db := l.sink.grad(l.Bias)
-		for r := 0; r < l.rows; r++ {
-			row := dy[r*l.out : (r+1)*l.out]
-			for j, v := range row {
-				db[j] += v
-			}
-		}
+		db = l.sink.grad(l.Bias)
 	}
+	kernels.LinearBackward(dx, dw, db, dy, l.x, l.Weight.Data, l.rows, l.in, l.out, add)
+	l.sink.done(l.Weight, l.Bias) // only now: dx reads the weights before the update
 }
 
 // LayerNorm normalises each row over its last axis: (x−μ)/√(σ²+ε)·γ + β.
@@ -233,111 +193,53 @@ type LayerNorm struct {
 	Bias   *tensor.Tensor `pt:"bias"`   // β [dim]
 
 	dim        int
-	eps        float64
+	eps        float32
 	rows       int
-	xhat, rstd []float32
-	y          *[]float32 // output; Recompute rebuilds it from x̂, so it may be shared
+	x          []float32 // a private copy of the input
+	mean, rstd []float32
+	y          *[]float32 // output; Recompute rebuilds it, so it may be shared
 	dx         *[]float32
 	sink       *gradSink
 }
 
 func newLayerNorm(pm *paramMaker, dim int, eps float32) LayerNorm {
-	return LayerNorm{Weight: pm.fill(1, dim), Bias: pm.fill(0, dim), dim: dim, eps: float64(eps), sink: pm.sink}
+	return LayerNorm{Weight: pm.fill(1, dim), Bias: pm.fill(0, dim), dim: dim, eps: eps, sink: pm.sink}
 }
 
 // Forward normalises x [rows, dim].
 func (n *LayerNorm) Forward(x []float32, rows int) []float32 {
-	d := n.dim
 	n.rows = rows
-	y := grow(slot(&n.y), rows*d)
-	xhat := grow(&n.xhat, rows*d)
-	rstd := grow(&n.rstd, rows)
-	g, b := n.Weight.Data, n.Bias.Data
-	parallelFor(rows, 4*d, func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			row := x[r*d : (r+1)*d]
-			var mean float64
-			for _, v := range row {
-				mean += float64(v)
-			}
-			mean /= float64(d)
-			var variance float64
-			for _, v := range row {
-				t := float64(v) - mean
-				variance += t * t
-			}
-			variance /= float64(d)
-			rs := 1 / math.Sqrt(variance+n.eps)
-			rstd[r] = float32(rs)
-			xh, yr := xhat[r*d:(r+1)*d], y[r*d:(r+1)*d]
-			for j, v := range row {
-				h := float32((float64(v) - mean) * rs)
-				xh[j] = h
-				yr[j] = h*g[j] + b[j]
-			}
-		}
-	})
-	return y
+	copy(grow(&n.x, rows*n.dim), x)
+	return n.Recompute()
 }
 
-// Recompute rebuilds the last output x̂·γ + β (bit-identical: the same
-// float32 operations as Forward) and returns it.
+// Recompute rebuilds the last output (bit-identical: the same kernel on
+// the same input) and returns it.
 func (n *LayerNorm) Recompute() []float32 {
-	d := n.dim
-	y := grow(slot(&n.y), n.rows*d)
-	g, b := n.Weight.Data, n.Bias.Data
-	parallelFor(n.rows, d, func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			xh, yr := n.xhat[r*d:(r+1)*d], y[r*d:(r+1)*d]
-			for j, h := range xh {
-				yr[j] = h*g[j] + b[j]
-			}
-		}
-	})
+	y := grow(slot(&n.y), n.rows*n.dim)
+	kernels.LayerNorm(y, grow(&n.mean, n.rows), grow(&n.rstd, n.rows), n.x, n.Weight.Data, n.Bias.Data, n.rows, n.dim, n.eps)
 	return y
 }
 
 // Backward returns dx and accumulates dγ, dβ for trainable parameters.
 func (n *LayerNorm) Backward(dy []float32) []float32 {
-	d, rows := n.dim, n.rows
-	dx := grow(slot(&n.dx), rows*d)
-	g := n.Weight.Data
-	parallelFor(rows, 6*d, func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			dyr, xh, dxr := dy[r*d:(r+1)*d], n.xhat[r*d:(r+1)*d], dx[r*d:(r+1)*d]
-			var s1, s2 float64 // Σ dx̂ and Σ dx̂·x̂
-			for j, v := range dyr {
-				dh := float64(v * g[j])
-				s1 += dh
-				s2 += dh * float64(xh[j])
-			}
-			s1 /= float64(d)
-			s2 /= float64(d)
-			rs := float64(n.rstd[r])
-			for j, v := range dyr {
-				dh := float64(v * g[j])
-				dxr[j] = float32(rs * (dh - s1 - float64(xh[j])*s2))
-			}
-		}
-	})
-	if n.Weight.RequiresGrad() || n.Bias.RequiresGrad() {
-		dg, db := n.sink.grad(n.Weight), n.sink.grad(n.Bias)
-		for r := 0; r < rows; r++ {
-			dyr, xh := dy[r*d:(r+1)*d], n.xhat[r*d:(r+1)*d]
-			for j, v := range dyr {
-				dg[j] += v * xh[j]
-				db[j] += v
-			}
-		}
-		n.sink.done(n.Weight, n.Bias)
+	dx := grow(slot(&n.dx), n.rows*n.dim)
+	var dg, db []float32
+	if n.Weight.RequiresGrad() {
+		dg = n.sink.grad(n.Weight)
 	}
+	if n.Bias.RequiresGrad() {
+		db = n.sink.grad(n.Bias)
+	}
+	kernels.LayerNormBackward(dx, dg, db, dy, n.x, n.mean, n.rstd, n.Weight.Data, n.rows, n.dim)
+	n.sink.done(n.Weight, n.Bias)
 	return dx
 }
 
 // gelu is the exact form x·Φ(x) = x/2·(1 + erf(x/√2)) used by BERT and
-// MMF, evaluated in float32 precision by tensor.GELUInto. Its output is not
-// kept: Recompute rebuilds it for the backward pass of the layer that
-// reads it, so the buffer can be shared across layers.
+// MMF (kernels.GELU). Its output is not kept: Recompute rebuilds it for
+// the backward pass of the layer that reads it, so the buffer can be
+// shared across layers.
 type gelu struct {
 	x  []float32
 	y  *[]float32
@@ -350,41 +252,19 @@ func (a *gelu) Recompute() []float32 { return a.Forward(a.x) }
 func (a *gelu) Forward(x []float32) []float32 {
 	a.x = x
 	y := grow(slot(&a.y), len(x))
-	parallelFor(len(x), 20, func(lo, hi int) { tensor.GELUInto(y[lo:hi], x[lo:hi]) })
+	kernels.GELU(y, x)
 	return y
 }
 
 func (a *gelu) Backward(dy []float32) []float32 {
 	dx := grow(slot(&a.dx), len(dy))
-	parallelFor(len(dy), 20, func(lo, hi int) { tensor.GELUGradInto(dx[lo:hi], dy[lo:hi], a.x[lo:hi]) })
+	kernels.GELUBackward(dx, dy, a.x)
 	return dx
 }
 
-// expf is e^x in float32 precision (Cephes' expf: range reduction by
-// ln 2 and a degree-7 polynomial, about 1 ulp). It underflows to 0 below
-// −87.3 and overflows to +Inf above 88.7.
-func expf(x float32) float32 {
-	switch {
-	case x < -87.3:
-		return 0
-	case x > 88.7:
-		return float32(math.Inf(1))
-	}
-	// k = floor(x·log₂e + ½) without math.Floor, which is a slow call here.
-	t := x*1.44269504 + 0.5
-	ki := int32(t) // truncates toward zero
-	if float32(ki) > t {
-		ki--
-	}
-	k := float32(ki)
-	r := x - k*0.693359375 + k*2.12194440e-4
-	q := ((((1.9875691500e-4*r+1.3981999507e-3)*r+8.3334519073e-3)*r+4.1665795894e-2)*r+1.6666665459e-1)*r + 5.0000001201e-1
-	y := q*r*r + r + 1
-	return y * math.Float32frombits(uint32(ki+127)<<23)
-}
-
 // dropout zeroes values with probability p in training and scales the
-// rest by 1/(1−p); the keep bits are kept for the backward pass.
+// rest by 1/(1−p); the keep bits (kernels.DropoutMask) are kept for the
+// backward pass.
 type dropout struct {
 	p      float32
 	active bool
@@ -397,177 +277,86 @@ func (d *dropout) apply(x []float32, train bool, rng *tensor.RNG) {
 	if !d.active {
 		return
 	}
-	words := (len(x) + 63) / 64
+	words := kernels.MaskWords(len(x))
 	if cap(d.keep) < words {
 		d.keep = make([]uint64, words)
 	}
 	d.keep = d.keep[:words]
-	clear(d.keep)
-	threshold := uint32(float64(d.p) * (1 << 24))
-	scale := 1 / (1 - d.p)
-	for i := range x {
-		if uint32(rng.Uint64()>>40) >= threshold {
-			d.keep[i>>6] |= 1 << (i & 63)
-			x[i] *= scale
-		} else {
-			x[i] = 0
-		}
-	}
+	kernels.DropoutMask(d.keep, len(x), d.p, rng)
+	kernels.DropoutApply(x, x, d.keep, d.p)
 }
 
 // backward applies the same mask and scale to a gradient, in place.
 func (d *dropout) backward(g []float32) {
-	if !d.active {
-		return
-	}
-	scale := 1 / (1 - d.p)
-	for i := range g {
-		if d.keep[i>>6]&(1<<(i&63)) != 0 {
-			g[i] *= scale
-		} else {
-			g[i] = 0
-		}
+	if d.active {
+		kernels.DropoutApply(g, g, d.keep, d.p)
 	}
 }
 
 // attention is multi-head scaled dot-product attention of Lq queries over
-// Lk keys per batch item, with an additive mask over keys. Queries, keys
-// and values are [B·L, heads·hd] row-major, so a head is a strided column
-// block and no split/merge copies are needed.
+// Lk keys per batch item, with an additive mask over keys
+// (kernels.Attention). Queries, keys and values are [B·L, heads·hd]
+// row-major, so a head is a strided column block and no split/merge
+// copies are needed.
 type attention struct {
 	heads, hd int
 	drop      dropout
 
-	b, lq, lk int
-	q, k, v   []float32
-	mask      []float32 // [B, Lk] additive
-	probs     []float32 // [B, heads, Lq, Lk] softmax output
-	// dprob holds the probabilities after dropout. Only the keep bits
-	// are stored; the backward pass rebuilds it, so the buffer can be
-	// shared across layers.
-	dprob      *[]float32
+	k          kernels.Attention
+	q, kk, v   []float32
+	probs      []float32  // [B, heads, Lq, Lk] softmax output (before dropout)
 	ctx        *[]float32 // rebuilt by RecomputeContext, so shareable
 	dq, dk, dv *[]float32
-	ds         *[]float32
+	work       *[]float32
 }
 
 // Forward returns the merged context [B·Lq, heads·hd].
 func (a *attention) Forward(q, k, v []float32, b, lq, lk int, mask []float32, train bool, rng *tensor.RNG) []float32 {
-	a.q, a.k, a.v, a.b, a.lq, a.lk, a.mask = q, k, v, b, lq, lk, mask
-	D := a.heads * a.hd
-	scale := float32(1 / math.Sqrt(float64(a.hd)))
-	probs := grow(&a.probs, b*a.heads*lq*lk)
-	for bi := 0; bi < b; bi++ {
-		for h := 0; h < a.heads; h++ {
-			s := probs[(bi*a.heads+h)*lq*lk : (bi*a.heads+h+1)*lq*lk]
-			blas.Sgemm(false, true, lq, lk, a.hd, scale, q[bi*lq*D+h*a.hd:], D, k[bi*lk*D+h*a.hd:], D, 0, s, lk)
-		}
+	a.q, a.kk, a.v = q, k, v
+	a.k = kernels.Attention{Batch: b, Heads: a.heads, HeadDim: a.hd, Lq: lq, Lk: lk,
+		Q: kernels.Merged(lq, a.heads, a.hd), K: kernels.Merged(lk, a.heads, a.hd),
+		V: kernels.Merged(lk, a.heads, a.hd), Ctx: kernels.Merged(lq, a.heads, a.hd), Dropout: a.drop.p}
+	probs := grow(&a.probs, a.k.ProbsLen())
+	a.drop.active = train && a.drop.p > 0
+	var keep []uint64
+	if a.drop.active {
+		keep = a.keep()
 	}
-	parallelFor(b*a.heads*lq, 8*lk, func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			bi := r / (a.heads * lq)
-			softmaxRow(probs[r*lk:(r+1)*lk], mask[bi*lk:(bi+1)*lk])
-		}
-	})
-	p := probs
-	if train && a.drop.p > 0 {
-		p = grow(slot(&a.dprob), len(probs))
-		copy(p, probs)
-		a.drop.apply(p, train, rng)
-	} else {
-		a.drop.active = false
-	}
-	return a.context(p)
-}
-
-// context is P·V per head, merged: [B·Lq, heads·hd].
-func (a *attention) context(p []float32) []float32 {
-	b, lq, lk, D := a.b, a.lq, a.lk, a.heads*a.hd
-	ctx := grow(slot(&a.ctx), b*lq*D)
-	for bi := 0; bi < b; bi++ {
-		for h := 0; h < a.heads; h++ {
-			pr := p[(bi*a.heads+h)*lq*lk : (bi*a.heads+h+1)*lq*lk]
-			blas.Sgemm(false, false, lq, a.hd, lk, 1, pr, lk, a.v[bi*lk*D+h*a.hd:], D, 0, ctx[bi*lq*D+h*a.hd:], D)
-		}
-	}
+	ctx := grow(slot(&a.ctx), b*lq*a.heads*a.hd)
+	a.k.Forward(ctx, probs, keep, q, k, v, mask, rng, grow(slot(&a.work), a.k.WorkLen()))
 	return ctx
 }
 
-// droppedProbs returns the probabilities as the forward pass used them,
-// rebuilding the dropped copy from the kept mask bits.
-func (a *attention) droppedProbs() []float32 {
-	if !a.drop.active {
-		return a.probs
+func (a *attention) keep() []uint64 {
+	words := kernels.MaskWords(a.k.ProbsLen())
+	if cap(a.drop.keep) < words {
+		a.drop.keep = make([]uint64, words)
 	}
-	p := grow(slot(&a.dprob), len(a.probs))
-	copy(p, a.probs)
-	a.drop.backward(p) // the same mask and scale as the forward pass
-	return p
+	a.drop.keep = a.drop.keep[:words]
+	return a.drop.keep
+}
+
+func (a *attention) activeKeep() []uint64 {
+	if !a.drop.active {
+		return nil
+	}
+	return a.drop.keep
 }
 
 // RecomputeContext rebuilds the last forward output for the backward
 // pass of the projection that reads it.
-func (a *attention) RecomputeContext() []float32 { return a.context(a.droppedProbs()) }
-
-func softmaxRow(s, mask []float32) {
-	m := float32(math.Inf(-1))
-	for j := range s {
-		s[j] += mask[j]
-		m = max(m, s[j])
-	}
-	var sum float64
-	for j, v := range s {
-		e := expf(v - m)
-		s[j] = e
-		sum += float64(e)
-	}
-	inv := float32(1 / sum)
-	for j := range s {
-		s[j] *= inv
-	}
+func (a *attention) RecomputeContext() []float32 {
+	ctx := grow(slot(&a.ctx), a.k.Batch*a.k.Lq*a.heads*a.hd)
+	a.k.Context(ctx, a.probs, a.activeKeep(), a.v, grow(slot(&a.work), a.k.WorkLen()))
+	return ctx
 }
 
 // Backward takes dctx and returns dq, dk, dv (module-owned buffers).
 func (a *attention) Backward(dctx []float32) (dq, dk, dv []float32) {
-	b, lq, lk, H, hd := a.b, a.lq, a.lk, a.heads, a.hd
-	D := H * hd
-	scale := float32(1 / math.Sqrt(float64(hd)))
-	dq = grow(slot(&a.dq), b*lq*D)
-	dk = grow(slot(&a.dk), b*lk*D)
-	dv = grow(slot(&a.dv), b*lk*D)
-	ds := grow(slot(&a.ds), b*H*lq*lk)
-	p := a.droppedProbs()
-	for bi := 0; bi < b; bi++ {
-		for h := 0; h < H; h++ {
-			o := (bi*H + h) * lq * lk
-			// dP' = dctx·Vᵀ ; dV = P'ᵀ·dctx
-			blas.Sgemm(false, true, lq, lk, hd, 1, dctx[bi*lq*D+h*hd:], D, a.v[bi*lk*D+h*hd:], D, 0, ds[o:o+lq*lk], lk)
-			blas.Sgemm(true, false, lk, hd, lq, 1, p[o:o+lq*lk], lk, dctx[bi*lq*D+h*hd:], D, 0, dv[bi*lk*D+h*hd:], D)
-		}
-	}
-	a.drop.backward(ds)
-	// Softmax backward: dS = P ⊙ (dP − Σ_j P·dP).
-	probs := a.probs
-	parallelFor(b*H*lq, 4*lk, func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			pr, dr := probs[r*lk:(r+1)*lk], ds[r*lk:(r+1)*lk]
-			var dot float64
-			for j, v := range pr {
-				dot += float64(v * dr[j])
-			}
-			d := float32(dot)
-			for j, v := range pr {
-				dr[j] = v * (dr[j] - d)
-			}
-		}
-	})
-	for bi := 0; bi < b; bi++ {
-		for h := 0; h < H; h++ {
-			o := (bi*H + h) * lq * lk
-			blas.Sgemm(false, false, lq, hd, lk, scale, ds[o:o+lq*lk], lk, a.k[bi*lk*D+h*hd:], D, 0, dq[bi*lq*D+h*hd:], D)
-			blas.Sgemm(true, false, lk, hd, lq, scale, ds[o:o+lq*lk], lk, a.q[bi*lq*D+h*hd:], D, 0, dk[bi*lk*D+h*hd:], D)
-		}
-	}
+	dq = grow(slot(&a.dq), len(a.q))
+	dk = grow(slot(&a.dk), len(a.kk))
+	dv = grow(slot(&a.dv), len(a.v))
+	a.k.Backward(dq, dk, dv, dctx, a.probs, a.activeKeep(), a.q, a.kk, a.v, grow(slot(&a.work), a.k.WorkLen()))
 	return dq, dk, dv
 }
 

@@ -2,8 +2,8 @@ package vilbert
 
 import (
 	"fmt"
-	"math"
 
+	"mmc/ml/kernels"
 	"mmc/ml/tensor"
 )
 
@@ -421,36 +421,17 @@ func (m *Model) BackwardApply(dlogits []float32, apply func(*tensor.Tensor) erro
 
 // CrossEntropy is the mean cross-entropy of logits [B, k] against integer
 // labels, and its gradient with respect to the logits (MMF's
-// nn.CrossEntropyLoss).
+// nn.CrossEntropyLoss, kernels.CrossEntropy).
 func CrossEntropy(logits []float32, labels []int, k int) (loss float32, dlogits []float32, err error) {
-	if len(logits) != len(labels)*k {
-		return 0, nil, fmt.Errorf("vilbert: cross-entropy over %d logits for %d labels of %d classes", len(logits), len(labels), k)
-	}
-	dlogits = make([]float32, len(logits))
-	var total float64
-	n := float64(len(labels))
 	for i, y := range labels {
 		if y < 0 || y >= k {
 			return 0, nil, fmt.Errorf("vilbert: label %d of item %d outside 0..%d", y, i, k-1)
 		}
-		row := logits[i*k : (i+1)*k]
-		mx := row[0]
-		for _, v := range row {
-			mx = max(mx, v)
-		}
-		var sum float64
-		for _, v := range row {
-			sum += math.Exp(float64(v - mx))
-		}
-		logZ := float64(mx) + math.Log(sum)
-		total += logZ - float64(row[y])
-		for j, v := range row {
-			p := math.Exp(float64(v) - logZ)
-			if j == y {
-				p--
-			}
-			dlogits[i*k+j] = float32(p / n)
-		}
 	}
-	return float32(total / n), dlogits, nil
+	dlogits = make([]float32, len(logits))
+	l, _, err := kernels.CrossEntropy(dlogits, logits, labels, k, 0)
+	if err != nil {
+		return 0, nil, fmt.Errorf("vilbert: %w", err)
+	}
+	return float32(l), dlogits, nil
 }

@@ -1,0 +1,166 @@
+//go:build cgo && !noblas
+
+package kernels
+
+/*
+#cgo CFLAGS: -O3
+#include <stdint.h>
+#include <string.h>
+#include <math.h>
+
+// Vectorised float32 kernels for the activations and the softmax. GCC
+// builds an x86-64-v3 (AVX2/FMA) clone and a baseline one and picks at load
+// time, so the binary still runs on any x86-64. no-trapping-math (cgo
+// refuses it as a flag) lets the clamps and selects become vector blends.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math")
+#define MMC_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define MMC_CLONES
+#endif
+
+// Expf's polynomial (expf.go): Cephes' reduction, 0 below -87.3.
+static inline float mmc_exp(float x) {
+	float c = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+	float n = (c * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+	float r = c - n * 0.693359375f + n * 2.12194440e-4f;
+	float p = 1.9875691500e-4f;
+	p = p * r + 1.3981999507e-3f;
+	p = p * r + 8.3334519073e-3f;
+	p = p * r + 4.1665795894e-2f;
+	p = p * r + 1.6666665459e-1f;
+	p = p * r + 5.0000001201e-1f;
+	p = p * r * r + r + 1.0f;
+	int32_t bits = ((int32_t)n + 127) << 23;
+	float s;
+	memcpy(&s, &bits, sizeof s);
+	return x < -87.3f ? 0.0f : p * s;
+}
+
+// Φ(x) through erfc of Numerical Recipes (erfcc, relative error < 1.2e-7).
+static inline float mmc_cdf(float x) {
+	float z = (x < 0 ? -x : x) * 0.70710678118654752f;
+	float t = 2.0f / (2.0f + z);
+	float poly = -1.26551223f + t * (1.00002368f + t * (0.37409196f + t * (0.09678418f +
+		t * (-0.18628806f + t * (0.27886807f + t * (-1.13520398f + t * (1.48851587f +
+		t * (-0.82215223f + t * 0.17087277f))))))));
+	float half = 0.5f * t * mmc_exp(poly - z * z);
+	return x < 0 ? half : 1.0f - half;
+}
+
+MMC_CLONES
+static void mmc_gelu(float *y, const float *x, long n) {
+	for (long i = 0; i < n; i++) y[i] = x[i] * mmc_cdf(x[i]);
+}
+
+MMC_CLONES
+static void mmc_gelu_grad(float *dx, const float *dy, const float *x, long n) {
+	for (long i = 0; i < n; i++) {
+		float v = x[i];
+		dx[i] = dy[i] * (mmc_cdf(v) + v * mmc_exp(-0.5f * v * v) * 0.39894228040143268f);
+	}
+}
+
+// bias + GELU over rows: h = x + b is kept (the backward pass reads it),
+// y = GELU(h).
+MMC_CLONES
+static void mmc_bias_gelu(float *y, float *h, const float *b, long rows, long n) {
+	for (long r = 0; r < rows; r++) {
+		float *yr = y + r * n, *hr = h + r * n;
+		for (long i = 0; i < n; i++) {
+			float v = hr[i] + b[i];
+			hr[i] = v;
+			yr[i] = v * mmc_cdf(v);
+		}
+	}
+}
+
+// softmax(src + mask) of each row into dst (dst may be src); the mask row
+// of row r is mask + (r/per)*n, or none when mask is NULL. A row whose
+// values are all -inf becomes uniform.
+MMC_CLONES
+static void mmc_softmax(float *dst, const float *src, long rows, long n, const float *mask, long per) {
+	for (long r = 0; r < rows; r++) {
+		const float *in = src + r * n;
+		float *o = dst + r * n;
+		const float *m = mask ? mask + (r / per) * n : 0;
+		float mx = -INFINITY;
+		if (m) {
+			for (long j = 0; j < n; j++) {
+				float v = in[j] + m[j];
+				o[j] = v;
+				mx = v > mx ? v : mx;
+			}
+		} else {
+			for (long j = 0; j < n; j++) {
+				o[j] = in[j];
+				mx = in[j] > mx ? in[j] : mx;
+			}
+		}
+		if (mx == -INFINITY) {
+			for (long j = 0; j < n; j++) o[j] = 1.0f / (float)n;
+			continue;
+		}
+		float s = 0.0f;
+		for (long j = 0; j < n; j++) {
+			float e = mmc_exp(o[j] - mx);
+			o[j] = e;
+			s += e;
+		}
+		float inv = 1.0f / s;
+		for (long j = 0; j < n; j++) o[j] *= inv;
+	}
+}
+
+// dx = y ⊙ (dy − Σ y⊙dy) per row (dx may be dy).
+MMC_CLONES
+static void mmc_softmax_backward(float *dx, const float *y, const float *dy, long rows, long n) {
+	for (long r = 0; r < rows; r++) {
+		const float *yr = y + r * n, *gr = dy + r * n;
+		float *o = dx + r * n;
+		float dot = 0.0f;
+		for (long j = 0; j < n; j++) dot += yr[j] * gr[j];
+		for (long j = 0; j < n; j++) o[j] = yr[j] * (gr[j] - dot);
+	}
+}
+*/
+import "C"
+
+import "unsafe"
+
+func fp(s []float32) *C.float { return (*C.float)(unsafe.Pointer(&s[0])) }
+
+func geluSerial(y, x []float32) {
+	if len(x) > 0 {
+		C.mmc_gelu(fp(y), fp(x), C.long(len(x)))
+	}
+}
+
+func geluGradSerial(dx, dy, x []float32) {
+	if len(x) > 0 {
+		C.mmc_gelu_grad(fp(dx), fp(dy), fp(x), C.long(len(x)))
+	}
+}
+
+func biasGELUSerial(y, h, b []float32, rows, n int) {
+	if rows > 0 && n > 0 {
+		C.mmc_bias_gelu(fp(y), fp(h), fp(b), C.long(rows), C.long(n))
+	}
+}
+
+func softmaxSerial(dst, src, mask []float32, rows, n, per int) {
+	if rows == 0 || n == 0 {
+		return
+	}
+	var m *C.float
+	if mask != nil {
+		m = fp(mask)
+	}
+	C.mmc_softmax(fp(dst), fp(src), C.long(rows), C.long(n), m, C.long(max(per, 1)))
+}
+
+func softmaxBackwardSerial(dx, y, dy []float32, rows, n int) {
+	if rows > 0 && n > 0 {
+		C.mmc_softmax_backward(fp(dx), fp(y), fp(dy), C.long(rows), C.long(n))
+	}
+}

@@ -155,16 +155,19 @@ func runGo(c config, profile string) error {
 		debug.SetGCPercent(50)
 	}
 	rng := tensor.NewRNG(0)
-	layer := nn.NewBertLayer(c.hidden, c.heads, c.inter, rng)
+	layer := nn.NewBertLayer(c.hidden, c.heads, c.inter, 0.02, rng)
 	x := tensor.Zeros(c.batch, c.tokens, c.hidden)
 	nn.Normal(x, 1, rng)
-	x.SetRequiresGrad(true)
-	mask := tensor.Zeros(c.batch, 1, 1, c.tokens)
+	mask := make([]float32, c.batch*c.tokens)
 	for b := 0; b < c.batch; b++ {
 		for t := c.tokens - c.tokens/8; t < c.tokens; t++ {
-			mask.Data[b*c.tokens+t] = -10000
+			mask[b*c.tokens+t] = -10000
 		}
 	}
+	// The explicit-backward layer ViLBERT and TextBERT are built from, with
+	// its state and scratch reused from step to step.
+	var st nn.LayerState
+	var sc nn.LayerScratch
 	dy := make([]float32, len(x.Data))
 	for i := range dy {
 		dy[i] = rng.NormFloat32()
@@ -184,7 +187,8 @@ func runGo(c config, profile string) error {
 			defer pprof.StopCPUProfile()
 		}
 		start := time.Now()
-		layer.Forward(x, mask, rng, true).BackwardWith(dy)
+		layer.Forward(&st, &sc, x.Data, c.batch, c.tokens, mask, true, rng)
+		layer.Backward(&st, &sc, dy, true, nil)
 		d := time.Since(start)
 		if it >= c.warmup {
 			total += d
@@ -193,9 +197,8 @@ func runGo(c config, profile string) error {
 			}
 		}
 		for _, p := range params {
-			p.Param.ZeroGrad()
+			clear(p.Param.Grad)
 		}
-		x.ZeroGrad()
 	}
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	fmt.Printf("ms=%.3f min=%.3f\n", ms(total)/float64(c.iters), ms(best))

@@ -299,3 +299,17 @@ func lastDim(op string, t *Tensor) (rows, cols int) {
 	}
 	return len(t.Data) / cols, cols
 }
+
+// Custom records an op computed outside this package: out (a fresh
+// tensor holding the result) gets history over parents, and backward
+// receives out's gradient and must accumulate into the parents that
+// require one (AccumulateGrad for inputs; parameters may add into their
+// Grad directly). Nothing is recorded when no parent requires a gradient
+// or recording is off.
+func Custom(out *Tensor, backward func(dout []float32), parents ...*Tensor) *Tensor {
+	return out.record(func() { backward(out.Grad) }, parents...)
+}
+
+// AccumulateGrad adds g into t's gradient when t requires one; t may
+// adopt g, so callers pass a buffer they own.
+func (t *Tensor) AccumulateGrad(g []float32) { t.accumulate(g) }

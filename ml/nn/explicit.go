@@ -189,3 +189,9 @@ func growWords(b []uint64, n int) []uint64 {
 	}
 	return b[:n]
 }
+
+// GELUInto writes the exact GELU of x into y (kernels.GELU).
+func GELUInto(y, x []float32) { kernels.GELU(y, x) }
+
+// GELUBackwardInto writes dy·GELU'(x) into dx (dx may be dy).
+func GELUBackwardInto(dx, dy, x []float32) { kernels.GELUBackward(dx, dy, x) }

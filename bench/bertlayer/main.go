@@ -148,7 +148,7 @@ func parseMS(out string) (float64, error) {
 // runGo is the Go side: the same layer and inputs shape as torch_layer.py.
 func runGo(c config, profile string) error {
 	runtime.GOMAXPROCS(c.threads)
-	blas.SetThreads(c.threads)
+	blas.Configure(blas.Options{Threads: c.threads})
 	// Activations are freed during backward; collecting a little earlier
 	// than the default keeps the heap near the live set. GOGC overrides.
 	if os.Getenv("GOGC") == "" {
@@ -197,7 +197,7 @@ func runGo(c config, profile string) error {
 			}
 		}
 		for _, p := range params {
-			clear(p.Param.Grad)
+			clear(p.Tensor.Grad)
 		}
 	}
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -161,17 +161,13 @@ func sideResult(cmd *exec.Cmd) (*result, error) {
 func goSide(args []int) (*result, error) {
 	b, t, r, steps, inferRuns, threads := args[0], args[1], args[2], args[3], args[4], args[5]
 	runtime.GOMAXPROCS(threads)
-	blas.SetThreads(threads)
+	blas.Configure(blas.Options{Threads: threads})
 	cfg := vilbert.DefaultConfig()
 	m, err := vilbert.New(cfg, 1)
 	if err != nil {
 		return nil, err
 	}
-	var named []optim.Named
-	for _, p := range m.Parameters() {
-		named = append(named, optim.Named{Name: p.Name, Param: p.Tensor})
-	}
-	opt := optim.NewAdamW(optim.SplitDecay(named, 0.01), optim.AdamWConfig{LR: 1e-5, Eps: 1e-8})
+	opt := optim.NewAdamW(optim.SplitDecay(m.Parameters(), 0.01), optim.AdamWConfig{LR: 1e-5, Eps: 1e-8})
 	rng := tensor.NewRNG(7)
 	in := randomInputs(rng, cfg, b, t, r)
 	labels := make([]int, b)

@@ -77,11 +77,7 @@ func NewTextBERT(c TextBERTConfig, seed uint64) (*TextBERT, error) {
 
 // Params lists the parameters by checkpoint key.
 func (m *TextBERT) Params() []train.Param {
-	var ps []train.Param
-	for _, p := range nn.Parameters(m) {
-		ps = append(ps, train.Param{Name: p.Name, Tensor: p.Param})
-	}
-	return ps
+	return nn.Parameters(m)
 }
 
 // Forward computes logits [B, 2] from the batch's tokens only.

@@ -258,7 +258,7 @@ func (l *BertLayer) Op(x, mask *tensor.Tensor, rng *tensor.RNG, train bool) *ten
 func paramTensors(module any) []*tensor.Tensor {
 	var ts []*tensor.Tensor
 	for _, p := range Parameters(module) {
-		ts = append(ts, p.Param)
+		ts = append(ts, p.Tensor)
 	}
 	return ts
 }

@@ -51,7 +51,7 @@ func TestBertModulesBackward(t *testing.T) {
 	layer := NewBertLayer(hidden, heads, inter, 0.3, tensor.NewRNG(3))
 	for _, p := range Parameters(layer) {
 		if p.Name == "attention.output.LayerNorm.weight" || p.Name == "output.LayerNorm.weight" {
-			Normal(p.Param, 1, tensor.NewRNG(4)) // a γ far from 1
+			Normal(p.Tensor, 1, tensor.NewRNG(4)) // a γ far from 1
 		}
 	}
 	x := weights(b*l*hidden, 5)
@@ -68,12 +68,12 @@ func TestBertModulesBackward(t *testing.T) {
 		}
 		f()
 		for _, p := range Parameters(a) {
-			p.Param.Grad = nil
+			p.Tensor.Grad = nil
 		}
 		dx := a.Backward(&st, &sc, w, true, nil)
 		fdCheck(t, "x", x, dx, f)
 		for _, p := range Parameters(a) {
-			fdCheck(t, p.Name, p.Param.Data, p.Param.Grad, f)
+			fdCheck(t, p.Name, p.Tensor.Data, p.Tensor.Grad, f)
 		}
 	})
 	t.Run("ffn", func(t *testing.T) {
@@ -83,12 +83,12 @@ func TestBertModulesBackward(t *testing.T) {
 		f := func() float64 { return dot(ff.Forward(&st, &sc, x, b*l, true, tensor.NewRNG(9)), w) }
 		f()
 		for _, p := range Parameters(ff) {
-			p.Param.Grad = nil
+			p.Tensor.Grad = nil
 		}
 		dx := ff.Backward(&st, &sc, x, w, nil)
 		fdCheck(t, "x", x, dx, f)
 		for _, p := range Parameters(ff) {
-			fdCheck(t, p.Name, p.Param.Data, p.Param.Grad, f)
+			fdCheck(t, p.Name, p.Tensor.Data, p.Tensor.Grad, f)
 		}
 	})
 	t.Run("layer", func(t *testing.T) {
@@ -97,12 +97,12 @@ func TestBertModulesBackward(t *testing.T) {
 		f := func() float64 { return dot(layer.Forward(&st, &sc, x, b, l, mask, true, tensor.NewRNG(9)), w) }
 		f()
 		for _, p := range Parameters(layer) {
-			p.Param.Grad = nil
+			p.Tensor.Grad = nil
 		}
 		dx := layer.Backward(&st, &sc, w, true, nil)
 		fdCheck(t, "x", x, dx, f)
 		for _, p := range Parameters(layer) {
-			fdCheck(t, p.Name, p.Param.Data, p.Param.Grad, f)
+			fdCheck(t, p.Name, p.Tensor.Data, p.Tensor.Grad, f)
 		}
 	})
 }

@@ -56,11 +56,11 @@ func TestBertLayerMatchesPyTorch(t *testing.T) {
 	}
 	worst := math.Max(normRel(y.Data, sd["y"].Data), normRel(x.Grad, sd["grad.x"].Data))
 	for _, p := range Parameters(layer) {
-		if err := closeTo(p.Param.Grad, sd["grad."+p.Name].Data, 1e-4, 1e-5); err != nil {
+		if err := closeTo(p.Tensor.Grad, sd["grad."+p.Name].Data, 1e-4, 1e-5); err != nil {
 			t.Errorf("gradient of %s: %v", p.Name, err)
 		}
 		if p.Name != "attention.self.key.bias" { // true gradient 0: noise only
-			worst = math.Max(worst, normRel(p.Param.Grad, sd["grad."+p.Name].Data))
+			worst = math.Max(worst, normRel(p.Tensor.Grad, sd["grad."+p.Name].Data))
 		}
 	}
 	t.Logf("max normwise relative error over output and all gradients: %.2g", worst)

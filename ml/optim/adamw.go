@@ -21,10 +21,7 @@ type Group struct {
 }
 
 // Named pairs a parameter with its checkpoint key.
-type Named struct {
-	Name  string
-	Param *tensor.Tensor
-}
+type Named = tensor.Named
 
 // NoDecay reports whether a parameter is exempt from weight decay by the
 // rule MMF and transformers use: biases and LayerNorm weights.
@@ -40,7 +37,7 @@ func SplitDecay(params []Named, weightDecay float64) []Group {
 	decay := Group{WeightDecay: weightDecay}
 	plain := Group{}
 	for _, p := range params {
-		if !p.Param.RequiresGrad() {
+		if !p.Tensor.RequiresGrad() {
 			continue
 		}
 		g := &decay
@@ -48,7 +45,7 @@ func SplitDecay(params []Named, weightDecay float64) []Group {
 			g = &plain
 		}
 		g.Names = append(g.Names, p.Name)
-		g.Params = append(g.Params, p.Param)
+		g.Params = append(g.Params, p.Tensor)
 	}
 	return []Group{decay, plain}
 }

@@ -26,7 +26,7 @@ func checkGradients(t *testing.T, f func(in []*Tensor) *Tensor, inputs []*Tensor
 	}
 	loss := func() float64 {
 		var out *Tensor
-		NoGrad(func() { out = f(inputs) })
+		NoGrad(inputs, func() { out = f(inputs) })
 		s := 0.0
 		for i, v := range out.Data {
 			s += float64(v) * float64(r[i])
@@ -125,12 +125,16 @@ func TestFrozenAndNoGradRecordNothing(t *testing.T) {
 		t.Fatal("op over frozen inputs recorded history")
 	}
 	p := Param(2, 2)
-	NoGrad(func() {
+	other := Param(2, 2)
+	NoGrad([]*Tensor{p}, func() {
 		if z := Linear(x, p, nil); z.RequiresGrad() {
 			t.Fatal("NoGrad block recorded history")
 		}
+		if z := Linear(x, other, nil); !z.RequiresGrad() {
+			t.Fatal("NoGrad stopped recording for a parameter outside its scope")
+		}
 	})
-	if !GradEnabled() {
+	if !p.RequiresGrad() || Linear(x, p, nil).IsLeaf() {
 		t.Fatal("NoGrad did not restore recording")
 	}
 	defer func() {

@@ -4,6 +4,7 @@ package kernels
 
 /*
 #cgo CFLAGS: -O3
+#cgo LDFLAGS: -lm
 #include <stdint.h>
 #include <string.h>
 #include <math.h>
@@ -123,6 +124,33 @@ static void mmc_softmax_backward(float *dx, const float *y, const float *dy, lon
 		for (long j = 0; j < n; j++) o[j] = yr[j] * (gr[j] - dot);
 	}
 }
+// One AdamW update per element, in the order PyTorch's single-tensor
+// implementation performs it; fp-contract off keeps every product and sum
+// rounded as the Go reference rounds it (no fused multiply-adds).
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
+MMC_CLONES
+static void mmc_adamw(float *p, const float *g, float *m, float *v, long n, float keep, float b1, float c1,
+	float b2, float c2, float stepSize, float bc2sqrt, float eps) {
+	for (long i = 0; i < n; i++) {
+		float pi = p[i] * keep;
+		float mi = m[i] * b1 + c1 * g[i];
+		float vi = v[i] * b2 + c2 * g[i] * g[i];
+		m[i] = mi;
+		v[i] = vi;
+		float denom = sqrtf(vi) / bc2sqrt + eps;
+		p[i] = pi - stepSize * mi / denom;
+	}
+}
+#pragma GCC pop_options
+
+// 1 when every value is finite (exponent bits not all set).
+MMC_CLONES
+static int mmc_all_finite(const uint32_t *s, long n) {
+	uint32_t bad = 0;
+	for (long i = 0; i < n; i++) bad |= ((s[i] & 0x7f800000u) == 0x7f800000u);
+	return bad == 0;
+}
 */
 import "C"
 
@@ -163,4 +191,18 @@ func softmaxBackwardSerial(dx, y, dy []float32, rows, n int) {
 	if rows > 0 && n > 0 {
 		C.mmc_softmax_backward(fp(dx), fp(y), fp(dy), C.long(rows), C.long(n))
 	}
+}
+
+func adamwSerial(p, g, m, v []float32, keep, b1, c1, b2, c2, stepSize, bc2sqrt, eps float32) {
+	if len(p) > 0 {
+		C.mmc_adamw(fp(p), fp(g), fp(m), fp(v), C.long(len(p)), C.float(keep), C.float(b1), C.float(c1),
+			C.float(b2), C.float(c2), C.float(stepSize), C.float(bc2sqrt), C.float(eps))
+	}
+}
+
+func allFiniteSerial(s []float32) bool {
+	if len(s) == 0 {
+		return true
+	}
+	return C.mmc_all_finite((*C.uint32_t)(unsafe.Pointer(&s[0])), C.long(len(s))) != 0
 }

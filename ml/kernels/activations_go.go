@@ -74,3 +74,22 @@ func softmaxBackwardSerial(dx, y, dy []float32, rows, n int) {
 		}
 	}
 }
+
+func adamwSerial(p, g, m, v []float32, keep, b1, c1, b2, c2, stepSize, bc2sqrt, eps float32) {
+	for i := range p {
+		p[i] *= keep
+		m[i] = m[i]*b1 + c1*g[i]
+		v[i] = v[i]*b2 + c2*g[i]*g[i]
+		denom := float32(math.Sqrt(float64(v[i])))/bc2sqrt + eps
+		p[i] -= stepSize * m[i] / denom
+	}
+}
+
+func allFiniteSerial(s []float32) bool {
+	for _, v := range s {
+		if math.Float32bits(v)&0x7f800000 == 0x7f800000 {
+			return false
+		}
+	}
+	return true
+}

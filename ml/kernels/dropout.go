@@ -43,14 +43,5 @@ func DropoutMask(keep []uint64, n int, p float32, rng *RNG) {
 func DropoutApply(dst, src []float32, keep []uint64, p float32) {
 	checkLen("DropoutApply", len(dst), len(src))
 	checkLen("DropoutApply mask", len(keep), MaskWords(len(src)))
-	scale := 1 / (1 - p)
-	ParallelFor(len(src), 2, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			if keep[i>>6]&(1<<(i&63)) != 0 {
-				dst[i] = src[i] * scale
-			} else {
-				dst[i] = 0
-			}
-		}
-	})
+	ParallelFor(len(src), 2, func(lo, hi int) { maskAt(dst[lo:hi], src[lo:hi], keep, lo, p) })
 }

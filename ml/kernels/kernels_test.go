@@ -364,3 +364,80 @@ func TestAttention(t *testing.T) {
 	s.Forward(sctx, probs, nil, split(q, lq), split(k, lk), split(v, lk), mask, nil, work)
 	near(t, "split layout", sctx, split(ctx, lq), 0)
 }
+
+func TestAdamW(t *testing.T) {
+	n := 100003
+	p, g := randSlice(n, 20, 1), randSlice(n, 21, 1)
+	m, v := randSlice(n, 22, 0.1), randSlice(n, 23, 0.1)
+	for i := range v {
+		v[i] *= v[i]
+	}
+	wp, wm, wv := append([]float32(nil), p...), append([]float32(nil), m...), append([]float32(nil), v...)
+	keep, b1, c1, b2, c2, ss, bc, eps := float32(0.9999), float32(0.9), float32(0.1), float32(0.999), float32(0.001), float32(1e-3), float32(0.03), float32(1e-8)
+	for i := range wp { // the scalar reference
+		wp[i] *= keep
+		wm[i] = wm[i]*b1 + c1*g[i]
+		wv[i] = wv[i]*b2 + c2*g[i]*g[i]
+		denom := float32(math.Sqrt(float64(wv[i])))/bc + eps
+		wp[i] -= ss * wm[i] / denom
+	}
+	AdamW(p, g, m, v, keep, b1, c1, b2, c2, ss, bc, eps)
+	near(t, "p", p, wp, 0)
+	near(t, "m", m, wm, 0)
+	near(t, "v", v, wv, 0)
+	// Known value: the first step from zero moments moves p by lr·sign(g)
+	// (lr 0.1: stepSize = lr/(1−β₁) = 1).
+	q := []float32{1}
+	AdamW(q, []float32{0.5}, []float32{0}, []float32{0}, 1, 0.9, 0.1, 0.999, 0.001, 1, float32(math.Sqrt(0.001)), 1e-8)
+	near(t, "first step", q, []float32{0.9}, 1e-6)
+}
+
+func TestAllFinite(t *testing.T) {
+	s := randSlice(70001, 24, 1)
+	if !AllFinite(s) || !AllFinite(nil) {
+		t.Fatal("finite values reported non-finite")
+	}
+	for _, bad := range []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))} {
+		s[69999] = bad
+		if AllFinite(s) {
+			t.Fatalf("%v not found", bad)
+		}
+	}
+}
+
+func BenchmarkAdamW(b *testing.B) {
+	n := 1 << 22
+	p, g, m, v := randSlice(n, 1, 1), randSlice(n, 2, 1), make([]float32, n), make([]float32, n)
+	b.SetBytes(int64(28 * n))
+	for b.Loop() {
+		AdamW(p, g, m, v, 0.9999, 0.9, 0.1, 0.999, 0.001, 1e-5, 0.03, 1e-8)
+	}
+}
+
+func BenchmarkAllFinite(b *testing.B) {
+	s := randSlice(1<<22, 1, 1)
+	b.SetBytes(int64(4 * len(s)))
+	for b.Loop() {
+		AllFinite(s)
+	}
+}
+
+func TestMaskAtOffsets(t *testing.T) {
+	n := 300
+	keep := make([]uint64, MaskWords(n))
+	DropoutMask(keep, n, 0.4, NewRNG(2))
+	src := randSlice(n, 3, 1)
+	for _, off := range []int{0, 1, 63, 64, 100} {
+		got := make([]float32, n-off)
+		maskAt(got, src[off:], keep, off, 0.4)
+		for i, v := range got {
+			want := float32(0)
+			if keep[(off+i)>>6]&(1<<((off+i)&63)) != 0 {
+				want = src[off+i] * (1 / (1 - float32(0.4)))
+			}
+			if v != want {
+				t.Fatalf("offset %d value %d: %v, want %v", off, i, v, want)
+			}
+		}
+	}
+}

@@ -2,8 +2,9 @@ package tensor
 
 import (
 	"fmt"
-	"math"
 	"slices"
+
+	"mmc/ml/kernels"
 )
 
 // Tensor is a dense row-major float32 array with an optional gradient.
@@ -278,14 +279,7 @@ func topoOrder(t *Tensor) []*Tensor {
 }
 
 // AllFinite reports whether every value of s is finite.
-func AllFinite(s []float32) bool {
-	for _, v := range s {
-		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			return false
-		}
-	}
-	return true
-}
+func AllFinite(s []float32) bool { return kernels.AllFinite(s) }
 
 func mustSameShape(op string, a, b *Tensor) {
 	if !slices.Equal(a.Shape, b.Shape) {

@@ -1,6 +1,7 @@
 package vilbert
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -15,7 +16,10 @@ type NamedParam = tensor.Named
 // Parameters lists every parameter in a fixed order (the struct order,
 // which follows MMF's module order), with its key.
 func (m *Model) Parameters() []NamedParam {
-	return walk(m, "")
+	if m.params == nil {
+		m.params = walk(m, "") // the tensors never change: loading copies into them
+	}
+	return slices.Clone(m.params)
 }
 
 // walk lists the parameters reachable from v through fields tagged `pt`

@@ -31,7 +31,8 @@ type Model struct {
 	// features and locations (see InputGradients).
 	InputGrads bool
 
-	ws *Workspace
+	ws     *Workspace
+	params []NamedParam // the parameter list, walked once
 }
 
 // Workspace is one call's activations: every module's saved state, the
@@ -448,7 +449,8 @@ func (m *Model) BackwardApply(dlogits []float32, apply func(*tensor.Tensor) erro
 	if apply == nil {
 		return fmt.Errorf("vilbert: BackwardApply without an update function")
 	}
-	for _, p := range m.Parameters() {
+	m.Parameters()
+	for _, p := range m.params {
 		p.Tensor.Grad = nil // gradients kept from Backward would be stale memory
 	}
 	ws := m.ws

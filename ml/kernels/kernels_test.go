@@ -441,3 +441,9 @@ func TestMaskAtOffsets(t *testing.T) {
 		}
 	}
 }
+
+func TestBiasGradStrided(t *testing.T) {
+	db := []float32{0, 0}
+	BiasGradStrided(db, []float32{1, 2, 9, 3, 4, 9, 5, 6}, 3, 2, 3)
+	near(t, "strided bias grad", db, []float32{9, 12}, 0)
+}

@@ -25,7 +25,7 @@ func Linear(y, x, w, b []float32, rows, in, out int) {
 // dx, dw and db may be nil to skip it.
 func LinearBackward(dx, dw, db, dy, x, w []float32, rows, in, out int, addDx bool) {
 	if dw != nil {
-		blas.Sgemm(true, false, out, in, rows, 1, dy, out, x, in, 1, dw, in)
+		WeightGrad(dw, dy, out, x, rows, in, out)
 	}
 	if db != nil {
 		BiasGrad(db, dy, rows, out)
@@ -39,16 +39,27 @@ func LinearBackward(dx, dw, db, dy, x, w []float32, rows, in, out int, addDx boo
 	}
 }
 
+// WeightGrad adds dyᵀ·x into dw [out, in] for dy [rows, out] with rows
+// ldy apart (a column block of a wider gradient) and x [rows, in].
+func WeightGrad(dw, dy []float32, ldy int, x []float32, rows, in, out int) {
+	blas.Sgemm(true, false, out, in, rows, 1, dy, ldy, x, in, 1, dw, in)
+}
+
 // BiasGrad adds the column sums of dy [rows, cols] into db [cols], summed
 // in float64 per worker.
-func BiasGrad(db, dy []float32, rows, cols int) {
-	checkLen("BiasGrad", len(dy), rows*cols)
+func BiasGrad(db, dy []float32, rows, cols int) { BiasGradStrided(db, dy, rows, cols, cols) }
+
+// BiasGradStrided is BiasGrad over rows ld apart.
+func BiasGradStrided(db, dy []float32, rows, cols, ld int) {
+	if rows > 0 {
+		checkLen("BiasGrad", len(dy), (rows-1)*ld+cols)
+	}
 	checkLen("BiasGrad", len(db), cols)
 	parts := make([]float64, Workers()*cols)
 	used := ParallelChunks(rows, cols, func(c, lo, hi int) {
 		acc := parts[c*cols : (c+1)*cols]
 		for r := lo; r < hi; r++ {
-			for j, v := range dy[r*cols : (r+1)*cols] {
+			for j, v := range dy[r*ld : r*ld+cols] {
 				acc[j] += float64(v)
 			}
 		}

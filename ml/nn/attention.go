@@ -5,10 +5,9 @@ import (
 	"mmc/ml/tensor"
 )
 
-// Attention is one multi-head attention call over merged [B·L, heads·hd]
-// queries, keys and values (kernels.Attention): what it keeps for the
-// backward pass is the attention weights and the dropout mask, not the
-// context.
+// Attention is one multi-head attention call over strided queries, keys
+// and values (kernels.Attention): what it keeps for the backward pass is
+// the attention weights and the dropout mask, not the context.
 type Attention struct {
 	k        kernels.Attention
 	q, kk, v []float32 // the operands (the caller keeps them alive)
@@ -20,16 +19,20 @@ type Attention struct {
 // AttentionScratch holds the context and the per-worker blocks.
 type AttentionScratch struct{ ctx, work []float32 }
 
-// Forward returns the context [b·lq, heads·hd] (in sc) of lq queries over
-// lk keys per item, with the additive key mask [b, lk] (or nil) and
-// dropout p on the weights when train is set.
-func (a *Attention) Forward(sc *AttentionScratch, q, k, v []float32, b, lq, lk, heads int, p float32, mask []float32, train bool, rng *tensor.RNG) []float32 {
-	d := len(q) / (b * lq)
+// Forward returns the context [b·lq, d] (in sc) of lq queries over lk
+// keys per item in heads heads of d/heads, with the additive key mask
+// [b, lk] (or nil) and dropout p on the weights when train is set. The
+// rows of q lie qLd apart and those of k and v kvLd apart (d for plain
+// [b·l, d] operands, 3·d for the columns of a fused QKV output); the
+// gradients Backward writes have the same layout.
+func (a *Attention) Forward(sc *AttentionScratch, q, k, v []float32, qLd, kvLd, b, lq, lk, heads, d int, p float32, mask []float32, train bool, rng *tensor.RNG) []float32 {
 	hd := d / heads
 	a.q, a.kk, a.v = q, k, v
 	a.k = kernels.Attention{Batch: b, Heads: heads, HeadDim: hd, Lq: lq, Lk: lk,
-		Q: kernels.Merged(lq, heads, hd), K: kernels.Merged(lk, heads, hd),
-		V: kernels.Merged(lk, heads, hd), Ctx: kernels.Merged(lq, heads, hd), Dropout: p}
+		Q: kernels.Layout{Ld: qLd, BatchStride: lq * qLd, HeadStride: hd},
+		K: kernels.Layout{Ld: kvLd, BatchStride: lk * kvLd, HeadStride: hd},
+		V: kernels.Layout{Ld: kvLd, BatchStride: lk * kvLd, HeadStride: hd},
+		Ctx: kernels.Merged(lq, heads, hd), Dropout: p}
 	probs := Grow(&a.probs, a.k.ProbsLen())
 	a.active = train && p > 0
 	var keep []uint64

@@ -29,18 +29,19 @@ type BertSelfAttention struct {
 // AttnState is what BertSelfAttention keeps between its forward and
 // backward passes.
 type AttnState struct {
-	Att     Attention
-	x       []float32 // the input (the caller keeps it alive)
-	q, k, v []float32
-	drop    DropState
-	ln      LNState
+	Att  Attention
+	x    []float32 // the input (the caller keeps it alive)
+	qkv  []float32 // [rows, 3·hidden]: queries, keys and values side by side
+	drop DropState
+	ln   LNState
 }
 
 // AttnScratch holds BertSelfAttention's temporaries; layers run one at a
 // time may share one.
 type AttnScratch struct {
-	Y, h, ds, dh, dq, dk, dv, dx, ctx, dctx []float32
-	Att                                     AttentionScratch
+	Y, h, ds, dh, dqkv, dx, ctx, dctx []float32
+	Att                               AttentionScratch
+	QKV                               QKVScratch
 }
 
 // Forward maps x [b·l, hidden] with the additive key mask [b, l] (or
@@ -49,11 +50,9 @@ func (a *BertSelfAttention) Forward(st *AttnState, sc *AttnScratch, x []float32,
 	_, d := a.Query.Dims()
 	rows := b * l
 	st.x = x
-	q, k, v := Grow(&st.q, rows*d), Grow(&st.k, rows*d), Grow(&st.v, rows*d)
-	a.Query.Apply(q, x, rows)
-	a.Key.Apply(k, x, rows)
-	a.Value.Apply(v, x, rows)
-	ctx := st.Att.Forward(&sc.Att, q, k, v, b, l, l, a.Heads, a.AttnDropout, mask, train, rng)
+	qkv := Grow(&st.qkv, rows*3*d)
+	a.qkv().Forward(&sc.QKV, qkv, x, rows)
+	ctx := st.Att.Forward(&sc.Att, qkv, qkv[d:], qkv[2*d:], 3*d, 3*d, b, l, l, a.Heads, d, a.AttnDropout, mask, train, rng)
 	h := Grow(&sc.h, rows*d)
 	a.Dense.Apply(h, ctx, rows)
 	st.drop.Apply(h, a.Dropout, train, rng)
@@ -90,21 +89,20 @@ func (a *BertSelfAttention) Backward(st *AttnState, sc *AttnScratch, dy []float3
 
 func (a *BertSelfAttention) qkvBackward(st *AttnState, sc *AttnScratch, dctx, ds []float32, needDx bool, s *GradSink) []float32 {
 	n, rows := len(st.ln.X), st.ln.rows
-	dq, dk, dv := Grow(&sc.dq, n), Grow(&sc.dk, n), Grow(&sc.dv, n)
-	st.Att.Backward(&sc.Att, dq, dk, dv, dctx)
+	d := n / rows
+	dqkv := Grow(&sc.dqkv, 3*n)
+	st.Att.Backward(&sc.Att, dqkv, dqkv[d:], dqkv[2*d:], dctx)
 	if !needDx {
-		a.Query.Backprop(nil, dq, st.x, rows, false, s)
-		a.Key.Backprop(nil, dk, st.x, rows, false, s)
-		a.Value.Backprop(nil, dv, st.x, rows, false, s)
+		a.qkv().Backward(&sc.QKV, nil, false, dqkv, st.x, rows, s)
 		return nil
 	}
 	dx := Grow(&sc.dx, n)
 	copy(dx, ds)
-	a.Query.Backprop(dx, dq, st.x, rows, true, s)
-	a.Key.Backprop(dx, dk, st.x, rows, true, s)
-	a.Value.Backprop(dx, dv, st.x, rows, true, s)
+	a.qkv().Backward(&sc.QKV, dx, true, dqkv, st.x, rows, s)
 	return dx
 }
+
+func (a *BertSelfAttention) qkv() QKV { return QKV{a.Query, a.Key, a.Value} }
 
 // BertFFN is the feed-forward sublayer y = LN(x + Dropout(GELU(x·W₁)·W₂))
 // (BertIntermediate + BertOutput) with keys intermediate.dense,

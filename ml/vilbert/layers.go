@@ -24,6 +24,9 @@ type BiAttention struct {
 	drop1, drop2 float32 // att1 (text over regions), att2 (regions over text)
 }
 
+func (a *BiAttention) img() nn.QKV { return nn.QKV{a.Query1, a.Key1, a.Value1} }
+func (a *BiAttention) txt() nn.QKV { return nn.QKV{a.Query2, a.Key2, a.Value2} }
+
 // BiOutput is BertBiOutput. q_dense1/q_dense2 exist in every checkpoint
 // (and in the parameter count) but MMF's forward never uses them.
 type BiOutput struct {
@@ -48,24 +51,25 @@ type ConnectionLayer struct {
 
 // connState is what one connection layer keeps between its passes.
 type connState struct {
-	img, txt               []float32 // inputs (kept alive by the caller)
-	b, r, t                int
-	q1, k1, v1, q2, k2, v2 []float32
-	att1, att2             nn.Attention
-	drop1, drop2           nn.DropState
-	ln1, ln2               nn.LNState
-	V, T                   nn.FFNState
+	img, txt     []float32 // inputs (kept alive by the caller)
+	b, r, t      int
+	qkv1, qkv2   []float32 // fused projections of img [B·R, 3·bi] and txt [B·T, 3·bi]
+	att1, att2   nn.Attention
+	drop1, drop2 nn.DropState
+	ln1, ln2     nn.LNState
+	V, T         nn.FFNState
 }
 
 // connScratch holds the temporaries of connection layers run one at a
 // time.
 type connScratch struct {
-	a1, a2                       nn.AttentionScratch
-	h1, h2, y1, y2               []float32
-	ds1, ds2, d1, d2             []float32
-	ctx1, ctx2, dctx1, dctx2     []float32
-	dq1, dk1, dv1, dq2, dk2, dv2 []float32
-	dimg, dtxt                   []float32
+	a1, a2                   nn.AttentionScratch
+	p1, p2                   nn.QKVScratch
+	h1, h2, y1, y2           []float32
+	ds1, ds2, d1, d2         []float32
+	ctx1, ctx2, dctx1, dctx2 []float32
+	dqkv1, dqkv2             []float32
+	dimg, dtxt               []float32
 }
 
 func newConnectionLayer(pm *paramMaker, c *Config) *ConnectionLayer {
@@ -94,16 +98,13 @@ func (c *ConnectionLayer) Forward(st *connState, sc *connScratch, vis, txtSc *nn
 	st.img, st.txt, st.b, st.r, st.t = img, txt, b, r, t
 	a, o := &c.BiAttention, &c.BiOutput
 	_, bi := a.Query1.Dims()
-	q1, k1, v1 := grow(&st.q1, b*r*bi), grow(&st.k1, b*r*bi), grow(&st.v1, b*r*bi)
-	q2, k2, v2 := grow(&st.q2, b*t*bi), grow(&st.k2, b*t*bi), grow(&st.v2, b*t*bi)
-	a.Query1.Apply(q1, img, b*r)
-	a.Key1.Apply(k1, img, b*r)
-	a.Value1.Apply(v1, img, b*r)
-	a.Query2.Apply(q2, txt, b*t)
-	a.Key2.Apply(k2, txt, b*t)
-	a.Value2.Apply(v2, txt, b*t)
-	ctx1 := st.att1.Forward(&sc.a1, q2, k1, v1, b, t, r, a.heads, a.drop1, imgMask, train, rng) // [B·T, bi]
-	ctx2 := st.att2.Forward(&sc.a2, q1, k2, v2, b, r, t, a.heads, a.drop2, txtMask, train, rng) // [B·R, bi]
+	qkv1, qkv2 := grow(&st.qkv1, b*r*3*bi), grow(&st.qkv2, b*t*3*bi)
+	a.img().Forward(&sc.p1, qkv1, img, b*r)
+	a.txt().Forward(&sc.p2, qkv2, txt, b*t)
+	q1, k1, v1 := qkv1, qkv1[bi:], qkv1[2*bi:]
+	q2, k2, v2 := qkv2, qkv2[bi:], qkv2[2*bi:]
+	ctx1 := st.att1.Forward(&sc.a1, q2, k1, v1, 3*bi, 3*bi, b, t, r, a.heads, bi, a.drop1, imgMask, train, rng) // [B·T, bi]
+	ctx2 := st.att2.Forward(&sc.a2, q1, k2, v2, 3*bi, 3*bi, b, r, t, a.heads, bi, a.drop2, txtMask, train, rng) // [B·R, bi]
 	// The visual stream takes the region-query context, the text stream
 	// the text-query context.
 	vh, th := len(img)/(b*r), len(txt)/(b*t)
@@ -159,19 +160,14 @@ func (c *ConnectionLayer) Backward(st *connState, sc *connScratch, vis, txtSc *n
 	dctx1 := grow(&sc.dctx1, b*t*bi)
 	o.Dense2.Backprop(dctx1, d2, ctx1, b*t, false, s)
 
-	dq2, dk1, dv1 := grow(&sc.dq2, b*t*bi), grow(&sc.dk1, b*r*bi), grow(&sc.dv1, b*r*bi)
-	dq1, dk2, dv2 := grow(&sc.dq1, b*r*bi), grow(&sc.dk2, b*t*bi), grow(&sc.dv2, b*t*bi)
-	st.att1.Backward(&sc.a1, dq2, dk1, dv1, dctx1)
-	st.att2.Backward(&sc.a2, dq1, dk2, dv2, dctx2)
-	dimgIn = zeroed(&sc.dimg, b*r*vh)
-	a.Query1.Backprop(dimgIn, dq1, st.img, b*r, true, s)
-	a.Key1.Backprop(dimgIn, dk1, st.img, b*r, true, s)
-	a.Value1.Backprop(dimgIn, dv1, st.img, b*r, true, s)
-	dtxtIn = zeroed(&sc.dtxt, b*t*th)
-	a.Query2.Backprop(dtxtIn, dq2, st.txt, b*t, true, s)
-	a.Key2.Backprop(dtxtIn, dk2, st.txt, b*t, true, s)
-	a.Value2.Backprop(dtxtIn, dv2, st.txt, b*t, true, s)
-	addInto(dimgIn, ds1)
-	addInto(dtxtIn, ds2)
+	dqkv1, dqkv2 := grow(&sc.dqkv1, b*r*3*bi), grow(&sc.dqkv2, b*t*3*bi)
+	st.att1.Backward(&sc.a1, dqkv2, dqkv1[bi:], dqkv1[2*bi:], dctx1)
+	st.att2.Backward(&sc.a2, dqkv1, dqkv2[bi:], dqkv2[2*bi:], dctx2)
+	dimgIn = grow(&sc.dimg, b*r*vh)
+	copy(dimgIn, ds1)
+	a.img().Backward(&sc.p1, dimgIn, true, dqkv1, st.img, b*r, s)
+	dtxtIn = grow(&sc.dtxt, b*t*th)
+	copy(dtxtIn, ds2)
+	a.txt().Backward(&sc.p2, dtxtIn, true, dqkv2, st.txt, b*t, s)
 	return dimgIn, dtxtIn
 }

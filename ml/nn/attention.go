@@ -29,9 +29,9 @@ func (a *Attention) Forward(sc *AttentionScratch, q, k, v []float32, qLd, kvLd, 
 	hd := d / heads
 	a.q, a.kk, a.v = q, k, v
 	a.k = kernels.Attention{Batch: b, Heads: heads, HeadDim: hd, Lq: lq, Lk: lk,
-		Q: kernels.Layout{Ld: qLd, BatchStride: lq * qLd, HeadStride: hd},
-		K: kernels.Layout{Ld: kvLd, BatchStride: lk * kvLd, HeadStride: hd},
-		V: kernels.Layout{Ld: kvLd, BatchStride: lk * kvLd, HeadStride: hd},
+		Q:   kernels.Layout{Ld: qLd, BatchStride: lq * qLd, HeadStride: hd},
+		K:   kernels.Layout{Ld: kvLd, BatchStride: lk * kvLd, HeadStride: hd},
+		V:   kernels.Layout{Ld: kvLd, BatchStride: lk * kvLd, HeadStride: hd},
 		Ctx: kernels.Merged(lq, heads, hd), Dropout: p}
 	probs := Grow(&a.probs, a.k.ProbsLen())
 	a.active = train && p > 0

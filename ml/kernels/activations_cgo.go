@@ -124,6 +124,92 @@ static void mmc_softmax_backward(float *dx, const float *y, const float *dy, lon
 		for (long j = 0; j < n; j++) o[j] = yr[j] * (gr[j] - dot);
 	}
 }
+// LayerNorm rows: statistics in double with four partial sums (so the
+// loop vectorises), then y = (x - mean)·rstd·gamma + beta through one
+// inline helper, which LayerNormApply shares, so a recomputed output is
+// bit-identical to the first.
+static inline void ln_apply_row(float *o, const float *in, float m, float r, const float *g, const float *b, long d) {
+	if (g && b) {
+		for (long j = 0; j < d; j++) o[j] = (in[j] - m) * r * g[j] + b[j];
+	} else {
+		for (long j = 0; j < d; j++) {
+			float h = (in[j] - m) * r;
+			if (g) h *= g[j];
+			if (b) h += b[j];
+			o[j] = h;
+		}
+	}
+}
+
+MMC_CLONES
+static void mmc_layernorm(float *y, float *mean, float *rstd, const float *x, const float *g, const float *b, long rows, long d, float eps) {
+	for (long r = 0; r < rows; r++) {
+		const float *in = x + r * d;
+		double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+		long j = 0;
+		for (; j + 4 <= d; j += 4) {
+			s0 += in[j]; s1 += in[j + 1]; s2 += in[j + 2]; s3 += in[j + 3];
+		}
+		for (; j < d; j++) s0 += in[j];
+		double mu = ((s0 + s1) + (s2 + s3)) / (double)d;
+		double v0 = 0, v1 = 0, v2 = 0, v3 = 0;
+		for (j = 0; j + 4 <= d; j += 4) {
+			double t0 = in[j] - mu, t1 = in[j + 1] - mu, t2 = in[j + 2] - mu, t3 = in[j + 3] - mu;
+			v0 += t0 * t0; v1 += t1 * t1; v2 += t2 * t2; v3 += t3 * t3;
+		}
+		for (; j < d; j++) {
+			double t = in[j] - mu;
+			v0 += t * t;
+		}
+		float m32 = (float)mu;
+		float r32 = (float)(1.0 / sqrt(((v0 + v1) + (v2 + v3)) / (double)d + (double)eps));
+		if (mean) mean[r] = m32;
+		if (rstd) rstd[r] = r32;
+		ln_apply_row(y + r * d, in, m32, r32, g, b, d);
+	}
+}
+
+MMC_CLONES
+static void mmc_layernorm_apply(float *y, const float *x, const float *mean, const float *rstd, const float *g, const float *b, long rows, long d) {
+	for (long r = 0; r < rows; r++) ln_apply_row(y + r * d, x + r * d, mean[r], rstd[r], g, b, d);
+}
+
+// The backward pass of rows: dg, db (partial sums, may be NULL) and dx
+// (may be NULL, may alias dy).
+MMC_CLONES
+static void mmc_layernorm_backward(float *dx, float *dg, float *db, const float *dy, const float *x, const float *mean,
+	const float *rstd, const float *g, long rows, long d) {
+	for (long r = 0; r < rows; r++) {
+		const float *in = x + r * d, *gr = dy + r * d;
+		float m = mean[r], rs = rstd[r];
+		if (dg) {
+			for (long j = 0; j < d; j++) {
+				dg[j] += gr[j] * ((in[j] - m) * rs);
+				db[j] += gr[j];
+			}
+		}
+		if (!dx) continue;
+		double a0 = 0, a1 = 0, b0 = 0, b1 = 0;
+		long j = 0;
+		for (; j + 2 <= d; j += 2) {
+			float h0 = g ? gr[j] * g[j] : gr[j], h1 = g ? gr[j + 1] * g[j + 1] : gr[j + 1];
+			a0 += h0; a1 += h1;
+			b0 += h0 * ((in[j] - m) * rs); b1 += h1 * ((in[j + 1] - m) * rs);
+		}
+		for (; j < d; j++) {
+			float h = g ? gr[j] * g[j] : gr[j];
+			a0 += h;
+			b0 += h * ((in[j] - m) * rs);
+		}
+		float a = (float)((a0 + a1) / (double)d), bb = (float)((b0 + b1) / (double)d);
+		float *o = dx + r * d;
+		for (j = 0; j < d; j++) {
+			float h = g ? gr[j] * g[j] : gr[j];
+			o[j] = rs * (h - a - (in[j] - m) * rs * bb);
+		}
+	}
+}
+
 // One AdamW update per element, in the order PyTorch's single-tensor
 // implementation performs it; fp-contract off keeps every product and sum
 // rounded as the Go reference rounds it (no fused multiply-adds).
@@ -205,4 +291,36 @@ func allFiniteSerial(s []float32) bool {
 		return true
 	}
 	return C.mmc_all_finite((*C.uint32_t)(unsafe.Pointer(&s[0])), C.long(len(s))) != 0
+}
+
+func opt(s []float32) *C.float {
+	if s == nil {
+		return nil
+	}
+	return fp(s)
+}
+
+func layerNormSerial(y, mean, rstd, x, g, b []float32, rows, d int, eps float32) {
+	if rows > 0 && d > 0 {
+		var m, r *C.float
+		if mean != nil {
+			m = fp(mean[:rows])
+		}
+		if rstd != nil {
+			r = fp(rstd[:rows])
+		}
+		C.mmc_layernorm(fp(y), m, r, fp(x), opt(g), opt(b), C.long(rows), C.long(d), C.float(eps))
+	}
+}
+
+func layerNormApplySerial(y, x, mean, rstd, g, b []float32, rows, d int) {
+	if rows > 0 && d > 0 {
+		C.mmc_layernorm_apply(fp(y), fp(x), fp(mean), fp(rstd), opt(g), opt(b), C.long(rows), C.long(d))
+	}
+}
+
+func layerNormBackwardSerial(dx, dg, db, dy, x, mean, rstd, g []float32, rows, d int) {
+	if rows > 0 && d > 0 {
+		C.mmc_layernorm_backward(opt(dx), opt(dg), opt(db), fp(dy), fp(x), fp(mean), fp(rstd), opt(g), C.long(rows), C.long(d))
+	}
 }

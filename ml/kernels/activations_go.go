@@ -93,3 +93,81 @@ func allFiniteSerial(s []float32) bool {
 	}
 	return true
 }
+
+func layerNormSerial(y, mean, rstd, x, g, b []float32, rows, d int, eps float32) {
+	for r := 0; r < rows; r++ {
+		in := x[r*d : (r+1)*d]
+		var s float64
+		for _, v := range in {
+			s += float64(v)
+		}
+		mu := s / float64(d)
+		var vs float64
+		for _, v := range in {
+			t := float64(v) - mu
+			vs += t * t
+		}
+		m32 := float32(mu)
+		r32 := float32(1 / math.Sqrt(vs/float64(d)+float64(eps)))
+		if mean != nil {
+			mean[r] = m32
+		}
+		if rstd != nil {
+			rstd[r] = r32
+		}
+		lnApplyRow(y[r*d:(r+1)*d], in, m32, r32, g, b)
+	}
+}
+
+func lnApplyRow(o, in []float32, m, r float32, g, b []float32) {
+	for j, v := range in {
+		h := (v - m) * r
+		if g != nil {
+			h *= g[j]
+		}
+		if b != nil {
+			h += b[j]
+		}
+		o[j] = h
+	}
+}
+
+func layerNormApplySerial(y, x, mean, rstd, g, b []float32, rows, d int) {
+	for r := 0; r < rows; r++ {
+		lnApplyRow(y[r*d:(r+1)*d], x[r*d:(r+1)*d], mean[r], rstd[r], g, b)
+	}
+}
+
+func layerNormBackwardSerial(dx, dg, db, dy, x, mean, rstd, g []float32, rows, d int) {
+	for r := 0; r < rows; r++ {
+		in, gr := x[r*d:(r+1)*d], dy[r*d:(r+1)*d]
+		m, rs := mean[r], rstd[r]
+		if dg != nil {
+			for j, v := range in {
+				dg[j] += gr[j] * ((v - m) * rs)
+				db[j] += gr[j]
+			}
+		}
+		if dx == nil {
+			continue
+		}
+		var s1, s2 float64
+		for j, v := range in {
+			h := gr[j]
+			if g != nil {
+				h *= g[j]
+			}
+			s1 += float64(h)
+			s2 += float64(h * ((v - m) * rs))
+		}
+		a, bb := float32(s1/float64(d)), float32(s2/float64(d))
+		o := dx[r*d : (r+1)*d]
+		for j, v := range in {
+			h := gr[j]
+			if g != nil {
+				h *= g[j]
+			}
+			o[j] = rs * (h - a - (v-m)*rs*bb)
+		}
+	}
+}

@@ -447,3 +447,13 @@ func TestBiasGradStrided(t *testing.T) {
 	BiasGradStrided(db, []float32{1, 2, 9, 3, 4, 9, 5, 6}, 3, 2, 3)
 	near(t, "strided bias grad", db, []float32{9, 12}, 0)
 }
+
+func TestLayerNormApplyIdentical(t *testing.T) {
+	rows, d := 37, 70
+	x, g, b := randSlice(rows*d, 30, 3), randSlice(d, 31, 1), randSlice(d, 32, 1)
+	y, mean, rstd := make([]float32, rows*d), make([]float32, rows), make([]float32, rows)
+	LayerNorm(y, mean, rstd, x, g, b, rows, d, 1e-12)
+	again := make([]float32, rows*d)
+	LayerNormApply(again, x, mean, rstd, g, b, rows, d)
+	near(t, "apply", again, y, 0)
+}

@@ -60,14 +60,16 @@ func (a *BertSelfAttention) Forward(st *AttnState, sc *AttnScratch, x []float32,
 	for i, v := range h {
 		sum[i] = v + x[i]
 	}
-	return a.Recompute(st, sc)
+	y := Grow(&sc.Y, len(sum))
+	a.LayerNorm.Normalize(y, &st.ln)
+	return y
 }
 
 // Recompute writes the last forward output into sc.Y again and returns
 // it.
 func (a *BertSelfAttention) Recompute(st *AttnState, sc *AttnScratch) []float32 {
 	y := Grow(&sc.Y, len(st.ln.X))
-	a.LayerNorm.Normalize(y, &st.ln)
+	a.LayerNorm.Renormalize(y, &st.ln)
 	return y
 }
 

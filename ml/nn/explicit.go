@@ -143,6 +143,13 @@ func (l *LayerNorm) Normalize(y []float32, st *LNState) {
 	kernels.LayerNorm(y, Grow(&st.Mean, st.rows), Grow(&st.Rstd, st.rows), st.X, l.Weight.Data, data(l.Bias), st.rows, d, l.Eps)
 }
 
+// Renormalize writes the output of the last Normalize of st into y again
+// from the statistics it saved (bit-identical, one pass less).
+func (l *LayerNorm) Renormalize(y []float32, st *LNState) {
+	d := l.Weight.Shape[0]
+	kernels.LayerNormApply(y, st.X, st.Mean, st.Rstd, l.Weight.Data, data(l.Bias), st.rows, d)
+}
+
 // Backprop writes the input gradient for dy into dx (unless nil) and adds
 // the gradients of trainable γ and β through s.
 func (l *LayerNorm) Backprop(dx, dy []float32, st *LNState, s *GradSink) {

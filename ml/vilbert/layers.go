@@ -137,7 +137,7 @@ func (c *ConnectionLayer) Backward(st *connState, sc *connScratch, vis, txtSc *n
 	_, bi := a.Query1.Dims()
 
 	y1 := grow(&sc.y1, b*r*vh)
-	o.LayerNorm1.Normalize(y1, &st.ln1) // the V FFN's input, not kept
+	o.LayerNorm1.Renormalize(y1, &st.ln1) // the V FFN's input, not kept
 	dv := c.V.Backward(&st.V, vis, y1, dimg, s)
 	ds1 := grow(&sc.ds1, b*r*vh)
 	o.LayerNorm1.Backprop(ds1, dv, &st.ln1, s)
@@ -149,7 +149,7 @@ func (c *ConnectionLayer) Backward(st *connState, sc *connScratch, vis, txtSc *n
 	o.Dense1.Backprop(dctx2, d1, ctx2, b*r, false, s)
 
 	y2 := grow(&sc.y2, b*t*th)
-	o.LayerNorm2.Normalize(y2, &st.ln2)
+	o.LayerNorm2.Renormalize(y2, &st.ln2)
 	dt := c.T.Backward(&st.T, txtSc, y2, dtxt, s)
 	ds2 := grow(&sc.ds2, b*t*th)
 	o.LayerNorm2.Backprop(ds2, dt, &st.ln2, s)

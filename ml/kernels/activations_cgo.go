@@ -210,6 +210,27 @@ static void mmc_layernorm_backward(float *dx, float *dg, float *db, const float 
 	}
 }
 
+// dst[i] = src[i]·scale where bit off+i of keep is set, 0 elsewhere.
+MMC_CLONES
+static void mmc_mask_apply(float *dst, const float *src, const uint64_t *keep, long off, long n, float scale) {
+	long i = 0;
+	while (i < n && ((off + i) & 63) != 0) {
+		long j = off + i;
+		dst[i] = ((keep[j >> 6] >> (j & 63)) & 1) ? src[i] * scale : 0.0f;
+		i++;
+	}
+	for (; i + 64 <= n; i += 64) {
+		uint64_t k = keep[(off + i) >> 6];
+		const float *s = src + i;
+		float *o = dst + i;
+		for (int j = 0; j < 64; j++) o[j] = ((k >> j) & 1) ? s[j] * scale : 0.0f;
+	}
+	for (; i < n; i++) {
+		long j = off + i;
+		dst[i] = ((keep[j >> 6] >> (j & 63)) & 1) ? src[i] * scale : 0.0f;
+	}
+}
+
 // One AdamW update per element, in the order PyTorch's single-tensor
 // implementation performs it; fp-contract off keeps every product and sum
 // rounded as the Go reference rounds it (no fused multiply-adds).
@@ -323,4 +344,12 @@ func layerNormBackwardSerial(dx, dg, db, dy, x, mean, rstd, g []float32, rows, d
 	if rows > 0 && d > 0 {
 		C.mmc_layernorm_backward(opt(dx), opt(dg), opt(db), fp(dy), fp(x), fp(mean), fp(rstd), opt(g), C.long(rows), C.long(d))
 	}
+}
+
+func maskAt(dst, src []float32, keep []uint64, off int, p float32) {
+	if len(src) == 0 {
+		return
+	}
+	_ = keep[(off+len(src)-1)>>6]
+	C.mmc_mask_apply(fp(dst), fp(src), (*C.uint64_t)(unsafe.Pointer(&keep[0])), C.long(off), C.long(len(src)), C.float(1/(1-p)))
 }

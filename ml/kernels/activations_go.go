@@ -171,3 +171,23 @@ func layerNormBackwardSerial(dx, dg, db, dy, x, mean, rstd, g []float32, rows, d
 		}
 	}
 }
+
+// maskAt is DropoutApply over src whose first value is value off of the
+// mask, a mask word at a time.
+func maskAt(dst, src []float32, keep []uint64, off int, p float32) {
+	scale := 1 / (1 - p)
+	for i := 0; i < len(src); {
+		j := off + i
+		w := keep[j>>6] >> (j & 63)
+		end := min(len(src), i+64-(j&63))
+		for ; i < end; i++ {
+			if w&1 != 0 {
+				dst[i] = src[i] * scale
+			} else {
+				dst[i] = 0
+			}
+			w >>= 1
+		}
+	}
+}
+

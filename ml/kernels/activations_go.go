@@ -190,4 +190,3 @@ func maskAt(dst, src []float32, keep []uint64, off int, p float32) {
 		}
 	}
 }
-

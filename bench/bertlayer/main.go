@@ -25,6 +25,7 @@ import (
 	"syscall"
 	"time"
 
+	"mmc/bench/internal/gemm"
 	"mmc/ml/blas"
 	"mmc/ml/nn"
 	"mmc/ml/tensor"
@@ -78,6 +79,7 @@ func compare(c config, python string) error {
 	if err != nil {
 		return err
 	}
+	fmt.Printf("load average before: %s\n", loadavg())
 	goArgs := []string{"-worker", "-batch", strconv.Itoa(c.batch), "-tokens", strconv.Itoa(c.tokens),
 		"-hidden", strconv.Itoa(c.hidden), "-heads", strconv.Itoa(c.heads), "-inter", strconv.Itoa(c.inter),
 		"-iters", strconv.Itoa(c.iters), "-warmup", strconv.Itoa(c.warmup), "-threads", strconv.Itoa(c.threads)}
@@ -113,8 +115,53 @@ func compare(c config, python string) error {
 	// read a run made while other work shares the cores.
 	fmt.Printf("go (%s):  %s  peak RSS %.1f MiB  cpu %.2fs\n", blas.Name(), strings.TrimSpace(goOut), goRSS, goCPU)
 	fmt.Printf("torch:        %s  peak RSS %.1f MiB  cpu %.2fs\n", strings.TrimSpace(pyOut), pyRSS, pyCPU)
+	gflop, err1 := field(goOut, "gflop")
+	rate, err2 := field(goOut, "gemm_gflops")
+	if err1 == nil && err2 == nil {
+		eff := gflop / (goMS / 1000)
+		fmt.Printf("layer FLOPs (forward + backward products): %.1f GFLOP; go effective %.1f GFLOP/s (best iteration); SGEMM at the layer's shapes %.1f GFLOP/s; quotient %.0f%% (goal ≥ 80%%)\n",
+			gflop, eff, rate, 100*eff/rate)
+		fmt.Printf("goals: ratio ≤ 0.7 %s, GEMM quotient ≥ 80%% %s\n", met(goMS/pyMS <= 0.7), met(eff >= 0.8*rate))
+	}
+	fmt.Printf("load average after: %s\n", loadavg())
 	fmt.Printf("ratio=%.3f rss_ratio=%.3f\n", goMS/pyMS, goRSS/pyRSS)
 	return nil
+}
+
+func met(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "NOT met"
+}
+
+// layerGEMMs lists the products of one forward+backward of the layer.
+func layerGEMMs(c config) gemm.List {
+	var l gemm.List
+	rows := c.batch * c.tokens
+	l.Linear(rows, c.hidden, c.hidden, 4, true, true)
+	l.Linear(rows, c.hidden, c.inter, 1, true, true)
+	l.Linear(rows, c.inter, c.hidden, 1, true, true)
+	l.Attention(c.batch, c.heads, c.tokens, c.tokens, c.hidden/c.heads, 1, true)
+	return l
+}
+
+// field reads name=value from a side's output.
+func field(out, name string) (float64, error) {
+	for _, f := range strings.Fields(out) {
+		if v, ok := strings.CutPrefix(f, name+"="); ok {
+			return strconv.ParseFloat(v, 64)
+		}
+	}
+	return 0, fmt.Errorf("no %s= field", name)
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	return strings.TrimSpace(string(b))
 }
 
 // child runs cmd and returns its stdout, peak RSS in MiB and CPU seconds.
@@ -148,23 +195,26 @@ func parseMS(out string) (float64, error) {
 // runGo is the Go side: the same layer and inputs shape as torch_layer.py.
 func runGo(c config, profile string) error {
 	runtime.GOMAXPROCS(c.threads)
-	blas.SetThreads(c.threads)
+	blas.Configure(blas.Options{Threads: c.threads})
 	// Activations are freed during backward; collecting a little earlier
 	// than the default keeps the heap near the live set. GOGC overrides.
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(50)
 	}
 	rng := tensor.NewRNG(0)
-	layer := nn.NewBertLayer(c.hidden, c.heads, c.inter, rng)
+	layer := nn.NewBertLayer(c.hidden, c.heads, c.inter, 0.02, rng)
 	x := tensor.Zeros(c.batch, c.tokens, c.hidden)
 	nn.Normal(x, 1, rng)
-	x.SetRequiresGrad(true)
-	mask := tensor.Zeros(c.batch, 1, 1, c.tokens)
+	mask := make([]float32, c.batch*c.tokens)
 	for b := 0; b < c.batch; b++ {
 		for t := c.tokens - c.tokens/8; t < c.tokens; t++ {
-			mask.Data[b*c.tokens+t] = -10000
+			mask[b*c.tokens+t] = -10000
 		}
 	}
+	// The explicit-backward layer ViLBERT and TextBERT are built from, with
+	// its state and scratch reused from step to step.
+	var st nn.LayerState
+	var sc nn.LayerScratch
 	dy := make([]float32, len(x.Data))
 	for i := range dy {
 		dy[i] = rng.NormFloat32()
@@ -184,7 +234,8 @@ func runGo(c config, profile string) error {
 			defer pprof.StopCPUProfile()
 		}
 		start := time.Now()
-		layer.Forward(x, mask, rng, true).BackwardWith(dy)
+		layer.Forward(&st, &sc, x.Data, c.batch, c.tokens, mask, true, rng)
+		layer.Backward(&st, &sc, dy, true, nil)
 		d := time.Since(start)
 		if it >= c.warmup {
 			total += d
@@ -193,11 +244,12 @@ func runGo(c config, profile string) error {
 			}
 		}
 		for _, p := range params {
-			p.Param.ZeroGrad()
+			clear(p.Tensor.Grad)
 		}
-		x.ZeroGrad()
 	}
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-	fmt.Printf("ms=%.3f min=%.3f\n", ms(total)/float64(c.iters), ms(best))
+	pprof.StopCPUProfile() // the GEMM measurement below is not part of the profile
+	l := layerGEMMs(c)
+	fmt.Printf("ms=%.3f min=%.3f gflop=%.3f gemm_gflops=%.1f\n", ms(total)/float64(c.iters), ms(best), l.FLOPs()/1e9, l.Rate())
 	return nil
 }

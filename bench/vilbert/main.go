@@ -29,6 +29,7 @@ import (
 	"strings"
 	"time"
 
+	"mmc/bench/internal/gemm"
 	"mmc/ml/blas"
 	"mmc/ml/optim"
 	"mmc/ml/tensor"
@@ -42,6 +43,8 @@ var (
 
 type result struct {
 	StepS    float64 `json:"step_s"`
+	StepFLOP float64 `json:"step_flop"`   // the step's matrix products, from the config
+	GemmRate float64 `json:"gemm_gflops"` // SGEMM at the same shapes, measured in the same process
 	InferS   float64 `json:"infer_s"`
 	PeakRSS  int64   `json:"peak_rss"`
 	Threads  int     `json:"threads"`
@@ -128,9 +131,60 @@ func run(args []int, python string, torchFirst, inBackward bool) error {
 	fmt.Printf("%-8s %14s %16s %14s  %s\n", "side", "train step s", "infer 1 meme ms", "peak RSS MiB", "backend")
 	fmt.Printf("%-8s %14.3f %16.1f %14.0f  %s, %d threads\n", "go", goRes.StepS, goRes.InferS*1e3, float64(goRes.PeakRSS)/(1<<20), goRes.Backend, goRes.Threads)
 	fmt.Printf("%-8s %14.3f %16.1f %14.0f  torch %s, %d threads\n", "torch", torchRes.StepS, torchRes.InferS*1e3, float64(torchRes.PeakRSS)/(1<<20), torchRes.TorchVer, torchRes.Threads)
-	fmt.Printf("infer_ratio=%.3f\n", goRes.InferS/torchRes.InferS)
-	fmt.Printf("ratio=%.3f rss_ratio=%.3f\n", goRes.StepS/torchRes.StepS, float64(goRes.PeakRSS)/float64(torchRes.PeakRSS))
+	eff := goRes.StepFLOP / goRes.StepS / 1e9
+	fmt.Printf("step FLOPs (forward + backward products, from the config): %.3f TFLOP\n", goRes.StepFLOP/1e12)
+	fmt.Printf("go effective %.1f GFLOP/s; SGEMM at the model's shapes %.1f GFLOP/s; quotient %.0f%% (goal ≥ 75%%)\n",
+		eff, goRes.GemmRate, 100*eff/goRes.GemmRate)
+	ratio, rss, infer := goRes.StepS/torchRes.StepS, float64(goRes.PeakRSS)/float64(torchRes.PeakRSS), goRes.InferS/torchRes.InferS
+	fmt.Printf("goals: ratio ≤ 0.45 %s, rss_ratio ≤ 0.6 %s, inference ≥ 3× faster %s, GEMM quotient ≥ 75%% %s\n",
+		met(ratio <= 0.45), met(rss <= 0.6), met(infer <= 1.0/3), met(eff >= 0.75*goRes.GemmRate))
+	fmt.Printf("infer_ratio=%.3f\n", infer)
+	fmt.Printf("ratio=%.3f rss_ratio=%.3f\n", ratio, rss)
 	return nil
+}
+
+func met(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "NOT met"
+}
+
+// stepGEMMs lists the matrix products of one training step (or, without
+// train, one forward pass) of the model at batch b × t tokens × r regions
+// (MMF regions; text embeddings trainable, so every text layer passes an
+// input gradient down).
+func stepGEMMs(c vilbert.Config, b, t, r int, train bool) gemm.List {
+	var l gemm.List
+	H, Dv, bi := c.HiddenSize, c.VHiddenSize, c.BiHiddenSize
+	bt, br := b*t, b*r
+	l.Linear(br, c.VFeatureSize, Dv, 1, train, false)
+	l.Linear(br, 5, Dv, 1, train, false)
+	layer := func(rows, d, inter, heads, n, L int) {
+		l.Linear(rows, d, d, 4*n, train, true)
+		l.Linear(rows, d, inter, n, train, true)
+		l.Linear(rows, inter, d, n, train, true)
+		l.Attention(b, heads, L, L, d/heads, n, train)
+	}
+	layer(bt, H, c.IntermediateSize, c.NumAttentionHeads, c.NumHiddenLayers, t)
+	layer(br, Dv, c.VIntermediateSize, c.VNumAttentionHeads, c.VNumHiddenLayers, r)
+	if n := len(c.VBiAttentionID); c.WithCoattention && n > 0 {
+		l.Linear(br, Dv, bi, 3*n, train, true)
+		l.Linear(bt, H, bi, 3*n, train, true)
+		l.Attention(b, c.BiNumAttentionHeads, t, r, bi/c.BiNumAttentionHeads, n, train)
+		l.Attention(b, c.BiNumAttentionHeads, r, t, bi/c.BiNumAttentionHeads, n, train)
+		l.Linear(br, bi, Dv, n, train, true)
+		l.Linear(bt, bi, H, n, train, true)
+		l.Linear(br, Dv, c.VIntermediateSize, n, train, true)
+		l.Linear(br, c.VIntermediateSize, Dv, n, train, true)
+		l.Linear(bt, H, c.IntermediateSize, n, train, true)
+		l.Linear(bt, c.IntermediateSize, H, n, train, true)
+	}
+	l.Linear(b, H, bi, 1, train, true)
+	l.Linear(b, Dv, bi, 1, train, true)
+	l.Linear(b, bi, bi, 1, train, true)
+	l.Linear(b, bi, c.NumLabels, 1, train, true)
+	return l
 }
 
 // torchScript finds torch_side.py next to this source file.
@@ -161,17 +215,13 @@ func sideResult(cmd *exec.Cmd) (*result, error) {
 func goSide(args []int) (*result, error) {
 	b, t, r, steps, inferRuns, threads := args[0], args[1], args[2], args[3], args[4], args[5]
 	runtime.GOMAXPROCS(threads)
-	blas.SetThreads(threads)
+	blas.Configure(blas.Options{Threads: threads})
 	cfg := vilbert.DefaultConfig()
 	m, err := vilbert.New(cfg, 1)
 	if err != nil {
 		return nil, err
 	}
-	var named []optim.Named
-	for _, p := range m.Parameters() {
-		named = append(named, optim.Named{Name: p.Name, Param: p.Tensor})
-	}
-	opt := optim.NewAdamW(optim.SplitDecay(named, 0.01), optim.AdamWConfig{LR: 1e-5, Eps: 1e-8})
+	opt := optim.NewAdamW(optim.SplitDecay(m.Parameters(), 0.01), optim.AdamWConfig{LR: 1e-5, Eps: 1e-8})
 	rng := tensor.NewRNG(7)
 	in := randomInputs(rng, cfg, b, t, r)
 	labels := make([]int, b)
@@ -237,7 +287,10 @@ func goSide(args []int) (*result, error) {
 	if stepInsideBW {
 		mode = "AdamW in backward"
 	}
-	return &result{StepS: stepS, InferS: times[len(times)/2], PeakRSS: peakRSS(), Threads: threads, Backend: blas.Name() + ", " + mode}, nil
+	rss := peakRSS() // before the GEMM measurement's buffers
+	gemms := stepGEMMs(cfg, b, t, r, true)
+	return &result{StepS: stepS, InferS: times[len(times)/2], PeakRSS: rss, Threads: threads, Backend: blas.Name() + ", " + mode,
+		StepFLOP: gemms.FLOPs(), GemmRate: gemms.Rate()}, nil
 }
 
 func randomInputs(rng *tensor.RNG, cfg vilbert.Config, b, t, r int) *vilbert.Inputs {

@@ -133,7 +133,7 @@ func run(images, threads int, small bool, python string) error {
 
 func goSide(model string, n, threads int, small bool) (*result, error) {
 	runtime.GOMAXPROCS(threads)
-	blas.SetThreads(threads)
+	blas.Configure(blas.Options{Threads: threads})
 	var (
 		e   vision.Extractor
 		err error

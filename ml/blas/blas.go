@@ -1,13 +1,12 @@
-// Package blas is the seam between the tensor kernels and a matrix-product
+// Package blas is the seam between the kernels and a matrix-product
 // library. The default backend calls OpenBLAS's cblas_sgemm through cgo;
 // building with the tag noblas or with CGO_ENABLED=0 selects a pure-Go
 // backend on gonum. Another backend (for example cuBLAS) plugs in through
-// Backend and Use without touching model code.
+// Configure without touching model code.
 package blas
 
 import (
 	"fmt"
-	"runtime"
 	"sync"
 )
 
@@ -21,39 +20,6 @@ type Backend interface {
 	// SetThreads bounds the threads the backend may use; n < 1 means one.
 	SetThreads(n int)
 }
-
-var (
-	current Backend = defaultBackend()
-	// workers is how many goroutines share one large product. The backend
-	// itself runs single-threaded: its idle threads would otherwise spin
-	// while the tensor kernels' goroutines run, and the two fight for cores.
-	workers = runtime.GOMAXPROCS(0)
-)
-
-func init() { current.SetThreads(1) }
-
-// Use replaces the backend used by Sgemm, limits it to one thread (Sgemm
-// splits large products itself) and returns the previous one. Call it at
-// start-up, before kernels run.
-func Use(b Backend) Backend {
-	prev := current
-	current = b
-	b.SetThreads(1)
-	return prev
-}
-
-// Current returns the backend in use.
-func Current() Backend { return current }
-
-// Name is the name of the backend in use.
-func Name() string { return current.Name() }
-
-// SetThreads sets how many goroutines share one large product (default
-// GOMAXPROCS at start-up); n < 1 means one.
-func SetThreads(n int) { workers = max(n, 1) }
-
-// Threads reports the value set by SetThreads.
-func Threads() int { return workers }
 
 // Sgemm computes C = alpha*op(A)*op(B) + beta*C on the current backend
 // after checking that every slice is long enough for its dimensions, so a
@@ -69,6 +35,20 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 		return
 	}
 	parallelSgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// SgemmSerial is Sgemm on the calling goroutine only: for callers that
+// already spread independent products over the workers (attention heads).
+func SgemmSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	checkGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	if k == 0 {
+		scale(c, m, n, ldc, beta)
+		return
+	}
+	load().backend.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
 // checkGemm checks the three operands of one product C = op(A)*op(B)
@@ -94,7 +74,9 @@ const minSplitFlops = 1 << 18
 // parallelSgemm cuts C into horizontal (or, for short C, vertical) strips,
 // one per worker, and runs the backend on each strip concurrently.
 func parallelSgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	parts := workers
+	cf := load()
+	current := cf.backend
+	parts := cf.threads
 	if parts < 2 || m*n*k < minSplitFlops {
 		current.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
@@ -179,7 +161,9 @@ func SgemmStridedBatched(transA, transB bool, m, n, k int, alpha float32, a []fl
 	one := func(i int) {
 		Sgemm(transA, transB, m, n, k, alpha, a[i*strideA:], lda, b[i*strideB:], ldb, beta, c[i*strideC:], ldc)
 	}
-	parts := min(workers, batch)
+	cf := load()
+	current := cf.backend
+	parts := min(cf.threads, batch)
 	if parts < 2 || batch*m*n*max(k, 1) < minSplitFlops {
 		for i := 0; i < batch; i++ {
 			one(i)

@@ -54,9 +54,9 @@ func TestSgemmMatchesNaive(t *testing.T) {
 			c := fill(tc.m * tc.n)
 			want := append([]float32(nil), c...)
 			naive(tc.ta, tc.tb, tc.m, tc.n, tc.k, 0.5, a, lda, b, ldb, 2, want, tc.n)
-			prev := Use(be)
+			prev := Configure(Options{Backend: be})
 			Sgemm(tc.ta, tc.tb, tc.m, tc.n, tc.k, 0.5, a, lda, b, ldb, 2, c, tc.n)
-			Use(prev)
+			Configure(prev)
 			for i := range c {
 				if math.Abs(float64(c[i]-want[i])) > 1e-4*math.Max(1, math.Abs(float64(want[i]))) {
 					t.Fatalf("%s %+v: index %d got %v want %v", be.Name(), tc, i, c[i], want[i])

@@ -3,7 +3,6 @@ package kernels
 import (
 	"fmt"
 	"math"
-	"sync"
 
 	"mmc/ml/blas"
 )
@@ -178,7 +177,7 @@ func (c *Conv2D) forward(dst, src []float32, n, h, w, oh, ow int, col []float32)
 func (c *Conv2D) im2col(cols, in []float32, ch, n, h, w, oh, ow, u0, u1 int) {
 	taps := c.KH * c.KW
 	width := (u1 - u0) * ow
-	visParallel(ch*taps, width, func(lo, hi int) {
+	ParallelFor(ch*taps, width, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			ci, ky, kx := r/taps, r%taps/c.KW, r%c.KW
 			row := cols[r*width : (r+1)*width]
@@ -229,7 +228,7 @@ func (c *Conv2D) epilogue(out []float32, plane int) {
 	if c.Bias == nil && !c.ReLU {
 		return
 	}
-	visParallel(c.OutC, plane, func(lo, hi int) {
+	ParallelFor(c.OutC, plane, func(lo, hi int) {
 		for o := lo; o < hi; o++ {
 			var bv float32
 			if c.Bias != nil {
@@ -247,26 +246,6 @@ func (c *Conv2D) epilogue(out []float32, plane int) {
 			}
 		}
 	})
-}
-
-// visParallel splits [0, n) across blas.Threads() goroutines when the work
-// (n·cost values) is large enough to pay for them.
-func visParallel(n, cost int, fn func(lo, hi int)) {
-	workers := min(blas.Threads(), n)
-	if workers < 2 || n*cost < 1<<16 {
-		fn(0, n)
-		return
-	}
-	chunk := (n + workers - 1) / workers
-	var wg sync.WaitGroup
-	for lo := 0; lo < n; lo += chunk {
-		wg.Add(1)
-		go func(lo, hi int) {
-			defer wg.Done()
-			fn(lo, hi)
-		}(lo, min(lo+chunk, n))
-	}
-	wg.Wait()
 }
 
 // FoldBatchNorm folds an inference-mode BatchNorm (gamma, beta, running

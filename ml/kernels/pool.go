@@ -34,7 +34,7 @@ func (p MaxPool2D) Forward(dst, src []float32, planes, h, w int) {
 	if len(src) < planes*h*w || len(dst) < planes*oh*ow {
 		panic(fmt.Sprintf("maxpool: src %d or dst %d values too short for %d×%d×%d → %d×%d", len(src), len(dst), planes, h, w, oh, ow))
 	}
-	visParallel(planes, oh*ow*p.K*p.K, func(lo, hi int) { p.planes(dst, src, lo, hi, h, w, oh, ow) })
+	ParallelFor(planes, oh*ow*p.K*p.K, func(lo, hi int) { p.planes(dst, src, lo, hi, h, w, oh, ow) })
 }
 
 func (p MaxPool2D) planes(dst, src []float32, lo, hi, h, w, oh, ow int) {

@@ -127,7 +127,7 @@ func RoIAlign(dst, feat []float32, c, h, w int, boxes []float32, oh, ow int, spa
 		first[oh*ow] = len(taps)
 		out := dst[r*c*oh*ow : (r+1)*c*oh*ow]
 		// channel by channel, so each input plane stays in cache
-		visParallel(c, len(taps)*4, func(lo, hi int) {
+		ParallelFor(c, len(taps)*4, func(lo, hi int) {
 			for ch := lo; ch < hi; ch++ {
 				plane := feat[ch*h*w : (ch+1)*h*w]
 				o := out[ch*oh*ow : (ch+1)*oh*ow]

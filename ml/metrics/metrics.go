@@ -20,6 +20,8 @@ import (
 	"fmt"
 	"math"
 	"sort"
+
+	"mmc/ml/kernels"
 )
 
 // ErrSingleClass is returned when AUROC or the ROC curve is asked of
@@ -236,17 +238,16 @@ func CrossEntropy(logits []float32, labels []int) (float64, error) {
 	if len(labels) == 0 {
 		return 0, errors.New("metrics: no examples")
 	}
-	var sum float64
 	for i, y := range labels {
 		if y != 0 && y != 1 {
 			return 0, fmt.Errorf("metrics: label %d at index %d, want 0 or 1", y, i)
 		}
-		l0, l1 := float64(logits[2*i]), float64(logits[2*i+1])
-		m := math.Max(l0, l1)
-		lse := m + math.Log(math.Exp(l0-m)+math.Exp(l1-m))
-		sum += lse - []float64{l0, l1}[y]
 	}
-	return sum / float64(len(labels)), nil
+	loss, _, err := kernels.CrossEntropy(nil, logits, labels, 2, 0) // the loss the models train with
+	if err != nil {
+		return 0, fmt.Errorf("metrics: %w", err)
+	}
+	return loss, nil
 }
 
 // Evaluate computes the challenge's metric set from [N, 2] logits.

@@ -68,8 +68,8 @@ func NewTextBERT(c TextBERTConfig, seed uint64) (*TextBERT, error) {
 		Config: c,
 	}
 	for range c.NumHiddenLayers {
-		l := nn.NewBertLayer(c.HiddenSize, c.NumAttentionHeads, c.IntermediateSize, rng)
-		l.Dropout, l.AttnDropout = c.Dropout, c.Dropout
+		l := nn.NewBertLayer(c.HiddenSize, c.NumAttentionHeads, c.IntermediateSize, 0.02, rng)
+		l.Attention.AttnDropout, l.Attention.Dropout, l.FFN.Dropout = c.Dropout, c.Dropout, c.Dropout
 		m.Layers = append(m.Layers, l)
 	}
 	return m, nil
@@ -77,11 +77,7 @@ func NewTextBERT(c TextBERTConfig, seed uint64) (*TextBERT, error) {
 
 // Params lists the parameters by checkpoint key.
 func (m *TextBERT) Params() []train.Param {
-	var ps []train.Param
-	for _, p := range nn.Parameters(m) {
-		ps = append(ps, train.Param{Name: p.Name, Tensor: p.Param})
-	}
-	return ps
+	return nn.Parameters(m)
 }
 
 // Forward computes logits [B, 2] from the batch's tokens only.
@@ -105,7 +101,7 @@ func (m *TextBERT) Forward(b *batch.Batch, train bool) *tensor.Tensor {
 	x = tensor.Dropout(m.EmbNorm.Forward(x), m.Config.Dropout, rng, train)
 	add := tensor.New(mask, n, 1, 1, t) // additive key mask
 	for _, l := range m.Layers {
-		x = l.Forward(x, add, rng, train)
+		x = l.Op(x, add, rng, train) // the explicit-backward layer ViLBERT uses, as one tape op
 	}
 	pooled := tensor.Tanh(m.Pooler.Forward(tensor.SelectFirst(x))) // [B, H]
 	return m.Classifier.Forward(tensor.Dropout(pooled, m.Config.Dropout, rng, train))

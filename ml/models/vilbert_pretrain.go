@@ -52,12 +52,7 @@ func (v *ViLBERTPretraining) Objective(b *batch.Batch) (float64, error) {
 // Params lists the encoder's and the heads' parameters (the classifier
 // is not trained).
 func (v *ViLBERTPretraining) Params() []train.Param {
-	ps := v.P.Parameters()
-	out := make([]train.Param, len(ps))
-	for i, p := range ps {
-		out[i] = train.Param{Name: p.Name, Tensor: p.Tensor}
-	}
-	return out
+	return v.P.Parameters()
 }
 
 // Forward is not available: a pretraining model has no classifier

@@ -3,59 +3,262 @@ package nn
 import (
 	"fmt"
 
+	"mmc/ml/kernels"
 	"mmc/ml/tensor"
 )
 
-// BertLayer is one transformer encoder layer of BERT (post-LayerNorm),
-// with Hugging Face / MMF checkpoint key names relative to
-// "encoder.layer.N":
+// BertSelfAttention is BERT's attention sublayer with Hugging Face / MMF
+// key names under "attention":
 //
-//	h = LN(x + Dropout(Attn(x)·Wo))
-//	y = LN(h + Dropout(GELU(h·Wi)·Wout))
-type BertLayer struct {
-	Query    *Linear    `pt:"attention.self.query"`
-	Key      *Linear    `pt:"attention.self.key"`
-	Value    *Linear    `pt:"attention.self.value"`
-	AttnOut  *Linear    `pt:"attention.output.dense"`
-	AttnNorm *LayerNorm `pt:"attention.output.LayerNorm"`
-	Inter    *Linear    `pt:"intermediate.dense"`
-	Out      *Linear    `pt:"output.dense"`
-	OutNorm  *LayerNorm `pt:"output.LayerNorm"`
+//	y = LN(x + Dropout(MultiHead(x·Wq, x·Wk, x·Wv)·Wo))
+//
+// with an additive key mask and dropout on the attention weights. Heads
+// are strided column blocks of the projections, never copied.
+type BertSelfAttention struct {
+	Query     *Linear    `pt:"self.query"`
+	Key       *Linear    `pt:"self.key"`
+	Value     *Linear    `pt:"self.value"`
+	Dense     *Linear    `pt:"output.dense"`
+	LayerNorm *LayerNorm `pt:"output.LayerNorm"`
 
 	Heads       int
-	Dropout     float32 // hidden_dropout_prob
 	AttnDropout float32 // attention_probs_dropout_prob
+	Dropout     float32 // hidden_dropout_prob
+}
+
+// AttnState is what BertSelfAttention keeps between its forward and
+// backward passes.
+type AttnState struct {
+	Att  Attention
+	x    []float32 // the input (the caller keeps it alive)
+	qkv  []float32 // [rows, 3·hidden]: queries, keys and values side by side
+	drop DropState
+	ln   LNState
+}
+
+// AttnScratch holds BertSelfAttention's temporaries; layers run one at a
+// time may share one.
+type AttnScratch struct {
+	Y, h, ds, dh, dqkv, dx, ctx, dctx []float32
+	Att                               AttentionScratch
+	QKV                               QKVScratch
+}
+
+// Forward maps x [b·l, hidden] with the additive key mask [b, l] (or
+// nil) to the output, in sc.Y.
+func (a *BertSelfAttention) Forward(st *AttnState, sc *AttnScratch, x []float32, b, l int, mask []float32, train bool, rng *tensor.RNG) []float32 {
+	_, d := a.Query.Dims()
+	rows := b * l
+	st.x = x
+	qkv := Grow(&st.qkv, rows*3*d)
+	a.qkv().Forward(&sc.QKV, qkv, x, rows)
+	ctx := st.Att.Forward(&sc.Att, qkv, qkv[d:], qkv[2*d:], 3*d, 3*d, b, l, l, a.Heads, d, a.AttnDropout, mask, train, rng)
+	h := Grow(&sc.h, rows*d)
+	a.Dense.Apply(h, ctx, rows)
+	st.drop.Apply(h, a.Dropout, train, rng)
+	sum := st.ln.Input(rows, d)
+	for i, v := range h {
+		sum[i] = v + x[i]
+	}
+	y := Grow(&sc.Y, len(sum))
+	a.LayerNorm.Normalize(y, &st.ln)
+	return y
+}
+
+// Recompute writes the last forward output into sc.Y again and returns
+// it.
+func (a *BertSelfAttention) Recompute(st *AttnState, sc *AttnScratch) []float32 {
+	y := Grow(&sc.Y, len(st.ln.X))
+	a.LayerNorm.Renormalize(y, &st.ln)
+	return y
+}
+
+// Backward takes dy on the output and returns the input gradient (in
+// sc.dx), or nil when needDx is false; parameter gradients go through s.
+func (a *BertSelfAttention) Backward(st *AttnState, sc *AttnScratch, dy []float32, needDx bool, s *GradSink) []float32 {
+	n := len(st.ln.X)
+	rows := st.ln.rows
+	ds := Grow(&sc.ds, n)
+	a.LayerNorm.Backprop(ds, dy, &st.ln, s) // the gradient of the residual sum
+	dh := Grow(&sc.dh, n)
+	copy(dh, ds)
+	st.drop.Backprop(dh, a.Dropout)
+	ctx := st.Att.Context(&sc.Att, Grow(&sc.ctx, n)) // the context was not kept
+	dctx := Grow(&sc.dctx, n)
+	a.Dense.Backprop(dctx, dh, ctx, rows, false, s)
+	return a.qkvBackward(st, sc, dctx, ds, needDx, s)
+}
+
+func (a *BertSelfAttention) qkvBackward(st *AttnState, sc *AttnScratch, dctx, ds []float32, needDx bool, s *GradSink) []float32 {
+	n, rows := len(st.ln.X), st.ln.rows
+	d := n / rows
+	dqkv := Grow(&sc.dqkv, 3*n)
+	st.Att.Backward(&sc.Att, dqkv, dqkv[d:], dqkv[2*d:], dctx)
+	if !needDx {
+		a.qkv().Backward(&sc.QKV, nil, false, dqkv, st.x, rows, s)
+		return nil
+	}
+	dx := Grow(&sc.dx, n)
+	copy(dx, ds)
+	a.qkv().Backward(&sc.QKV, dx, true, dqkv, st.x, rows, s)
+	return dx
+}
+
+func (a *BertSelfAttention) qkv() QKV { return QKV{a.Query, a.Key, a.Value} }
+
+// BertFFN is the feed-forward sublayer y = LN(x + Dropout(GELU(x·W₁)·W₂))
+// (BertIntermediate + BertOutput) with keys intermediate.dense,
+// output.dense and output.LayerNorm.
+type BertFFN struct {
+	Intermediate *Linear    `pt:"intermediate.dense"`
+	Output       *Linear    `pt:"output.dense"`
+	LayerNorm    *LayerNorm `pt:"output.LayerNorm"`
+
+	Dropout float32 // hidden_dropout_prob
+}
+
+// FFNState is what BertFFN keeps: the GELU's pre-activation, the dropout
+// mask, the LayerNorm input and the output (which the next layer reads).
+type FFNState struct {
+	Y    []float32
+	h    []float32
+	drop DropState
+	ln   LNState
+}
+
+// FFNScratch holds BertFFN's temporaries.
+type FFNScratch struct {
+	g, o, ds, do, dg []float32
+}
+
+// Forward maps x [rows, hidden] to the output, in st.Y.
+func (f *BertFFN) Forward(st *FFNState, sc *FFNScratch, x []float32, rows int, train bool, rng *tensor.RNG) []float32 {
+	_, inter := f.Intermediate.Dims()
+	_, d := f.Output.Dims()
+	h, g := Grow(&st.h, rows*inter), Grow(&sc.g, rows*inter)
+	f.Intermediate.product(h, x, rows)
+	kernels.BiasGELU(g, h, f.Intermediate.Bias.Data, rows, inter) // h keeps the pre-activation
+	o := Grow(&sc.o, rows*d)
+	f.Output.Apply(o, g, rows)
+	st.drop.Apply(o, f.Dropout, train, rng)
+	sum := st.ln.Input(rows, d)
+	for i, v := range o {
+		sum[i] = v + x[i]
+	}
+	y := Grow(&st.Y, rows*d)
+	f.LayerNorm.Normalize(y, &st.ln)
+	return y
+}
+
+// Backward takes dy on the output and x, the input of the forward pass
+// (the caller may have rebuilt it), and returns the input gradient in
+// scratch.
+func (f *BertFFN) Backward(st *FFNState, sc *FFNScratch, x, dy []float32, s *GradSink) []float32 {
+	rows := st.ln.rows
+	n := len(st.ln.X)
+	ds := Grow(&sc.ds, n)
+	f.LayerNorm.Backprop(ds, dy, &st.ln, s)
+	do := Grow(&sc.do, n)
+	copy(do, ds)
+	st.drop.Backprop(do, f.Dropout)
+	g := Grow(&sc.g, len(st.h))
+	kernels.GELU(g, st.h) // the GELU output was not kept
+	dg := Grow(&sc.dg, len(st.h))
+	f.Output.Backprop(dg, do, g, rows, false, s)
+	kernels.GELUBackward(dg, dg, st.h)
+	f.Intermediate.Backprop(ds, dg, x, rows, true, s) // dx = ds + dh·W₁
+	return ds
+}
+
+// product writes x·Wᵀ without the bias.
+func (l *Linear) product(y, x []float32, rows int) {
+	in, out := l.Dims()
+	kernels.Linear(y, x, l.Weight.Data, nil, rows, in, out)
+}
+
+// BertLayer is one post-LayerNorm transformer encoder layer of BERT, with
+// Hugging Face / MMF key names relative to "encoder.layer.N": the
+// attention sublayer, then the feed-forward one.
+type BertLayer struct {
+	Attention BertSelfAttention `pt:"attention"`
+	FFN       BertFFN           `pt:""`
+}
+
+// LayerState is one BertLayer call's saved activations.
+type LayerState struct {
+	Attn AttnState
+	FFN  FFNState
+}
+
+// LayerScratch is the temporaries of BertLayers run one at a time.
+type LayerScratch struct {
+	Attn AttnScratch
+	FFN  FFNScratch
 }
 
 // NewBertLayer returns a layer initialised as BERT does: weights
-// N(0, 0.02²), biases 0, LayerNorm weight 1, eps 1e-12, dropout 0.1.
-func NewBertLayer(hidden, heads, intermediate int, rng *tensor.RNG) *BertLayer {
+// N(0, std²), biases 0, LayerNorm weight 1, eps 1e-12, dropout 0.1.
+func NewBertLayer(hidden, heads, intermediate int, std float32, rng *tensor.RNG) *BertLayer {
 	if heads <= 0 || hidden%heads != 0 {
 		panic(fmt.Sprintf("nn.NewBertLayer: hidden size %d does not split into %d heads", hidden, heads))
 	}
 	lin := func(in, out int) *Linear {
 		l := &Linear{Weight: tensor.Param(out, in), Bias: tensor.Param(out)}
-		Normal(l.Weight, 0.02, rng)
+		Normal(l.Weight, std, rng)
 		return l
 	}
 	return &BertLayer{
-		Query: lin(hidden, hidden), Key: lin(hidden, hidden), Value: lin(hidden, hidden),
-		AttnOut: lin(hidden, hidden), AttnNorm: NewLayerNorm(hidden, 1e-12),
-		Inter: lin(hidden, intermediate), Out: lin(intermediate, hidden), OutNorm: NewLayerNorm(hidden, 1e-12),
-		Heads: heads, Dropout: 0.1, AttnDropout: 0.1,
+		Attention: BertSelfAttention{Query: lin(hidden, hidden), Key: lin(hidden, hidden), Value: lin(hidden, hidden),
+			Dense: lin(hidden, hidden), LayerNorm: NewLayerNorm(hidden, 1e-12), Heads: heads, AttnDropout: 0.1, Dropout: 0.1},
+		FFN: BertFFN{Intermediate: lin(hidden, intermediate), Output: lin(intermediate, hidden),
+			LayerNorm: NewLayerNorm(hidden, 1e-12), Dropout: 0.1},
 	}
 }
 
-// Forward maps x [B, T, H] to [B, T, H]. mask is the additive key mask
-// ([B, 1, 1, T], 0 keep / −10000 drop) or nil; rng drives dropout when
-// train is true.
-func (l *BertLayer) Forward(x, mask *tensor.Tensor, rng *tensor.RNG, train bool) *tensor.Tensor {
-	q := tensor.SplitHeads(l.Query.Forward(x), l.Heads)
-	k := tensor.SplitHeads(l.Key.Forward(x), l.Heads)
-	v := tensor.SplitHeads(l.Value.Forward(x), l.Heads)
-	ctx, _ := tensor.Attention(q, k, v, mask, l.AttnDropout, rng, train)
-	a := tensor.Dropout(l.AttnOut.Forward(tensor.MergeHeads(ctx)), l.Dropout, rng, train)
-	h := l.AttnNorm.Forward(tensor.Add(a, x))
-	f := tensor.Dropout(l.Out.Forward(l.Inter.ForwardGELU(h)), l.Dropout, rng, train)
-	return l.OutNorm.Forward(tensor.Add(f, h))
+// Forward maps x [b·l, hidden] with the additive key mask [b, l] (or nil)
+// to the output, in st.FFN.Y.
+func (l *BertLayer) Forward(st *LayerState, sc *LayerScratch, x []float32, b, n int, mask []float32, train bool, rng *tensor.RNG) []float32 {
+	a := l.Attention.Forward(&st.Attn, &sc.Attn, x, b, n, mask, train, rng)
+	return l.FFN.Forward(&st.FFN, &sc.FFN, a, b*n, train, rng)
+}
+
+// Backward returns the input gradient for dy (in sc), or nil when needDx
+// is false; parameter gradients go through s.
+func (l *BertLayer) Backward(st *LayerState, sc *LayerScratch, dy []float32, needDx bool, s *GradSink) []float32 {
+	a := l.Attention.Recompute(&st.Attn, &sc.Attn) // the FFN's input, not kept
+	d := l.FFN.Backward(&st.FFN, &sc.FFN, a, dy, s)
+	return l.Attention.Backward(&st.Attn, &sc.Attn, d, needDx, s)
+}
+
+// Op is Forward as one tape op of ml/tensor: x is [B, T, hidden], mask
+// the additive key mask ([B, 1, 1, T] or [B, T]) or nil. Its backward
+// pass runs Backward and accumulates the parameters' gradients in their
+// Grad.
+func (l *BertLayer) Op(x, mask *tensor.Tensor, rng *tensor.RNG, train bool) *tensor.Tensor {
+	if x.Dim() != 3 {
+		panic(fmt.Sprintf("nn.BertLayer.Op: input %v is not [B, T, hidden]", x.Shape))
+	}
+	b, t := x.Shape[0], x.Shape[1]
+	var m []float32
+	if mask != nil {
+		m = mask.Data
+	}
+	st, sc := new(LayerState), new(LayerScratch)
+	y := l.Forward(st, sc, x.Data, b, t, m, train, rng)
+	out := tensor.New(append([]float32(nil), y...), x.Shape...)
+	parents := append([]*tensor.Tensor{x}, paramTensors(l)...)
+	return tensor.Custom(out, func(dy []float32) {
+		dx := l.Backward(st, sc, dy, x.RequiresGrad(), nil)
+		if dx != nil {
+			x.AccumulateGrad(append([]float32(nil), dx...))
+		}
+	}, parents...)
+}
+
+func paramTensors(module any) []*tensor.Tensor {
+	var ts []*tensor.Tensor
+	for _, p := range Parameters(module) {
+		ts = append(ts, p.Tensor)
+	}
+	return ts
 }

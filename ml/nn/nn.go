@@ -4,6 +4,8 @@
 // lists parameters for the optimizer, loads a PyTorch or safetensors
 // state_dict and saves one.
 //
+// A tag ending in "_" prefixes the next segment without a dot ("v_" +
+// "intermediate.dense", as ViLBERT's connection layers name their FFNs).
 // A field tagged `pt:"name"` is a parameter when it is a *tensor.Tensor
 // and a sub-module when it is a struct, a pointer to one, or a slice or
 // array of those (elements are named by index, "layer.0", "layer.1", …).
@@ -16,9 +18,9 @@ import (
 	"math"
 	"reflect"
 	"strconv"
+	"strings"
 
 	"mmc/ml/checkpoint"
-	"mmc/ml/optim"
 	"mmc/ml/tensor"
 )
 
@@ -106,10 +108,13 @@ func Normal(t *tensor.Tensor, std float32, rng *tensor.RNG) {
 
 // Parameters lists the parameters of module (a pointer to a struct) in
 // field order, named by their `pt` tag paths.
-func Parameters(module any) []optim.Named {
-	var out []optim.Named
-	walk(reflect.ValueOf(module), "", func(name string, t *tensor.Tensor) {
-		out = append(out, optim.Named{Name: name, Param: t})
+func Parameters(module any) []tensor.Named { return ParametersUnder(module, "") }
+
+// ParametersUnder is Parameters with every name under prefix.
+func ParametersUnder(module any, prefix string) []tensor.Named {
+	var out []tensor.Named
+	walk(reflect.ValueOf(module), prefix, func(name string, t *tensor.Tensor) {
+		out = append(out, tensor.Named{Name: name, Tensor: t})
 	})
 	return out
 }
@@ -118,7 +123,7 @@ func Parameters(module any) []optim.Named {
 func StateDict(module any) checkpoint.StateDict {
 	sd := checkpoint.StateDict{}
 	for _, p := range Parameters(module) {
-		sd[p.Name] = &checkpoint.Array{Shape: append([]int(nil), p.Param.Shape...), Data: append([]float32(nil), p.Param.Data...)}
+		sd[p.Name] = &checkpoint.Array{Shape: append([]int(nil), p.Tensor.Shape...), Data: append([]float32(nil), p.Tensor.Data...)}
 	}
 	return sd
 }
@@ -138,10 +143,10 @@ func Load(module any, sd checkpoint.StateDict, strict bool) (unused []string, er
 		if err := a.Check(p.Name); err != nil {
 			return nil, fmt.Errorf("load weights: %w", err)
 		}
-		if len(a.Data) != len(p.Param.Data) {
-			return nil, fmt.Errorf("load weights: %q has shape %v, the model wants %v", p.Name, a.Shape, p.Param.Shape)
+		if len(a.Data) != len(p.Tensor.Data) {
+			return nil, fmt.Errorf("load weights: %q has shape %v, the model wants %v", p.Name, a.Shape, p.Tensor.Shape)
 		}
-		copy(p.Param.Data, a.Data)
+		copy(p.Tensor.Data, a.Data)
 		used[p.Name] = true
 	}
 	for _, k := range sd.Keys() {
@@ -163,6 +168,8 @@ func join(prefix, name string) string {
 		return name
 	case name == "":
 		return prefix
+	case strings.HasSuffix(prefix, "_"):
+		return prefix + name // "v_" + "intermediate.dense"
 	}
 	return prefix + "." + name
 }

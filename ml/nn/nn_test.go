@@ -34,7 +34,7 @@ func TestBertLayerMatchesPyTorch(t *testing.T) {
 	if meta["hidden"] != "16" || meta["heads"] != "4" {
 		t.Fatalf("fixture metadata %v", meta)
 	}
-	layer := NewBertLayer(16, 4, 32, tensor.NewRNG(1))
+	layer := NewBertLayer(16, 4, 32, 0.02, tensor.NewRNG(1))
 	params := checkpoint.StateDict{}
 	for k, v := range sd {
 		if name, ok := strings.CutPrefix(k, "param."); ok {
@@ -46,7 +46,7 @@ func TestBertLayerMatchesPyTorch(t *testing.T) {
 	}
 	x := tensor.New(sd["x"].Data, sd["x"].Shape...).SetRequiresGrad(true)
 	mask := tensor.New(sd["mask"].Data, sd["mask"].Shape...)
-	y := layer.Forward(x, mask, nil, false)
+	y := layer.Op(x, mask, nil, false)
 	if err := closeTo(y.Data, sd["y"].Data, 1e-4, 1e-5); err != nil {
 		t.Fatalf("forward: %v", err)
 	}
@@ -56,11 +56,11 @@ func TestBertLayerMatchesPyTorch(t *testing.T) {
 	}
 	worst := math.Max(normRel(y.Data, sd["y"].Data), normRel(x.Grad, sd["grad.x"].Data))
 	for _, p := range Parameters(layer) {
-		if err := closeTo(p.Param.Grad, sd["grad."+p.Name].Data, 1e-4, 1e-5); err != nil {
+		if err := closeTo(p.Tensor.Grad, sd["grad."+p.Name].Data, 1e-4, 1e-5); err != nil {
 			t.Errorf("gradient of %s: %v", p.Name, err)
 		}
 		if p.Name != "attention.self.key.bias" { // true gradient 0: noise only
-			worst = math.Max(worst, normRel(p.Param.Grad, sd["grad."+p.Name].Data))
+			worst = math.Max(worst, normRel(p.Tensor.Grad, sd["grad."+p.Name].Data))
 		}
 	}
 	t.Logf("max normwise relative error over output and all gradients: %.2g", worst)

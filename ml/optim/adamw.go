@@ -3,12 +3,11 @@ package optim
 import (
 	"fmt"
 	"math"
-	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 
 	"mmc/ml/checkpoint"
+	"mmc/ml/kernels"
 	"mmc/ml/tensor"
 )
 
@@ -21,10 +20,7 @@ type Group struct {
 }
 
 // Named pairs a parameter with its checkpoint key.
-type Named struct {
-	Name  string
-	Param *tensor.Tensor
-}
+type Named = tensor.Named
 
 // NoDecay reports whether a parameter is exempt from weight decay by the
 // rule MMF and transformers use: biases and LayerNorm weights.
@@ -40,7 +36,7 @@ func SplitDecay(params []Named, weightDecay float64) []Group {
 	decay := Group{WeightDecay: weightDecay}
 	plain := Group{}
 	for _, p := range params {
-		if !p.Param.RequiresGrad() {
+		if !p.Tensor.RequiresGrad() {
 			continue
 		}
 		g := &decay
@@ -48,7 +44,7 @@ func SplitDecay(params []Named, weightDecay float64) []Group {
 			g = &plain
 		}
 		g.Names = append(g.Names, p.Name)
-		g.Params = append(g.Params, p.Param)
+		g.Params = append(g.Params, p.Tensor)
 	}
 	return []Group{decay, plain}
 }
@@ -143,7 +139,7 @@ func (o *AdamW) name(gi, pi int) string {
 func (o *AdamW) Step() error {
 	for gi, g := range o.groups {
 		for pi, p := range g.Params {
-			if p.Grad != nil && !tensor.AllFinite(p.Grad) {
+			if p.Grad != nil && !kernels.AllFinite(p.Grad) {
 				return &NonFiniteError{Step: o.steps + 1, What: "gradient", Param: o.name(gi, pi)}
 			}
 		}
@@ -182,9 +178,7 @@ func (o *AdamW) update(k stepConsts, gi, pi int, p *tensor.Tensor) {
 	m, v := o.m[gi][pi], o.v[gi][pi]
 	b1, b2 := o.cfg.Beta1, o.cfg.Beta2
 	keep := float32(1 - k.lr*o.groups[gi].WeightDecay)
-	split(len(p.Data), func(lo, hi int) {
-		adamwUpdate(p.Data[lo:hi], p.Grad[lo:hi], m[lo:hi], v[lo:hi], keep, float32(b1), float32(1-b1), float32(b2), float32(1-b2), float32(k.stepSize), float32(k.bc2sqrt), float32(o.cfg.Eps))
-	})
+	kernels.AdamW(p.Data, p.Grad, m, v, keep, float32(b1), float32(1-b1), float32(b2), float32(1-b2), float32(k.stepSize), float32(k.bc2sqrt), float32(o.cfg.Eps))
 }
 
 // InBackward starts one step applied a parameter at a time, as each
@@ -231,25 +225,12 @@ func (s *StepInBackward) Apply(p *tensor.Tensor) error {
 	if len(p.Grad) != len(p.Data) {
 		return fmt.Errorf("optim: step %d: %s has %d gradient values for %d weights", s.o.steps, s.o.name(gi, pi), len(p.Grad), len(p.Data))
 	}
-	if !tensor.AllFinite(p.Grad) {
+	if !kernels.AllFinite(p.Grad) {
 		return &NonFiniteError{Step: s.o.steps, What: "gradient", Param: s.o.name(gi, pi)}
 	}
 	s.done[p] = true
 	s.o.update(s.k, gi, pi, p)
 	return nil
-}
-
-// adamwUpdate is one element-wise AdamW update in the order PyTorch's
-// single-tensor implementation performs it. The complements 1−β come in
-// precomputed from float64, as PyTorch passes them as Python floats.
-func adamwUpdate(p, g, m, v []float32, keep, b1, c1, b2, c2, stepSize, bc2sqrt, eps float32) {
-	for i := range p {
-		p[i] *= keep
-		m[i] = m[i]*b1 + c1*g[i]
-		v[i] = v[i]*b2 + c2*g[i]*g[i]
-		denom := float32(math.Sqrt(float64(v[i])))/bc2sqrt + eps
-		p[i] -= stepSize * m[i] / denom
-	}
 }
 
 // StateDict returns the optimizer's moments keyed "<param>.exp_avg" and
@@ -342,24 +323,4 @@ func (o *AdamW) knows(key string) bool {
 		}
 	}
 	return false
-}
-
-// split runs fn over [0,n) in one chunk per processor for large n; the
-// update is memory-bound and a BERT-sized model has 10⁸ values.
-func split(n int, fn func(lo, hi int)) {
-	workers := runtime.GOMAXPROCS(0)
-	if n < 1<<16 || workers < 2 {
-		fn(0, n)
-		return
-	}
-	var wg sync.WaitGroup
-	chunk := (n + workers - 1) / workers
-	for lo := 0; lo < n; lo += chunk {
-		wg.Add(1)
-		go func(lo, hi int) {
-			defer wg.Done()
-			fn(lo, hi)
-		}(lo, min(lo+chunk, n))
-	}
-	wg.Wait()
 }

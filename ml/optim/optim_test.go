@@ -28,7 +28,7 @@ func TestAdamWMatchesPyTorch(t *testing.T) {
 	warmup, _ := strconv.Atoi(meta["warmup"])
 	w := tensor.New(append([]float32(nil), sd["w0"].Data...), sd["w0"].Shape...).SetRequiresGrad(true)
 	b := tensor.New(append([]float32(nil), sd["b0"].Data...), sd["b0"].Shape...).SetRequiresGrad(true)
-	groups := SplitDecay([]Named{{"fc.weight", w}, {"fc.bias", b}}, 0.01)
+	groups := SplitDecay([]Named{{Name: "fc.weight", Tensor: w}, {Name: "fc.bias", Tensor: b}}, 0.01)
 	if len(groups[0].Params) != 1 || groups[0].Params[0] != w || groups[1].Params[0] != b {
 		t.Fatalf("SplitDecay put the bias in the decayed group: %+v", groups)
 	}
@@ -190,7 +190,7 @@ func TestInBackwardMatchesStep(t *testing.T) {
 			if i == 2 {
 				name = "layer2.bias"
 			}
-			ps = append(ps, Named{name, tensor.New(d, n).SetRequiresGrad(true)})
+			ps = append(ps, Named{Name: name, Tensor: tensor.New(d, n).SetRequiresGrad(true)})
 		}
 		return ps
 	}
@@ -199,29 +199,29 @@ func TestInBackwardMatchesStep(t *testing.T) {
 	whole, each := NewAdamW(SplitDecay(a, 0.01), cfg), NewAdamW(SplitDecay(b, 0.01), cfg)
 	for s := 0; s < 3; s++ {
 		for i := range a {
-			g := make([]float32, len(a[i].Param.Data))
+			g := make([]float32, len(a[i].Tensor.Data))
 			for j := range g {
 				g[j] = rng.NormFloat32()
 			}
-			a[i].Param.Grad = g
-			b[i].Param.Grad = append([]float32(nil), g...)
+			a[i].Tensor.Grad = g
+			b[i].Tensor.Grad = append([]float32(nil), g...)
 		}
 		if err := whole.Step(); err != nil {
 			t.Fatal(err)
 		}
 		step := each.InBackward()
 		for i := len(b) - 1; i >= 0; i-- {
-			if err := step.Apply(b[i].Param); err != nil {
+			if err := step.Apply(b[i].Tensor); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if err := step.Apply(b[0].Param); err == nil || !strings.Contains(err.Error(), "layer0.weight updated twice") {
+		if err := step.Apply(b[0].Tensor); err == nil || !strings.Contains(err.Error(), "layer0.weight updated twice") {
 			t.Fatalf("second update of a parameter: %v", err)
 		}
 		for i := range a {
-			for j, v := range a[i].Param.Data {
-				if b[i].Param.Data[j] != v {
-					t.Fatalf("step %d %s[%d]: one at a time %v, Step %v", s, a[i].Name, j, b[i].Param.Data[j], v)
+			for j, v := range a[i].Tensor.Data {
+				if b[i].Tensor.Data[j] != v {
+					t.Fatalf("step %d %s[%d]: one at a time %v, Step %v", s, a[i].Name, j, b[i].Tensor.Data[j], v)
 				}
 			}
 		}
@@ -234,7 +234,7 @@ func TestInBackwardMatchesStep(t *testing.T) {
 	if err := step.Apply(tensor.New([]float32{1}, 1)); err == nil || !strings.Contains(err.Error(), "not in the optimizer") {
 		t.Fatalf("foreign parameter: %v", err)
 	}
-	p := b[0].Param
+	p := b[0].Tensor
 	before := append([]float32(nil), p.Data...)
 	p.Grad[3] = float32(math.Inf(1))
 	var nf *NonFiniteError

@@ -18,7 +18,7 @@ func TestTrainsXOR(t *testing.T) {
 			p.Data[i] = 0.5 * rng.NormFloat32()
 		}
 	}
-	params := []Named{{"fc1.weight", w1}, {"fc1.bias", b1}, {"fc2.weight", w2}, {"fc2.bias", b2}}
+	params := []Named{{Name: "fc1.weight", Tensor: w1}, {Name: "fc1.bias", Tensor: b1}, {Name: "fc2.weight", Tensor: w2}, {Name: "fc2.bias", Tensor: b2}}
 	opt := NewAdamW(SplitDecay(params, 0.01), AdamWConfig{LR: 0.05, Schedule: ConstantWarmup(5)})
 	inputs := [][]float32{{0, 0, 0, 1}, {1, 0, 1, 1}} // two half-batches, rows of 2 features
 	labels := [][]int{{0, 1}, {1, 0}}
@@ -49,7 +49,7 @@ func TestTrainsXOR(t *testing.T) {
 	if last > 0.05 {
 		t.Fatalf("loss %v after 300 steps", last)
 	}
-	tensor.NoGrad(func() {
+	tensor.NoGrad([]*tensor.Tensor{w1, b1, w2, b2}, func() {
 		for i := range inputs {
 			z := forward(inputs[i])
 			for r, y := range labels[i] {

@@ -8,8 +8,11 @@
 // records a backward function beside the result; Backward on a scalar loss
 // walks that graph in reverse topological order and accumulates gradients
 // into every leaf's Grad. Ops whose inputs need no gradient record nothing,
-// so frozen parameters and inference cost no backward work; NoGrad turns
-// recording off for a whole block.
+// so frozen parameters and inference cost no backward work; NoGrad treats
+// a model's parameters as constants for a block (scoped to those tensors:
+// there is no process-wide switch). The kernels themselves (matrix
+// products, softmax, LayerNorm, GELU, dropout, attention) live in
+// ml/kernels over plain slices; the ops here record their backward passes.
 //
 // Shapes are checked by every op; a mismatch is a programming error and
 // panics with a message naming the op and both shapes, as gonum's mat does.

@@ -3,6 +3,8 @@ package tensor
 import (
 	"fmt"
 	"math"
+
+	"mmc/ml/kernels"
 )
 
 // Add returns a + b for tensors of the same shape.
@@ -94,7 +96,7 @@ func AddBias(x, b *Tensor) *Tensor {
 	})
 	return out.record(func() {
 		if b.requiresGrad {
-			colSumInto(b.grad(), out.Grad, rows, cols)
+			kernels.BiasGrad(b.grad(), out.Grad, rows, cols)
 		}
 		x.accumulate(out.Grad)
 	}, x, b)
@@ -147,10 +149,10 @@ func Sigmoid(x *Tensor) *Tensor {
 // PyTorch's default (approximate="none").
 func GELU(x *Tensor) *Tensor {
 	out := &Tensor{Shape: append([]int(nil), x.Shape...), Data: make([]float32, len(x.Data))}
-	parallelFor(len(x.Data), 8, func(lo, hi int) { GELUInto(out.Data[lo:hi], x.Data[lo:hi]) })
+	kernels.GELU(out.Data, x.Data)
 	return out.record(func() {
 		g := make([]float32, len(x.Data))
-		parallelFor(len(g), 8, func(lo, hi int) { GELUGradInto(g[lo:hi], out.Grad[lo:hi], x.Data[lo:hi]) })
+		kernels.GELUBackward(g, out.Grad, x.Data)
 		x.accumulate(g)
 	}, x)
 }

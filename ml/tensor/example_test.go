@@ -22,10 +22,10 @@ func Example() {
 	// dW [0.1680 0.3360 -0.1680 -0.3360] db [0.1680 -0.1680]
 }
 
-// NoGrad turns recording off for inference.
+// NoGrad turns recording off for inference over a model's parameters.
 func ExampleNoGrad() {
 	w := tensor.Param(3, 4)
-	tensor.NoGrad(func() {
+	tensor.NoGrad([]*tensor.Tensor{w}, func() {
 		y := tensor.GELU(tensor.Linear(tensor.Zeros(2, 4), w, nil))
 		fmt.Println(y.Shape, y.RequiresGrad())
 	})

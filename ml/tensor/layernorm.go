@@ -2,7 +2,8 @@ package tensor
 
 import (
 	"fmt"
-	"math"
+
+	"mmc/ml/kernels"
 )
 
 // LayerNorm normalises each row of x's last axis to zero mean and unit
@@ -18,90 +19,29 @@ func LayerNorm(x, gamma, beta *Tensor, eps float32) *Tensor {
 	out := &Tensor{Shape: append([]int(nil), x.Shape...), Data: make([]float32, len(x.Data))}
 	mean := make([]float32, rows)
 	rstd := make([]float32, rows)
-	parallelFor(rows, 4*n, func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			in, o := x.Data[r*n:(r+1)*n], out.Data[r*n:(r+1)*n]
-			s := 0.0
-			for _, v := range in {
-				s += float64(v)
-			}
-			mu := s / float64(n)
-			vs := 0.0
-			for _, v := range in {
-				d := float64(v) - mu
-				vs += d * d
-			}
-			rs := 1 / math.Sqrt(vs/float64(n)+float64(eps))
-			m32, r32 := float32(mu), float32(rs)
-			mean[r], rstd[r] = m32, r32
-			for j, v := range in {
-				h := (v - m32) * r32
-				if gamma != nil {
-					h *= gamma.Data[j]
-				}
-				if beta != nil {
-					h += beta.Data[j]
-				}
-				o[j] = h
-			}
-		}
-	})
+	kernels.LayerNorm(out.Data, mean, rstd, x.Data, data(gamma), data(beta), rows, n, eps)
 	return out.record(func() {
-		dy := out.Grad
-		workers := maxWorkers()
-		dgs := make([][]float32, workers)
-		dbs := make([][]float32, workers)
-		var dx []float32
+		var dx, dg, db []float32
 		if x.requiresGrad {
 			dx = make([]float32, len(x.Data))
 		}
-		used := parallelChunks(rows, 6*n, func(c, lo, hi int) {
-			dg := make([]float32, n)
-			db := make([]float32, n)
-			dxh := make([]float32, n)
-			for r := lo; r < hi; r++ {
-				in, g := x.Data[r*n:(r+1)*n], dy[r*n:(r+1)*n]
-				m, rs := mean[r], rstd[r]
-				var s1, s2 float64
-				for j, v := range in {
-					xh := (v - m) * rs
-					dg[j] += g[j] * xh
-					db[j] += g[j]
-					d := g[j]
-					if gamma != nil {
-						d *= gamma.Data[j]
-					}
-					dxh[j] = d
-					s1 += float64(d)
-					s2 += float64(d * xh)
-				}
-				if dx != nil {
-					a, b := float32(s1/float64(n)), float32(s2/float64(n))
-					o := dx[r*n : (r+1)*n]
-					for j, v := range in {
-						xh := (v - m) * rs
-						o[j] = rs * (dxh[j] - a - xh*b)
-					}
-				}
-			}
-			dgs[c], dbs[c] = dg, db
-		})
-		if dx != nil {
-			x.accumulate(dx)
-		}
 		if gamma != nil && gamma.requiresGrad {
-			reducePartials(gamma.grad(), dgs[:used])
+			dg = gamma.grad()
 		}
 		if beta != nil && beta.requiresGrad {
-			reducePartials(beta.grad(), dbs[:used])
+			db = beta.grad()
+		}
+		kernels.LayerNormBackward(dx, dg, db, out.Grad, x.Data, mean, rstd, data(gamma), rows, n)
+		if dx != nil {
+			x.accumulate(dx)
 		}
 	}, x, gamma, beta)
 }
 
-func reducePartials(dst []float32, parts [][]float32) {
-	for _, p := range parts {
-		for j, v := range p {
-			dst[j] += v
-		}
+// data is t.Data, or nil for a nil tensor.
+func data(t *Tensor) []float32 {
+	if t == nil {
+		return nil
 	}
+	return t.Data
 }

@@ -3,50 +3,30 @@ package tensor
 import (
 	"fmt"
 	"math"
+
+	"mmc/ml/kernels"
 )
 
 // IgnoreIndex is the label that CrossEntropy and FocalLoss skip, as
 // PyTorch's ignore_index default.
-const IgnoreIndex = -100
+const IgnoreIndex = kernels.IgnoreIndex
 
 // CrossEntropy is the mean softmax cross-entropy of logits [N, C] against
 // class labels (len N), with PyTorch's label smoothing: the target puts
 // 1−smoothing on the label and smoothing/C on every class. Labels equal to
 // IgnoreIndex do not count. The result is a 0-d tensor.
 func CrossEntropy(logits *Tensor, labels []int, smoothing float32) *Tensor {
-	n, c := checkLogits("CrossEntropy", logits, labels)
-	probs := make([]float64, n*c)
-	loss, count := 0.0, 0
-	eps := float64(smoothing)
-	for i := 0; i < n; i++ {
-		logp := logSoftmaxRow(probs[i*c:(i+1)*c], logits.Data[i*c:(i+1)*c])
-		if labels[i] == IgnoreIndex {
-			continue
-		}
-		count++
-		sumAll := 0.0
-		for _, v := range logp {
-			sumAll += v
-		}
-		loss -= (1-eps)*logp[labels[i]] + eps/float64(c)*sumAll
+	_, c := checkLogits("CrossEntropy", logits, labels)
+	g := make([]float32, len(logits.Data))
+	loss, _, err := kernels.CrossEntropy(g, logits.Data, labels, c, smoothing)
+	if err != nil {
+		panic("tensor.CrossEntropy: " + err.Error())
 	}
-	out := Scalar(float32(loss / float64(max(count, 1))))
-	if count == 0 {
-		out.Data[0] = float32(math.NaN()) // PyTorch: mean over nothing
-	}
+	out := Scalar(float32(loss))
 	return out.record(func() {
-		g := make([]float32, len(logits.Data))
-		scale := float64(out.Grad[0]) / float64(max(count, 1))
-		for i := 0; i < n; i++ {
-			if labels[i] == IgnoreIndex {
-				continue
-			}
-			for j := 0; j < c; j++ {
-				target := eps / float64(c)
-				if j == labels[i] {
-					target += 1 - eps
-				}
-				g[i*c+j] = float32((math.Exp(probs[i*c+j]) - target) * scale)
+		if s := out.Grad[0]; s != 1 {
+			for i := range g {
+				g[i] *= s
 			}
 		}
 		logits.accumulate(g)

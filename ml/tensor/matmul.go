@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"mmc/ml/blas"
+	"mmc/ml/kernels"
 )
 
 // MatMul multiplies the last two axes of a and b, optionally transposed:
@@ -128,67 +129,46 @@ func linearForward(op string, x, w, b *Tensor) (out *Tensor, rows int) {
 	rows = NumElements(x.Shape[:x.Dim()-1])
 	outShape := append(append([]int(nil), x.Shape[:x.Dim()-1]...), outF)
 	out = &Tensor{Shape: outShape, Data: make([]float32, rows*outF)}
-	beta := float32(0)
-	if b != nil {
-		parallelFor(rows, outF, func(lo, hi int) {
-			for r := lo; r < hi; r++ {
-				copy(out.Data[r*outF:(r+1)*outF], b.Data)
-			}
-		})
-		beta = 1
-	}
-	blas.Sgemm(false, true, rows, outF, inF, 1, x.Data, inF, w.Data, inF, beta, out.Data, outF)
+	kernels.Linear(out.Data, x.Data, w.Data, data(b), rows, inF, outF)
 	return out, rows
 }
 
 // linearBackward accumulates the gradients of y = x·Wᵀ + b given dy.
 func linearBackward(x, w, b *Tensor, dy []float32, rows, inF, outF int) {
+	var dx, dw, db []float32
 	if x.requiresGrad {
-		dx := make([]float32, len(x.Data))
-		blas.Sgemm(false, false, rows, inF, outF, 1, dy, outF, w.Data, inF, 0, dx, inF)
-		x.accumulate(dx)
+		dx = make([]float32, len(x.Data))
 	}
 	if w.requiresGrad {
-		blas.Sgemm(true, false, outF, inF, rows, 1, dy, outF, x.Data, inF, 1, w.grad(), inF)
+		dw = w.grad()
 	}
 	if b != nil && b.requiresGrad {
-		colSumInto(b.grad(), dy, rows, outF)
+		db = b.grad()
+	}
+	kernels.LinearBackward(dx, dw, db, dy, x.Data, w.Data, rows, inF, outF, false)
+	if dx != nil {
+		x.accumulate(dx)
 	}
 }
 
-// colSumInto adds the column sums of the rows×cols matrix m to dst.
-func colSumInto(dst, m []float32, rows, cols int) {
-	parts := make([][]float64, maxWorkers())
-	used := parallelChunks(rows, cols, func(c, lo, hi int) {
-		acc := make([]float64, cols)
-		for r := lo; r < hi; r++ {
-			row := m[r*cols : (r+1)*cols]
-			for j, v := range row {
-				acc[j] += float64(v)
-			}
-		}
-		parts[c] = acc
-	})
-	for j := range dst {
-		s := 0.0
-		for c := 0; c < used; c++ {
-			s += parts[c][j]
-		}
-		dst[j] += float32(s)
-	}
-}
-
-// LinearGELU is GELU(Linear(x, w, b)) with the activation applied in the
-// same pass that leaves the product, as BERT's intermediate layer uses it.
-// Only the pre-activation is kept for the backward pass.
+// LinearGELU is GELU(Linear(x, w, b)) with the bias and the activation
+// applied in one pass after the product, as BERT's intermediate layer
+// uses it. Only the pre-activation is kept for the backward pass.
 func LinearGELU(x, w, b *Tensor) *Tensor {
-	h, rows := linearForward("LinearGELU", x, w, b)
-	out := &Tensor{Shape: h.Shape, Data: make([]float32, len(h.Data))}
-	parallelFor(len(h.Data), 8, func(lo, hi int) { GELUInto(out.Data[lo:hi], h.Data[lo:hi]) })
+	h, rows := linearForward("LinearGELU", x, w, nil)
 	inF, outF := w.Shape[1], w.Shape[0]
+	out := &Tensor{Shape: h.Shape, Data: make([]float32, len(h.Data))}
+	if b != nil {
+		if b.Dim() != 1 || b.Shape[0] != outF {
+			panic(fmt.Sprintf("tensor.LinearGELU: bias %v does not match weight %v", b.Shape, w.Shape))
+		}
+		kernels.BiasGELU(out.Data, h.Data, b.Data, rows, outF)
+	} else {
+		kernels.GELU(out.Data, h.Data)
+	}
 	return out.record(func() {
 		dh := make([]float32, len(h.Data))
-		parallelFor(len(dh), 8, func(lo, hi int) { GELUGradInto(dh[lo:hi], out.Grad[lo:hi], h.Data[lo:hi]) })
+		kernels.GELUBackward(dh, out.Grad, h.Data)
 		linearBackward(x, w, b, dh, rows, inF, outF)
 	}, x, w, b)
 }

@@ -2,9 +2,9 @@ package tensor
 
 import (
 	"fmt"
-	"math"
 	"slices"
-	"sync/atomic"
+
+	"mmc/ml/kernels"
 )
 
 // Tensor is a dense row-major float32 array with an optional gradient.
@@ -25,6 +25,15 @@ type Tensor struct {
 type node struct {
 	parents  []*Tensor
 	backward func() // reads the result's Grad, accumulates into parents
+}
+
+// Named is a parameter with its checkpoint key ("encoder.layer.0.
+// attention.self.query.weight"). It is the one named-parameter type of
+// ml/: modules list them (nn.Parameters), optimizers and the training
+// loop take them.
+type Named struct {
+	Name   string
+	Tensor *Tensor
 }
 
 // New wraps data (not copied) as a tensor of the given shape. It panics if
@@ -132,27 +141,30 @@ func NumElements(shape []int) int {
 	return n
 }
 
-// gradDisabled counts active NoGrad scopes. It is process-wide: Go has no
-// goroutine-local storage, so a NoGrad block also stops recording in other
-// goroutines running at the same time.
-var gradDisabled atomic.Int32
-
-// NoGrad runs fn with graph recording off: ops compute values only, as
-// under torch.no_grad(). Scopes nest.
-func NoGrad(fn func()) {
-	gradDisabled.Add(1)
-	defer gradDisabled.Add(-1)
+// NoGrad runs fn with the leaves params treated as constants: ops over
+// them record no history, as under torch.no_grad() for a model's
+// parameters, so inference keeps no graph. Only these tensors are
+// affected, never a process-wide switch: a training step in another
+// goroutine over other parameters keeps recording. Their flags (not
+// their gradients) are restored afterwards, also when fn panics. Using
+// the same parameters from another goroutine meanwhile is a data race, as
+// any concurrent use of a parameter being changed is.
+func NoGrad(params []*Tensor, fn func()) {
+	prev := make([]bool, len(params))
+	for i, p := range params {
+		prev[i] = p.requiresGrad
+		p.requiresGrad = false
+	}
+	defer func() {
+		for i, p := range params {
+			p.requiresGrad = prev[i]
+		}
+	}()
 	fn()
 }
 
-// GradEnabled reports whether ops currently record history.
-func GradEnabled() bool { return gradDisabled.Load() == 0 }
-
 // needsGrad reports whether an op over inputs must record its backward.
 func needsGrad(inputs ...*Tensor) bool {
-	if gradDisabled.Load() != 0 {
-		return false
-	}
 	for _, t := range inputs {
 		if t != nil && t.requiresGrad {
 			return true
@@ -267,14 +279,7 @@ func topoOrder(t *Tensor) []*Tensor {
 }
 
 // AllFinite reports whether every value of s is finite.
-func AllFinite(s []float32) bool {
-	for _, v := range s {
-		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			return false
-		}
-	}
-	return true
-}
+func AllFinite(s []float32) bool { return kernels.AllFinite(s) }
 
 func mustSameShape(op string, a, b *Tensor) {
 	if !slices.Equal(a.Shape, b.Shape) {
@@ -299,3 +304,17 @@ func lastDim(op string, t *Tensor) (rows, cols int) {
 	}
 	return len(t.Data) / cols, cols
 }
+
+// Custom records an op computed outside this package: out (a fresh
+// tensor holding the result) gets history over parents, and backward
+// receives out's gradient and must accumulate into the parents that
+// require one (AccumulateGrad for inputs; parameters may add into their
+// Grad directly). Nothing is recorded when no parent requires a gradient
+// or recording is off.
+func Custom(out *Tensor, backward func(dout []float32), parents ...*Tensor) *Tensor {
+	return out.record(func() { backward(out.Grad) }, parents...)
+}
+
+// AccumulateGrad adds g into t's gradient when t requires one; t may
+// adopt g, so callers pass a buffer they own.
+func (t *Tensor) AccumulateGrad(g []float32) { t.accumulate(g) }

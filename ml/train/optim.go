@@ -75,11 +75,7 @@ func NewOptimizer(m interface{ Params() []Param }, cfg Config, n int) (*optim.Ad
 	case "constant":
 		sched = optim.ConstantWarmup(oc.WarmupSteps)
 	}
-	var named []optim.Named
-	for _, p := range m.Params() {
-		named = append(named, optim.Named{Name: p.Name, Param: p.Tensor})
-	}
-	return optim.NewAdamW(optim.SplitDecay(named, oc.WeightDecay), optim.AdamWConfig{
+	return optim.NewAdamW(optim.SplitDecay(m.Params(), oc.WeightDecay), optim.AdamWConfig{
 		LR: oc.LR, Beta1: oc.Beta1, Beta2: oc.Beta2, Eps: oc.Eps, Schedule: sched,
 	}), nil
 }

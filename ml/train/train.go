@@ -34,11 +34,9 @@ import (
 	"mmc/ml/tensor"
 )
 
-// Param is a named trainable tensor; the name is its state_dict key.
-type Param struct {
-	Name   string
-	Tensor *tensor.Tensor
-}
+// Param is a named trainable tensor; the name is its state_dict key
+// (ml/'s one named-parameter type, tensor.Named).
+type Param = tensor.Named
 
 // Model is a classifier producing two logits per example. It may use
 // the tensor package's autograd (see Autograd) or its own backward pass.
@@ -521,6 +519,10 @@ func (t *Trainer) trainEpoch(ctx context.Context, data Dataset, epoch int, step 
 // unknown).
 func Predict(ctx context.Context, m Model, data Dataset, batchSize, workers, ahead int) (ids []string, logits []float32, labels []int, err error) {
 	order := EpochOrder(data.Len(), 0, 0, false)
+	var params []*tensor.Tensor
+	for _, p := range m.Params() {
+		params = append(params, p.Tensor)
+	}
 	ld := NewLoader(ctx, data, order, batchSize, workers, ahead, -1, 0)
 	defer ld.Close()
 	for {
@@ -534,10 +536,11 @@ func Predict(ctx context.Context, m Model, data Dataset, batchSize, workers, ahe
 		if b == nil {
 			break
 		}
-		// No tensor.NoGrad here: it is process-wide and would stop graph
-		// recording in a training running beside this prediction (the
-		// parallel runner); an autograd model's unused graph is dropped.
-		out, err := m.Forward(b, false)
+		// The model's parameters are constants here: an autograd model
+		// records no graph (tensor.NoGrad is scoped to these tensors, so a
+		// training running beside this prediction keeps recording).
+		var out []float32
+		tensor.NoGrad(params, func() { out, err = m.Forward(b, false) })
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("predict batch of %v: %w", b.IDs, err)
 		}

@@ -11,11 +11,7 @@ import (
 )
 
 func newOptimizer(m *Model) *optim.AdamW {
-	var named []optim.Named
-	for _, p := range m.Parameters() {
-		named = append(named, optim.Named{Name: p.Name, Param: p.Tensor})
-	}
-	return optim.NewAdamW(optim.SplitDecay(named, 0.01), optim.AdamWConfig{LR: 1e-3})
+	return optim.NewAdamW(optim.SplitDecay(m.Parameters(), 0.01), optim.AdamWConfig{LR: 1e-3})
 }
 
 // TestBackwardApplyMatchesStep trains two copies of each reference model

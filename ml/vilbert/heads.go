@@ -1,6 +1,7 @@
 package vilbert
 
 import (
+	"mmc/ml/nn"
 	"mmc/ml/tensor"
 )
 
@@ -18,30 +19,36 @@ type streams struct {
 	dpt, dpv   []float32 // gradients of pt and pv; nil when unused
 }
 
+// headState is what a head keeps between its passes (the fields its kind
+// uses).
+type headState struct {
+	pooled, x, a, logits []float32
+	dpt, dpv, da, dx     []float32
+	count                []float32
+	tr                   transformState
+	drop                 nn.DropState
+}
+
 // head is a classifier on top of the two streams.
 type head interface {
-	forward(s *streams) []float32 // logits [B, labels]
-	backward(s *streams, dlogits []float32)
+	forward(st *headState, s *streams) []float32 // logits [B, labels]
+	backward(st *headState, s *streams, dlogits []float32, sink *nn.GradSink)
 }
 
 // MMFHead is ViLBERTForClassification's head: pooled = dropout(pt ∘ pv)
 // with ∘ the fusion (mul or sum), then BertPredictionHeadTransform (dense,
 // GELU, LayerNorm) and a linear layer.
 type MMFHead struct {
-	Dense     Linear    `pt:"0.dense"`     // [bi, bi]
-	LayerNorm LayerNorm `pt:"0.LayerNorm"` // [bi]
-	Out       Linear    `pt:"1"`           // [labels, bi]
+	Dense     *nn.Linear    `pt:"0.dense"`     // [bi, bi]
+	LayerNorm *nn.LayerNorm `pt:"0.LayerNorm"` // [bi]
+	Out       *nn.Linear    `pt:"1"`           // [labels, bi]
 
 	fusion string
-	act    gelu
-	drop   dropout
-	pooled []float32
-	dpt    []float32
-	dpv    []float32
+	drop   float32
 }
 
-func (h *MMFHead) forward(s *streams) []float32 {
-	p := grow(&h.pooled, len(s.pt))
+func (h *MMFHead) forward(st *headState, s *streams) []float32 {
+	p := grow(&st.pooled, len(s.pt))
 	for i := range p {
 		if h.fusion == "sum" {
 			p[i] = s.pt[i] + s.pv[i]
@@ -49,17 +56,21 @@ func (h *MMFHead) forward(s *streams) []float32 {
 			p[i] = s.pt[i] * s.pv[i]
 		}
 	}
-	h.drop.apply(p, s.train, s.rng)
-	x := h.LayerNorm.Forward(h.act.Forward(h.Dense.Forward(p, s.b)), s.b)
-	return h.Out.Forward(x, s.b)
+	st.drop.Apply(p, h.drop, s.train, s.rng)
+	x := transform{h.Dense, h.LayerNorm}.forward(&st.tr, p, s.b)
+	_, k := h.Out.Dims()
+	logits := grow(&st.logits, s.b*k)
+	h.Out.Apply(logits, x, s.b)
+	return logits
 }
 
-func (h *MMFHead) backward(s *streams, dlogits []float32) {
-	dx := h.Out.Backward(dlogits, true)
-	dp := h.Dense.Backward(h.act.Backward(h.LayerNorm.Backward(dx)), true)
-	h.drop.backward(dp)
-	s.dpt = grow(&h.dpt, len(dp))
-	s.dpv = grow(&h.dpv, len(dp))
+func (h *MMFHead) backward(st *headState, s *streams, dlogits []float32, sink *nn.GradSink) {
+	dx := grow(&st.dx, len(st.tr.y))
+	h.Out.Backprop(dx, dlogits, st.tr.y, s.b, false, sink)
+	dp := transform{h.Dense, h.LayerNorm}.backward(&st.tr, st.pooled, dx, s.b, sink)
+	st.drop.Backprop(dp, h.drop)
+	s.dpt = grow(&st.dpt, len(dp))
+	s.dpv = grow(&st.dpv, len(dp))
 	for i, g := range dp {
 		if h.fusion == "sum" {
 			s.dpt[i], s.dpv[i] = g, g
@@ -72,57 +83,61 @@ func (h *MMFHead) backward(s *streams, dlogits []float32) {
 // MLPHead is Linear → ReLU → Dropout → Linear on a concatenation (keys
 // classifier.0 and classifier.3, as nn.Sequential numbers them).
 type MLPHead struct {
-	Hidden Linear `pt:"0"`
-	Out    Linear `pt:"3"`
+	Hidden *nn.Linear `pt:"0"`
+	Out    *nn.Linear `pt:"3"`
 
-	drop dropout
-	x, a []float32
+	drop float32
 }
 
-func (h *MLPHead) run(x []float32, s *streams) []float32 {
-	a := grow(&h.a, s.b*h.Hidden.out)
-	copy(a, h.Hidden.Forward(x, s.b))
+func (h *MLPHead) run(st *headState, x []float32, s *streams) []float32 {
+	_, hid := h.Hidden.Dims()
+	a := grow(&st.a, s.b*hid)
+	h.Hidden.Apply(a, x, s.b)
 	for i, v := range a {
 		a[i] = max(v, 0)
 	}
-	h.drop.apply(a, s.train, s.rng)
-	return h.Out.Forward(a, s.b)
+	st.drop.Apply(a, h.drop, s.train, s.rng)
+	_, k := h.Out.Dims()
+	logits := grow(&st.logits, s.b*k)
+	h.Out.Apply(logits, a, s.b)
+	return logits
 }
 
 // back returns the gradient of the concatenated input.
-func (h *MLPHead) back(dlogits []float32) []float32 {
-	da := h.Out.Backward(dlogits, true)
-	h.drop.backward(da)
+func (h *MLPHead) back(st *headState, dlogits []float32, b int, sink *nn.GradSink) []float32 {
+	da := grow(&st.da, len(st.a))
+	h.Out.Backprop(da, dlogits, st.a, b, false, sink)
+	st.drop.Backprop(da, h.drop)
 	for i := range da {
-		if h.a[i] <= 0 {
+		if st.a[i] <= 0 {
 			da[i] = 0
 		}
 	}
-	return h.Hidden.Backward(da, true)
+	dx := grow(&st.dx, len(st.x))
+	h.Hidden.Backprop(dx, da, st.x, b, false, sink)
+	return dx
 }
 
 // ConcatHead is the original project's head on [pt ; pv]: 2·bi → bi → labels.
 type ConcatHead struct {
 	MLPHead `pt:""`
-	dpt     []float32
-	dpv     []float32
 }
 
-func (h *ConcatHead) forward(s *streams) []float32 {
+func (h *ConcatHead) forward(st *headState, s *streams) []float32 {
 	bi := len(s.pt) / s.b
-	x := grow(&h.x, 2*len(s.pt))
+	x := grow(&st.x, 2*len(s.pt))
 	for i := 0; i < s.b; i++ {
 		copy(x[2*i*bi:], s.pt[i*bi:(i+1)*bi])
 		copy(x[(2*i+1)*bi:], s.pv[i*bi:(i+1)*bi])
 	}
-	return h.run(x, s)
+	return h.run(st, x, s)
 }
 
-func (h *ConcatHead) backward(s *streams, dlogits []float32) {
-	dx := h.back(dlogits)
+func (h *ConcatHead) backward(st *headState, s *streams, dlogits []float32, sink *nn.GradSink) {
+	dx := h.back(st, dlogits, s.b, sink)
 	bi := len(s.pt) / s.b
-	s.dpt = grow(&h.dpt, len(s.pt))
-	s.dpv = grow(&h.dpv, len(s.pv))
+	s.dpt = grow(&st.dpt, len(s.pt))
+	s.dpv = grow(&st.dpv, len(s.pv))
 	for i := 0; i < s.b; i++ {
 		copy(s.dpt[i*bi:(i+1)*bi], dx[2*i*bi:])
 		copy(s.dpv[i*bi:(i+1)*bi], dx[(2*i+1)*bi:])
@@ -133,13 +148,12 @@ func (h *ConcatHead) backward(s *streams, dlogits []float32) {
 // visual stream]: Dt+Dv → Dt → labels. The poolers are not used.
 type CoreHead struct {
 	MLPHead `pt:""`
-	count   []float32
 }
 
-func (h *CoreHead) forward(s *streams) []float32 {
+func (h *CoreHead) forward(st *headState, s *streams) []float32 {
 	w := s.dt + s.dv
-	x := zeroed(&h.x, s.b*w)
-	cnt := grow(&h.count, s.b)
+	x := zeroed(&st.x, s.b*w)
+	cnt := grow(&st.count, s.b)
 	for i := 0; i < s.b; i++ {
 		row := x[i*w : (i+1)*w]
 		copy(row, s.txt[i*s.t*s.dt:i*s.t*s.dt+s.dt])
@@ -160,11 +174,11 @@ func (h *CoreHead) forward(s *streams) []float32 {
 			mean[j] /= n
 		}
 	}
-	return h.run(x, s)
+	return h.run(st, x, s)
 }
 
-func (h *CoreHead) backward(s *streams, dlogits []float32) {
-	dx := h.back(dlogits)
+func (h *CoreHead) backward(st *headState, s *streams, dlogits []float32, sink *nn.GradSink) {
+	dx := h.back(st, dlogits, s.b, sink)
 	w := s.dt + s.dv
 	for i := 0; i < s.b; i++ {
 		row := dx[i*w : (i+1)*w]
@@ -176,7 +190,7 @@ func (h *CoreHead) backward(s *streams, dlogits []float32) {
 			}
 			g := s.dimg[(i*s.r+r)*s.dv : (i*s.r+r+1)*s.dv]
 			for j, v := range row[s.dt:] {
-				g[j] += m * v / h.count[i]
+				g[j] += m * v / st.count[i]
 			}
 		}
 	}
@@ -186,14 +200,14 @@ func newHead(pm *paramMaker, c *Config) head {
 	switch c.Head {
 	case HeadConcat:
 		return &ConcatHead{MLPHead: MLPHead{Hidden: newLinear(pm, 2*c.BiHiddenSize, c.BiHiddenSize),
-			Out: newLinear(pm, c.BiHiddenSize, c.NumLabels), drop: dropout{p: c.ClassifierDropout}}}
+			Out: newLinear(pm, c.BiHiddenSize, c.NumLabels), drop: c.ClassifierDropout}}
 	case HeadCore:
 		return &CoreHead{MLPHead: MLPHead{Hidden: newLinear(pm, c.HiddenSize+c.VHiddenSize, c.HiddenSize),
-			Out: newLinear(pm, c.HiddenSize, c.NumLabels), drop: dropout{p: c.ClassifierDropout}}}
+			Out: newLinear(pm, c.HiddenSize, c.NumLabels), drop: c.ClassifierDropout}}
 	default:
 		return &MMFHead{Dense: newLinear(pm, c.BiHiddenSize, c.BiHiddenSize),
 			LayerNorm: newLayerNorm(pm, c.BiHiddenSize, c.LayerNormEps),
 			Out:       newLinear(pm, c.BiHiddenSize, c.NumLabels),
-			fusion:    c.FusionMethod, drop: dropout{p: c.ClassifierDropout}}
+			fusion:    c.FusionMethod, drop: c.ClassifierDropout}
 	}
 }

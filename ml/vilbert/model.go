@@ -4,7 +4,7 @@ import (
 	"fmt"
 
 	"mmc/ml/batch"
-
+	"mmc/ml/nn"
 	"mmc/ml/tensor"
 )
 
@@ -14,20 +14,25 @@ type Embeddings struct {
 	Word      *tensor.Tensor `pt:"word_embeddings.weight"`       // [vocab, H]
 	Position  *tensor.Tensor `pt:"position_embeddings.weight"`   // [max_pos, H]
 	TokenType *tensor.Tensor `pt:"token_type_embeddings.weight"` // [type_vocab, H]
-	LayerNorm LayerNorm      `pt:"LayerNorm"`
+	LayerNorm *nn.LayerNorm  `pt:"LayerNorm"`
 
-	drop     dropout
-	ids, seg []int32
-	t        int
-	sum      []float32
-	sink     *gradSink
+	drop float32
 }
 
-// Forward embeds ids and seg [B·T] into [B·T, H].
-func (e *Embeddings) Forward(ids, seg []int32, t int, train bool, rng *tensor.RNG) []float32 {
+// embState is what the text embedding keeps.
+type embState struct {
+	ids, seg []int32
+	t        int
+	ln       nn.LNState
+	y, ds    []float32
+	drop     nn.DropState
+}
+
+// Forward embeds ids and seg [B·T] into [B·T, H] (in st).
+func (e *Embeddings) Forward(st *embState, ids, seg []int32, t int, train bool, rng *tensor.RNG) []float32 {
 	h := e.Word.Shape[1]
-	e.ids, e.seg, e.t = ids, seg, t
-	s := grow(&e.sum, len(ids)*h)
+	st.ids, st.seg, st.t = ids, seg, t
+	s := st.ln.Input(len(ids), h)
 	for i, id := range ids {
 		row := s[i*h : (i+1)*h]
 		w := e.Word.Data[int(id)*h : int(id+1)*h]
@@ -37,67 +42,92 @@ func (e *Embeddings) Forward(ids, seg []int32, t int, train bool, rng *tensor.RN
 			row[j] = w[j] + p[j] + tt[j]
 		}
 	}
-	y := e.LayerNorm.Forward(s, len(ids))
-	e.drop.apply(y, train, rng)
+	y := grow(&st.y, len(ids)*h)
+	e.LayerNorm.Normalize(y, &st.ln)
+	st.drop.Apply(y, e.drop, train, rng)
 	return y
 }
 
 // Backward scatters dy [B·T, H] into the three tables (dy is consumed).
-func (e *Embeddings) Backward(dy []float32) {
-	e.drop.backward(dy)
-	ds := e.LayerNorm.Backward(dy)
+func (e *Embeddings) Backward(st *embState, dy []float32, s *nn.GradSink) {
+	st.drop.Backprop(dy, e.drop)
+	ds := grow(&st.ds, len(dy))
+	e.LayerNorm.Backprop(ds, dy, &st.ln, s)
 	h := e.Word.Shape[1]
 	for _, tab := range []struct {
 		p   *tensor.Tensor
 		row func(i int) int
 	}{
-		{e.Word, func(i int) int { return int(e.ids[i]) }},
-		{e.Position, func(i int) int { return i % e.t }},
-		{e.TokenType, func(i int) int { return int(e.seg[i]) }},
+		{e.Word, func(i int) int { return int(st.ids[i]) }},
+		{e.Position, func(i int) int { return i % st.t }},
+		{e.TokenType, func(i int) int { return int(st.seg[i]) }},
 	} {
 		if !tab.p.RequiresGrad() {
 			continue
 		}
-		g := e.sink.grad(tab.p)
-		for i := range e.ids {
+		g := s.Grad(tab.p)
+		for i := range st.ids {
 			r := tab.row(i)
 			// [PAD] (id 0) is the padding_idx of HF's word embeddings:
 			// its row never receives a gradient.
-			if tab.p == e.Word && e.ids[i] == 0 {
+			if tab.p == e.Word && st.ids[i] == 0 {
 				continue
 			}
 			addInto(g[r*h:(r+1)*h], ds[i*h:(i+1)*h])
 		}
-		e.sink.done(tab.p)
+		s.Done(tab.p)
 	}
 }
 
 // ImageEmbeddings is BertImageFeatureEmbeddings:
 // LayerNorm(W_f·feature + W_l·location5), then dropout.
 type ImageEmbeddings struct {
-	Image     Linear    `pt:"image_embeddings"`          // [Dv, v_feature]
-	Location  Linear    `pt:"image_location_embeddings"` // [Dv, 5]
-	LayerNorm LayerNorm `pt:"LayerNorm"`
+	Image     *nn.Linear    `pt:"image_embeddings"`          // [Dv, v_feature]
+	Location  *nn.Linear    `pt:"image_location_embeddings"` // [Dv, 5]
+	LayerNorm *nn.LayerNorm `pt:"LayerNorm"`
 
-	drop dropout
-	sum  *[]float32
+	drop float32
+}
+
+// vembState is what the image embedding keeps.
+type vembState struct {
+	feat, loc   []float32 // inputs (kept alive by the caller)
+	rows        int
+	f, l, y, ds []float32
+	dfeat, dloc []float32
+	ln          nn.LNState
+	drop        nn.DropState
 }
 
 // Forward embeds features [B·R, v_feature] and locations [B·R, 5].
-func (e *ImageEmbeddings) Forward(feat, loc []float32, rows int, train bool, rng *tensor.RNG) []float32 {
-	f := e.Image.Forward(feat, rows)
-	l := e.Location.Forward(loc, rows)
-	y := e.LayerNorm.Forward(add(&e.sum, f, l), rows)
-	e.drop.apply(y, train, rng)
+func (e *ImageEmbeddings) Forward(st *vembState, feat, loc []float32, rows int, train bool, rng *tensor.RNG) []float32 {
+	st.feat, st.loc, st.rows = feat, loc, rows
+	_, d := e.Image.Dims()
+	f, l := grow(&st.f, rows*d), grow(&st.l, rows*d)
+	e.Image.Apply(f, feat, rows)
+	e.Location.Apply(l, loc, rows)
+	s := st.ln.Input(rows, d)
+	for i := range s {
+		s[i] = f[i] + l[i]
+	}
+	y := grow(&st.y, rows*d)
+	e.LayerNorm.Normalize(y, &st.ln)
+	st.drop.Apply(y, e.drop, train, rng)
 	return y
 }
 
 // Backward accumulates parameter gradients and, when needDx, returns the
-// gradients for the features and locations.
-func (e *ImageEmbeddings) Backward(dy []float32, needDx bool) (dfeat, dloc []float32) {
-	e.drop.backward(dy)
-	ds := e.LayerNorm.Backward(dy)
-	return e.Image.Backward(ds, needDx), e.Location.Backward(ds, needDx)
+// gradients for the features and locations (dy is consumed).
+func (e *ImageEmbeddings) Backward(st *vembState, dy []float32, needDx bool, s *nn.GradSink) (dfeat, dloc []float32) {
+	st.drop.Backprop(dy, e.drop)
+	ds := grow(&st.ds, len(dy))
+	e.LayerNorm.Backprop(ds, dy, &st.ln, s)
+	if needDx {
+		dfeat, dloc = grow(&st.dfeat, len(st.feat)), grow(&st.dloc, len(st.loc))
+	}
+	e.Image.Backprop(dfeat, ds, st.feat, st.rows, false, s)
+	e.Location.Backprop(dloc, ds, st.loc, st.rows, false, s)
+	return dfeat, dloc
 }
 
 // Encoder is MMF's BertEncoder: text layers, visual layers and connection
@@ -151,10 +181,8 @@ type Base struct {
 	Embeddings  Embeddings      `pt:"embeddings"`
 	VEmbeddings ImageEmbeddings `pt:"v_embeddings"`
 	Encoder     Encoder         `pt:"encoder"`
-	TPooler     Linear          `pt:"t_pooler.dense"` // [bi, H]
-	VPooler     Linear          `pt:"v_pooler.dense"` // [bi, Dv]
-
-	tFirst, vFirst []float32
+	TPooler     *nn.Linear      `pt:"t_pooler.dense"` // [bi, H]
+	VPooler     *nn.Linear      `pt:"v_pooler.dense"` // [bi, Dv]
 }
 
 func newBase(pm *paramMaker, c *Config) Base {
@@ -163,11 +191,11 @@ func newBase(pm *paramMaker, c *Config) Base {
 		Embeddings: Embeddings{
 			Word: pm.normal(c.VocabSize, c.HiddenSize), Position: pm.normal(c.MaxPositionEmbeddings, c.HiddenSize),
 			TokenType: pm.normal(c.TypeVocabSize, c.HiddenSize), LayerNorm: newLayerNorm(pm, c.HiddenSize, eps),
-			drop: dropout{p: c.HiddenDropout}, sink: pm.sink,
+			drop: c.HiddenDropout,
 		},
 		VEmbeddings: ImageEmbeddings{
 			Image: newLinear(pm, c.VFeatureSize, c.VHiddenSize), Location: newLinear(pm, 5, c.VHiddenSize),
-			LayerNorm: newLayerNorm(pm, c.VHiddenSize, eps), drop: dropout{p: c.HiddenDropout},
+			LayerNorm: newLayerNorm(pm, c.VHiddenSize, eps), drop: c.HiddenDropout,
 		},
 		TPooler: newLinear(pm, c.HiddenSize, c.BiHiddenSize),
 		VPooler: newLinear(pm, c.VHiddenSize, c.BiHiddenSize),
@@ -182,114 +210,39 @@ func newBase(pm *paramMaker, c *Config) Base {
 		b.Encoder.CLayer = append(b.Encoder.CLayer, newConnectionLayer(pm, c))
 	}
 	b.Encoder.steps = schedule(c)
-	b.Encoder.shareScratch()
 	return b
 }
 
-// shareScratch lets the layers of each kind share the buffers that live
-// only while one layer runs: forward temporaries, and backward gradients
-// that the next module down consumes before it writes its own. Every
-// module reads its upstream gradient completely before writing any of its
-// output buffers, so layers of one kind may share them; the two streams
-// and the connection layers keep separate sets because a connection
-// layer holds both streams' gradients at once. This saves about a fifth
-// of the training memory at full size.
-func (e *Encoder) shareScratch() {
-	shareLayers(e.Layer)
-	shareLayers(e.VLayer)
-	var ffnV, ffnT []*FFN
-	roles := map[string][]**[]float32{}
-	add := func(role string, p **[]float32) { roles[role] = append(roles[role], p) }
-	for _, c := range e.CLayer {
-		ba, bo := &c.BiAttention, &c.BiOutput
-		add("dimg", &ba.dimg)
-		add("dtxt", &ba.dtxt)
-		for i, a := range []*attention{&ba.att1, &ba.att2} {
-			add(fmt.Sprint("dq", i), &a.dq)
-			add(fmt.Sprint("dk", i), &a.dk)
-			add(fmt.Sprint("dv", i), &a.dv)
-			add(fmt.Sprint("ds", i), &a.ds)
-			add(fmt.Sprint("dprob", i), &a.dprob)
-			add(fmt.Sprint("ctx", i), &a.ctx)
-		}
-		add("dense1.y", &bo.Dense1.y)
-		add("dense1.dx", &bo.Dense1.dx)
-		add("dense2.y", &bo.Dense2.y)
-		add("dense2.dx", &bo.Dense2.dx)
-		add("ln1.dx", &bo.LayerNorm1.dx)
-		add("ln1.y", &bo.LayerNorm1.y)
-		add("ln2.y", &bo.LayerNorm2.y)
-		add("ln2.dx", &bo.LayerNorm2.dx)
-		add("sum1", &bo.sum1)
-		add("sum2", &bo.sum2)
-		add("d1", &bo.d1)
-		add("d2", &bo.d2)
-		ffnV, ffnT = append(ffnV, &c.V), append(ffnT, &c.T)
-	}
-	for _, ps := range roles {
-		link(ps...)
-	}
-	shareFFNs(ffnV)
-	shareFFNs(ffnT)
-}
+// poolState is what a pooler keeps: its input rows and ReLU output.
+type poolState struct{ first, y, dy, df []float32 }
 
-func shareLayers(ls []*Layer) {
-	roles := map[string][]**[]float32{}
-	var ffns []*FFN
-	for _, l := range ls {
-		a := &l.Attention
-		for role, p := range map[string]**[]float32{
-			"dense.y": &a.Dense.y, "dense.dx": &a.Dense.dx, "ln.dx": &a.LayerNorm.dx,
-			"sum": &a.sum, "dh": &a.dh, "dx": &a.dx,
-			"dq": &a.att.dq, "dk": &a.att.dk, "dv": &a.att.dv, "ds": &a.att.ds, "dprob": &a.att.dprob, "ctx": &a.att.ctx,
-			"ln.y": &a.LayerNorm.y,
-		} {
-			roles[role] = append(roles[role], p)
-		}
-		ffns = append(ffns, &l.FFN)
-	}
-	for _, ps := range roles {
-		link(ps...)
-	}
-	shareFFNs(ffns)
-}
-
-func shareFFNs(fs []*FFN) {
-	roles := map[string][]**[]float32{}
-	for _, f := range fs {
-		for role, p := range map[string]**[]float32{
-			"out.y": &f.Output.y, "out.dx": &f.Output.dx, "gelu.y": &f.act.y, "gelu.dx": &f.act.dx, "ln.dx": &f.LayerNorm.dx,
-			"sum": &f.sum, "do": &f.do, "dx": &f.dx,
-		} {
-			roles[role] = append(roles[role], p)
-		}
-	}
-	for _, ps := range roles {
-		link(ps...)
-	}
-}
-
-// pool is ReLU(dense(x[:,0])) for x [B·L, D]; it returns [B, bi].
-func pool(lin *Linear, first *[]float32, x []float32, b, l, d int) []float32 {
-	f := grow(first, b*d)
+// pool is ReLU(dense(x[:,0])) for x [B·L, D]; it returns [B, bi] in st.
+func pool(lin *nn.Linear, st *poolState, x []float32, b, l, d int) []float32 {
+	f := grow(&st.first, b*d)
 	for i := 0; i < b; i++ {
 		copy(f[i*d:(i+1)*d], x[i*l*d:i*l*d+d])
 	}
-	y := lin.Forward(f, b)
+	_, out := lin.Dims()
+	y := grow(&st.y, b*out)
+	lin.Apply(y, f, b)
 	for i, v := range y {
 		y[i] = max(v, 0)
 	}
 	return y
 }
 
-// poolBackward adds the pooler's gradient into dx rows 0 of each item.
-func poolBackward(lin *Linear, y, dy, dx []float32, b, l, d int) {
-	for i := range dy {
-		if y[i] <= 0 {
-			dy[i] = 0
+// poolBackward adds the pooler's gradient for dy into rows 0 of each
+// item of dx.
+func poolBackward(lin *nn.Linear, st *poolState, dy, dx []float32, b, l, d int, s *nn.GradSink) {
+	g := grow(&st.dy, len(dy))
+	for i, v := range dy {
+		if st.y[i] <= 0 {
+			v = 0
 		}
+		g[i] = v
 	}
-	df := lin.Backward(dy, true)
+	df := grow(&st.df, b*d)
+	lin.Backprop(df, g, st.first, b, false, s)
 	for i := 0; i < b; i++ {
 		addInto(dx[i*l*d:i*l*d+d], df[i*d:(i+1)*d])
 	}

@@ -5,8 +5,9 @@ import (
 	"math"
 	"strings"
 
-	"mmc/ml/blas"
 	"mmc/ml/checkpoint"
+	"mmc/ml/kernels"
+	"mmc/ml/nn"
 	"mmc/ml/tensor"
 )
 
@@ -17,24 +18,29 @@ import (
 // The region decoder regresses the masked region's original feature
 // (VMT's visual_target 1), so it is [v_feature_size, v_hidden].
 type PretrainHeads struct {
-	Transform     Linear         `pt:"predictions.transform.dense"`          // [H, H]
-	TransformNorm LayerNorm      `pt:"predictions.transform.LayerNorm"`      // [H]
+	Transform     *nn.Linear     `pt:"predictions.transform.dense"`          // [H, H]
+	TransformNorm *nn.LayerNorm  `pt:"predictions.transform.LayerNorm"`      // [H]
 	Bias          *tensor.Tensor `pt:"predictions.bias"`                     // [vocab]
-	Alignment     Linear         `pt:"bi_seq_relationship"`                  // [2, bi]
-	ImgTransform  Linear         `pt:"imagePredictions.transform.dense"`     // [Dv, Dv]
-	ImgNorm       LayerNorm      `pt:"imagePredictions.transform.LayerNorm"` // [Dv]
-	ImgDecoder    Linear         `pt:"imagePredictions.decoder"`             // [v_feature, Dv]
+	Alignment     *nn.Linear     `pt:"bi_seq_relationship"`                  // [2, bi]
+	ImgTransform  *nn.Linear     `pt:"imagePredictions.transform.dense"`     // [Dv, Dv]
+	ImgNorm       *nn.LayerNorm  `pt:"imagePredictions.transform.LayerNorm"` // [Dv]
+	ImgDecoder    *nn.Linear     `pt:"imagePredictions.decoder"`             // [v_feature, Dv]
 
-	act, imgAct     gelu
-	drop            dropout
-	word            *tensor.Tensor // the tied decoder weight [vocab, H]
-	rows, imgRows   []int          // masked token / region rows
-	x, h, logits    []float32
-	imgX            []float32
-	pooled, dpooled []float32
-	dpt, dpv        []float32
-	dText, dImage   []float32
-	dh, dimgOut     []float32
+	drop float32
+	word *tensor.Tensor // the tied decoder weight [vocab, H]
+}
+
+// pretrainState is what the pretraining heads keep between their passes.
+type pretrainState struct {
+	rows, imgRows      []int // masked token / region rows
+	x, logits          []float32
+	imgX, pred         []float32
+	pooled, align      []float32
+	dpt, dpv, dp       []float32
+	dText, dImage      []float32
+	dh, dimgOut, dimgX []float32
+	tr, imgTr          transformState
+	drop               nn.DropState
 }
 
 // Pretrainer is a Model with the pretraining heads. Its Parameters are
@@ -43,6 +49,8 @@ type PretrainHeads struct {
 type Pretrainer struct {
 	M   *Model
 	Cls *PretrainHeads
+
+	st pretrainState
 }
 
 // PretrainBatch is one masked batch. Inputs carry the masked token ids
@@ -72,7 +80,7 @@ type PretrainLoss struct {
 // initializer_range²) from seed, biases 0, LayerNorm γ 1 and β 0.
 func NewPretrainer(m *Model, seed uint64) *Pretrainer {
 	c := &m.Config
-	pm := &paramMaker{alloc: true, rng: tensor.NewRNG(seed), std: c.InitializerRange, sink: m.sink}
+	pm := &paramMaker{alloc: true, rng: tensor.NewRNG(seed), std: c.InitializerRange}
 	eps := c.LayerNormEps
 	h := &PretrainHeads{
 		Transform: newLinear(pm, c.HiddenSize, c.HiddenSize), TransformNorm: newLayerNorm(pm, c.HiddenSize, eps),
@@ -80,7 +88,7 @@ func NewPretrainer(m *Model, seed uint64) *Pretrainer {
 		Alignment:    newLinear(pm, c.BiHiddenSize, 2),
 		ImgTransform: newLinear(pm, c.VHiddenSize, c.VHiddenSize), ImgNorm: newLayerNorm(pm, c.VHiddenSize, eps),
 		ImgDecoder: newLinear(pm, c.VHiddenSize, c.VFeatureSize),
-		drop:       dropout{p: c.HiddenDropout}, word: m.Bert.Embeddings.Word,
+		drop:       c.HiddenDropout, word: m.Bert.Embeddings.Word,
 	}
 	return &Pretrainer{M: m, Cls: h}
 }
@@ -117,7 +125,8 @@ func (p *Pretrainer) StateDict() checkpoint.StateDict {
 // (Grad) for their sum. With train set, dropout is active and draws from
 // rng.
 func (p *Pretrainer) Step(pb *PretrainBatch, train, backward bool, rng *tensor.RNG) (PretrainLoss, error) {
-	m, h := p.M, p.Cls
+	m, h, st := p.M, p.Cls, &p.st
+	ws := m.ws
 	c := &m.Config
 	in := pb.Inputs
 	if in == nil {
@@ -139,33 +148,29 @@ func (p *Pretrainer) Step(pb *PretrainBatch, train, backward bool, rng *tensor.R
 
 	// Masked language modelling on the masked rows only.
 	hd := c.HiddenSize
-	h.rows = h.rows[:0]
+	st.rows = st.rows[:0]
 	for i, l := range pb.TokenLabels {
 		if l >= 0 {
 			if int(l) >= c.VocabSize {
 				return PretrainLoss{}, fmt.Errorf("vilbert pretrain: token label %d at %d outside the vocabulary of %d", l, i, c.VocabSize)
 			}
-			h.rows = append(h.rows, i)
+			st.rows = append(st.rows, i)
 		}
 	}
-	n := len(h.rows)
+	n := len(st.rows)
 	loss.MaskedTokens = n
 	var dlogits []float32
 	if n > 0 {
-		x := grow(&h.x, n*hd)
-		for k, i := range h.rows {
+		x := grow(&st.x, n*hd)
+		for k, i := range st.rows {
 			copy(x[k*hd:(k+1)*hd], out.Text[i*hd:(i+1)*hd])
 		}
-		hh := h.TransformNorm.Forward(h.act.Forward(h.Transform.Forward(x, n)), n)
-		h.h = append(h.h[:0], hh...)
+		hh := transform{h.Transform, h.TransformNorm}.forward(&st.tr, x, n)
 		v := c.VocabSize
-		logits := grow(&h.logits, n*v)
-		for k := 0; k < n; k++ {
-			copy(logits[k*v:(k+1)*v], h.Bias.Data)
-		}
-		blas.Sgemm(false, true, n, v, hd, 1, h.h, hd, h.word.Data, hd, 1, logits, v)
+		logits := grow(&st.logits, n*v)
+		kernels.Linear(logits, hh, h.word.Data, h.Bias.Data, n, hd, v) // the decoder tied to the word table
 		labels := make([]int, n)
-		for k, i := range h.rows {
+		for k, i := range st.rows {
 			labels[k] = int(pb.TokenLabels[i])
 		}
 		loss.MLM, dlogits, err = CrossEntropy(logits, labels, v)
@@ -176,12 +181,13 @@ func (p *Pretrainer) Step(pb *PretrainBatch, train, backward bool, rng *tensor.R
 
 	// Alignment on dropout(pooled_t ∘ pooled_v).
 	bi := c.BiHiddenSize
-	pooled := grow(&h.pooled, b*bi)
+	pooled := grow(&st.pooled, b*bi)
 	for i := range pooled {
 		pooled[i] = out.PooledText[i] * out.PooledImage[i]
 	}
-	h.drop.apply(pooled, train, rng)
-	alignLogits := h.Alignment.Forward(pooled, b)
+	st.drop.Apply(pooled, h.drop, train, rng)
+	alignLogits := grow(&st.align, b*2)
+	h.Alignment.Apply(alignLogits, pooled, b)
 	alignLabels := make([]int, b)
 	for i, a := range pb.Aligned {
 		alignLabels[i] = int(a)
@@ -195,25 +201,27 @@ func (p *Pretrainer) Step(pb *PretrainBatch, train, backward bool, rng *tensor.R
 	// Masked region regression: mean squared error over the masked
 	// regions' feature values.
 	dv, fd := c.VHiddenSize, c.VFeatureSize
-	h.imgRows = h.imgRows[:0]
+	st.imgRows = st.imgRows[:0]
 	for i, l := range pb.RegionLabels {
 		if l == 1 {
-			h.imgRows = append(h.imgRows, i)
+			st.imgRows = append(st.imgRows, i)
 		}
 	}
-	nr := len(h.imgRows)
+	nr := len(st.imgRows)
 	loss.MaskedRegions = nr
 	var dpred []float32
 	if nr > 0 {
-		x := grow(&h.imgX, nr*dv)
-		for k, i := range h.imgRows {
+		x := grow(&st.imgX, nr*dv)
+		for k, i := range st.imgRows {
 			copy(x[k*dv:(k+1)*dv], out.Image[i*dv:(i+1)*dv])
 		}
-		pred := h.ImgDecoder.Forward(h.ImgNorm.Forward(h.imgAct.Forward(h.ImgTransform.Forward(x, nr)), nr), nr)
-		dpred = grow(&h.dimgOut, nr*fd)
+		y := transform{h.ImgTransform, h.ImgNorm}.forward(&st.imgTr, x, nr)
+		pred := grow(&st.pred, nr*fd)
+		h.ImgDecoder.Apply(pred, y, nr)
+		dpred = grow(&st.dimgOut, nr*fd)
 		var sum float64
 		scale := float32(2) / float32(nr*fd)
-		for k, i := range h.imgRows {
+		for k, i := range st.imgRows {
 			tgt := pb.RegionTargets[i*fd : (i+1)*fd]
 			for j, pv := range pred[k*fd : (k+1)*fd] {
 				d := pv - tgt[j]
@@ -228,38 +236,39 @@ func (p *Pretrainer) Step(pb *PretrainBatch, train, backward bool, rng *tensor.R
 		return loss, fmt.Errorf("vilbert pretrain: loss is %v (mlm %v, alignment %v, region %v)", loss.Total, loss.MLM, loss.Alignment, loss.Region)
 	}
 	if !backward {
-		m.backwardReady = false
+		ws.backwardReady = false
 		return loss, nil
 	}
 
-	dText := zeroed(&h.dText, b*t*hd)
+	// The heads' gradients accumulate in Grad: the tied decoder's word
+	// table is finished only by the embeddings' backward pass.
+	dText := zeroed(&st.dText, b*t*hd)
 	if n > 0 {
 		v := c.VocabSize
+		var dw []float32
 		if h.word.RequiresGrad() {
-			// The tied decoder: dW += dlogitsᵀ·h, into the word table's Grad.
-			blas.Sgemm(true, false, v, hd, n, 1, dlogits, v, h.h, hd, 1, gradOf(h.word), hd)
+			dw = (*nn.GradSink)(nil).Grad(h.word) // dW += dlogitsᵀ·h, into the word table's Grad
 		}
-		db := gradOf(h.Bias)
-		for k := 0; k < n; k++ {
-			addInto(db, dlogits[k*v:(k+1)*v])
-		}
-		dh := grow(&h.dh, n*hd)
-		blas.Sgemm(false, false, n, hd, v, 1, dlogits, v, h.word.Data, hd, 0, dh, hd)
-		dx := h.Transform.Backward(h.act.Backward(h.TransformNorm.Backward(dh)), true)
-		for k, i := range h.rows {
+		dh := grow(&st.dh, n*hd)
+		kernels.LinearBackward(dh, dw, (*nn.GradSink)(nil).Grad(h.Bias), dlogits, st.tr.y, h.word.Data, n, hd, v, false)
+		dx := transform{h.Transform, h.TransformNorm}.backward(&st.tr, st.x, dh, n, nil)
+		for k, i := range st.rows {
 			addInto(dText[i*hd:(i+1)*hd], dx[k*hd:(k+1)*hd])
 		}
 	}
-	dImage := zeroed(&h.dImage, b*r*dv)
+	dImage := zeroed(&st.dImage, b*r*dv)
 	if nr > 0 {
-		dx := h.ImgTransform.Backward(h.imgAct.Backward(h.ImgNorm.Backward(h.ImgDecoder.Backward(dpred, true))), true)
-		for k, i := range h.imgRows {
+		dy := grow(&st.dimgX, nr*dv)
+		h.ImgDecoder.Backprop(dy, dpred, st.imgTr.y, nr, false, nil)
+		dx := transform{h.ImgTransform, h.ImgNorm}.backward(&st.imgTr, st.imgX, dy, nr, nil)
+		for k, i := range st.imgRows {
 			addInto(dImage[i*dv:(i+1)*dv], dx[k*dv:(k+1)*dv])
 		}
 	}
-	dp := h.Alignment.Backward(dalign, true)
-	h.drop.backward(dp)
-	dpt, dpv := grow(&h.dpt, b*bi), grow(&h.dpv, b*bi)
+	dp := grow(&st.dp, b*bi)
+	h.Alignment.Backprop(dp, dalign, st.pooled, b, false, nil)
+	st.drop.Backprop(dp, h.drop)
+	dpt, dpv := grow(&st.dpt, b*bi), grow(&st.dpv, b*bi)
 	for i, g := range dp {
 		dpt[i], dpv[i] = g*out.PooledImage[i], g*out.PooledText[i]
 	}

@@ -62,7 +62,7 @@ func TestBackwardStreamsMatchesBackward(t *testing.T) {
 		if _, err := m.Forward(in, false, nil); err != nil {
 			t.Fatal(err)
 		}
-		_, dl, err := CrossEntropy(m.out.Logits, []int{0, 1, 1}, 2)
+		_, dl, err := CrossEntropy(m.ws.out.Logits, []int{0, 1, 1}, 2)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -71,9 +71,9 @@ func TestBackwardStreamsMatchesBackward(t *testing.T) {
 				t.Fatal(err)
 			}
 		} else {
-			s := &m.s
+			s := &m.ws.s
 			s.dtxt, s.dimg = make([]float32, len(s.txt)), make([]float32, len(s.img))
-			m.Classifier.backward(s, dl)
+			m.Classifier.backward(&m.ws.head, s, dl, nil)
 			dpt, dpv := slices.Clone(s.dpt), slices.Clone(s.dpv)
 			for _, p := range walk(m.Classifier, "") {
 				clear(p.Tensor.Grad) // only the encoder's gradients are compared

@@ -48,12 +48,7 @@ func (t Trainable) BackwardApply(dlogits []float32, apply func(*tensor.Tensor) e
 
 // Params lists every parameter with its key, frozen ones included.
 func (t Trainable) Params() []train.Param {
-	ps := t.M.Parameters()
-	out := make([]train.Param, len(ps))
-	for i, p := range ps {
-		out[i] = train.Param{Name: p.Name, Tensor: p.Tensor}
-	}
-	return out
+	return t.M.Parameters()
 }
 
 var _ train.Model = Trainable{}

@@ -2,14 +2,21 @@ package vilbert
 
 import (
 	"fmt"
-	"math"
 
+	"mmc/ml/kernels"
+	"mmc/ml/nn"
 	"mmc/ml/tensor"
 )
 
 // Model is a ViLBERT classifier: MMF's ViLBERTForClassification layout,
 // keys "bert.*" and "classifier.*" (saved as "model.bert.*" and
 // "model.classifier.*", as MMF's fine-tuned checkpoints are).
+//
+// The model holds parameters only. A forward pass keeps what its backward
+// pass needs in a Workspace: Forward, Backward and friends use the
+// model's own, and ForwardWith/BackwardWith take one from NewWorkspace,
+// so goroutines with their own workspaces can run the model at once
+// (their gradients still meet in the shared parameters' Grad).
 type Model struct {
 	Config Config
 	Bert   Base `pt:"bert"`
@@ -27,35 +34,59 @@ type Model struct {
 	// ends Forward with it (the training loop sets ctx.Err).
 	Interrupt func() error
 
-	out     Output
-	s       streams
-	b, t    int
-	r       int       // regions after the convention (R or R+1)
-	nreg    []float32 // real regions per item (VMT mean)
-	vmtMask []float32
-	ones2   []float32
-	feat    []float32
-	loc     []float32
-	imask   []float32
-	tmask   []float32
-	tadd    []float32
-	iadd    []float32
-	ones    []float32
+	ws     *Workspace
+	params []NamedParam // the parameter list, walked once
+}
+
+// Workspace is one call's activations: every module's saved state, the
+// scratch buffers that layers of one kind share while they run one at a
+// time, and the gradient sink. It is built from the layer schedule on
+// first use and reused from call to call, so a training loop allocates
+// nothing after its first step.
+type Workspace struct {
+	emb         embState
+	vemb        vembState
+	text, vis   []nn.LayerState
+	conn        []connState
+	textSc      nn.LayerScratch
+	visSc       nn.LayerScratch
+	connSc      connScratch
+	tpool       poolState
+	vpool       poolState
+	head        headState
+	sink        nn.GradSink
+	out         Output
+	s           streams
+	b, t, r     int
+	nreg        []float32 // real regions per item (VMT mean)
+	vmtMask     []float32
+	ones, ones2 []float32
+	feat, loc   []float32
+	imask       []float32
+	tmask       []float32
+	tadd, iadd  []float32
 
 	dtxt, dimg, dfeat, dloc []float32
 	dpt, dpv                []float32
 	backwardReady           bool
-	sink                    *gradSink
 }
 
-// Output is a forward pass's result. Its slices belong to the model and
-// are overwritten by the next Forward.
+// Output is a forward pass's result. Its slices belong to the workspace
+// and are overwritten by the next Forward in it.
 type Output struct {
 	Logits      []float32 // [B, NumLabels]
 	PooledText  []float32 // [B, bi] ReLU(t_pooler(txt[:,0]))
 	PooledImage []float32 // [B, bi] ReLU(v_pooler(img[:,0]))
 	Text        []float32 // [B·T, H] final text states
 	Image       []float32 // [B·R', Dv] final visual states (R' = R+1 under RegionsVMT)
+}
+
+// NewWorkspace returns an empty workspace for ForwardWith and
+// BackwardWith.
+func (m *Model) NewWorkspace() *Workspace {
+	c := &m.Config
+	return &Workspace{text: make([]nn.LayerState, c.NumHiddenLayers), vis: make([]nn.LayerState, c.VNumHiddenLayers),
+		conn: make([]connState, len(m.Bert.Encoder.CLayer))}
 }
 
 // New builds a model with freshly initialised weights as BERT's
@@ -75,13 +106,13 @@ func New(c Config, seed uint64) (*Model, error) {
 }
 
 func build(pm *paramMaker, c Config) *Model {
-	m := &Model{Config: c, Convention: c.RegionConvention, sink: &gradSink{}}
+	m := &Model{Config: c, Convention: c.RegionConvention}
 	if m.Convention == "" {
 		m.Convention = RegionsMMF
 	}
-	pm.sink = m.sink
 	m.Bert = newBase(pm, &m.Config)
 	m.Classifier = newHead(pm, &m.Config)
+	m.ws = m.NewWorkspace()
 	return m
 }
 
@@ -115,9 +146,16 @@ func (m *Model) SetFreezeBertLayers(n int) {
 	}
 }
 
-// Forward runs the model on a batch. With train set, dropout is active
-// and draws from rng (which may be nil otherwise).
+// Forward runs the model on a batch in the model's own workspace. With
+// train set, dropout is active and draws from rng (which may be nil
+// otherwise). The Output's slices belong to the workspace and are
+// overwritten by the next Forward.
 func (m *Model) Forward(in *Inputs, train bool, rng *tensor.RNG) (*Output, error) {
+	return m.ForwardWith(m.ws, in, train, rng)
+}
+
+// ForwardWith is Forward keeping the activations in ws.
+func (m *Model) ForwardWith(ws *Workspace, in *Inputs, train bool, rng *tensor.RNG) (*Output, error) {
 	c := &m.Config
 	if err := in.check(c); err != nil {
 		return nil, err
@@ -126,28 +164,28 @@ func (m *Model) Forward(in *Inputs, train bool, rng *tensor.RNG) (*Output, error
 		return nil, fmt.Errorf("vilbert: training forward pass needs a random generator for dropout")
 	}
 	b, t := in.Batch, in.TextLen
-	m.b, m.t = b, t
+	ws.b, ws.t = b, t
 	seg := in.SegmentIDs
 	if seg == nil {
 		seg = make([]int32, b*t)
 	}
 	tmask := in.TextMask
 	if tmask == nil {
-		tmask = grow(&m.ones, b*t)
+		tmask = grow(&ws.ones, b*t)
 		for i := range tmask {
 			tmask[i] = 1
 		}
 	}
-	m.tmask = tmask
-	feat, loc, imask := m.regions(in)
-	r := m.r
+	ws.tmask = tmask
+	feat, loc, imask := m.regions(ws, in)
+	r := ws.r
 
 	// Embeddings: text [B·T, H], image [B·R, Dv].
 	base := &m.Bert
-	txt := base.Embeddings.Forward(in.InputIDs, seg, t, train, rng)
-	img := base.VEmbeddings.Forward(feat, loc, b*r, train, rng)
-	tadd := additiveMask(&m.tadd, tmask) // (1 − m)·−10000 over keys
-	iadd := additiveMask(&m.iadd, imask)
+	txt := base.Embeddings.Forward(&ws.emb, in.InputIDs, seg, t, train, rng)
+	img := base.VEmbeddings.Forward(&ws.vemb, feat, loc, b*r, train, rng)
+	tadd := additiveMask(&ws.tadd, tmask) // (1 − m)·−10000 over keys
+	iadd := additiveMask(&ws.iadd, imask)
 
 	// The encoder, in MMF's interleaved order.
 	enc := &base.Encoder
@@ -159,48 +197,48 @@ func (m *Model) Forward(in *Inputs, train bool, rng *tensor.RNG) (*Output, error
 		}
 		switch st.kind {
 		case 't':
-			txt = enc.Layer[st.i].Forward(txt, b, t, tadd, train, rng)
+			txt = enc.Layer[st.i].Forward(&ws.text[st.i], &ws.textSc, txt, b, t, tadd, train, rng)
 		case 'v':
-			img = enc.VLayer[st.i].Forward(img, b, r, iadd, train, rng)
+			img = enc.VLayer[st.i].Forward(&ws.vis[st.i], &ws.visSc, img, b, r, iadd, train, rng)
 		case 'c':
-			img, txt = enc.CLayer[st.i].Forward(img, iadd, txt, tadd, b, r, t, train, rng)
+			img, txt = enc.CLayer[st.i].Forward(&ws.conn[st.i], &ws.connSc, &ws.visSc.FFN, &ws.textSc.FFN, img, iadd, txt, tadd, b, r, t, train, rng)
 		}
 	}
 
 	// Poolers and head.
-	pt := pool(&base.TPooler, &base.tFirst, txt, b, t, c.HiddenSize)
-	pv := pool(&base.VPooler, &base.vFirst, img, b, r, c.VHiddenSize)
-	m.s = streams{b: b, t: t, r: r, dt: c.HiddenSize, dv: c.VHiddenSize, txt: txt, img: img,
+	pt := pool(base.TPooler, &ws.tpool, txt, b, t, c.HiddenSize)
+	pv := pool(base.VPooler, &ws.vpool, img, b, r, c.VHiddenSize)
+	ws.s = streams{b: b, t: t, r: r, dt: c.HiddenSize, dv: c.VHiddenSize, txt: txt, img: img,
 		pt: pt, pv: pv, imgMask: imask, train: train, rng: rng}
-	logits := m.Classifier.forward(&m.s)
-	m.out = Output{Logits: logits, PooledText: pt, PooledImage: pv, Text: txt, Image: img}
-	m.backwardReady = true
-	return &m.out, nil
+	logits := m.Classifier.forward(&ws.head, &ws.s)
+	ws.out = Output{Logits: logits, PooledText: pt, PooledImage: pv, Text: txt, Image: img}
+	ws.backwardReady = true
+	return &ws.out, nil
 }
 
 // regions applies the region convention and returns features [B·R',
 // v_feature], locations [B·R', 5] and the image mask [B·R'].
-func (m *Model) regions(in *Inputs) (feat, loc, mask []float32) {
+func (m *Model) regions(ws *Workspace, in *Inputs) (feat, loc, mask []float32) {
 	b, r, dv := in.Batch, in.Regions, m.Config.VFeatureSize
 	in0 := in.ImageMask
 	if in0 == nil {
-		in0 = grow(&m.ones2, b*r)
+		in0 = grow(&ws.ones2, b*r)
 		for i := range in0 {
 			in0[i] = 1
 		}
 	}
 	if m.Convention != RegionsVMT {
-		m.r = r
+		ws.r = r
 		return in.Features, in.Locations, in0
 	}
 	// vilbert-multi-task: region 0 is the mean of the real regions with
 	// location [0,0,1,1,1], and it is real too.
 	rr := r + 1
-	m.r = rr
-	feat = grow(&m.feat, b*rr*dv)
-	loc = grow(&m.loc, b*rr*5)
-	mask = grow(&m.imask, b*rr)
-	m.nreg = grow(&m.nreg, b)
+	ws.r = rr
+	feat = grow(&ws.feat, b*rr*dv)
+	loc = grow(&ws.loc, b*rr*5)
+	mask = grow(&ws.imask, b*rr)
+	ws.nreg = grow(&ws.nreg, b)
 	for i := 0; i < b; i++ {
 		g := feat[i*rr*dv : i*rr*dv+dv]
 		clear(g)
@@ -212,7 +250,7 @@ func (m *Model) regions(in *Inputs) (feat, loc, mask []float32) {
 				g[k] += w * v
 			}
 		}
-		m.nreg[i] = n
+		ws.nreg[i] = n
 		for k := range g {
 			g[k] /= n
 		}
@@ -222,29 +260,32 @@ func (m *Model) regions(in *Inputs) (feat, loc, mask []float32) {
 		mask[i*rr] = 1
 		copy(mask[i*rr+1:(i+1)*rr], in0[i*r:(i+1)*r])
 	}
-	m.vmtMask = in0
+	ws.vmtMask = in0
 	return feat, loc, mask
 }
 
 // Backward propagates dlogits [B, NumLabels] (the loss gradient with
 // respect to the last Forward's logits) and accumulates into the Grad of
 // every trainable parameter. Call it once per Forward.
-func (m *Model) Backward(dlogits []float32) error {
-	if !m.backwardReady {
+func (m *Model) Backward(dlogits []float32) error { return m.BackwardWith(m.ws, dlogits) }
+
+// BackwardWith is Backward for the forward pass that ran in ws.
+func (m *Model) BackwardWith(ws *Workspace, dlogits []float32) error {
+	if !ws.backwardReady {
 		return fmt.Errorf("vilbert: Backward without a preceding Forward")
 	}
-	m.backwardReady = false
+	ws.backwardReady = false
 	c := &m.Config
-	if len(dlogits) != m.b*c.NumLabels {
-		return fmt.Errorf("vilbert: Backward got %d logit gradients, want %d", len(dlogits), m.b*c.NumLabels)
+	if len(dlogits) != ws.b*c.NumLabels {
+		return fmt.Errorf("vilbert: Backward got %d logit gradients, want %d", len(dlogits), ws.b*c.NumLabels)
 	}
-	b, t, r := m.b, m.t, m.r
-	s := &m.s
-	s.dtxt = zeroed(&m.dtxt, b*t*c.HiddenSize)
-	s.dimg = zeroed(&m.dimg, b*r*c.VHiddenSize)
+	b, t, r := ws.b, ws.t, ws.r
+	s := &ws.s
+	s.dtxt = zeroed(&ws.dtxt, b*t*c.HiddenSize)
+	s.dimg = zeroed(&ws.dimg, b*r*c.VHiddenSize)
 	s.dpt, s.dpv = nil, nil
-	m.Classifier.backward(s, dlogits)
-	m.backwardStreams(s.dtxt, s.dimg, s.dpt, s.dpv)
+	m.Classifier.backward(&ws.head, s, dlogits, &ws.sink)
+	m.backwardStreams(ws, s.dtxt, s.dimg, s.dpt, s.dpv)
 	return nil
 }
 
@@ -255,11 +296,15 @@ func (m *Model) Backward(dlogits []float32) error {
 // means a zero gradient. The classifier gets no gradient. Call it, or
 // Backward, once per Forward; the arguments are not modified.
 func (m *Model) BackwardStreams(dText, dImage, dPooledText, dPooledImage []float32) error {
-	if !m.backwardReady {
+	return m.backwardStreamsWith(m.ws, dText, dImage, dPooledText, dPooledImage)
+}
+
+func (m *Model) backwardStreamsWith(ws *Workspace, dText, dImage, dPooledText, dPooledImage []float32) error {
+	if !ws.backwardReady {
 		return fmt.Errorf("vilbert: BackwardStreams without a preceding Forward")
 	}
 	c := &m.Config
-	b, t, r := m.b, m.t, m.r
+	b, t, r := ws.b, ws.t, ws.r
 	for _, g := range []struct {
 		name      string
 		got, want int
@@ -271,35 +316,34 @@ func (m *Model) BackwardStreams(dText, dImage, dPooledText, dPooledImage []float
 			return fmt.Errorf("vilbert: BackwardStreams got %d values in %s, want %d", g.got, g.name, g.want)
 		}
 	}
-	m.backwardReady = false
-	dtxt := zeroed(&m.dtxt, b*t*c.HiddenSize)
+	ws.backwardReady = false
+	dtxt := zeroed(&ws.dtxt, b*t*c.HiddenSize)
 	copy(dtxt, dText)
-	dimg := zeroed(&m.dimg, b*r*c.VHiddenSize)
+	dimg := zeroed(&ws.dimg, b*r*c.VHiddenSize)
 	copy(dimg, dImage)
-	// The pooler backward works in place, so it gets copies; one pooled
-	// gradient alone still needs the other as zeros.
+	// One pooled gradient alone still needs the other as zeros.
 	var dpt, dpv []float32
 	if dPooledText != nil || dPooledImage != nil {
-		dpt = zeroed(&m.dpt, b*c.BiHiddenSize)
+		dpt = zeroed(&ws.dpt, b*c.BiHiddenSize)
 		copy(dpt, dPooledText)
-		dpv = zeroed(&m.dpv, b*c.BiHiddenSize)
+		dpv = zeroed(&ws.dpv, b*c.BiHiddenSize)
 		copy(dpv, dPooledImage)
 	}
-	m.backwardStreams(dtxt, dimg, dpt, dpv)
+	m.backwardStreams(ws, dtxt, dimg, dpt, dpv)
 	return nil
 }
 
 // backwardStreams runs the poolers, the encoder and the embeddings
 // backward from gradients on the two streams (consumed) and, when dpt is
 // not nil, on the pooled outputs.
-func (m *Model) backwardStreams(dtxt, dimg, dpt, dpv []float32) {
+func (m *Model) backwardStreams(ws *Workspace, dtxt, dimg, dpt, dpv []float32) {
 	c := &m.Config
-	b, t, r := m.b, m.t, m.r
-	s := &m.s
+	b, t, r := ws.b, ws.t, ws.r
 	base := &m.Bert
+	sink := &ws.sink
 	if dpt != nil {
-		poolBackward(&base.TPooler, s.pt, dpt, dtxt, b, t, c.HiddenSize)
-		poolBackward(&base.VPooler, s.pv, dpv, dimg, b, r, c.VHiddenSize)
+		poolBackward(base.TPooler, &ws.tpool, dpt, dtxt, b, t, c.HiddenSize, sink)
+		poolBackward(base.VPooler, &ws.vpool, dpv, dimg, b, r, c.VHiddenSize, sink)
 	}
 
 	// The encoder in reverse. A text layer passes a gradient down only if
@@ -317,19 +361,19 @@ func (m *Model) backwardStreams(dtxt, dimg, dpt, dpv []float32) {
 				dtxt = nil // frozen, and nothing trainable below: no work at all
 				continue
 			}
-			dtxt = enc.Layer[st.i].Backward(dtxt, need[st.i])
+			dtxt = enc.Layer[st.i].Backward(&ws.text[st.i], &ws.textSc, dtxt, need[st.i], sink)
 		case 'v':
-			dimg = enc.VLayer[st.i].Backward(dimg, true)
+			dimg = enc.VLayer[st.i].Backward(&ws.vis[st.i], &ws.visSc, dimg, true, sink)
 		case 'c':
-			dimg, dtxt = enc.CLayer[st.i].Backward(dimg, dtxt)
+			dimg, dtxt = enc.CLayer[st.i].Backward(&ws.conn[st.i], &ws.connSc, &ws.visSc.FFN, &ws.textSc.FFN, dimg, dtxt, sink)
 		}
 	}
 	if dtxt != nil && c.FreezeBertLayers == 0 {
-		base.Embeddings.Backward(dtxt)
+		base.Embeddings.Backward(&ws.emb, dtxt, sink)
 	}
-	df, dl := base.VEmbeddings.Backward(dimg, m.InputGrads)
+	df, dl := base.VEmbeddings.Backward(&ws.vemb, dimg, m.InputGrads, sink)
 	if m.InputGrads {
-		m.inputGrads(df, dl)
+		m.inputGrads(ws, df, dl)
 	}
 }
 
@@ -354,23 +398,23 @@ func (m *Model) textNeedsDx() []bool {
 
 // inputGrads maps the gradients of the model's region input back to the
 // caller's layout (undoing the VMT mean region).
-func (m *Model) inputGrads(df, dl []float32) {
-	b, dv := m.b, m.Config.VFeatureSize
+func (m *Model) inputGrads(ws *Workspace, df, dl []float32) {
+	b, dv := ws.b, m.Config.VFeatureSize
 	if m.Convention != RegionsVMT {
-		m.dfeat = append(m.dfeat[:0], df...)
-		m.dloc = append(m.dloc[:0], dl...)
+		ws.dfeat = append(ws.dfeat[:0], df...)
+		ws.dloc = append(ws.dloc[:0], dl...)
 		return
 	}
-	rr := m.r
+	rr := ws.r
 	r := rr - 1
-	feat := grow(&m.dfeat, b*r*dv)
-	loc := grow(&m.dloc, b*r*5)
+	feat := grow(&ws.dfeat, b*r*dv)
+	loc := grow(&ws.dloc, b*r*5)
 	for i := 0; i < b; i++ {
 		copy(feat[i*r*dv:(i+1)*r*dv], df[(i*rr+1)*dv:(i+1)*rr*dv])
 		copy(loc[i*r*5:(i+1)*r*5], dl[(i*rr+1)*5:(i+1)*rr*5])
 		g := df[i*rr*dv : i*rr*dv+dv]
 		for j := 0; j < r; j++ {
-			w := m.vmtMask[i*r+j] / m.nreg[i]
+			w := ws.vmtMask[i*r+j] / ws.nreg[i]
 			if w == 0 {
 				continue
 			}
@@ -388,7 +432,7 @@ func (m *Model) InputGradients() (features, locations []float32) {
 	if !m.InputGrads {
 		return nil, nil
 	}
-	return m.dfeat, m.dloc
+	return m.ws.dfeat, m.ws.dloc
 }
 
 // ZeroGrad clears every gradient in place, keeping the buffers for the
@@ -413,52 +457,32 @@ func (m *Model) BackwardApply(dlogits []float32, apply func(*tensor.Tensor) erro
 	if apply == nil {
 		return fmt.Errorf("vilbert: BackwardApply without an update function")
 	}
-	for _, p := range m.Parameters() {
+	m.Parameters()
+	for _, p := range m.params {
 		p.Tensor.Grad = nil // gradients kept from Backward would be stale memory
 	}
-	m.sink.apply, m.sink.err, m.sink.used = apply, nil, 0
-	defer func() { m.sink.apply = nil }()
-	if err := m.Backward(dlogits); err != nil {
-		return err
+	ws := m.ws
+	ws.sink.Start(apply)
+	err := m.BackwardWith(ws, dlogits)
+	if serr := ws.sink.Stop(); err == nil && serr != nil {
+		return fmt.Errorf("vilbert: update inside backward: %w", serr)
 	}
-	if m.sink.err != nil {
-		return fmt.Errorf("vilbert: update inside backward: %w", m.sink.err)
-	}
-	return nil
+	return err
 }
 
 // CrossEntropy is the mean cross-entropy of logits [B, k] against integer
 // labels, and its gradient with respect to the logits (MMF's
-// nn.CrossEntropyLoss).
+// nn.CrossEntropyLoss, kernels.CrossEntropy).
 func CrossEntropy(logits []float32, labels []int, k int) (loss float32, dlogits []float32, err error) {
-	if len(logits) != len(labels)*k {
-		return 0, nil, fmt.Errorf("vilbert: cross-entropy over %d logits for %d labels of %d classes", len(logits), len(labels), k)
-	}
-	dlogits = make([]float32, len(logits))
-	var total float64
-	n := float64(len(labels))
 	for i, y := range labels {
 		if y < 0 || y >= k {
 			return 0, nil, fmt.Errorf("vilbert: label %d of item %d outside 0..%d", y, i, k-1)
 		}
-		row := logits[i*k : (i+1)*k]
-		mx := row[0]
-		for _, v := range row {
-			mx = max(mx, v)
-		}
-		var sum float64
-		for _, v := range row {
-			sum += math.Exp(float64(v - mx))
-		}
-		logZ := float64(mx) + math.Log(sum)
-		total += logZ - float64(row[y])
-		for j, v := range row {
-			p := math.Exp(float64(v) - logZ)
-			if j == y {
-				p--
-			}
-			dlogits[i*k+j] = float32(p / n)
-		}
 	}
-	return float32(total / n), dlogits, nil
+	dlogits = make([]float32, len(logits))
+	l, _, err := kernels.CrossEntropy(dlogits, logits, labels, k, 0)
+	if err != nil {
+		return 0, nil, fmt.Errorf("vilbert: %w", err)
+	}
+	return float32(l), dlogits, nil
 }

@@ -335,26 +335,22 @@ func (v *ViT) block(ws *ViTWorkspace, b *vitBlock, x []float32, n int, clsAttn [
 		rows := min(mlpRows, n-lo)
 		h := hid[:rows*m]
 		linear(h, y[lo*d:], rows, d, m, b.fc1W, b.fc1B)
-		parallelRows(rows, m, func(a, z int) {
-			s := h[a*m : z*m]
-			tensor.GELUInto(s, s)
-		})
+		kernels.GELU(h, h)
 		linear(y[lo*d:], h, rows, m, d, b.fc2W, b.fc2B)
 	}
 	addScaled(x, y, b.ls2, n, d)
 }
 
 // attention computes softmax(q·kᵀ/√hd)·v per head from qkv [n, 3, heads,
-// hd] into ctx [n, heads·hd], heads spread over blas.Threads() goroutines,
+// hd] into ctx [n, heads·hd], heads spread over kernels.Workers() goroutines,
 // each with its own n×n score buffer and a single-threaded GEMM.
 func (v *ViT) attention(ws *ViTWorkspace, qkv, ctx []float32, n, heads, hd int, clsAttn []float32) {
 	d := heads * hd
-	workers := min(blas.Threads(), heads)
+	workers := min(kernels.Workers(), heads)
 	rows := min(n, attnRows)
 	scores := growTo(&ws.scores, workers*rows*n)
 	scale := float32(1 / math.Sqrt(float64(hd)))
-	be := blas.Current()
-	parallelRows(heads, 1<<20, func(lo, hi int) {
+	kernels.ParallelFor(heads, 1<<20, func(lo, hi int) {
 		wk := lo / ((heads + workers - 1) / workers)
 		s := scores[wk*rows*n : (wk+1)*rows*n]
 		for h := lo; h < hi; h++ {
@@ -362,12 +358,12 @@ func (v *ViT) attention(ws *ViTWorkspace, qkv, ctx []float32, n, heads, hd int, 
 			for q0 := 0; q0 < n; q0 += rows {
 				m := min(rows, n-q0)
 				sb := s[:m*n]
-				be.Sgemm(false, true, m, n, hd, scale, qkv[q0*3*d+h*hd:], 3*d, qkv[d+h*hd:], 3*d, 0, sb, n)
-				softmaxRows(sb, m, n)
+				blas.SgemmSerial(false, true, m, n, hd, scale, qkv[q0*3*d+h*hd:], 3*d, qkv[d+h*hd:], 3*d, 0, sb, n)
+				kernels.SoftmaxSerial(sb, sb, nil, m, n)
 				if clsAttn != nil && q0 == 0 {
 					copy(clsAttn[h*n:(h+1)*n], sb[:n])
 				}
-				be.Sgemm(false, false, m, hd, n, 1, sb, n, qkv[2*d+h*hd:], 3*d, 0, ctx[q0*d+h*hd:], d)
+				blas.SgemmSerial(false, false, m, hd, n, 1, sb, n, qkv[2*d+h*hd:], 3*d, 0, ctx[q0*d+h*hd:], d)
 			}
 		}
 	})
@@ -375,7 +371,7 @@ func (v *ViT) attention(ws *ViTWorkspace, qkv, ctx []float32, n, heads, hd int, 
 
 // addScaled does x += gamma ⊙ y row by row (LayerScale and the residual).
 func addScaled(x, y, gamma []float32, n, d int) {
-	parallelRows(n, d, func(lo, hi int) {
+	kernels.ParallelFor(n, d, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			xr, yr := x[r*d:(r+1)*d], y[r*d:(r+1)*d]
 			for i := range xr {

@@ -1,0 +1,355 @@
+//go:build cgo && !noblas
+
+package kernels
+
+/*
+#cgo CFLAGS: -O3
+#cgo LDFLAGS: -lm
+#include <stdint.h>
+#include <string.h>
+#include <math.h>
+
+// Vectorised float32 kernels for the activations and the softmax. GCC
+// builds an x86-64-v3 (AVX2/FMA) clone and a baseline one and picks at load
+// time, so the binary still runs on any x86-64. no-trapping-math (cgo
+// refuses it as a flag) lets the clamps and selects become vector blends.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math")
+#define MMC_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define MMC_CLONES
+#endif
+
+// Expf's polynomial (expf.go): Cephes' reduction, 0 below -87.3.
+static inline float mmc_exp(float x) {
+	float c = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+	float n = (c * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+	float r = c - n * 0.693359375f + n * 2.12194440e-4f;
+	float p = 1.9875691500e-4f;
+	p = p * r + 1.3981999507e-3f;
+	p = p * r + 8.3334519073e-3f;
+	p = p * r + 4.1665795894e-2f;
+	p = p * r + 1.6666665459e-1f;
+	p = p * r + 5.0000001201e-1f;
+	p = p * r * r + r + 1.0f;
+	int32_t bits = ((int32_t)n + 127) << 23;
+	float s;
+	memcpy(&s, &bits, sizeof s);
+	return x < -87.3f ? 0.0f : p * s;
+}
+
+// Φ(x) through erfc of Numerical Recipes (erfcc, relative error < 1.2e-7).
+static inline float mmc_cdf(float x) {
+	float z = (x < 0 ? -x : x) * 0.70710678118654752f;
+	float t = 2.0f / (2.0f + z);
+	float poly = -1.26551223f + t * (1.00002368f + t * (0.37409196f + t * (0.09678418f +
+		t * (-0.18628806f + t * (0.27886807f + t * (-1.13520398f + t * (1.48851587f +
+		t * (-0.82215223f + t * 0.17087277f))))))));
+	float half = 0.5f * t * mmc_exp(poly - z * z);
+	return x < 0 ? half : 1.0f - half;
+}
+
+MMC_CLONES
+static void mmc_gelu(float *y, const float *x, long n) {
+	for (long i = 0; i < n; i++) y[i] = x[i] * mmc_cdf(x[i]);
+}
+
+MMC_CLONES
+static void mmc_gelu_grad(float *dx, const float *dy, const float *x, long n) {
+	for (long i = 0; i < n; i++) {
+		float v = x[i];
+		dx[i] = dy[i] * (mmc_cdf(v) + v * mmc_exp(-0.5f * v * v) * 0.39894228040143268f);
+	}
+}
+
+// bias + GELU over rows: h = x + b is kept (the backward pass reads it),
+// y = GELU(h).
+MMC_CLONES
+static void mmc_bias_gelu(float *y, float *h, const float *b, long rows, long n) {
+	for (long r = 0; r < rows; r++) {
+		float *yr = y + r * n, *hr = h + r * n;
+		for (long i = 0; i < n; i++) {
+			float v = hr[i] + b[i];
+			hr[i] = v;
+			yr[i] = v * mmc_cdf(v);
+		}
+	}
+}
+
+// softmax(src + mask) of each row into dst (dst may be src); the mask row
+// of row r is mask + (r/per)*n, or none when mask is NULL. A row whose
+// values are all -inf becomes uniform.
+MMC_CLONES
+static void mmc_softmax(float *dst, const float *src, long rows, long n, const float *mask, long per) {
+	for (long r = 0; r < rows; r++) {
+		const float *in = src + r * n;
+		float *o = dst + r * n;
+		const float *m = mask ? mask + (r / per) * n : 0;
+		float mx = -INFINITY;
+		if (m) {
+			for (long j = 0; j < n; j++) {
+				float v = in[j] + m[j];
+				o[j] = v;
+				mx = v > mx ? v : mx;
+			}
+		} else {
+			for (long j = 0; j < n; j++) {
+				o[j] = in[j];
+				mx = in[j] > mx ? in[j] : mx;
+			}
+		}
+		if (mx == -INFINITY) {
+			for (long j = 0; j < n; j++) o[j] = 1.0f / (float)n;
+			continue;
+		}
+		float s = 0.0f;
+		for (long j = 0; j < n; j++) {
+			float e = mmc_exp(o[j] - mx);
+			o[j] = e;
+			s += e;
+		}
+		float inv = 1.0f / s;
+		for (long j = 0; j < n; j++) o[j] *= inv;
+	}
+}
+
+// dx = y ⊙ (dy − Σ y⊙dy) per row (dx may be dy).
+MMC_CLONES
+static void mmc_softmax_backward(float *dx, const float *y, const float *dy, long rows, long n) {
+	for (long r = 0; r < rows; r++) {
+		const float *yr = y + r * n, *gr = dy + r * n;
+		float *o = dx + r * n;
+		float dot = 0.0f;
+		for (long j = 0; j < n; j++) dot += yr[j] * gr[j];
+		for (long j = 0; j < n; j++) o[j] = yr[j] * (gr[j] - dot);
+	}
+}
+// LayerNorm rows: statistics in double with four partial sums (so the
+// loop vectorises), then y = (x - mean)·rstd·gamma + beta through one
+// inline helper, which LayerNormApply shares, so a recomputed output is
+// bit-identical to the first.
+static inline void ln_apply_row(float *o, const float *in, float m, float r, const float *g, const float *b, long d) {
+	if (g && b) {
+		for (long j = 0; j < d; j++) o[j] = (in[j] - m) * r * g[j] + b[j];
+	} else {
+		for (long j = 0; j < d; j++) {
+			float h = (in[j] - m) * r;
+			if (g) h *= g[j];
+			if (b) h += b[j];
+			o[j] = h;
+		}
+	}
+}
+
+MMC_CLONES
+static void mmc_layernorm(float *y, float *mean, float *rstd, const float *x, const float *g, const float *b, long rows, long d, float eps) {
+	for (long r = 0; r < rows; r++) {
+		const float *in = x + r * d;
+		double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+		long j = 0;
+		for (; j + 4 <= d; j += 4) {
+			s0 += in[j]; s1 += in[j + 1]; s2 += in[j + 2]; s3 += in[j + 3];
+		}
+		for (; j < d; j++) s0 += in[j];
+		double mu = ((s0 + s1) + (s2 + s3)) / (double)d;
+		double v0 = 0, v1 = 0, v2 = 0, v3 = 0;
+		for (j = 0; j + 4 <= d; j += 4) {
+			double t0 = in[j] - mu, t1 = in[j + 1] - mu, t2 = in[j + 2] - mu, t3 = in[j + 3] - mu;
+			v0 += t0 * t0; v1 += t1 * t1; v2 += t2 * t2; v3 += t3 * t3;
+		}
+		for (; j < d; j++) {
+			double t = in[j] - mu;
+			v0 += t * t;
+		}
+		float m32 = (float)mu;
+		float r32 = (float)(1.0 / sqrt(((v0 + v1) + (v2 + v3)) / (double)d + (double)eps));
+		if (mean) mean[r] = m32;
+		if (rstd) rstd[r] = r32;
+		ln_apply_row(y + r * d, in, m32, r32, g, b, d);
+	}
+}
+
+MMC_CLONES
+static void mmc_layernorm_apply(float *y, const float *x, const float *mean, const float *rstd, const float *g, const float *b, long rows, long d) {
+	for (long r = 0; r < rows; r++) ln_apply_row(y + r * d, x + r * d, mean[r], rstd[r], g, b, d);
+}
+
+// The backward pass of rows: dg, db (partial sums, may be NULL) and dx
+// (may be NULL, may alias dy).
+MMC_CLONES
+static void mmc_layernorm_backward(float *dx, float *dg, float *db, const float *dy, const float *x, const float *mean,
+	const float *rstd, const float *g, long rows, long d) {
+	for (long r = 0; r < rows; r++) {
+		const float *in = x + r * d, *gr = dy + r * d;
+		float m = mean[r], rs = rstd[r];
+		if (dg) {
+			for (long j = 0; j < d; j++) {
+				dg[j] += gr[j] * ((in[j] - m) * rs);
+				db[j] += gr[j];
+			}
+		}
+		if (!dx) continue;
+		double a0 = 0, a1 = 0, b0 = 0, b1 = 0;
+		long j = 0;
+		for (; j + 2 <= d; j += 2) {
+			float h0 = g ? gr[j] * g[j] : gr[j], h1 = g ? gr[j + 1] * g[j + 1] : gr[j + 1];
+			a0 += h0; a1 += h1;
+			b0 += h0 * ((in[j] - m) * rs); b1 += h1 * ((in[j + 1] - m) * rs);
+		}
+		for (; j < d; j++) {
+			float h = g ? gr[j] * g[j] : gr[j];
+			a0 += h;
+			b0 += h * ((in[j] - m) * rs);
+		}
+		float a = (float)((a0 + a1) / (double)d), bb = (float)((b0 + b1) / (double)d);
+		float *o = dx + r * d;
+		for (j = 0; j < d; j++) {
+			float h = g ? gr[j] * g[j] : gr[j];
+			o[j] = rs * (h - a - (in[j] - m) * rs * bb);
+		}
+	}
+}
+
+// dst[i] = src[i]·scale where bit off+i of keep is set, 0 elsewhere.
+MMC_CLONES
+static void mmc_mask_apply(float *dst, const float *src, const uint64_t *keep, long off, long n, float scale) {
+	long i = 0;
+	while (i < n && ((off + i) & 63) != 0) {
+		long j = off + i;
+		dst[i] = ((keep[j >> 6] >> (j & 63)) & 1) ? src[i] * scale : 0.0f;
+		i++;
+	}
+	for (; i + 64 <= n; i += 64) {
+		uint64_t k = keep[(off + i) >> 6];
+		const float *s = src + i;
+		float *o = dst + i;
+		for (int j = 0; j < 64; j++) o[j] = ((k >> j) & 1) ? s[j] * scale : 0.0f;
+	}
+	for (; i < n; i++) {
+		long j = off + i;
+		dst[i] = ((keep[j >> 6] >> (j & 63)) & 1) ? src[i] * scale : 0.0f;
+	}
+}
+
+// One AdamW update per element, in the order PyTorch's single-tensor
+// implementation performs it; fp-contract off keeps every product and sum
+// rounded as the Go reference rounds it (no fused multiply-adds).
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
+MMC_CLONES
+static void mmc_adamw(float *p, const float *g, float *m, float *v, long n, float keep, float b1, float c1,
+	float b2, float c2, float stepSize, float bc2sqrt, float eps) {
+	for (long i = 0; i < n; i++) {
+		float pi = p[i] * keep;
+		float mi = m[i] * b1 + c1 * g[i];
+		float vi = v[i] * b2 + c2 * g[i] * g[i];
+		m[i] = mi;
+		v[i] = vi;
+		float denom = sqrtf(vi) / bc2sqrt + eps;
+		p[i] = pi - stepSize * mi / denom;
+	}
+}
+#pragma GCC pop_options
+
+// 1 when every value is finite (exponent bits not all set).
+MMC_CLONES
+static int mmc_all_finite(const uint32_t *s, long n) {
+	uint32_t bad = 0;
+	for (long i = 0; i < n; i++) bad |= ((s[i] & 0x7f800000u) == 0x7f800000u);
+	return bad == 0;
+}
+*/
+import "C"
+
+import "unsafe"
+
+func fp(s []float32) *C.float { return (*C.float)(unsafe.Pointer(&s[0])) }
+
+func geluSerial(y, x []float32) {
+	if len(x) > 0 {
+		C.mmc_gelu(fp(y), fp(x), C.long(len(x)))
+	}
+}
+
+func geluGradSerial(dx, dy, x []float32) {
+	if len(x) > 0 {
+		C.mmc_gelu_grad(fp(dx), fp(dy), fp(x), C.long(len(x)))
+	}
+}
+
+func biasGELUSerial(y, h, b []float32, rows, n int) {
+	if rows > 0 && n > 0 {
+		C.mmc_bias_gelu(fp(y), fp(h), fp(b), C.long(rows), C.long(n))
+	}
+}
+
+func softmaxSerial(dst, src, mask []float32, rows, n, per int) {
+	if rows == 0 || n == 0 {
+		return
+	}
+	var m *C.float
+	if mask != nil {
+		m = fp(mask)
+	}
+	C.mmc_softmax(fp(dst), fp(src), C.long(rows), C.long(n), m, C.long(max(per, 1)))
+}
+
+func softmaxBackwardSerial(dx, y, dy []float32, rows, n int) {
+	if rows > 0 && n > 0 {
+		C.mmc_softmax_backward(fp(dx), fp(y), fp(dy), C.long(rows), C.long(n))
+	}
+}
+
+func adamwSerial(p, g, m, v []float32, keep, b1, c1, b2, c2, stepSize, bc2sqrt, eps float32) {
+	if len(p) > 0 {
+		C.mmc_adamw(fp(p), fp(g), fp(m), fp(v), C.long(len(p)), C.float(keep), C.float(b1), C.float(c1),
+			C.float(b2), C.float(c2), C.float(stepSize), C.float(bc2sqrt), C.float(eps))
+	}
+}
+
+func allFiniteSerial(s []float32) bool {
+	if len(s) == 0 {
+		return true
+	}
+	return C.mmc_all_finite((*C.uint32_t)(unsafe.Pointer(&s[0])), C.long(len(s))) != 0
+}
+
+func opt(s []float32) *C.float {
+	if s == nil {
+		return nil
+	}
+	return fp(s)
+}
+
+func layerNormSerial(y, mean, rstd, x, g, b []float32, rows, d int, eps float32) {
+	if rows > 0 && d > 0 {
+		var m, r *C.float
+		if mean != nil {
+			m = fp(mean[:rows])
+		}
+		if rstd != nil {
+			r = fp(rstd[:rows])
+		}
+		C.mmc_layernorm(fp(y), m, r, fp(x), opt(g), opt(b), C.long(rows), C.long(d), C.float(eps))
+	}
+}
+
+func layerNormApplySerial(y, x, mean, rstd, g, b []float32, rows, d int) {
+	if rows > 0 && d > 0 {
+		C.mmc_layernorm_apply(fp(y), fp(x), fp(mean), fp(rstd), opt(g), opt(b), C.long(rows), C.long(d))
+	}
+}
+
+func layerNormBackwardSerial(dx, dg, db, dy, x, mean, rstd, g []float32, rows, d int) {
+	if rows > 0 && d > 0 {
+		C.mmc_layernorm_backward(opt(dx), opt(dg), opt(db), fp(dy), fp(x), fp(mean), fp(rstd), opt(g), C.long(rows), C.long(d))
+	}
+}
+
+func maskAt(dst, src []float32, keep []uint64, off int, p float32) {
+	if len(src) == 0 {
+		return
+	}
+	_ = keep[(off+len(src)-1)>>6]
+	C.mmc_mask_apply(fp(dst), fp(src), (*C.uint64_t)(unsafe.Pointer(&keep[0])), C.long(off), C.long(len(src)), C.float(1/(1-p)))
+}

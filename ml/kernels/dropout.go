@@ -1,0 +1,47 @@
+package kernels
+
+import "fmt"
+
+// Dropout masks: value i is kept when the top 24 bits of the generator's
+// i-th draw are at least p·2²⁴, one bit per value in 64-bit words. This is
+// the one mask scheme of ml/; the mask depends only on the generator's
+// state and n, not on the number of workers.
+
+// MaskWords is the number of uint64 words a mask of n values takes.
+func MaskWords(n int) int { return (n + 63) / 64 }
+
+// DropoutMask fills keep[:MaskWords(n)] with the keep bits of n values
+// drawn from rng at drop probability p, and advances rng by n draws.
+func DropoutMask(keep []uint64, n int, p float32, rng *RNG) {
+	if p < 0 || p >= 1 {
+		panic(fmt.Sprintf("kernels.DropoutMask: probability %v outside [0, 1)", p))
+	}
+	words := MaskWords(n)
+	checkLen("DropoutMask", len(keep), words)
+	threshold := uint64(float64(p) * (1 << 24))
+	s0 := rng.state
+	ParallelFor(words, 64*4, func(lo, hi int) {
+		for w := lo; w < hi; w++ {
+			var bits uint64
+			end := min(64, n-w*64)
+			s := s0 + uint64(w*64)*golden
+			for j := 0; j < end; j++ {
+				s += golden
+				if mix(s)>>40 >= threshold {
+					bits |= 1 << j
+				}
+			}
+			keep[w] = bits
+		}
+	})
+	rng.Skip(n)
+}
+
+// DropoutApply writes src[i]/(1−p) into dst[i] where bit i of keep is set
+// and 0 elsewhere (dst may be src). The same call with the same mask is
+// the backward pass.
+func DropoutApply(dst, src []float32, keep []uint64, p float32) {
+	checkLen("DropoutApply", len(dst), len(src))
+	checkLen("DropoutApply mask", len(keep), MaskWords(len(src)))
+	ParallelFor(len(src), 2, func(lo, hi int) { maskAt(dst[lo:hi], src[lo:hi], keep, lo, p) })
+}

@@ -1,0 +1,140 @@
+package nn
+
+import (
+	"math"
+	"testing"
+
+	"mmc/ml/tensor"
+)
+
+// fdCheck compares the analytic gradient g of the scalar f at the values
+// of x with central differences at a few positions.
+func fdCheck(t *testing.T, name string, x, g []float32, f func() float64) {
+	t.Helper()
+	const h = 1e-2
+	for _, i := range []int{0, len(x) / 3, len(x) / 2, len(x) - 1} {
+		old := x[i]
+		x[i] = old + h
+		up := f()
+		x[i] = old - h
+		down := f()
+		x[i] = old
+		num := (up - down) / (2 * h)
+		if d := math.Abs(num - float64(g[i])); d > 2e-2*math.Abs(num)+2e-3 {
+			t.Errorf("%s[%d]: backward %.6g, finite difference %.6g", name, i, g[i], num)
+		}
+	}
+}
+
+func weights(n int, seed uint64) []float32 {
+	r := tensor.NewRNG(seed)
+	w := make([]float32, n)
+	for i := range w {
+		w[i] = r.NormFloat32()
+	}
+	return w
+}
+
+func dot(a, b []float32) float64 {
+	var s float64
+	for i := range a {
+		s += float64(a[i]) * float64(b[i])
+	}
+	return s
+}
+
+// TestBertModulesBackward checks each module's hand-written backward on
+// its own, with dropout active (the same seed every evaluation, so the
+// masks stay fixed), against finite differences of Σ w·y.
+func TestBertModulesBackward(t *testing.T) {
+	const b, l, hidden, heads, inter = 2, 5, 8, 2, 12
+	layer := NewBertLayer(hidden, heads, inter, 0.3, tensor.NewRNG(3))
+	for _, p := range Parameters(layer) {
+		if p.Name == "attention.output.LayerNorm.weight" || p.Name == "output.LayerNorm.weight" {
+			Normal(p.Tensor, 1, tensor.NewRNG(4)) // a γ far from 1
+		}
+	}
+	x := weights(b*l*hidden, 5)
+	mask := make([]float32, b*l)
+	mask[l-1] = -10000
+	w := weights(b*l*hidden, 6)
+
+	t.Run("attention", func(t *testing.T) {
+		a := &layer.Attention
+		var st AttnState
+		var sc AttnScratch
+		f := func() float64 {
+			return dot(a.Forward(&st, &sc, x, b, l, mask, true, tensor.NewRNG(9)), w)
+		}
+		f()
+		for _, p := range Parameters(a) {
+			p.Tensor.Grad = nil
+		}
+		dx := a.Backward(&st, &sc, w, true, nil)
+		fdCheck(t, "x", x, dx, f)
+		for _, p := range Parameters(a) {
+			fdCheck(t, p.Name, p.Tensor.Data, p.Tensor.Grad, f)
+		}
+	})
+	t.Run("ffn", func(t *testing.T) {
+		ff := &layer.FFN
+		var st FFNState
+		var sc FFNScratch
+		f := func() float64 { return dot(ff.Forward(&st, &sc, x, b*l, true, tensor.NewRNG(9)), w) }
+		f()
+		for _, p := range Parameters(ff) {
+			p.Tensor.Grad = nil
+		}
+		dx := ff.Backward(&st, &sc, x, w, nil)
+		fdCheck(t, "x", x, dx, f)
+		for _, p := range Parameters(ff) {
+			fdCheck(t, p.Name, p.Tensor.Data, p.Tensor.Grad, f)
+		}
+	})
+	t.Run("layer", func(t *testing.T) {
+		var st LayerState
+		var sc LayerScratch
+		f := func() float64 { return dot(layer.Forward(&st, &sc, x, b, l, mask, true, tensor.NewRNG(9)), w) }
+		f()
+		for _, p := range Parameters(layer) {
+			p.Tensor.Grad = nil
+		}
+		dx := layer.Backward(&st, &sc, w, true, nil)
+		fdCheck(t, "x", x, dx, f)
+		for _, p := range Parameters(layer) {
+			fdCheck(t, p.Name, p.Tensor.Data, p.Tensor.Grad, f)
+		}
+	})
+}
+
+// TestBertLayerConcurrent runs one layer's parameters from two goroutines
+// with their own states and scratches and expects the serial results.
+func TestBertLayerConcurrent(t *testing.T) {
+	layer := NewBertLayer(16, 4, 32, 0.02, tensor.NewRNG(1))
+	xs := [][]float32{weights(2*7*16, 1), weights(2*7*16, 2)}
+	want := make([][]float32, 2)
+	for i, x := range xs {
+		var st LayerState
+		var sc LayerScratch
+		want[i] = append([]float32(nil), layer.Forward(&st, &sc, x, 2, 7, nil, false, nil)...)
+	}
+	got := make([][]float32, 2)
+	done := make(chan int)
+	for i, x := range xs {
+		go func() {
+			var st LayerState
+			var sc LayerScratch
+			got[i] = layer.Forward(&st, &sc, x, 2, 7, nil, false, nil)
+			done <- i
+		}()
+	}
+	<-done
+	<-done
+	for i := range xs {
+		for j := range want[i] {
+			if got[i][j] != want[i][j] {
+				t.Fatalf("call %d value %d: %v concurrently, %v alone", i, j, got[i][j], want[i][j])
+			}
+		}
+	}
+}

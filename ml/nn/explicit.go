@@ -1,0 +1,204 @@
+package nn
+
+import (
+	"mmc/ml/kernels"
+	"mmc/ml/tensor"
+)
+
+// Explicit-backward use of the modules. Besides the autograd Forward on
+// tensors, Linear and LayerNorm (and the BERT blocks in bert.go) run over
+// plain slices with a hand-written backward pass. A module holds only its
+// parameters; what a forward pass keeps for its backward pass lives in a
+// state value the caller owns (one per module and call), and temporaries
+// live in a scratch value that modules of one kind share. Two calls with
+// their own states and scratches can run at once on the same parameters.
+
+// Grow returns (*b)[:n], reallocating only when the capacity is short.
+// The contents are unspecified; callers overwrite them.
+func Grow(b *[]float32, n int) []float32 {
+	if cap(*b) < n {
+		*b = make([]float32, n)
+	}
+	*b = (*b)[:n]
+	return *b
+}
+
+// Zeroed is Grow followed by clearing.
+func Zeroed(b *[]float32, n int) []float32 {
+	s := Grow(b, n)
+	clear(s)
+	return s
+}
+
+// GradSink decides where parameter gradients go. A nil sink, or one
+// without an apply function, accumulates them in each parameter's Grad.
+// With Start(apply), a module's gradients are written to one of two
+// shared zeroed buffers and handed to apply as soon as the module has
+// finished them (an optimizer step inside the backward pass), so a model
+// holds two gradient buffers instead of one per parameter.
+type GradSink struct {
+	apply func(*tensor.Tensor) error
+	bufs  [2][]float32
+	used  int
+	err   error // the first error apply returned; later updates are skipped
+}
+
+// Start routes finished gradients to apply until Stop.
+func (s *GradSink) Start(apply func(*tensor.Tensor) error) { s.apply, s.err, s.used = apply, nil, 0 }
+
+// Stop returns to accumulating in Grad and reports the first error apply
+// returned since Start.
+func (s *GradSink) Stop() error {
+	s.apply = nil
+	return s.err
+}
+
+// Grad returns the buffer p's gradient accumulates into.
+func (s *GradSink) Grad(p *tensor.Tensor) []float32 {
+	if s == nil || s.apply == nil {
+		if p.Grad == nil {
+			p.Grad = make([]float32, len(p.Data))
+		}
+		return p.Grad
+	}
+	// Two buffers suffice: a module finishes at most two parameters at
+	// once (weight and bias).
+	if s.used == len(s.bufs) {
+		panic("nn: more than two parameter gradients in flight")
+	}
+	p.Grad = Zeroed(&s.bufs[s.used], len(p.Data))
+	s.used++
+	return p.Grad
+}
+
+// Done hands the finished gradients of ps to apply and releases their
+// buffers. Parameters without a gradient are skipped.
+func (s *GradSink) Done(ps ...*tensor.Tensor) {
+	if s == nil || s.apply == nil {
+		return
+	}
+	for _, p := range ps {
+		if p == nil || p.Grad == nil {
+			continue
+		}
+		if s.err == nil {
+			s.err = s.apply(p)
+		}
+		p.Grad = nil
+	}
+	s.used = 0
+}
+
+// gradIf is s.Grad(p) for a trainable p, nil otherwise.
+func (s *GradSink) gradIf(p *tensor.Tensor) []float32 {
+	if p == nil || !p.RequiresGrad() {
+		return nil
+	}
+	return s.Grad(p)
+}
+
+// Dims returns the layer's input and output sizes.
+func (l *Linear) Dims() (in, out int) { return l.Weight.Shape[1], l.Weight.Shape[0] }
+
+// Apply writes y = x·Wᵀ + b for x [rows, in] into y [rows, out].
+func (l *Linear) Apply(y, x []float32, rows int) {
+	in, out := l.Dims()
+	var b []float32
+	if l.Bias != nil {
+		b = l.Bias.Data
+	}
+	kernels.Linear(y, x, l.Weight.Data, b, rows, in, out)
+}
+
+// Backprop takes dy [rows, out] on the output of Apply(x). It adds the
+// weight and bias gradients of trainable parameters through s and writes
+// (addDx false) or adds (addDx true) dy·W into dx [rows, in], unless dx is
+// nil. The parameters are handed on only after dx is computed, so an
+// update inside the backward pass never changes the W that dx reads.
+func (l *Linear) Backprop(dx, dy, x []float32, rows int, addDx bool, s *GradSink) {
+	in, out := l.Dims()
+	kernels.LinearBackward(dx, s.gradIf(l.Weight), s.gradIf(l.Bias), dy, x, l.Weight.Data, rows, in, out, addDx)
+	s.Done(l.Weight, l.Bias)
+}
+
+// LNState is what LayerNorm keeps for its backward pass: its input and
+// the row statistics.
+type LNState struct {
+	X, Mean, Rstd []float32
+	rows          int
+}
+
+// Input sizes the state for rows×d values and returns the input buffer,
+// for the caller to write the normalised layer's input into.
+func (st *LNState) Input(rows, d int) []float32 {
+	st.rows = rows
+	return Grow(&st.X, rows*d)
+}
+
+// Normalize writes the layer's output for the input in st into y (the
+// same values every time: a backward pass may call it again instead of
+// keeping y).
+func (l *LayerNorm) Normalize(y []float32, st *LNState) {
+	d := l.Weight.Shape[0]
+	kernels.LayerNorm(y, Grow(&st.Mean, st.rows), Grow(&st.Rstd, st.rows), st.X, l.Weight.Data, data(l.Bias), st.rows, d, l.Eps)
+}
+
+// Renormalize writes the output of the last Normalize of st into y again
+// from the statistics it saved (bit-identical, one pass less).
+func (l *LayerNorm) Renormalize(y []float32, st *LNState) {
+	d := l.Weight.Shape[0]
+	kernels.LayerNormApply(y, st.X, st.Mean, st.Rstd, l.Weight.Data, data(l.Bias), st.rows, d)
+}
+
+// Backprop writes the input gradient for dy into dx (unless nil) and adds
+// the gradients of trainable γ and β through s.
+func (l *LayerNorm) Backprop(dx, dy []float32, st *LNState, s *GradSink) {
+	d := l.Weight.Shape[0]
+	kernels.LayerNormBackward(dx, s.gradIf(l.Weight), s.gradIf(l.Bias), dy, st.X, st.Mean, st.Rstd, l.Weight.Data, st.rows, d)
+	s.Done(l.Weight, l.Bias)
+}
+
+func data(t *tensor.Tensor) []float32 {
+	if t == nil {
+		return nil
+	}
+	return t.Data
+}
+
+// DropState is one dropout application's mask (kernels.DropoutMask).
+type DropState struct {
+	active bool
+	keep   []uint64
+}
+
+// Apply drops values of x in place with probability p when train is set
+// (drawing from rng) and keeps the mask for Backprop.
+func (d *DropState) Apply(x []float32, p float32, train bool, rng *tensor.RNG) {
+	d.active = train && p > 0
+	if !d.active {
+		return
+	}
+	d.keep = growWords(d.keep, kernels.MaskWords(len(x)))
+	kernels.DropoutMask(d.keep, len(x), p, rng)
+	kernels.DropoutApply(x, x, d.keep, p)
+}
+
+// Backprop applies the forward pass's mask and scale to g in place.
+func (d *DropState) Backprop(g []float32, p float32) {
+	if d.active {
+		kernels.DropoutApply(g, g, d.keep, p)
+	}
+}
+
+func growWords(b []uint64, n int) []uint64 {
+	if cap(b) < n {
+		return make([]uint64, n)
+	}
+	return b[:n]
+}
+
+// GELUInto writes the exact GELU of x into y (kernels.GELU).
+func GELUInto(y, x []float32) { kernels.GELU(y, x) }
+
+// GELUBackwardInto writes dy·GELU'(x) into dx (dx may be dy).
+func GELUBackwardInto(dx, dy, x []float32) { kernels.GELUBackward(dx, dy, x) }

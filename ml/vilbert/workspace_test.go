@@ -1,0 +1,110 @@
+package vilbert
+
+import (
+	"math"
+	"testing"
+
+	"mmc/ml/nn"
+	"mmc/ml/tensor"
+)
+
+// TestWorkspacesConcurrent runs one model from two goroutines, each with
+// its own workspace, and expects the logits of serial calls.
+func TestWorkspacesConcurrent(t *testing.T) {
+	m := tinyModel(t, HeadMMF)
+	ins := []*Inputs{FromBatch(randomBatch(m, 3, 7, 4, 1)), FromBatch(randomBatch(m, 2, 6, 5, 2))}
+	want := make([][]float32, len(ins))
+	for i, in := range ins {
+		out, err := m.Forward(in, true, tensor.NewRNG(uint64(i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[i] = append([]float32(nil), out.Logits...)
+	}
+	got := make([][]float32, len(ins))
+	errs := make(chan error, len(ins))
+	for i, in := range ins {
+		go func() {
+			out, err := m.ForwardWith(m.NewWorkspace(), in, true, tensor.NewRNG(uint64(i)))
+			if err == nil {
+				got[i] = out.Logits
+			}
+			errs <- err
+		}()
+	}
+	for range ins {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range ins {
+		for j, v := range want[i] {
+			if got[i][j] != v {
+				t.Fatalf("call %d logit %d: %v concurrently, %v alone", i, j, got[i][j], v)
+			}
+		}
+	}
+}
+
+// TestConnectionLayerBackward checks the connection layer's hand-written
+// backward on its own, dropout active with a fixed seed, against finite
+// differences of Σ w_img·img' + Σ w_txt·txt'.
+func TestConnectionLayerBackward(t *testing.T) {
+	m := tinyModel(t, HeadMMF)
+	c := &m.Config
+	cl := m.Bert.Encoder.CLayer[0]
+	b, r, tl := 2, 3, 4
+	rng := tensor.NewRNG(5)
+	rnd := func(n int) []float32 {
+		s := make([]float32, n)
+		for i := range s {
+			s[i] = rng.NormFloat32()
+		}
+		return s
+	}
+	img, txt := rnd(b*r*c.VHiddenSize), rnd(b*tl*c.HiddenSize)
+	wImg, wTxt := rnd(len(img)), rnd(len(txt))
+	imask, tmask := make([]float32, b*r), make([]float32, b*tl)
+	imask[r-1], tmask[2*tl-1] = -10000, -10000
+	var st connState
+	var sc connScratch
+	var vis, txs nn.FFNScratch
+	loss := func() float64 {
+		yi, yt := cl.Forward(&st, &sc, &vis, &txs, img, imask, txt, tmask, b, r, tl, true, tensor.NewRNG(9))
+		var s float64
+		for i, v := range yi {
+			s += float64(v) * float64(wImg[i])
+		}
+		for i, v := range yt {
+			s += float64(v) * float64(wTxt[i])
+		}
+		return s
+	}
+	loss()
+	for _, p := range walk(cl, "") {
+		p.Tensor.Grad = nil
+	}
+	dImg, dTxt := cl.Backward(&st, &sc, &vis, &txs, append([]float32(nil), wImg...), append([]float32(nil), wTxt...), nil)
+	check := func(name string, x, g []float32) {
+		const h = 1e-2
+		for _, i := range []int{0, len(x) / 2, len(x) - 1} {
+			old := x[i]
+			x[i] = old + h
+			up := loss()
+			x[i] = old - h
+			down := loss()
+			x[i] = old
+			num := (up - down) / (2 * h)
+			if d := math.Abs(num - float64(g[i])); d > 2e-2*math.Abs(num)+2e-3 {
+				t.Errorf("%s[%d]: backward %.6g, finite difference %.6g", name, i, g[i], num)
+			}
+		}
+	}
+	check("img", img, append([]float32(nil), dImg...))
+	check("txt", txt, append([]float32(nil), dTxt...))
+	for _, p := range walk(cl, "") {
+		if p.Tensor.Grad != nil { // q_dense1/q_dense2 are never used
+			check(p.Name, p.Tensor.Data, p.Tensor.Grad)
+		}
+	}
+}

@@ -136,7 +136,7 @@ func run(models []string, images, threads int, small bool, python string) error 
 
 func goSide(model, weights string, n, threads int, small bool) (*result, error) {
 	runtime.GOMAXPROCS(threads)
-	blas.SetThreads(threads)
+	blas.Configure(blas.Options{Threads: threads})
 	sd, err := detect.LoadStateDict(model, weights)
 	if err != nil {
 		return nil, err

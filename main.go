@@ -12,6 +12,6 @@ import (
 )
 
 func main() {
-	app := &cli.App{Registry: newRegistry(), Formats: formats.All(), Stdout: os.Stdout, Stderr: os.Stderr}
+	app := &cli.App{Registry: newRegistry(), Formats: formats.All(), Sources: nodeSources, Stdout: os.Stdout, Stderr: os.Stderr}
 	os.Exit(app.Main(context.Background(), os.Args[1:]))
 }

@@ -312,7 +312,8 @@ func waitMidSave(t *testing.T, dir string, exited <-chan error) bool {
 // folder is half written leaves every output either complete (equal to an
 // uninterrupted run's) or absent, never partial; after SIGTERM no
 // temporary file is left; and running the same command again ends with
-// exactly the uninterrupted run's outputs.
+// exactly the uninterrupted run's outputs, the killed run's temporaries
+// removed (item 5).
 func TestRunKilledMidSaveLeavesNoPartialOutput(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the synthetic generator five times")
@@ -383,6 +384,13 @@ func TestRunKilledMidSaveLeavesNoPartialOutput(t *testing.T) {
 			for rel, h := range ref {
 				if !same(rel, got[rel], h) {
 					t.Errorf("after the rerun %s differs from the uninterrupted run's", rel)
+				}
+			}
+			// Item 5: the rerun's saves removed the killed run's
+			// temporaries.
+			for rel := range got {
+				if _, ok := ref[rel]; !ok {
+					t.Errorf("%s is still there after the rerun after %s", rel, sig)
 				}
 			}
 		})
@@ -598,5 +606,108 @@ func TestMaliciousCheckpointNeverRuns(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(d, "pwned_by_pickle")); err == nil {
 			t.Fatalf("the pickle's command ran: %s exists", filepath.Join(d, "pwned_by_pickle"))
 		}
+	}
+}
+
+// syntheticProject runs synthetic_memes (32 memes a split, 16-wide
+// features) in a fresh folder and returns it with the configuration and
+// the arguments of a 2-epoch vilbert_synthetic_train run.
+func syntheticProject(t *testing.T) (dir, conf string, train []string) {
+	t.Helper()
+	conf = smallSyntheticConf(t, 32, 16)
+	dir = t.TempDir()
+	cmd, log := startCLIChild(t, dir, "run", "--pipeline=synthetic_memes", "--conf-source", conf)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("synthetic_memes: %v\n%s", err, log)
+	}
+	return dir, conf, []string{"run", "--pipeline=vilbert_synthetic_train", "--conf-source", conf, "--params",
+		"vilbert_synthetic_train.train.model.vilbert.v_feature_size=16,vilbert_synthetic_train.train.loop.epochs=2"}
+}
+
+// TestDamagedFeatureStoreIsAnError is issue 16 item 1 end to end: a
+// truncated or empty detectron.lmdb gives an error naming the dataset,
+// the file and what is wrong (it was SIGBUS and a Go stack dump).
+func TestDamagedFeatureStoreIsAnError(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs mmc")
+	}
+	dir, _, train := syntheticProject(t)
+	data := filepath.Join(dir, "data/03_features/synthetic/detectron.lmdb/data.mdb")
+	st, err := os.Stat(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		size int64
+		want string
+	}{{st.Size() / 2, "the file is truncated"}, {0, "is empty (0 bytes)"}} {
+		if err := os.Truncate(data, c.size); err != nil {
+			t.Fatal(err)
+		}
+		cmd, log := startCLIChild(t, dir, train...)
+		err := cmd.Wait()
+		out := log.String()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signaled() {
+			t.Fatalf("truncated to %d bytes: the run ended with %v, want an error exit\n%s", c.size, err, out)
+		}
+		for _, want := range []string{"synthetic_detectron_lmdb", data[len(dir)+1:], c.want} {
+			if !strings.Contains(out, want) {
+				t.Errorf("truncated to %d bytes: the output does not say %q:\n%s", c.size, want, out)
+			}
+		}
+		if strings.Contains(out, "SIGBUS") || strings.Contains(out, "goroutine ") {
+			t.Errorf("a crash instead of an error:\n%s", out)
+		}
+	}
+}
+
+// TestStateSwapKilledResumes is issue 16 item 4 end to end: a run killed
+// (MMC_FAULT) right after the new state folder was renamed in and before
+// the pointer file named it resumes from that newest complete state.
+func TestStateSwapKilledResumes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a model")
+	}
+	dir, _, train := syntheticProject(t)
+	cmd, log := startCLIChildEnv(t, dir, []string{"MMC_FAULT=train.state.renamed"}, train...)
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("the run was not killed at the fault point: %v\n%s", err, log)
+	}
+	cmd, log = startCLIChild(t, dir, train...)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("rerun: %v\n%s", err, log)
+	}
+	if out := log.String(); strings.Contains(out, "epoch 1/2:") || !strings.Contains(out, "epoch 2/2:") {
+		t.Fatalf("the rerun did not resume after epoch 1:\n%s", out)
+	}
+	state := filepath.Join(dir, "data/05_model_output/vilbert_synthetic_train/training_state")
+	es, _ := os.ReadDir(state)
+	if len(es) != 3 { // .lock, CURRENT, one state folder
+		t.Errorf("left in %s: %v", state, es)
+	}
+}
+
+// TestSecondRunFailsNamingPid is issue 16 item 6 end to end: while one
+// training run holds its state folder (stopped there by MMC_FAULT), the
+// same command fails at once naming that run's pid.
+func TestSecondRunFailsNamingPid(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs mmc")
+	}
+	dir, _, train := syntheticProject(t)
+	first, log := startCLIChildEnv(t, dir, []string{"MMC_FAULT=train.locked:stop"}, train...)
+	defer func() { first.Process.Kill(); first.Wait() }()
+	var ws syscall.WaitStatus
+	if _, err := syscall.Wait4(first.Process.Pid, &ws, syscall.WUNTRACED, nil); err != nil || !ws.Stopped() {
+		t.Fatalf("the first run did not stop holding its state (%v, %v):\n%s", ws, err, log)
+	}
+	second, log2 := startCLIChild(t, dir, train...)
+	err := second.Wait()
+	out := log2.String()
+	if err == nil || !strings.Contains(out, "process "+strconv.Itoa(first.Process.Pid)) || !strings.Contains(out, "training_state") {
+		t.Fatalf("second run: %v, want it refused naming pid %d and the state folder:\n%s", err, first.Process.Pid, out)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -14,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"mmc/atomicfile"
 	"mmc/config"
 )
 
@@ -49,6 +51,12 @@ type Options struct {
 	// Formats are the dataset types "type:" may name; nil means Builtin().
 	// An application passes its full list (see catalog/formats.All).
 	Formats []Format
+	// Credentials are the run environment's credentials.yml entries,
+	// named by an entry's "credentials:" (config.Config.Credentials).
+	Credentials *config.Tree
+	// CacheDir is where datasets on object storage are staged; when
+	// empty, $MMC_CACHE_DIR, else <user cache dir>/mmc/objects.
+	CacheDir string
 }
 
 // Resolution is what a dataset name resolves to.
@@ -68,6 +76,8 @@ type Catalog struct {
 	formats  formatSet
 	entries  map[string]*rawEntry
 	patterns []*pattern
+
+	stores *stores // object storage buckets
 
 	mu       sync.Mutex
 	datasets map[string]Dataset
@@ -114,8 +124,12 @@ func New(conf, params *config.Tree, opts Options) (*Catalog, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.CacheDir == "" {
+		opts.CacheDir = defaultCacheDir()
+	}
 	c := &Catalog{conf: conf, params: params, opts: opts, formats: formats, entries: map[string]*rawEntry{},
-		datasets: map[string]Dataset{}, memory: map[string]any{}}
+		datasets: map[string]Dataset{}, memory: map[string]any{},
+		stores: &stores{creds: opts.Credentials, cacheDir: opts.CacheDir}}
 	var catchAll []string
 	for _, key := range conf.Keys() {
 		m, ok := conf.Values[key].(map[string]any)
@@ -425,7 +439,9 @@ func (c *Catalog) dataset(name string) (Dataset, error) {
 	f := c.formats[res.Spec.Type]
 	var ds Dataset
 	if res.Spec.Versioned {
-		ds, err = newVersioned(*res.Spec, f, c.opts.SaveVersion, c.opts.LoadVersions[name])
+		ds, err = newVersioned(*res.Spec, f, c.stores, c.opts.SaveVersion, c.opts.LoadVersions[name])
+	} else if IsRemote(res.Spec.Filepath) {
+		ds, err = newRemote(*res.Spec, f, c.stores)
 	} else {
 		ds, err = f.New(*res.Spec)
 	}
@@ -461,6 +477,7 @@ func (c *Catalog) Load(ctx context.Context, name string, t reflect.Type) (any, e
 		}
 		return v, nil
 	}
+	c.cleanStale(name)
 	v, err := ds.Load(ctx, t)
 	if err != nil {
 		return nil, fmt.Errorf("load dataset %q (%s): %w", name, ds.Describe(), err)
@@ -469,6 +486,17 @@ func (c *Catalog) Load(ctx context.Context, name string, t reflect.Type) (any, e
 		return nil, fmt.Errorf("load dataset %q (%s): format returned %T, want %v", name, ds.Describe(), v, t)
 	}
 	return v, nil
+}
+
+// cleanStale removes the temporaries that killed saves of a file-backed
+// dataset left beside it (saves remove them too, in atomicfile); those
+// of a live writer stay. Failing to clean is not the load's concern.
+func (c *Catalog) cleanStale(name string) {
+	res, err := c.Resolve(name)
+	if err != nil || res.Spec == nil || res.Spec.Versioned || res.Spec.Filepath == "" || strings.Contains(res.Spec.Filepath, "://") {
+		return
+	}
+	atomicfile.CleanStale(res.Spec.Filepath)
 }
 
 // Save writes v to a dataset; saving nil is an error, as in Kedro.
@@ -565,18 +593,19 @@ func checkVersion(v string) error {
 }
 
 // versioned keeps one Kedro-layout versioned dataset:
-// <filepath>/<version>/<basename(filepath)>.
+// <filepath>/<version>/<basename(filepath)>, on disk or in a bucket.
 type versioned struct {
 	spec        Spec
 	format      Format
+	stores      *stores // for a filepath on object storage
 	saveVersion string
 	loadVersion string
 	mu          sync.Mutex
 	saved       bool
 }
 
-func newVersioned(s Spec, f Format, save, load string) (*versioned, error) {
-	v := &versioned{spec: s, format: f, saveVersion: save, loadVersion: load}
+func newVersioned(s Spec, f Format, st *stores, save, load string) (*versioned, error) {
+	v := &versioned{spec: s, format: f, stores: st, saveVersion: save, loadVersion: load}
 	// Build once now so that bad arguments fail before the run.
 	if _, err := v.at(save); err != nil {
 		return nil, err
@@ -584,10 +613,60 @@ func newVersioned(s Spec, f Format, save, load string) (*versioned, error) {
 	return v, nil
 }
 
+func (v *versioned) remote() bool { return IsRemote(v.spec.Filepath) }
+
+// pathAt is the file of one version.
+func (v *versioned) pathAt(version string) string {
+	if v.remote() {
+		r, err := parseRemote(v.spec.Filepath)
+		if err == nil {
+			return remoteJoin(r, version+"/"+path.Base(r.key))
+		}
+	}
+	return filepath.Join(v.spec.Filepath, version, filepath.Base(v.spec.Filepath))
+}
+
 func (v *versioned) at(version string) (Dataset, error) {
 	s := v.spec
-	s.Filepath = filepath.Join(v.spec.Filepath, version, filepath.Base(v.spec.Filepath))
+	s.Filepath = v.pathAt(version)
+	if v.remote() {
+		return newRemote(s, v.format, v.stores)
+	}
 	return v.format.New(s)
+}
+
+// versions lists the version folders that hold the dataset's file.
+func (v *versioned) versions() ([]string, error) {
+	var versions []string
+	if v.remote() {
+		all, err := v.stores.subfolders(context.Background(), v.spec)
+		if err != nil {
+			return nil, err
+		}
+		for _, ver := range all {
+			if checkVersion(ver) != nil {
+				continue
+			}
+			ds, err := v.at(ver)
+			if err != nil {
+				return nil, err
+			}
+			if ok, err := ds.Exists(); err != nil {
+				return nil, err
+			} else if ok {
+				versions = append(versions, ver)
+			}
+		}
+		return versions, nil
+	}
+	matches, _ := filepath.Glob(filepath.Join(v.spec.Filepath, "*", filepath.Base(v.spec.Filepath)))
+	for _, m := range matches {
+		ver := filepath.Base(filepath.Dir(m))
+		if checkVersion(ver) == nil {
+			versions = append(versions, ver)
+		}
+	}
+	return versions, nil
 }
 
 // resolveLoad picks the pinned version, this run's save, or the latest.
@@ -601,16 +680,12 @@ func (v *versioned) resolveLoad() (string, error) {
 	case saved:
 		return v.saveVersion, nil
 	}
-	matches, _ := filepath.Glob(filepath.Join(v.spec.Filepath, "*", filepath.Base(v.spec.Filepath)))
-	var versions []string
-	for _, m := range matches {
-		ver := filepath.Base(filepath.Dir(m))
-		if checkVersion(ver) == nil {
-			versions = append(versions, ver)
-		}
+	versions, err := v.versions()
+	if err != nil {
+		return "", err
 	}
 	if len(versions) == 0 {
-		return "", fmt.Errorf("no version of %s found (looked for %s/<version>/%s)", v.spec.Name, v.spec.Filepath, filepath.Base(v.spec.Filepath))
+		return "", fmt.Errorf("no version of %s found (looked for %s)", v.spec.Name, v.pathAt("<version>"))
 	}
 	sort.Strings(versions)
 	return versions[len(versions)-1], nil
@@ -629,13 +704,19 @@ func (v *versioned) Load(ctx context.Context, t reflect.Type) (any, error) {
 }
 
 func (v *versioned) Save(ctx context.Context, data any) error {
-	path := filepath.Join(v.spec.Filepath, v.saveVersion, filepath.Base(v.spec.Filepath))
-	if _, err := os.Stat(path); err == nil {
-		return fmt.Errorf("save path %s must not exist when versioning is enabled", path)
-	}
 	ds, err := v.at(v.saveVersion)
 	if err != nil {
 		return err
+	}
+	exists := false
+	if v.remote() {
+		exists, _ = ds.Exists()
+	} else {
+		_, err := os.Stat(v.pathAt(v.saveVersion))
+		exists = err == nil
+	}
+	if exists {
+		return fmt.Errorf("save path %s must not exist when versioning is enabled", v.pathAt(v.saveVersion))
 	}
 	if err := ds.Save(ctx, data); err != nil {
 		return err
@@ -660,6 +741,18 @@ func (v *versioned) Exists() (bool, error) {
 
 func (v *versioned) Describe() string {
 	return fmt.Sprintf("%s %s (versioned)", v.spec.Type, v.spec.Filepath)
+}
+
+// defaultCacheDir is $MMC_CACHE_DIR, else <user cache dir>/mmc/objects,
+// else a folder under the system temporary directory.
+func defaultCacheDir() string {
+	if d := os.Getenv("MMC_CACHE_DIR"); d != "" {
+		return d
+	}
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "mmc", "objects")
+	}
+	return filepath.Join(os.TempDir(), "mmc-objects")
 }
 
 // ErrNotFound is wrapped by formats when the data to load is absent.

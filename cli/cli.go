@@ -10,7 +10,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -33,6 +35,10 @@ type App struct {
 	// Formats are the catalog's dataset types (catalog/formats.All in
 	// mmc); nil means catalog.Builtin().
 	Formats []catalog.Format
+	// Sources holds the node functions' Go files, embedded at build time
+	// (paths relative to the project root); the viz shows a node's code
+	// from it. Nil: no code shown.
+	Sources fs.FS
 }
 
 type command struct {
@@ -49,7 +55,10 @@ func commands() []command {
 		{"registry", "list registered pipelines, or describe one", (*App).cmdRegistry},
 		{"catalog", "list the datasets of a pipeline and how each resolves", (*App).cmdCatalog},
 		{"params", "show resolved parameters and the file that set each", (*App).cmdParams},
+		{"status", "say per node whether `run` would run it, and why (cache lock)", (*App).cmdStatus},
+		{"metrics", "list recorded runs, or compare two: parameters, metrics, history", (*App).cmdMetrics},
 		{"viz", "show a pipeline's DAG in the browser, or print it as dot/mermaid/json", (*App).cmdViz},
+		{"export", "write a pipeline as an Argo Workflow or Airflow DAG (export argo|airflow)", (*App).cmdExport},
 	}
 }
 
@@ -161,6 +170,16 @@ func (c *confFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 }
 
+// root is the project root: the folder above the configuration, where
+// .mmc/ (the cache lock and the runs) lives.
+func (c *confFlags) root() string {
+	abs, err := filepath.Abs(c.confSource)
+	if err != nil {
+		return "."
+	}
+	return filepath.Dir(abs)
+}
+
 // logger builds the zerolog logger: coloured console output on a
 // terminal, plain console text elsewhere, JSON lines on request.
 func (c *confFlags) logger(w io.Writer) (zerolog.Logger, error) {
@@ -207,7 +226,7 @@ func (c *confFlags) catalog(stderr io.Writer, formats []catalog.Format) (*config
 	if err != nil {
 		return nil, nil, err
 	}
-	cat, err := catalog.New(cfg.Catalog, cfg.Parameters, catalog.Options{Formats: formats})
+	cat, err := catalog.New(cfg.Catalog, cfg.Parameters, catalog.Options{Formats: formats, Credentials: cfg.Credentials})
 	if err != nil {
 		return nil, nil, err
 	}

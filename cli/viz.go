@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	iofs "io/fs"
 	"net"
 	"os"
 	"os/signal"
@@ -19,16 +20,18 @@ import (
 
 // cmdViz is `viz`: serve the DAG page, print it, or build a static site.
 func (a *App) cmdViz(ctx context.Context, args []string) error {
-	fs := a.flagSet("viz", "viz [--pipeline P] [--port 4141] [--format dot|mermaid|json] [--build DIR]")
+	fs := a.flagSet("viz", "viz [--pipeline P] [--port 4141] [--autoreload] [--format dot|mermaid|json] [--build DIR]")
 	var cf confFlags
 	cf.register(fs)
 	var pipeline, format, host, build string
 	var port int
-	pipelineFlag(fs, &pipeline, flow.DefaultPipeline, "pipeline to show")
+	var autoreload bool
+	pipelineFlag(fs, &pipeline, flow.DefaultPipeline, "pipeline to show first (the page switches between all of them)")
 	fs.StringVar(&format, "format", "", "print the graph as dot, mermaid or json instead of serving it")
 	fs.StringVar(&host, "host", "127.0.0.1", "address to serve on")
 	fs.IntVar(&port, "port", 4141, "port to serve on")
 	fs.StringVar(&build, "build", "", "write the page as a static site into this directory (new, empty, or an earlier build; anything else is refused)")
+	fs.BoolVar(&autoreload, "autoreload", false, "reload the page when the configuration or the Go code changes (code changes rebuild and restart the viewer)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -44,6 +47,7 @@ func (a *App) cmdViz(ctx context.Context, args []string) error {
 		return err
 	}
 	g := Graph(pipeline, p, cat, cfg.Parameters)
+	a.attachCode(&g)
 	switch format {
 	case "dot":
 		return viz.RenderDOT(a.Stdout, g)
@@ -62,6 +66,12 @@ func (a *App) cmdViz(ctx context.Context, args []string) error {
 		fmt.Fprintf(a.Stdout, "wrote %s\n", build)
 		return nil
 	}
+	graphs := a.vizGraphs(g, cat, cfg.Parameters)
+	root := cf.root()
+	srv, err := viz.NewServer(viz.Options{Pipelines: graphs, Selected: pipeline, Root: root, Runs: vizRuns{root: root}, Autoreload: autoreload})
+	if err != nil {
+		return err
+	}
 	ln, err := viz.Listen(net.JoinHostPort(host, strconv.Itoa(port)))
 	if err != nil {
 		return err
@@ -69,10 +79,85 @@ func (a *App) cmdViz(ctx context.Context, args []string) error {
 	if warn := viz.ExposureWarning(ln.Addr()); warn != "" {
 		fmt.Fprintln(a.Stderr, warn)
 	}
-	fmt.Fprintf(a.Stdout, "Serving pipeline %s at http://%s/ (Ctrl-C to stop)\n", pipeline, ln.Addr())
+	fmt.Fprintf(a.Stdout, "Serving pipeline %s (and %d more) at http://%s/ (Ctrl-C to stop)\n", pipeline, len(graphs)-1, ln.Addr())
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return viz.ServeListener(ctx, ln, g)
+	if autoreload {
+		reload := func() error {
+			p, err := a.Registry.Pipeline(pipeline)
+			if err != nil {
+				return err
+			}
+			cfg, cat, err := cf.catalog(a.Stderr, a.Formats)
+			if err != nil {
+				return err
+			}
+			g := Graph(pipeline, p, cat, cfg.Parameters)
+			a.attachCode(&g)
+			return srv.Update(a.vizGraphs(g, cat, cfg.Parameters))
+		}
+		go a.watchProject(ctx, root, cf.confSource, reload, ln)
+	}
+	return srv.Serve(ctx, ln)
+}
+
+// vizGraphs is the shown pipeline first, then every other registered
+// pipeline that builds (those not built yet are left out of the selector).
+func (a *App) vizGraphs(first viz.Graph, cat *catalog.Catalog, params *config.Tree) []viz.Graph {
+	graphs := []viz.Graph{first}
+	for _, name := range a.Registry.Names() {
+		if name == first.Name {
+			continue
+		}
+		p, err := a.Registry.Pipeline(name)
+		if err != nil {
+			continue
+		}
+		g := Graph(name, p, cat, params)
+		a.attachCode(&g)
+		if g.Validate() == nil {
+			graphs = append(graphs, g)
+		}
+	}
+	return graphs
+}
+
+// attachCode gives each node the text of its function from the embedded
+// sources: from the line Source names to the function's closing brace.
+func (a *App) attachCode(g *viz.Graph) {
+	if a.Sources == nil {
+		return
+	}
+	files := map[string][]string{}
+	for i, n := range g.Nodes {
+		file, lineStr, ok := strings.Cut(n.Source, ":")
+		line, err := strconv.Atoi(lineStr)
+		if !ok || err != nil || line < 1 {
+			continue
+		}
+		lines, seen := files[file]
+		if !seen {
+			b, err := iofs.ReadFile(a.Sources, filepath.ToSlash(file))
+			if err == nil {
+				lines = strings.Split(string(b), "\n")
+			}
+			files[file] = lines
+		}
+		if line > len(lines) {
+			continue
+		}
+		// Doc comment above, then the body down to the closing brace at
+		// the start of a line (gofmt puts it there).
+		from := line - 1
+		for from > 0 && strings.HasPrefix(lines[from-1], "//") {
+			from--
+		}
+		to := line - 1
+		for to < len(lines) && to-line < 400 && lines[to] != "}" {
+			to++
+		}
+		g.Nodes[i].Code = strings.Join(lines[from:min(to+1, len(lines))], "\n")
+	}
 }
 
 // Graph converts a pipeline into the viewer's plain graph: nodes with

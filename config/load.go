@@ -40,6 +40,9 @@ type Config struct {
 	Parameters *Tree
 	Catalog    *Tree
 	Globals    *Tree
+	// Credentials are the run environment's credentials*.yml (never
+	// the base's); see credentials.go.
+	Credentials *Tree
 	// Env is the run environment that was layered over the base.
 	Env string
 	// Files lists every file read, in load order.
@@ -196,6 +199,15 @@ func Load(opts Options) (*Config, error) {
 		params.Set(k, deepCopy(opts.RuntimeParams[k]), Pos{File: "--params"})
 	}
 	cfg.Parameters, cfg.Catalog, cfg.Globals = params, merged[Catalog], globals
+	if err := checkNoInlineCredentials(raw[Catalog][0]); err != nil {
+		return nil, err
+	}
+	creds, files, err := loadCredentials(opts.ConfSource, opts.BaseEnv, envs)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Credentials = creds
+	cfg.Files = append(cfg.Files, files...)
 	return cfg, nil
 }
 

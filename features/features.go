@@ -18,6 +18,11 @@ type Record struct {
 	ImageH   int
 	Objects  []int64   // optional detector class per region
 	ClsProb  []float32 // optional [NumBoxes*numClasses]
+	// Detected is, for a detector that fills every image to a fixed
+	// number of regions, how many of them passed its confidence
+	// threshold (the rest are next-best boxes or the whole image); 0
+	// for other sources. In memory only: stores do not keep it yet.
+	Detected int
 }
 
 // Validate checks that the slices agree with NumBoxes and Dim.

@@ -29,6 +29,13 @@ type Hooks struct {
 	BeforeNodeRun func(ctx context.Context, n *Node, inputs map[string]any)
 	AfterNodeRun  func(ctx context.Context, n *Node, inputs, outputs map[string]any, took time.Duration)
 	OnNodeError   func(ctx context.Context, n *Node, inputs map[string]any, err error)
+	// OnPlan receives, before any node runs, whether each node will run
+	// and why (when the cache, --force, --resume or
+	// --only-missing-outputs chose); OnNodeSkipped is called for each
+	// node that does not run, with the reason (also for the descendants
+	// of a failed node under KeepGoing).
+	OnPlan        func(ctx context.Context, plan []Decision)
+	OnNodeSkipped func(ctx context.Context, n *Node, reason string)
 
 	BeforeDatasetLoaded func(ctx context.Context, dataset string, n *Node)
 	AfterDatasetLoaded  func(ctx context.Context, dataset string, data any, n *Node, took time.Duration)

@@ -35,8 +35,18 @@ type Node struct {
 	funcName  string
 	source    string  // file:line of the function
 	fnPtr     uintptr // code pointer of the function, for node equality
+	version   string  // declared code version for the cache ("" = the binary's build)
 	call      func(ctx context.Context, in []any) ([]any, error)
 	err       error // construction problem, reported by pipeline validation
+}
+
+// validTag is a valid name, or key:value of two (resource tags such as
+// cpu:2 and memory:16Gi, read by the exports).
+func validTag(s string) bool {
+	if k, v, ok := strings.Cut(s, ":"); ok {
+		return validName(k) && validName(v)
+	}
+	return validName(s)
 }
 
 // validName reports whether s matches Kedro's `[\w.-]+` (ASCII letters,
@@ -105,8 +115,8 @@ func (n *Node) check() error {
 		}
 	}
 	for _, t := range n.tags {
-		if !validName(t) {
-			return fmt.Errorf("node %q: tag %q may only contain letters, digits, '_', '.', '-'", n.name, t)
+		if !validTag(t) {
+			return fmt.Errorf("node %q: tag %q may only contain letters, digits, '_', '.', '-' (and one ':' in a key:value tag such as memory:16Gi)", n.name, t)
 		}
 	}
 	return nil
@@ -232,6 +242,19 @@ func (n *Node) Tagged(tags ...string) *Node {
 	}
 	return &c
 }
+
+// Versioned returns a copy of the node that declares its code version:
+// the cache then compares this string instead of the binary's build, so
+// rebuilding the program does not re-run the node; change the string when
+// the function's behaviour changes.
+func (n *Node) Versioned(v string) *Node {
+	c := *n
+	c.version = v
+	return &c
+}
+
+// Version is the code version the node declares ("" when none).
+func (n *Node) Version() string { return n.version }
 
 // Call runs the node function on loaded inputs, turning a panic into an
 // error so a failing node cannot take the runner down.

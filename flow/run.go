@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -33,12 +34,32 @@ type RunOptions struct {
 	// Producers names the pipelines that write a dataset, to say where a
 	// missing input comes from (Registry.Producers); optional.
 	Producers func(dataset string) []string
+
+	// Cache, when set, skips nodes whose lock record still matches and
+	// records every node that runs (see Plan and Cache).
+	Cache *Cache
+	// Force runs every node; ForceDownstream runs these nodes and all
+	// downstream of them, whatever the cache says.
+	Force           bool
+	ForceDownstream []string
+	// KeepGoing lets independent branches finish after a node fails; the
+	// failed node's descendants do not run.
+	KeepGoing bool
+	// Done are the nodes a failed run finished (--resume, from run
+	// DoneRun): they are skipped unless their in-memory output is needed.
+	Done    []string
+	DoneRun string
 }
 
 // Result is what a run did.
 type Result struct {
-	Ran      []string // node names, in completion order
-	Skipped  []string // skipped by OnlyMissingOutputs
+	Ran     []string // node names, in completion order
+	Skipped []string // skipped by the cache, OnlyMissingOutputs or Done
+	// Failed are the nodes that failed (several with KeepGoing).
+	Failed []string
+	// Plan says for every node whether it was to run and why (nil when
+	// every node ran because nothing asked to skip any).
+	Plan     []Decision
 	Duration time.Duration
 }
 
@@ -48,6 +69,7 @@ type Result struct {
 type RunError struct {
 	Node    string // the failed node ("" when the run was cancelled)
 	Err     error
+	Failed  []string // every failed node (more than one with KeepGoing)
 	Done    int
 	NotRun  []string
 	Resume  []string
@@ -129,16 +151,37 @@ func Run(ctx context.Context, p *Pipeline, cat *catalog.Catalog, opts RunOptions
 	r := &runner{p: p, cat: cat, opts: opts, log: opts.Log}
 	res := &Result{}
 	runSet := p.nodes
-	if opts.OnlyMissingOutputs {
-		var err error
-		runSet, res.Skipped, err = nodesWithMissingOutputs(p, cat)
+	popts := opts.PlanOptions()
+	if popts.active() || popts.Force || len(popts.ForceDownstream) > 0 {
+		plan, err := Plan(p, cat, popts)
 		if err != nil {
 			return nil, err
 		}
+		res.Plan = plan
+		runSet = runSet[:0:0]
+		for i, d := range plan {
+			if d.Run {
+				runSet = append(runSet, p.nodes[i])
+			} else {
+				res.Skipped = append(res.Skipped, d.Node)
+			}
+		}
 		if len(res.Skipped) > 0 {
-			r.log.Info().Int("skipped", len(res.Skipped)).Strs("nodes", res.Skipped).Msg("skipping nodes with existing outputs")
+			r.log.Info().Int("skipped", len(res.Skipped)).Msg("skipping nodes that are up to date")
+			for _, d := range plan {
+				if !d.Run {
+					r.log.Info().Str("node", d.Node).Str("why", d.Reason).Msg("skipped")
+				}
+			}
 		}
 		r.log.Info().Msgf("running %d out of %d nodes", len(runSet), len(p.nodes))
+	}
+	if opts.Cache != nil {
+		defer func() {
+			if err := opts.Cache.Flush(); err != nil {
+				r.log.Warn().Err(err).Msg("could not write the cache lock file")
+			}
+		}()
 	}
 	if err := r.checkInputsExist(runSet); err != nil {
 		return nil, err
@@ -148,6 +191,18 @@ func Run(ctx context.Context, p *Pipeline, cat *catalog.Catalog, opts RunOptions
 			h.BeforePipelineRun(ctx, opts.Info, p)
 		}
 	})
+	if res.Plan != nil {
+		r.hookPipeline(func(h Hooks) {
+			if h.OnPlan != nil {
+				h.OnPlan(ctx, res.Plan)
+			}
+		})
+		for i, d := range res.Plan {
+			if !d.Run {
+				r.skipped(ctx, p.nodes[i], d.Reason)
+			}
+		}
+	}
 	err := r.schedule(ctx, runSet, res)
 	res.Duration = time.Since(start)
 	if err != nil {
@@ -276,10 +331,11 @@ func (r *runner) schedule(ctx context.Context, nodes []*Node, res *Result) error
 	doneCh := make(chan nodeDone)
 	running := 0
 	done := map[*Node]bool{}
-	var failed *Node
+	var failed []*Node
 	var failErr error
+	stopped := func() bool { return len(failed) > 0 && !r.opts.KeepGoing }
 	for {
-		for failed == nil && ctx.Err() == nil && running < workers && len(ready) > 0 {
+		for !stopped() && ctx.Err() == nil && running < workers && len(ready) > 0 {
 			sort.Slice(ready, func(i, j int) bool { return order[ready[i]] < order[ready[j]] })
 			n := ready[0]
 			ready = ready[1:]
@@ -292,8 +348,12 @@ func (r *runner) schedule(ctx context.Context, nodes []*Node, res *Result) error
 		d := <-doneCh
 		running--
 		if d.err != nil {
-			if failed == nil {
-				failed, failErr = d.n, d.err
+			if len(failed) == 0 {
+				failErr = d.err
+			}
+			failed = append(failed, d.n)
+			res.Failed = append(res.Failed, d.n.Name())
+			if !r.opts.KeepGoing {
 				cancel()
 			}
 			continue
@@ -315,12 +375,28 @@ func (r *runner) schedule(ctx context.Context, nodes []*Node, res *Result) error
 			}
 		}
 	}
-	if failed == nil && ctx.Err() == nil {
+	if len(failed) == 0 && ctx.Err() == nil {
 		return nil
 	}
-	runErr := &RunError{Err: failErr, Done: len(done)}
-	if failed != nil {
-		runErr.Node = failed.Name()
+	if r.opts.KeepGoing && len(failed) > 0 {
+		// Say why the failed nodes' descendants did not run.
+		blocked := r.p.downstream(setOf(failed))
+		for _, n := range nodes {
+			if blocked[n] && !done[n] && !slices.Contains(failed, n) {
+				up := failed[0].Name()
+				for _, f := range failed {
+					if r.p.downstream(setOf([]*Node{f}))[n] {
+						up = f.Name()
+						break
+					}
+				}
+				r.skipped(ctx, n, "upstream node "+up+" failed")
+			}
+		}
+	}
+	runErr := &RunError{Err: failErr, Done: len(done), Failed: res.Failed}
+	if len(failed) > 0 {
+		runErr.Node = failed[0].Name()
 		if ctx.Err() != nil && errors.Is(failErr, context.Canceled) {
 			runErr.Node, runErr.Err = "", ctx.Err()
 		}
@@ -409,6 +485,20 @@ func (r *runner) runNode(ctx context.Context, n *Node) (err error) {
 		})
 		outputs[o.name] = v
 	}
+	if c := r.opts.Cache; c != nil {
+		for _, o := range n.outputs {
+			if path := datasetPath(r.cat, o.name, nil); path != "" {
+				c.forget(path)
+			}
+		}
+		e, err := c.entryFor(n, r.cat, r.opts.Info.RunID, r.opts.Info.LoadVersions)
+		if err == nil {
+			err = c.record(n.Name(), e)
+		}
+		if err != nil {
+			log.Warn().Err(err).Msg("could not record the node in the cache lock; it will run again next time")
+		}
+	}
 	r.hookPipeline(func(h Hooks) {
 		if h.AfterNodeRun != nil {
 			h.AfterNodeRun(ctx, n, inputs, outputs, took)
@@ -418,6 +508,22 @@ func (r *runner) runNode(ctx context.Context, n *Node) (err error) {
 	log.Info().Str("took", time.Since(start).Round(time.Millisecond).String()).
 		Str("compute", took.Round(time.Millisecond).String()).Msg("completed node")
 	return nil
+}
+
+func (r *runner) skipped(ctx context.Context, n *Node, reason string) {
+	r.hookPipeline(func(h Hooks) {
+		if h.OnNodeSkipped != nil {
+			h.OnNodeSkipped(ctx, n, reason)
+		}
+	})
+}
+
+func setOf(ns []*Node) map[*Node]bool {
+	m := make(map[*Node]bool, len(ns))
+	for _, n := range ns {
+		m[n] = true
+	}
+	return m
 }
 
 func (r *runner) nodeError(ctx context.Context, n *Node, inputs map[string]any, err error) {
@@ -485,53 +591,4 @@ func (r *runner) resumeHint(nodes []*Node, done map[*Node]bool) ([]string, strin
 	msg := fmt.Sprintf("There are %d nodes that have not run.\nYou can resume the pipeline run from the nearest nodes with persisted inputs by adding the following argument to your previous command:\n  --from-nodes %q",
 		len(unfinished), strings.Join(first, ","))
 	return first, msg
-}
-
-// nodesWithMissingOutputs is Kedro's --only-missing-outputs selection,
-// walking nodes in reverse topological order: a node runs when it has no
-// outputs, when a persisted output is missing, or when an output that a
-// running child reads is in-memory or missing.
-func nodesWithMissingOutputs(p *Pipeline, cat *catalog.Catalog) (run []*Node, skipped []string, err error) {
-	willRun := map[*Node]bool{}
-	missing := func(name string) (bool, error) {
-		ok, err := cat.Exists(name)
-		return !ok, err
-	}
-	for i := len(p.nodes) - 1; i >= 0; i-- {
-		n := p.nodes[i]
-		need := len(n.outputs) == 0
-		for _, o := range n.outputs {
-			if need {
-				break
-			}
-			if cat.IsPersistent(o.name) {
-				m, err := missing(o.name)
-				if err != nil {
-					return nil, nil, err
-				}
-				if m {
-					need = true
-					break
-				}
-			}
-			for _, c := range p.consumers[o.name] {
-				if !willRun[c] {
-					continue
-				}
-				if !cat.IsPersistent(o.name) {
-					need = true
-					break
-				}
-			}
-		}
-		willRun[n] = need
-	}
-	for _, n := range p.nodes {
-		if willRun[n] {
-			run = append(run, n)
-		} else {
-			skipped = append(skipped, n.Name())
-		}
-	}
-	return run, skipped, nil
 }

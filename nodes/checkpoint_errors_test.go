@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"mmc/features"
 	"mmc/memes"
 	"mmc/ml/checkpoint"
 	"mmc/ml/metrics"
@@ -140,13 +141,13 @@ func TestPredictLocalRefusesMissingImage(t *testing.T) {
 		{garbage, "not a readable PNG or JPEG"},
 	} {
 		lp := LocalParams{Image: c.image, Text: val[0].Text, Data: p.Data}
-		if _, err := PredictLocal(ctx, lp, tm, feats); err == nil || !strings.Contains(err.Error(), c.image) || !strings.Contains(err.Error(), c.want) {
+		if _, err := PredictLocal(ctx, lp, tm, features.Maybe{Reader: feats}); err == nil || !strings.Contains(err.Error(), c.image) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("image %s: error %v, want it named with %q", c.image, err, c.want)
 		}
 	}
 	good := filepath.Join(dir, id+".png")
 	writeTestPNG(t, good)
-	got, err := PredictLocal(ctx, LocalParams{Image: good, Text: val[0].Text, Data: p.Data}, tm, feats)
+	got, err := PredictLocal(ctx, LocalParams{Image: good, Text: val[0].Text, Data: p.Data}, tm, features.Maybe{Reader: feats})
 	if err != nil {
 		t.Fatal(err)
 	}

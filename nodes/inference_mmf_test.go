@@ -194,8 +194,8 @@ func TestInitWeightsFromMMFCheckpoint(t *testing.T) {
 	missing := mp
 	missing.InitWeights = filepath.Join(t.TempDir(), "vilbert_pretrained_cc.bin")
 	msg, err = models.Initialise(build(missing), missing)
-	if err != nil || !strings.Contains(msg, missing.InitWeights) || !strings.Contains(msg, "from scratch") || !strings.Contains(msg, "vilbert_pretrain") {
-		t.Errorf("missing init_weights: %q, %v; want a from-scratch notice naming the path and its sources", msg, err)
+	if err == nil || !strings.Contains(err.Error(), missing.InitWeights) || !strings.Contains(err.Error(), "init_weights: none") || !strings.Contains(err.Error(), "vilbert_pretrain") {
+		t.Errorf("missing init_weights: %q, %v; want an error naming the path, its sources and init_weights: none (issue 15)", msg, err)
 	}
 
 	wide := mp

@@ -2,10 +2,9 @@ package nodes
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"mmc/features"
 	"mmc/memes"
@@ -162,7 +161,8 @@ func PretrainViLBERT(ctx context.Context, p PretrainParams, folder memes.Folder,
 	if err != nil {
 		return models.Trained{}, hist, fmt.Errorf("pretrain: %w", err)
 	}
-	t := &train.Trainer{Model: model, Optimizer: opt, Config: cfg, Fingerprint: pretrainFingerprint(mp, p, ms)}
+	t := &train.Trainer{Model: model, Optimizer: opt, Config: cfg, Settings: pretrainSettings(mp, p, ms)}
+	t.Hooks.OnNote = func(msg string) { progress.Logf("%s", msg) }
 	if err := useStateDir(t, p.StateDir, p.Resume); err != nil {
 		return models.Trained{}, hist, fmt.Errorf("pretrain: %w", err)
 	}
@@ -201,18 +201,23 @@ func PretrainViLBERT(ctx context.Context, p PretrainParams, folder memes.Folder,
 	return tm, hist, nil
 }
 
-// pretrainFingerprint identifies what a saved pretraining state must
-// match: the model, every pretraining setting but logging and loader
-// parallelism, and the split's memes.
-func pretrainFingerprint(mp models.Params, p PretrainParams, ms []memes.Meme) string {
-	h := sha256.New()
-	enc := json.NewEncoder(h)
-	enc.Encode(mp)
+// pretrainSettings is what a saved pretraining state must match: the
+// model, every pretraining setting but logging and loader parallelism,
+// and the split's memes.
+func pretrainSettings(mp models.Params, p PretrainParams, ms []memes.Meme) map[string]string {
+	s := map[string]string{}
+	train.Flatten(s, "model", mp)
 	q := p
+	q.Model = models.Params{}
 	q.LogEvery, q.Workers, q.Ahead, q.StateDir, q.Resume = 0, 0, 0, "", ""
-	enc.Encode(q)
-	for _, m := range ms {
-		fmt.Fprintf(h, "%s\x00%s\x00", m.ID, m.Text)
+	train.Flatten(s, "pretrain", q)
+	for k := range s {
+		for _, drop := range []string{"LogEvery", "Workers", "Ahead", "StateDir", "Resume", "Model"} {
+			if k == "pretrain."+drop || strings.HasPrefix(k, "pretrain."+drop+".") {
+				delete(s, k)
+			}
+		}
 	}
-	return hex.EncodeToString(h.Sum(nil))
+	s["data.memes"] = memesHash(ms, false)
+	return s
 }

@@ -105,6 +105,9 @@ func TrainSplits(ctx context.Context, p TrainParams, trainSet, valSet []memes.Me
 	if err := p.validate(); err != nil {
 		return models.Trained{}, train.History{}, err
 	}
+	if err := models.CheckInitWeights(p.Model); err != nil {
+		return models.Trained{}, train.History{}, fmt.Errorf("train: %w", err)
+	}
 	if len(trainSet) == 0 || len(valSet) == 0 {
 		return models.Trained{}, train.History{}, fmt.Errorf("train: %d training and %d validation memes; both splits are needed", len(trainSet), len(valSet))
 	}
@@ -122,6 +125,7 @@ func TrainSplits(ctx context.Context, p TrainParams, trainSet, valSet []memes.Me
 	}
 	mp := p.Model
 	mp.FeatDim = featDim
+	mp.Extractor = extractorOf(feats)
 	model, err := models.Build(mp, p.Loop.Seed)
 	if err != nil {
 		return models.Trained{}, train.History{}, err
@@ -135,7 +139,7 @@ func TrainSplits(ctx context.Context, p TrainParams, trainSet, valSet []memes.Me
 	if err != nil {
 		return models.Trained{}, train.History{}, err
 	}
-	t := &train.Trainer{Model: model, Optimizer: opt, Config: p.Loop, Fingerprint: trainFingerprint(mp, p, trainSet, valSet)}
+	t := &train.Trainer{Model: model, Optimizer: opt, Config: p.Loop, Settings: trainSettings(mp, p, trainSet, valSet)}
 	if err := useStateDir(t, p.StateDir, p.Resume); err != nil {
 		return models.Trained{}, train.History{}, fmt.Errorf("train: %w", err)
 	}
@@ -145,7 +149,7 @@ func TrainSplits(ctx context.Context, p TrainParams, trainSet, valSet []memes.Me
 		if testHookEpoch != nil {
 			testHookEpoch(ctx, e)
 		}
-	}}
+	}, OnNote: func(msg string) { progress.Logf("%s", msg) }}
 	hist, err := t.Run(ctx, trSrc, valSrc)
 	bar.Finish()
 	if err != nil {
@@ -187,8 +191,11 @@ func useStateDir(t *train.Trainer, dir, resume string) error {
 		if err != nil {
 			return fmt.Errorf("resume from %s: %w", dir, err)
 		}
-		if st == nil || st.Meta.Fingerprint != t.Fingerprint {
-			return fmt.Errorf("resume=require but %s holds no state of this model, data and settings", dir)
+		if st == nil {
+			return fmt.Errorf("resume=require but %s holds no training state", dir)
+		}
+		if why := t.Mismatch(st); why != "" {
+			return fmt.Errorf("resume=require but the state in %s is not of this model, data and settings: %s", dir, why)
 		}
 	}
 	t.Store = store
@@ -226,22 +233,29 @@ func featureWidth(feats features.Reader, m memes.Meme) (int, error) {
 	return rec.Dim, nil
 }
 
-// trainFingerprint identifies what a saved training state must match: the
-// model, every training setting and the two splits' ids.
-func trainFingerprint(mp models.Params, p TrainParams, trainSet, valSet []memes.Meme) string {
+// trainSettings is what a saved training state must match: the model,
+// every training setting that can change the results (not the loader's
+// workers and look-ahead, nor the evaluation batch size) and the two
+// splits' memes (a hash each).
+func trainSettings(mp models.Params, p TrainParams, trainSet, valSet []memes.Meme) map[string]string {
+	s := p.Loop.Settings("loop")
+	train.Flatten(s, "model", mp)
+	s["data.max_seq_length"] = fmt.Sprint(p.Data.MaxSeqLength)
+	s["data.max_features"] = fmt.Sprint(p.Data.MaxFeatures)
+	s["data.train_memes"] = memesHash(trainSet, true)
+	s["data.val_memes"] = memesHash(valSet, true)
+	return s
+}
+
+// memesHash identifies a split's memes: ids, captions and (with labels)
+// labels, in order.
+func memesHash(ms []memes.Meme, labels bool) string {
 	h := sha256.New()
-	enc := json.NewEncoder(h)
-	enc.Encode(mp)
-	enc.Encode(p.Loop)
-	enc.Encode(p.Data)
-	for _, split := range [][]memes.Meme{trainSet, valSet} {
-		for _, m := range split {
-			fmt.Fprintf(h, "%s\x00%s\x00", m.ID, m.Text)
-			if m.Label != nil {
-				fmt.Fprintf(h, "%d", *m.Label)
-			}
+	for _, m := range ms {
+		fmt.Fprintf(h, "%s\x00%s\x00", m.ID, m.Text)
+		if labels && m.Label != nil {
+			fmt.Fprintf(h, "%d", *m.Label)
 		}
-		h.Write([]byte{0xff})
 	}
-	return hex.EncodeToString(h.Sum(nil))
+	return fmt.Sprintf("%d memes, sha256 %s", len(ms), hex.EncodeToString(h.Sum(nil))[:16])
 }

@@ -2,6 +2,7 @@ package pipelines
 
 import (
 	"mmc/catalog"
+	"mmc/features"
 	"mmc/flow"
 	"mmc/ml/metrics"
 	"mmc/ml/models"
@@ -19,6 +20,11 @@ var (
 	inferSubmission = catalog.Declare[[]nodes.SubmissionRow]("submission")
 	localParams     = catalog.Param[nodes.LocalParams]("meme")
 	localResult     = catalog.Declare[nodes.LocalPrediction]("prediction")
+	// localFeatures is the region store inference_local looks the image
+	// up in (vilbert_inference_local.region_features, an entry with
+	// load_args optional: true); it may be absent when the checkpoint
+	// records its extractor.
+	localFeatures = catalog.Declare[features.Maybe]("region_features")
 )
 
 // ViLBERTValidate scores a saved checkpoint on a labelled split.
@@ -48,12 +54,15 @@ func ViLBERTInference() *flow.Pipeline {
 // ViLBERTInferenceLocal classifies one meme given on the command line
 // (--params inference_local.image=PATH,inference_local.text="…")
 // and writes its probability (prediction.json, see catalog_train.yml).
+// The image's features come from vilbert_inference_local.region_features
+// (MMF's detectron.lmdb by default) when it holds them,
+// else from the extractor the checkpoint was trained with (see
+// nodes.PredictLocal); the store may then be absent.
 func ViLBERTInferenceLocal() *flow.Pipeline {
 	return flow.Namespaced(flow.New(
 		flow.Wire3("predict_meme", nodes.PredictLocal).
-			Reads(localParams, inferModel, trainFeatures).Writes(localResult).Tagged("inference"),
+			Reads(localParams, inferModel, localFeatures).Writes(localResult).Tagged("inference"),
 	), "vilbert_inference_local", flow.Remap{
-		Inputs:     flow.Renames(flow.Rename(trainFeatures, MMFDetectronLMDB)),
 		Parameters: map[string]string{"meme": "inference_local"},
 	})
 }

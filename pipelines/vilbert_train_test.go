@@ -128,7 +128,7 @@ vilbert_inference.model:
 			t.Fatal(err)
 		}
 	}
-	for _, f := range []string{"vilbert_best.safetensors", "vilbert_best.json", "training_history.json", "roc_curve.png", "training_curves.png", "training_state/state.json"} {
+	for _, f := range []string{"vilbert_best.safetensors", "vilbert_best.json", "training_history.json", "roc_curve.png", "training_curves.png", "training_state/CURRENT"} {
 		if _, err := os.Stat(out + f); err != nil {
 			t.Error(err)
 		}

@@ -36,6 +36,24 @@ type Bar struct {
 	width    int
 	finished bool
 	now      func() time.Time
+	unit     string // when set, the line shows the rate in unit/s
+}
+
+// WithRate makes the bar show the throughput ("12.3 images/s") beside
+// the elapsed time and ETA, and in the summary line. It returns b.
+func (b *Bar) WithRate(unit string) *Bar {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.unit = unit
+	return b
+}
+
+// rate renders the throughput, or "" without a unit.
+func (b *Bar) rate(elapsed time.Duration) string {
+	if b.unit == "" || elapsed <= 0 {
+		return ""
+	}
+	return fmt.Sprintf(" %.1f %s/s", float64(b.done)/elapsed.Seconds(), b.unit)
 }
 
 // New starts a bar for total steps, drawn on w when w is a terminal.
@@ -89,7 +107,7 @@ func (b *Bar) Finish() {
 		fmt.Fprint(b.w, "\r"+b.line(now)+"\n")
 		return
 	}
-	fmt.Fprintf(b.w, "%s: %s in %s\n", b.label, b.count(), now.Sub(b.start).Round(time.Millisecond))
+	fmt.Fprintf(b.w, "%s: %s in %s%s\n", b.label, b.count(), now.Sub(b.start).Round(time.Millisecond), b.rate(now.Sub(b.start)))
 }
 
 func (b *Bar) count() string {
@@ -102,7 +120,7 @@ func (b *Bar) count() string {
 // line renders "label [=====>    ] 42/100 1.2s eta 1.6s".
 func (b *Bar) line(now time.Time) string {
 	elapsed := now.Sub(b.start)
-	tail := " " + b.count() + " " + elapsed.Round(100*time.Millisecond).String()
+	tail := " " + b.count() + " " + elapsed.Round(100*time.Millisecond).String() + b.rate(elapsed)
 	if b.total > 0 && b.done > 0 && b.done < b.total {
 		eta := time.Duration(float64(elapsed) / float64(b.done) * float64(b.total-b.done))
 		tail += " eta " + eta.Round(100*time.Millisecond).String()

@@ -32,3 +32,22 @@ if ! command -v go >/dev/null; then
 	echo "bootstrap: Go is not on PATH; install Go $(sed -n 's/^go //p' "$(dirname "$0")/../go.mod") or newer" >&2
 	exit 1
 fi
+
+# The viz's browser tests (viz/browser_test.go) drive Debian's chromium
+# headless. Install it when missing; where it cannot be installed the
+# tests skip and say why, so this only warns.
+if ! command -v chromium >/dev/null && [[ ! -x /usr/bin/chromium ]]; then
+	if command -v apt-get >/dev/null; then
+		sudo=()
+		if [[ $(id -u) -ne 0 ]]; then
+			sudo=(sudo)
+		fi
+		echo "bootstrap: installing chromium (for the viz browser tests)" >&2
+		if ! { "${sudo[@]}" apt-get update -qq &&
+			DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends chromium; }; then
+			echo "bootstrap: could not install chromium; the viz browser tests will be skipped" >&2
+		fi
+	else
+		echo "bootstrap: chromium is missing and apt-get is not available; the viz browser tests will be skipped" >&2
+	fi
+fi

@@ -40,6 +40,7 @@ type APINode struct {
 	Parameters map[string]any `json:"parameters,omitempty"`
 	Func       string         `json:"func,omitempty"`
 	Source     string         `json:"source,omitempty"`
+	Code       string         `json:"code,omitempty"`
 	Inputs     []string       `json:"inputs,omitempty"`
 	Outputs    []string       `json:"outputs,omitempty"`
 
@@ -100,7 +101,9 @@ func (r *resolved) main() MainResponse {
 		m.Tags = append(m.Tags, NamedID{ID: t, Name: t})
 	}
 	for _, it := range r.items {
-		m.Nodes = append(m.Nodes, r.apiNode(it))
+		n := r.apiNode(it)
+		n.Code = "" // source text only in /api/nodes/{id}
+		m.Nodes = append(m.Nodes, n)
 	}
 	if m.Nodes == nil {
 		m.Nodes = []APINode{}
@@ -128,7 +131,7 @@ func (r *resolved) apiNode(it item) APINode {
 		}
 		n.Tags = append(n.Tags, node.Tags...)
 		sort.Strings(n.Tags)
-		n.Func, n.Source = node.Func, node.Source
+		n.Func, n.Source, n.Code = node.Func, node.Source, node.Code
 		n.Inputs, n.Outputs = node.Inputs, node.Outputs
 		if len(node.Params) > 0 {
 			n.Parameters = map[string]any{}
@@ -194,20 +197,15 @@ func (r *resolved) dataNamespace(name string) string {
 	return r.dataNS[name]
 }
 
-func (r *resolved) findDataNamespace(name string) string {
+func (r *resolved) findDataNamespace(name string, touch map[string][]string) string {
 	best := ""
 	for _, ns := range r.namespaces() {
 		if !strings.HasPrefix(name, ns+".") || len(ns) <= len(best) {
 			continue
 		}
 		inside := true
-		for _, n := range r.g.Nodes {
-			if n.Namespace == ns || strings.HasPrefix(n.Namespace, ns+".") {
-				continue
-			}
-			for _, d := range append(append([]string{}, n.Inputs...), n.Outputs...) {
-				inside = inside && d != name
-			}
+		for _, nns := range touch[name] {
+			inside = inside && (nns == ns || strings.HasPrefix(nns, ns+"."))
 		}
 		if inside {
 			best = ns
@@ -218,16 +216,21 @@ func (r *resolved) findDataNamespace(name string) string {
 
 // namespaces returns every namespace and all its ancestors, sorted.
 func (r *resolved) namespaces() []string {
+	if r.nsList != nil {
+		return r.nsList
+	}
 	set := map[string]bool{}
 	for _, n := range r.g.Nodes {
+		if n.Namespace == "" || set[n.Namespace] {
+			continue
+		}
 		parts := strings.Split(n.Namespace, ".")
 		for i := range parts {
-			if n.Namespace != "" {
-				set[strings.Join(parts[:i+1], ".")] = true
-			}
+			set[strings.Join(parts[:i+1], ".")] = true
 		}
 	}
-	return sortedKeys(set)
+	r.nsList = append([]string{}, sortedKeys(set)...)
+	return r.nsList
 }
 
 // modularPipelines builds the namespace tree: each namespace lists its

@@ -55,7 +55,7 @@ var testHookBuild func(stage string)
 // exchange), so a failed or killed build leaves the previous site whole.
 // Temporary directories left by a killed build are removed by the next.
 func Build(dir string, g Graph) error {
-	s, err := newSite(g)
+	s, err := newSite(g, true)
 	if err != nil {
 		return err
 	}

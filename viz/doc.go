@@ -23,17 +23,23 @@
 // it is computed in Go, so the page carries no layout engine. Namespaces
 // can be collapsed into one box each (LayoutOptions.Collapse).
 //
-// The page shows layer bands, tags (filter), parameters (toggle), a
-// namespace tree (collapse), search, a details panel (inputs, outputs,
-// parameter values, function and source file:line, the run command),
-// Kedro-Viz-style slicing (click, then shift-click: the run command for
-// what lies between) and pan/zoom. The server answers GET /api/main,
-// /api/layout, /api/layout/view, /api/nodes/{id} and /api/pipelines/{name};
-// Handler returns it as an http.Handler so a caller can mount more routes
-// beside it (for example a live run-status feed, /api/run-status).
+// The page shows layer bands (or a layer dot per dataset when bands
+// would stretch edges), tags (filter), parameters (toggle), a namespace
+// tree (collapse one, all, or expand all), search, focus mode, a minimap,
+// SVG/PNG export, a details panel (inputs, outputs, parameter values,
+// function, source file:line and code, a copyable run command; for a
+// dataset its file status and a preview), Kedro-Viz-style slicing (click,
+// then shift-click) and pan/zoom; labels are never drawn under 10 px at
+// the first view. A Server (NewServer) serves several pipelines and
+// answers GET /api/main, /api/pipelines/{name}, /api/layout,
+// /api/layout/view, /api/nodes/{id}, /api/datasets, /api/preview/{id},
+// /api/runs, /api/runs/{id} and /api/version; Update swaps the pipelines
+// (autoreload), a RunStore feeds the runs view and compare.html.
 //
 // The server answers only requests whose Host header names it (localhost,
 // a loopback address, or the address it was bound to; HostGuard), so a web
 // page elsewhere cannot read it through DNS rebinding; ExposureWarning
-// tells a caller to warn when it is bound beyond loopback.
+// tells a caller to warn when it is bound beyond loopback. Previews read
+// only dataset files of the served graphs, through os.Root at the project
+// root: no path from a request is opened, and links out are refused.
 package viz

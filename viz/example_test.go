@@ -28,9 +28,9 @@ func Example() {
 	}
 	// Output:
 	// flowchart LR
-	//   t_c7c2c2f2["tokenize"]
 	//   p_122a0f6c{{"params:tokenizer"}}
-	//   d_ce6827f6[("train_tokens")]
+	//   t_c7c2c2f2["tokenize"]
+	//   d_ce6827f6(["train_tokens"])
 	//   subgraph layer0["raw"]
 	//     d_e98a1ab9[("train_memes")]
 	//   end
@@ -39,8 +39,10 @@ func Example() {
 	//   t_c7c2c2f2 --> d_ce6827f6
 	//   classDef task fill:#dbe8f7,stroke:#3b6ea8
 	//   classDef data fill:#eef5e9,stroke:#4f8a3c
+	//   classDef memory fill:#ffffff,stroke:#4f8a3c,stroke-dasharray:4 3
 	//   classDef parameters fill:#fdf6e3,stroke:#b58900,stroke-dasharray:3 3
 	//   class t_c7c2c2f2 task
-	//   class d_e98a1ab9,d_ce6827f6 data
+	//   class d_e98a1ab9 data
+	//   class d_ce6827f6 memory
 	//   class p_122a0f6c parameters
 }

@@ -39,6 +39,9 @@ type Node struct {
 	Func string
 	// Source is the function's source location, "file:line".
 	Source string
+	// Code is the function's source text, when the caller has it (mmc
+	// embeds its node sources at build time).
+	Code string
 	// Inputs and Outputs name the datasets the node loads and saves.
 	Inputs  []string
 	Outputs []string
@@ -133,6 +136,8 @@ type resolved struct {
 	// once: finding it scans every node. Read-only after resolve, so a
 	// server may lay out views concurrently.
 	dataNS map[string]string
+	// nsList caches namespaces(); set by resolve before any concurrent use.
+	nsList []string
 }
 
 // resolve checks g and builds the item and edge lists. Datasets and
@@ -243,9 +248,19 @@ func resolve(g Graph) (*resolved, error) {
 	}
 	r.dataNS = map[string]string{}
 	if len(r.namespaces()) > 0 {
+		// The namespaces of the nodes that touch each dataset.
+		touch := map[string][]string{}
+		for _, n := range r.g.Nodes {
+			for _, d := range n.Inputs {
+				touch[d] = append(touch[d], n.Namespace)
+			}
+			for _, d := range n.Outputs {
+				touch[d] = append(touch[d], n.Namespace)
+			}
+		}
 		for _, it := range r.items {
 			if it.Kind == KindData {
-				if ns := r.findDataNamespace(it.Name); ns != "" {
+				if ns := r.findDataNamespace(it.Name, touch); ns != "" {
 					r.dataNS[it.Name] = ns
 				}
 			}

@@ -27,6 +27,10 @@ type Box struct {
 	ID   string `json:"id"`
 	Kind Kind   `json:"type"`
 	Name string `json:"name"`
+	// Label is the text drawn in the box: the name without the namespace
+	// it sits in ("train_model" for "vilbert.train_model"); the full
+	// name is shown on hover.
+	Label string `json:"label"`
 	// Layer is a dataset's catalog layer, if any.
 	Layer string  `json:"layer,omitempty"`
 	Rank  int     `json:"rank"`
@@ -81,6 +85,9 @@ const (
 	colGap     = 56.0
 	rowGap     = 14.0
 	margin     = 24.0
+	// layerDotW is the room a dataset's layer dot takes, drawn when the
+	// layers are not shown as bands.
+	layerDotW = 10.0
 )
 
 // ComputeLayout places g left to right in the manner of a Sugiyama layout:
@@ -121,8 +128,13 @@ func (r *resolved) layout(opt LayoutOptions) (Layout, error) {
 	// Layout graph: the items, then bend points for edges spanning ranks.
 	var nodes []lnode
 	idx := make([]int, len(items))
+	labels := make([]string, len(items))
 	for i, it := range items {
-		w, h := boxSize(it)
+		labels[i] = r.label(it)
+		w, h := boxSize(it, labels[i])
+		if it.Kind == KindData && it.Layer != "" {
+			w += layerDotW
+		}
 		idx[i] = len(nodes)
 		nodes = append(nodes, lnode{item: i, rank: ranks[i], w: w, h: h})
 	}
@@ -192,7 +204,7 @@ func (r *resolved) layout(opt LayoutOptions) (Layout, error) {
 		it := items[n.item]
 		boxOf[n.item] = len(lay.Boxes)
 		lay.Boxes = append(lay.Boxes, Box{
-			ID: it.ID, Kind: it.Kind, Name: it.Name, Layer: it.Layer, Rank: n.rank,
+			ID: it.ID, Kind: it.Kind, Name: it.Name, Label: labels[n.item], Layer: it.Layer, Rank: n.rank,
 			X: colX[n.rank] + (colW[n.rank]-n.w)/2, Y: n.y - n.h/2 + shift, W: n.w, H: n.h,
 		})
 		bottom = max(bottom, n.y+n.h/2+shift)
@@ -205,8 +217,21 @@ func (r *resolved) layout(opt LayoutOptions) (Layout, error) {
 		sb, tb := lay.Boxes[boxOf[c.src]], lay.Boxes[boxOf[c.dst]]
 		p := Path{Source: sb.ID, Target: tb.ID}
 		p.Points = append(p.Points, Point{sb.X + sb.W, sb.Y + sb.H/2})
+		// Leave the source's column straight: a box narrower than its
+		// column would otherwise bend the edge through a wider neighbour.
+		if right := colX[sb.Rank] + colW[sb.Rank]; right > sb.X+sb.W {
+			p.Points = append(p.Points, Point{right, sb.Y + sb.H/2})
+		}
+		// Through each column a long edge runs straight across the slot
+		// its bend point holds, so it bends only in the gaps between
+		// columns and never crosses a box.
 		for _, d := range c.via {
-			p.Points = append(p.Points, Point{colX[nodes[d].rank] + colW[nodes[d].rank]/2, nodes[d].y + shift})
+			rk, y := nodes[d].rank, nodes[d].y+shift
+			p.Points = append(p.Points, Point{colX[rk], y}, Point{colX[rk] + colW[rk], y})
+		}
+		// And enter the target's column straight.
+		if left := colX[tb.Rank]; left < tb.X {
+			p.Points = append(p.Points, Point{left, tb.Y + tb.H/2})
 		}
 		p.Points = append(p.Points, Point{tb.X, tb.Y + tb.H/2})
 		lay.Paths = append(lay.Paths, p)
@@ -217,9 +242,35 @@ func (r *resolved) layout(opt LayoutOptions) (Layout, error) {
 	return lay, nil
 }
 
+// label is the text drawn in an item's box: task and dataset names lose
+// the namespace they sit in, a collapsed namespace shows its last part.
+func (r *resolved) label(it item) string {
+	ns := ""
+	switch it.Kind {
+	case KindTask:
+		ns = r.g.Nodes[it.Index].Namespace
+	case KindData:
+		// A dataset named inside a namespace ("vilbert.best_model") reads
+		// as its last part wherever it is drawn; the hover gives the rest.
+		for _, cand := range r.namespaces() {
+			if strings.HasPrefix(it.Name, cand+".") && len(cand) > len(ns) {
+				ns = cand
+			}
+		}
+	case KindModularPipeline:
+		if i := strings.LastIndexByte(it.Name, '.'); i >= 0 {
+			return it.Name[i+1:]
+		}
+	}
+	if ns != "" && strings.HasPrefix(it.Name, ns+".") {
+		return it.Name[len(ns)+1:]
+	}
+	return it.Name
+}
+
 // boxSize is the size of an item's box, from its label length.
-func boxSize(it item) (w, h float64) {
-	w = float64(len([]rune(it.Name)))*CharWidth + boxPadding
+func boxSize(it item, label string) (w, h float64) {
+	w = float64(len([]rune(label)))*CharWidth + boxPadding
 	switch it.Kind {
 	case KindTask:
 		return w, taskHeight
@@ -256,6 +307,19 @@ func (r *resolved) bands(lay Layout, colX []float64) []Band {
 		end := lay.Width
 		if i+1 < len(out) {
 			end = out[i+1].X
+		} else {
+			// The last strip ends after its layer's data, not at the
+			// drawing's edge: the columns after it hold none of it.
+			end = 0
+			for _, b := range lay.Boxes {
+				if b.Kind == KindData && b.Layer == out[i].Layer {
+					end = max(end, b.X+b.W)
+				}
+			}
+			end = min(lay.Width, end+colGap/2)
+			if lay.Width-end < colGap {
+				end = lay.Width
+			}
 		}
 		out[i].W = end - out[i].X
 	}
@@ -351,11 +415,35 @@ func (r *resolved) ranks(items []item, keep []bool, edges [][2]int) (rank []int,
 		// Barrier vertices are not drawn: close the gaps they leave.
 		return compact(rk[:n], keep), true
 	}
-	if rk, ok := longest(build(true)); ok {
-		return rk, len(r.layerOrder()) > 0
+	free, _ := longest(build(false))
+	if len(r.layerOrder()) == 0 {
+		return free, false
 	}
-	rk, _ := longest(build(false))
-	return rk, false
+	banded, ok := longest(build(true))
+	if !ok {
+		return free, false
+	}
+	// Bands put every layer in its own columns, which stretches an edge
+	// into a layer that the rest of the graph reaches much later (a data
+	// report beside the raw data, in the reporting layer at the far
+	// right). Keep them only while they lengthen the edges little; else
+	// each dataset shows its layer itself.
+	span := func(rk []int) int {
+		total := 0
+		for _, e := range edges {
+			total += rk[e[1]] - rk[e[0]]
+		}
+		return total
+	}
+	if sb, sf := span(banded), span(free); float64(sb) > 1.25*float64(sf)+2 {
+		return free, false
+	}
+	for _, e := range edges {
+		if banded[e[1]]-banded[e[0]] > free[e[1]]-free[e[0]]+2 {
+			return free, false
+		}
+	}
+	return banded, true
 }
 
 // compact renumbers ranks so that no column is empty.

@@ -50,6 +50,7 @@ func checkLayout(t *testing.T, g Graph, lay Layout) {
 			}
 		}
 	}
+	checkEdgesAvoidBoxes(t, lay)
 	if len(lay.Collapsed) > 0 {
 		return // collapsed views merge edges; their tests count them
 	}
@@ -383,5 +384,52 @@ func TestLayoutDeterministic(t *testing.T) {
 		if got, _ := json.Marshal(lay); string(got) != string(want) {
 			t.Fatalf("run %d gave a different layout", i)
 		}
+	}
+}
+
+// checkEdgesAvoidBoxes samples every edge as the page draws it (straight
+// between points of one height, else a cubic with horizontal tangents)
+// and fails when it passes through a box other than its two ends.
+func checkEdgesAvoidBoxes(t *testing.T, lay Layout) {
+	t.Helper()
+	// Boxes by 100-px strip of X, so big layouts check fast.
+	const strip = 100.0
+	byStrip := map[int][]Box{}
+	for _, b := range lay.Boxes {
+		for k := int(b.X / strip); k <= int((b.X+b.W)/strip); k++ {
+			byStrip[k] = append(byStrip[k], b)
+		}
+	}
+	for _, p := range lay.Paths {
+		for i := 1; i < len(p.Points); i++ {
+			a, b := p.Points[i-1], p.Points[i]
+			for k := 1; k < 16; k++ {
+				u := float64(k) / 16
+				// x(u), y(u) of the cubic with control points at the
+				// horizontal middle: y eases from a.Y to b.Y.
+				x := a.X + (b.X-a.X)*(3*u*u*(1-u)*0.5+3*u*(1-u)*(1-u)*0.5+u*u*u)
+				y := a.Y + (b.Y-a.Y)*(3*u*u*(1-u)+u*u*u)
+				for _, box := range byStrip[int(x/strip)] {
+					if box.ID == p.Source || box.ID == p.Target {
+						continue
+					}
+					if x > box.X+0.5 && x < box.X+box.W-0.5 && y > box.Y+0.5 && y < box.Y+box.H-0.5 {
+						t.Errorf("edge %s -> %s passes through %s at (%.0f, %.0f)", p.Source, p.Target, box.Name, x, y)
+						return
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestLayoutDefaultPipeline(t *testing.T) {
+	g := defaultGraph(t)
+	for _, opt := range []LayoutOptions{{}, {HideParams: true}, {HideParams: true, Collapse: []string{"vilbert_synthetic_train"}}} {
+		lay, err := ComputeLayout(g, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkLayout(t, g, lay)
 	}
 }

@@ -2,9 +2,11 @@ package viz
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 )
 
@@ -18,7 +20,9 @@ func RenderDOT(w io.Writer, g Graph) error {
 	}
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "digraph %s {\n", dotQuote(g.Name))
-	bw.WriteString("  rankdir=LR;\n  node [fontname=\"Helvetica\", fontsize=11];\n")
+	// newrank ranks the whole graph at once, so clusters cannot pull an
+	// edge backwards.
+	bw.WriteString("  rankdir=LR;\n  newrank=true;\n  node [fontname=\"Helvetica\", fontsize=11];\n")
 	line := func(indent string, it item) {
 		fmt.Fprintf(bw, "%s%s [%s];\n", indent, dotQuote(dotName(it)), dotAttrs(r, it))
 	}
@@ -40,19 +44,46 @@ func RenderDOT(w io.Writer, g Graph) error {
 	return bw.Flush()
 }
 
-// layerGroups splits the items for a text rendering: free items (tasks,
-// parameters and data without a layer) in item order, layered data by
-// layer, and the layers in the order the viewer stacks them.
+// layerGroups splits the items for a text rendering: free items
+// (parameters, data without a layer, tasks whose outputs are in no single
+// layer) in item order, layered items by layer, and the layers in the
+// order the viewer stacks them. A task goes with the layer of its
+// outputs, as Kedro-Viz places it: a layer's cluster then holds whole
+// steps (read, compute, write), and Graphviz does not have to stretch a
+// cluster around a task outside it, which drew an arrow backwards.
 func (r *resolved) layerGroups() (free []item, layered map[string][]item, order []string) {
 	layered = map[string][]item{}
 	for _, it := range r.items {
-		if it.Kind == KindData && it.Layer != "" {
-			layered[it.Layer] = append(layered[it.Layer], it)
+		layer := ""
+		switch it.Kind {
+		case KindData:
+			layer = it.Layer
+		case KindTask:
+			layer = r.taskLayer(it)
+		}
+		if layer != "" {
+			layered[layer] = append(layered[layer], it)
 			continue
 		}
 		free = append(free, it)
 	}
 	return free, layered, r.layerOrder()
+}
+
+// taskLayer is the one layer all of a task's layered outputs share, or "".
+func (r *resolved) taskLayer(it item) string {
+	layer := ""
+	for _, out := range r.g.Nodes[it.Index].Outputs {
+		l := r.datasets[out].Layer
+		switch {
+		case l == "":
+		case layer == "":
+			layer = l
+		case layer != l:
+			return ""
+		}
+	}
+	return layer
 }
 
 // dotName is an item's DOT node ID: kind-prefixed, so a node and a dataset
@@ -96,40 +127,72 @@ func dotQuote(s string) string {
 }
 
 // RenderMermaid writes g as a Mermaid flowchart (left to right), with one
-// subgraph per catalog layer and a class per item kind.
+// subgraph per catalog layer and a class per item kind. Items and edges
+// come in the order of the viewer's own layout (column, then height):
+// Mermaid keeps declaration order within a rank, so its drawing inherits
+// the layout's crossing reduction instead of crossing edges inside the
+// layer subgraphs.
 func RenderMermaid(w io.Writer, g Graph) error {
 	r, err := resolve(g)
 	if err != nil {
 		return err
 	}
+	pos := map[string]int{}
+	if lay, err := r.layout(LayoutOptions{}); err == nil {
+		boxes := slices.Clone(lay.Boxes)
+		slices.SortStableFunc(boxes, func(a, b Box) int {
+			if a.Rank != b.Rank {
+				return a.Rank - b.Rank
+			}
+			return cmp.Compare(a.Y, b.Y)
+		})
+		for i, b := range boxes {
+			pos[b.ID] = i
+		}
+	}
+	byPos := func(items []item) []item {
+		items = slices.Clone(items)
+		slices.SortStableFunc(items, func(a, b item) int { return pos[a.ID] - pos[b.ID] })
+		return items
+	}
 	bw := bufio.NewWriter(w)
 	bw.WriteString("flowchart LR\n")
 	free, layered, order := r.layerGroups()
-	for _, it := range free {
-		fmt.Fprintf(bw, "  %s\n", mermaidNode(it))
+	for _, it := range byPos(free) {
+		fmt.Fprintf(bw, "  %s\n", mermaidNode(r, it))
 	}
 	for i, layer := range order {
 		fmt.Fprintf(bw, "  subgraph layer%d[%s]\n", i, mermaidLabel(layer))
-		for _, it := range layered[layer] {
-			fmt.Fprintf(bw, "    %s\n", mermaidNode(it))
+		for _, it := range byPos(layered[layer]) {
+			fmt.Fprintf(bw, "    %s\n", mermaidNode(r, it))
 		}
 		bw.WriteString("  end\n")
 	}
-	for _, e := range r.edges {
+	edges := slices.Clone(r.edges)
+	slices.SortStableFunc(edges, func(a, b Edge) int {
+		if d := pos[a.Source] - pos[b.Source]; d != 0 {
+			return d
+		}
+		return pos[a.Target] - pos[b.Target]
+	})
+	for _, e := range edges {
 		fmt.Fprintf(bw, "  %s --> %s\n", mermaidID(r.items[r.byID[e.Source]]), mermaidID(r.items[r.byID[e.Target]]))
 	}
 	bw.WriteString("  classDef task fill:#dbe8f7,stroke:#3b6ea8\n")
 	bw.WriteString("  classDef data fill:#eef5e9,stroke:#4f8a3c\n")
+	bw.WriteString("  classDef memory fill:#ffffff,stroke:#4f8a3c,stroke-dasharray:4 3\n")
 	bw.WriteString("  classDef parameters fill:#fdf6e3,stroke:#b58900,stroke-dasharray:3 3\n")
-	for _, kind := range []Kind{KindTask, KindData, KindParameters} {
-		var ids []string
-		for _, it := range r.items {
-			if it.Kind == kind {
-				ids = append(ids, mermaidID(it))
-			}
+	classes := map[string][]string{}
+	for _, it := range r.items {
+		class := string(it.Kind)
+		if it.Kind == KindData && r.dataset(it).InMemory {
+			class = "memory"
 		}
-		if len(ids) > 0 {
-			fmt.Fprintf(bw, "  class %s %s\n", strings.Join(ids, ","), kind)
+		classes[class] = append(classes[class], mermaidID(it))
+	}
+	for _, class := range []string{"task", "data", "memory", "parameters"} {
+		if ids := classes[class]; len(ids) > 0 {
+			fmt.Fprintf(bw, "  class %s %s\n", strings.Join(ids, ","), class)
 		}
 	}
 	return bw.Flush()
@@ -138,10 +201,16 @@ func RenderMermaid(w io.Writer, g Graph) error {
 // mermaidID is an item's Mermaid node ID: Mermaid IDs must be plain words.
 func mermaidID(it item) string { return string(it.Kind[0]) + "_" + it.ID }
 
-func mermaidNode(it item) string {
+// mermaidNode declares an item: tasks as boxes, persisted data as
+// cylinders, in-memory data as stadiums (dashed by their class),
+// parameters as hexagons.
+func mermaidNode(r *resolved, it item) string {
 	label := mermaidLabel(it.Name)
 	switch it.Kind {
 	case KindData:
+		if r.dataset(it).InMemory {
+			return mermaidID(it) + "([" + label + "])"
+		}
 		return mermaidID(it) + "[(" + label + ")]"
 	case KindParameters:
 		return mermaidID(it) + "{{" + label + "}}"

@@ -69,7 +69,12 @@ func (r *resolved) buildView(hideParams bool, collapsed []string) ([]item, [][2]
 		case KindTask:
 			ns = r.g.Nodes[it.Index].Namespace
 		case KindData:
-			ns = r.dataNamespace(it.Name)
+			// Only data that lives and dies inside the namespace goes
+			// into its box: what it reads from outside and the results
+			// it leaves (terminal outputs) stay visible beside it.
+			if it.Role == RoleIntermediate {
+				ns = r.dataNamespace(it.Name)
+			}
 		}
 		if c := outerCollapsed(ns, collapsed); ns != "" && c != "" {
 			b, ok := boxes[c]

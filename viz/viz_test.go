@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"os/exec"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -107,7 +109,7 @@ func TestRenderMermaidStructure(t *testing.T) {
 	if lines[0] != "flowchart LR" {
 		t.Fatalf("first line %q", lines[0])
 	}
-	def := regexp.MustCompile(`^\s*([tdp]_[0-9a-f]{8})(\[|\[\(|\{\{)"([^"]*)"`)
+	def := regexp.MustCompile(`^\s*([tdp]_[0-9a-f]{8})(\[|\[\(|\(\[|\{\{)"([^"]*)"`)
 	label := map[string]string{}
 	arrows, subgraphs, ends := 0, 0, 0
 	for _, l := range lines[1:] {
@@ -134,6 +136,14 @@ func TestRenderMermaidStructure(t *testing.T) {
 	}
 	if label["d_"+ID(KindData, "features.tokens")] != "features.tokens" || label["p_"+ID(KindParameters, "train")] != "params:train" {
 		t.Errorf("labels: %v", label)
+	}
+	// In-memory data is drawn unlike persisted data.
+	mem, disk := "d_"+ID(KindData, "features.tokens"), "d_"+ID(KindData, "memes")
+	if !strings.Contains(buf.String(), mem+`(["features.tokens"])`) || !strings.Contains(buf.String(), disk+`[("memes")]`) {
+		t.Errorf("in-memory and persisted data drawn alike:\n%s", buf.String())
+	}
+	if !regexp.MustCompile(`class [^\n]*` + mem + `[^\n]* memory\n`).MatchString(buf.String()) {
+		t.Errorf("in-memory data lacks the memory class:\n%s", buf.String())
 	}
 }
 
@@ -329,4 +339,67 @@ func TestIDStable(t *testing.T) {
 	if s := fmt.Sprint(ID(KindTask, "generate")); !regexp.MustCompile(`^[0-9a-f]{8}$`).MatchString(s) {
 		t.Errorf("ID %q not 8 hex digits", s)
 	}
+}
+
+// Laid out by Graphviz itself (where installed), every arrow of the
+// project's default pipeline points right: clusters do not pull any back.
+func TestDOTArrowsPointForwardInGraphviz(t *testing.T) {
+	dot, err := exec.LookPath("dot")
+	if err != nil {
+		t.Skip("graphviz (dot) not installed")
+	}
+	var buf bytes.Buffer
+	if err := RenderDOT(&buf, defaultGraph(t)); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(dot, "-Tplain")
+	cmd.Stdin = &buf
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("dot: %v", err)
+	}
+	x := map[string]float64{}
+	var edges [][2]string
+	for _, line := range strings.Split(string(out), "\n") {
+		f := plainFields(line)
+		switch {
+		case len(f) > 3 && f[0] == "node":
+			x[f[1]], _ = strconv.ParseFloat(f[2], 64)
+		case len(f) > 2 && f[0] == "edge":
+			edges = append(edges, [2]string{f[1], f[2]})
+		}
+	}
+	if len(edges) != 32 {
+		t.Fatalf("%d edges in Graphviz's layout, want 32", len(edges))
+	}
+	for _, e := range edges {
+		if x[e[0]] >= x[e[1]] {
+			t.Errorf("arrow %s -> %s points backwards (x %.2f -> %.2f)", e[0], e[1], x[e[0]], x[e[1]])
+		}
+	}
+}
+
+// plainFields splits a line of Graphviz's plain output: words, or quoted
+// strings with backslash escapes.
+func plainFields(line string) []string {
+	var out []string
+	for line = strings.TrimSpace(line); line != ""; line = strings.TrimSpace(line) {
+		if line[0] != '"' {
+			word, rest, _ := strings.Cut(line, " ")
+			out = append(out, word)
+			line = rest
+			continue
+		}
+		var b strings.Builder
+		i := 1
+		for ; i < len(line) && line[i] != '"'; i++ {
+			if line[i] == '\\' && i+1 < len(line) {
+				i++
+			}
+			b.WriteByte(line[i])
+		}
+		out = append(out, b.String())
+		line = line[min(i+1, len(line)):]
+	}
+	return out
 }

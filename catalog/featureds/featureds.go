@@ -35,7 +35,11 @@
 //
 // Handles may have one of these types:
 //
-//   - features.Reader: the open store (an *lmdbstore.Reader, memory-mapped,
+//   - features.Maybe: the open store, or none (Reader nil) when the path
+//     does not exist, for nodes that can do without it. With load_args
+//     {optional: true} the entry counts as existing even when absent, so
+//     a run does not stop before such a node.
+//   - features.Reader: the open store (an *lmdbstore.Reader, read with pread,
 //     with MMF's id lookup and GetForImage, or an *h5store.Store); it stays
 //     open for the rest of the run (the catalog has no end-of-run hook).
 //   - []*features.Record: every record, in the store's id order.
@@ -79,6 +83,7 @@ var (
 	sliceType  = reflect.TypeFor[[]*features.Record]()
 	seqType    = reflect.TypeFor[iter.Seq2[*features.Record, error]]()
 	eachType   = reflect.TypeFor[*Records]()
+	maybeType  = reflect.TypeFor[features.Maybe]()
 )
 
 const kinds = "features.Reader, []*features.Record, iter.Seq2[*features.Record, error] or a Len/Each stream"
@@ -109,7 +114,7 @@ func Formats() []catalog.Format {
 
 func accepts(t reflect.Type) error {
 	switch {
-	case t == readerType, t == sliceType, t == seqType:
+	case t == readerType, t == sliceType, t == seqType, t == maybeType:
 		return nil
 	case t.Kind() == reflect.Interface && t.NumMethod() > 0 && eachType.Implements(t):
 		return nil
@@ -220,10 +225,11 @@ var hdf5Backend = &backend{
 }
 
 type dataset struct {
-	format string // the entry's type, for messages
-	path   string
-	store  *backend
-	create func(path string, v any) (writer, error)
+	format   string // the entry's type, for messages
+	path     string
+	store    *backend
+	create   func(path string, v any) (writer, error)
+	optional bool // load_args optional: counts as existing, loads as features.Maybe
 }
 
 func newDataset(s catalog.Spec, b *backend) (catalog.Dataset, error) {
@@ -231,12 +237,21 @@ func newDataset(s catalog.Spec, b *backend) (catalog.Dataset, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &dataset{format: s.Type, path: s.Filepath, store: b, create: create}, nil
+	var la struct {
+		Optional bool `yaml:"optional"`
+	}
+	if err := s.DecodeLoadArgs(&la); err != nil {
+		return nil, err
+	}
+	return &dataset{format: s.Type, path: s.Filepath, store: b, create: create, optional: la.Optional}, nil
 }
 
 func (d *dataset) Describe() string { return d.format + " " + d.path }
 
 func (d *dataset) Exists() (bool, error) {
+	if d.optional {
+		return true, nil // an absent store loads as an empty features.Maybe
+	}
 	_, err := os.Stat(d.path)
 	if errors.Is(err, os.ErrNotExist) {
 		return false, nil
@@ -245,6 +260,16 @@ func (d *dataset) Exists() (bool, error) {
 }
 
 func (d *dataset) Load(ctx context.Context, t reflect.Type) (any, error) {
+	if t == maybeType {
+		if _, err := os.Stat(d.path); errors.Is(err, os.ErrNotExist) {
+			return features.Maybe{Missing: fmt.Sprintf("region features %s (%s) do not exist", d.path, d.store.format)}, nil
+		}
+		r, err := d.store.open(d.path)
+		if err != nil {
+			return nil, err
+		}
+		return features.Maybe{Reader: r}, nil
+	}
 	if _, err := os.Stat(d.path); errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("region features %s (%s) do not exist: extract them (MMF's detectron.lmdb from the Hateful Memes release, or the feature-extraction pipelines), or use --env=demo for the synthetic set: %w",
 			d.path, d.store.format, catalog.ErrNotFound)
@@ -286,6 +311,11 @@ func (d *dataset) Save(ctx context.Context, v any) error {
 		case []*features.Record, iter.Seq2[*features.Record, error], features.Reader:
 		default:
 			return fmt.Errorf("%s saves features.Reader, []*features.Record, iter.Seq2[*features.Record, error] or a value with Each(func(*features.Record) error) error, not %T", d.format, v)
+		}
+	}
+	if p, ok := v.(provenance); ok && d.store == hdf5Backend {
+		if pl, ok := v.(planned); ok {
+			return d.saveExtraction(ctx, v, p, pl)
 		}
 	}
 	w, err := d.create(d.path, v)
@@ -353,6 +383,13 @@ type Records struct {
 	store *backend
 	n     int
 }
+
+// Open opens the store for random access by image id; the caller
+// closes it.
+func (r *Records) Open() (features.Reader, error) { return r.store.open(r.path) }
+
+// Path is the store's path.
+func (r *Records) Path() string { return r.path }
 
 // Len is the number of records, as of loading.
 func (r *Records) Len() int { return r.n }

@@ -19,9 +19,10 @@ import (
 // region-feature stores and the application's own.
 func All() []catalog.Format {
 	fs := append(catalog.Builtin(), featureds.Formats()...)
-	return append(fs,
+	fs = append(fs,
 		MemeFolder(),
 		ModelCheckpoint(),
 		SyntheticScenes(),
 	)
+	return append(fs, Partitioned(fs))
 }

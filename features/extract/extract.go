@@ -70,6 +70,19 @@ type Params struct {
 
 	// Synthetic is the synthetic detector (synth), for the synthetic set.
 	Synthetic Synthetic `yaml:"synthetic" json:"synthetic"`
+
+	// The vision backbones (ml/vision), see vision.go.
+	ResNet152Grid    ResNet152Grid    `yaml:"resnet152_grid" json:"resnet152_grid"`
+	ResNet152RoI     ResNet152RoI     `yaml:"resnet152_roi" json:"resnet152_roi"`
+	ResNetVG         ResNetVG         `yaml:"resnet_vg" json:"resnet_vg"`
+	DINOv2           DINOv2           `yaml:"dinov2" json:"dinov2"`
+	DINOv2Multilayer DINOv2Multilayer `yaml:"dinov2_multilayer" json:"dinov2_multilayer"`
+
+	// The Faster R-CNN detectors (ml/vision/detect), see detect.go.
+	FRCNN          FRCNN          `yaml:"frcnn" json:"frcnn"`
+	FRCNNResNet152 FRCNNResNet152 `yaml:"frcnn_resnet152" json:"frcnn_resnet152"`
+	VG             VG             `yaml:"vg" json:"vg"`
+	VGRPN          VGRPN          `yaml:"vg_rpn" json:"vg_rpn"`
 }
 
 // Selected returns the extractor p.Name names, with p's parameters.

@@ -42,6 +42,18 @@
 // /features are required: without /num_boxes every image has R regions,
 // without /boxes the boxes are zero, without sizes they are 0.
 //
+// # Damaged files
+//
+// libhdf5 parses the file, so what can be checked is checked before and
+// after it does: Open reads the superblock itself first (signature,
+// version, 8-byte addresses and lengths, an end of file within the
+// file), so an empty, foreign or truncated file is an error naming the
+// file; and the shapes the metadata claims are bounded (images, id
+// length, regions, width, classes) before anything is allocated from
+// them. FuzzOpen exercises both; a crash inside libhdf5 itself would be
+// documented in docs/reliability.md rather than committed as a failing
+// corpus entry.
+//
 // # Concurrency
 //
 // The serial HDF5 library is not thread-safe, so every call into it in

@@ -113,8 +113,8 @@ func TestOpenErrors(t *testing.T) {
 	tests := []struct {
 		path, want string
 	}{
-		{filepath.Join(dir, "missing.h5"), "missing.h5 as HDF5 failed"},
-		{notH5, "x.h5 as HDF5 failed"},
+		{filepath.Join(dir, "missing.h5"), "missing.h5: no such file"},
+		{notH5, "x.h5 is not an HDF5 file"},
 		{"testdata/bad_types.h5", "testdata/bad_types.h5: /features has type class 3, want 1 (float)"},
 	}
 	for _, tc := range tests {

@@ -13,6 +13,15 @@ import (
 	"mmc/features"
 )
 
+// Bounds on what a file's metadata may claim, so that a corrupt header
+// is an error rather than a huge allocation.
+const (
+	maxImages  = 1 << 26 // images in one store
+	maxIDBytes = 4096    // bytes of one fixed-length id
+	maxRegions = 1 << 16 // regions per image
+	maxDim     = 1 << 16 // feature width, classes
+)
+
 // ErrNotFound is returned (wrapped) by Get for an id the store lacks.
 var ErrNotFound = errors.New("id not in feature store")
 
@@ -40,6 +49,9 @@ var _ features.Reader = (*Store)(nil)
 // Open opens path read-only and loads its ids and per-image sizes; the
 // region features are read per image by Get.
 func Open(path string) (*Store, error) {
+	if err := checkSuperblock(path); err != nil {
+		return nil, fmt.Errorf("h5store: %w", err)
+	}
 	defer lockH5()()
 	f, err := hdf5.OpenFile(path, hdf5.F_ACC_RDONLY)
 	if err != nil {
@@ -77,6 +89,9 @@ func (s *Store) load() error {
 	if int(dims[0]) != n {
 		return fmt.Errorf("/features has %d images, /ids has %d", dims[0], n)
 	}
+	if dims[1] > maxRegions || dims[2] == 0 || dims[2] > maxDim {
+		return fmt.Errorf("/features has shape %v: want at most %d regions of 1 to %d values (a corrupt file?)", dims, maxRegions, maxDim)
+	}
 	s.regions, s.dim = int(dims[1]), int(dims[2])
 	if s.f.LinkExists("boxes") {
 		if s.boxes, dims, err = openNumeric(s.f, "boxes", hdf5.T_FLOAT, 3); err != nil {
@@ -100,6 +115,9 @@ func (s *Store) load() error {
 		}
 		if dims[0] != uint(n) || dims[1] != uint(s.regions) {
 			return fmt.Errorf("/cls_prob has shape %v, want [%d %d C]", dims, n, s.regions)
+		}
+		if dims[2] > maxDim {
+			return fmt.Errorf("/cls_prob has %d classes, want at most %d", dims[2], maxDim)
 		}
 		s.classes = int(dims[2])
 	}
@@ -141,6 +159,9 @@ func readIDs(f *hdf5.File) ([]string, error) {
 	if len(dims) != 1 {
 		return nil, fmt.Errorf("/ids has shape %v, want [N]", dims)
 	}
+	if dims[0] > maxImages {
+		return nil, fmt.Errorf("/ids has %d entries, more than the %d a feature store may hold (a corrupt file?)", dims[0], maxImages)
+	}
 	n := int(dims[0])
 	t, err := d.Datatype()
 	if err != nil {
@@ -153,6 +174,9 @@ func readIDs(f *hdf5.File) ([]string, error) {
 			return readVarStrings(d, n)
 		}
 		size := int(t.Size())
+		if size <= 0 || size > maxIDBytes {
+			return nil, fmt.Errorf("/ids holds strings of %d bytes, want 1 to %d", size, maxIDBytes)
+		}
 		buf := make([]byte, n*size)
 		if err := readRaw(d, t, buf); err != nil {
 			return nil, err
@@ -272,6 +296,9 @@ func shape(d *hdf5.Dataset) ([]uint, error) {
 	}
 	return dims, nil
 }
+
+// String names the store in messages.
+func (s *Store) String() string { return "h5 store " + s.path }
 
 // Get reads one image's features: only its num_boxes real regions,
 // through a hyperslab of row i, converted to float32 by HDF5.

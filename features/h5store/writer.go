@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"gonum.org/v1/hdf5"
 
+	"mmc/atomicfile"
 	"mmc/features"
 )
 
@@ -47,6 +49,7 @@ const growBy = 256
 // not safe for concurrent use.
 type Writer struct {
 	path, tmp string
+	guard     *os.File // flocked while writing (atomicfile.CreateTemp)
 	opts      Options
 
 	f                              *hdf5.File
@@ -92,8 +95,17 @@ func Create(path string, o *Options) (*Writer, error) {
 	if _, err := json.Marshal(opts.ExtractorParams); err != nil {
 		return nil, fmt.Errorf("h5store %s: extractor params: %w", path, err)
 	}
-	tmpf, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	// A flocked guard temporary beside the file: another live writer of
+	// path makes this fail naming its pid, and stale temporaries of
+	// killed writers go. (The HDF5 file itself cannot carry our flock:
+	// libhdf5 takes its own.)
+	guard, err := atomicfile.CreateTemp(path)
 	if err != nil {
+		return nil, fmt.Errorf("h5store %s: %w", path, err)
+	}
+	tmpf, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-"+strconv.Itoa(os.Getpid())+"-*")
+	if err != nil {
+		releaseGuard(guard)
 		return nil, fmt.Errorf("h5store: %w", err)
 	}
 	tmp := tmpf.Name()
@@ -103,9 +115,10 @@ func Create(path string, o *Options) (*Writer, error) {
 	unlock()
 	if err != nil {
 		os.Remove(tmp)
+		releaseGuard(guard)
 		return nil, fmt.Errorf("h5store %s: creating HDF5 file %s failed: %v", path, tmp, err)
 	}
-	return &Writer{path: path, tmp: tmp, opts: opts, f: f, index: make(map[string]int)}, nil
+	return &Writer{path: path, tmp: tmp, guard: guard, opts: opts, f: f, index: make(map[string]int)}, nil
 }
 
 // Put appends one image's features, zero-padding them to R regions.
@@ -354,6 +367,7 @@ func (w *Writer) Close() error {
 		return nil
 	}
 	w.done = true
+	defer releaseGuard(w.guard)
 	if w.err != nil {
 		w.discard()
 		return w.err
@@ -385,6 +399,7 @@ func (w *Writer) Abort() error {
 		return nil
 	}
 	w.done = true
+	defer releaseGuard(w.guard)
 	w.discard()
 	if err := os.Remove(w.tmp); err != nil && !os.IsNotExist(err) {
 		return fmt.Errorf("h5store %s: removing %s: %w", w.path, w.tmp, err)
@@ -526,6 +541,14 @@ func (w *Writer) discard() {
 	w.closeAll()
 	unlock()
 	os.Remove(w.tmp)
+}
+
+// releaseGuard unlocks and removes the guard temporary.
+func releaseGuard(g *os.File) {
+	if g != nil {
+		g.Close()
+		os.Remove(g.Name())
+	}
 }
 
 func syncFile(path string) error {

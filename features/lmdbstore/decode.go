@@ -43,6 +43,11 @@ func Decode(id string, val []byte) (*features.Record, error) {
 		return nil, fmt.Errorf("lmdb value %q: features: %w", id, err)
 	}
 	rec.NumBoxes, rec.Dim = n, dim
+	// MMF counts the rows; a stored num_boxes beyond them is a corrupt
+	// record (fewer is padding, which MMF keeps as regions).
+	if nb, err := intEntry(d, "num_boxes"); err == nil && (nb < 0 || nb > n) {
+		return nil, fmt.Errorf("lmdb value %q: field num_boxes is %d, but %d feature rows are stored", id, nb, n)
+	}
 
 	boxKey := "bbox"
 	bv, ok := d.GetString(boxKey)

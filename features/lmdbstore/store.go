@@ -1,8 +1,9 @@
 // Package lmdbstore reads and writes MMF's detectron.lmdb region-feature
 // stores: one pickled dict of numpy arrays per image, keyed by the image
-// id, plus a b"keys" entry holding the pickled list of all keys. Reads are
-// memory-mapped (LMDB), and only the requested image's arrays are
-// converted. The vilbert-multi-task variant of the value dict reads too.
+// id, plus a b"keys" entry holding the pickled list of all keys. Stores
+// are read by a pure-Go, bounds-checked LMDB reader (mdb.go; writes use
+// liblmdb), and only the requested image's arrays are converted. The
+// vilbert-multi-task variant of the value dict reads too.
 package lmdbstore
 
 import (
@@ -36,60 +37,53 @@ type Options struct {
 }
 
 // Reader is an open detectron.lmdb. It implements features.Reader and is
-// safe for concurrent use.
+// safe for concurrent use. It reads the LMDB file format itself, with
+// pread and bounds checks on every page (mdb.go), instead of mapping the
+// file through liblmdb: a truncated or corrupt store is an error naming
+// the file and what is wrong, never a SIGBUS.
 type Reader struct {
 	path  string
-	env   *lmdb.Env
-	dbi   lmdb.DBI
+	db    *mdbFile
+	bufs  sync.Pool // *[]byte value buffers
 	ids   []string
 	index map[string]struct{}
 }
 
 var _ features.Reader = (*Reader)(nil)
 
-// Open opens the store at path read-only, without locking (MMF:
-// readonly=True, lock=False), as a directory or a single file.
+// Open opens the store at path read-only, as a directory holding
+// data.mdb or as a single file (MMF: subdir=os.path.isdir(path)). The
+// data file is checked against its newest meta page (its last page must
+// be in the file) before anything else is read.
 func Open(path string, opts *Options) (*Reader, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("open lmdb %s: %w", path, err)
 	}
-	env, err := lmdb.NewEnv()
+	file := path
+	if st.IsDir() {
+		file = filepath.Join(path, "data.mdb")
+	}
+	db, err := openMDB(file)
 	if err != nil {
 		return nil, fmt.Errorf("open lmdb %s: %w", path, err)
 	}
-	flags := uint(lmdb.Readonly | lmdb.NoLock | lmdb.NoReadahead)
-	if !st.IsDir() {
-		flags |= lmdb.NoSubdir
-	}
-	if err := env.SetMaxReaders(1024); err != nil {
-		env.Close()
-		return nil, fmt.Errorf("open lmdb %s: %w", path, err)
-	}
-	if err := env.Open(path, flags, 0o644); err != nil {
-		env.Close()
-		return nil, fmt.Errorf("open lmdb %s: %w", path, err)
-	}
-	r := &Reader{path: path, env: env, index: map[string]struct{}{}}
-	err = env.View(func(txn *lmdb.Txn) error {
-		txn.RawRead = true
-		dbi, err := txn.OpenRoot(0)
-		if err != nil {
-			return err
-		}
-		r.dbi = dbi
-		val, err := txn.Get(dbi, []byte(keysKey))
-		if lmdb.IsNotFound(err) {
-			return r.scanKeys(txn)
-		}
-		if err != nil {
-			return err
-		}
+	r := &Reader{path: path, db: db, index: map[string]struct{}{}}
+	val, ok, err := db.get([]byte(keysKey))
+	switch {
+	case err != nil:
+	case !ok:
+		err = db.walk(func(k []byte) error {
+			if string(k) != keysKey {
+				r.ids = append(r.ids, string(k))
+			}
+			return nil
+		})
+	default:
 		r.ids, err = decodeKeys(val)
-		return err
-	})
+	}
 	if err != nil {
-		env.Close()
+		db.close()
 		return nil, fmt.Errorf("open lmdb %s: %w", path, err)
 	}
 	for _, id := range r.ids {
@@ -128,27 +122,8 @@ func decodeKeys(val []byte) ([]string, error) {
 	return ids, nil
 }
 
-// scanKeys lists every key but "keys", for stores written without the
-// keys entry (MMF itself requires it; reading them anyway costs nothing).
-func (r *Reader) scanKeys(txn *lmdb.Txn) error {
-	cur, err := txn.OpenCursor(r.dbi)
-	if err != nil {
-		return err
-	}
-	defer cur.Close()
-	for {
-		k, _, err := cur.Get(nil, nil, lmdb.Next)
-		if lmdb.IsNotFound(err) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if string(k) != keysKey {
-			r.ids = append(r.ids, string(k))
-		}
-	}
-}
+// String names the store in messages.
+func (r *Reader) String() string { return "lmdb store " + r.path }
 
 // IDs returns the keys in the order of the b"keys" list.
 func (r *Reader) IDs() []string { return r.ids }
@@ -190,16 +165,24 @@ func (r *Reader) GetKey(key string) (*features.Record, error) {
 	if _, ok := r.index[key]; !ok {
 		return nil, fmt.Errorf("lmdb %s: no key %q", r.path, key)
 	}
-	var rec *features.Record
-	err := r.env.View(func(txn *lmdb.Txn) error {
-		txn.RawRead = true
-		val, err := txn.Get(r.dbi, []byte(key))
-		if err != nil {
-			return err
-		}
-		rec, err = Decode(key, val)
-		return err
-	})
+	// Values (often ~1 MB of features) are read into a pooled buffer:
+	// Decode copies what it keeps.
+	bp, _ := r.bufs.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
+	}
+	defer r.bufs.Put(bp)
+	val, ok, err := r.db.getInto([]byte(key), *bp)
+	if cap(val) > cap(*bp) {
+		*bp = val[:0]
+	}
+	if err == nil && !ok {
+		err = errors.New("listed in the keys entry but absent from the database")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("lmdb %s: key %q: %w", r.path, key, err)
+	}
+	rec, err := Decode(key, val)
 	if err != nil {
 		return nil, fmt.Errorf("lmdb %s: key %q: %w", r.path, key, err)
 	}
@@ -223,11 +206,8 @@ func (r *Reader) GetForImage(imgPath string) (*features.Record, error) {
 	return r.Get(features.FeaturePath(imgPath))
 }
 
-// Close releases the memory map.
-func (r *Reader) Close() error {
-	r.env.Close()
-	return nil
-}
+// Close closes the data file.
+func (r *Reader) Close() error { return r.db.close() }
 
 // Writer builds a detectron.lmdb. Nothing appears at the final path until
 // Close succeeds: the environment is built in a scratch directory beside
@@ -236,6 +216,7 @@ type Writer struct {
 	path    string
 	opts    Options
 	scratch string
+	release func() // unlocks scratch
 	env     *lmdb.Env
 	dbi     lmdb.DBI
 	keys    []any
@@ -260,12 +241,13 @@ func Create(path string, opts *Options) (*Writer, error) {
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return nil, fmt.Errorf("create lmdb %s: %w", path, err)
 	}
-	scratch, err := os.MkdirTemp(parent, "."+filepath.Base(path)+".build-*")
+	scratch, release, err := atomicfile.MkdirBuild(path)
 	if err != nil {
 		return nil, fmt.Errorf("create lmdb %s: %w", path, err)
 	}
-	w.scratch = scratch
+	w.scratch, w.release = scratch, release
 	if err := w.openEnv(); err != nil {
+		release()
 		os.RemoveAll(scratch)
 		return nil, fmt.Errorf("create lmdb %s: %w", path, err)
 	}
@@ -354,6 +336,7 @@ func (w *Writer) Close() error {
 		return nil
 	}
 	w.closed = true
+	defer w.release()
 	defer os.RemoveAll(w.scratch)
 	if w.failed != nil {
 		w.env.Close()
@@ -370,6 +353,9 @@ func (w *Writer) Close() error {
 		}
 		return nil
 	}
+	// Unlocked, the scratch directory is no longer another writer's
+	// temporary to WriteDir (its pid is alive, so it is not swept).
+	w.release()
 	return atomicfile.WriteDir(w.path, func(tmp string) error {
 		return os.Rename(filepath.Join(w.scratch, "data.mdb"), filepath.Join(tmp, "data.mdb"))
 	})
@@ -395,5 +381,6 @@ func (w *Writer) Abort() error {
 	}
 	w.closed = true
 	w.env.Close()
+	defer w.release()
 	return os.RemoveAll(w.scratch)
 }

@@ -2,6 +2,7 @@ package batch
 
 import (
 	"fmt"
+	"math"
 
 	"mmc/features"
 	"mmc/memes"
@@ -18,9 +19,10 @@ type Source struct {
 	Encodings   []text.Encoding // parallel to Memes
 	Features    features.Reader // nil for a text-only model
 	MaxFeatures int             // regions per image after padding; 0 means 100
-	// FeatDim is the feature width used for a text-only source (no
-	// Features): the batch then holds MaxFeatures empty regions of
-	// this width, so models that only read text can ignore them.
+	// FeatDim is the model's feature width. For a text-only source (no
+	// Features) the batch holds MaxFeatures empty regions of this width,
+	// so models that only read text can ignore them; otherwise every
+	// record must have this width (0: not checked).
 	FeatDim int
 }
 
@@ -61,13 +63,54 @@ func (s *Source) Example(i int) (*Example, error) {
 	if err != nil {
 		return nil, fmt.Errorf("meme %s (%s): %w", m.ID, m.Img, err)
 	}
-	if err := rec.Validate(); err != nil {
-		return nil, fmt.Errorf("meme %s: %w", m.ID, err)
-	}
-	if rec.NumBoxes == 0 {
-		return nil, fmt.Errorf("meme %s: image %q has no regions in the feature store", m.ID, fid)
+	if err := s.check(rec); err != nil {
+		return nil, fmt.Errorf("meme %s: features of image %q in %s: %w", m.ID, fid, storeName(s.Features), err)
 	}
 	e.FeatDim = rec.Dim
 	e.Features, e.Locations, e.ImageMask = features.PadRegions(rec, maxF)
 	return e, e.Validate()
+}
+
+// storeName is how messages name the feature store: its String (the
+// stores give their kind and path), or its type.
+func storeName(r features.Reader) string {
+	if st, ok := r.(fmt.Stringer); ok {
+		return st.String()
+	}
+	return fmt.Sprintf("the feature store (%T)", r)
+}
+
+// check is what a record must satisfy before it reaches a model: the
+// model's width, 0 < num_boxes <= the rows stored, finite features and
+// boxes, and boxes inside the image. A bad record would otherwise show
+// up steps later as a non-finite loss or a padding error.
+func (s *Source) check(rec *features.Record) error {
+	if err := rec.Validate(); err != nil {
+		return err
+	}
+	if s.FeatDim > 0 && rec.Dim != s.FeatDim {
+		return fmt.Errorf("field features: width %d, the model takes %d (features from another extractor?)", rec.Dim, s.FeatDim)
+	}
+	if rec.NumBoxes <= 0 {
+		return fmt.Errorf("field num_boxes: %d regions, want at least 1", rec.NumBoxes)
+	}
+	for i, v := range rec.Features {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return fmt.Errorf("field features: value %v at region %d, column %d (not finite)", v, i/rec.Dim, i%rec.Dim)
+		}
+	}
+	if rec.ImageW <= 0 || rec.ImageH <= 0 {
+		return fmt.Errorf("fields image_width, image_height: %d×%d, want positive sizes", rec.ImageW, rec.ImageH)
+	}
+	// Detectors clip boxes to the image; allow one pixel of rounding.
+	w, h := float64(rec.ImageW)+1, float64(rec.ImageH)+1
+	for r := 0; r < rec.NumBoxes; r++ {
+		b := rec.Boxes[4*r : 4*r+4]
+		x1, y1, x2, y2 := float64(b[0]), float64(b[1]), float64(b[2]), float64(b[3])
+		ok := x1 >= -1 && y1 >= -1 && x1 <= x2 && y1 <= y2 && x2 <= w && y2 <= h
+		if !ok { // NaN fails every comparison
+			return fmt.Errorf("field bbox: region %d is (%g, %g, %g, %g), not inside the %d×%d image", r, x1, y1, x2, y2, rec.ImageW, rec.ImageH)
+		}
+	}
+	return nil
 }

@@ -56,6 +56,17 @@ type Params struct {
 	// FeatDim is the region feature width, filled from the data at
 	// training time.
 	FeatDim int `yaml:"-" json:"feat_dim"`
+	// Extractor is the image feature extractor the training features
+	// came from, as their store recorded it (nil for stores without
+	// provenance), so inference can run it on a new image.
+	Extractor *ExtractorRecord `yaml:"-" json:"extractor,omitempty"`
+}
+
+// ExtractorRecord names an image feature extractor and its parameters
+// (features/extract's Params.Provenance).
+type ExtractorRecord struct {
+	Name   string         `json:"name"`
+	Params map[string]any `json:"params"`
 }
 
 // Kind is one model kind's parameters: it builds the model they
@@ -163,7 +174,7 @@ func Initialise(m train.Model, p Params) (string, error) {
 		if info.ScratchWithoutInit {
 			return fmt.Sprintf("init_weights %s not found: training from scratch (%s)", p.InitWeights, info.InitSources), nil
 		}
-		return "", fmt.Errorf("init_weights %s not found (%s), or set %s.init_weights: %s to train from scratch", p.InitWeights, info.InitSources, p.Kind, NoInitWeights)
+		return "", CheckInitWeights(p)
 	}
 	sd, err := ReadWeights(p.InitWeights)
 	if err != nil {
@@ -292,4 +303,22 @@ func quoteList(names []string, n int) string {
 		fmt.Fprintf(&b, "%q", s)
 	}
 	return b.String()
+}
+
+// CheckInitWeights fails when p names an init_weights file that does
+// not exist and the kind cannot train from scratch without it: the
+// error Initialise would give, early, before any work.
+func CheckInitWeights(p Params) error {
+	if p.InitWeights == "" || p.InitWeights == NoInitWeights {
+		return nil
+	}
+	k, err := p.Selected()
+	if err != nil {
+		return err
+	}
+	info := k.Info()
+	if _, err := os.Stat(p.InitWeights); errors.Is(err, os.ErrNotExist) && !info.ScratchWithoutInit {
+		return fmt.Errorf("init_weights %s not found (%s), or set %s.init_weights: %s to train from scratch", p.InitWeights, info.InitSources, p.Kind, NoInitWeights)
+	}
+	return nil
 }

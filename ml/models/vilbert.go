@@ -13,30 +13,51 @@ import (
 // same keys as vilbert-multi-task's JSON files.
 type ViLBERTParams struct {
 	vilbert.Config
+	// FeatureProjection is how region features wider or narrower than
+	// v_feature_size reach the visual embedding: "trainable" (default),
+	// "fixed" (seeded and frozen) or "none" (the widths must match).
+	// Features already v_feature_size wide are never projected.
+	FeatureProjection string `yaml:"feature_projection" json:"feature_projection,omitempty"`
+	// ProjectionSeed seeds the projection's initialisation (0: the
+	// training seed).
+	ProjectionSeed uint64 `yaml:"projection_seed" json:"projection_seed,omitempty"`
 }
 
 // Info describes the kind: text and regions in, a missing init_weights
 // file trains from scratch.
 func (ViLBERTParams) Info() Info {
 	return Info{
-		Doc:                "ViLBERT (two streams with co-attention) on caption tokens and region features",
-		Inputs:             Inputs{Text: true, Regions: true},
-		ScratchWithoutInit: true,
-		InitSources:        "place the Conceptual Captions checkpoint or bert-base-uncased there, or run vilbert_pretrain",
+		Doc:         "ViLBERT (two streams with co-attention) on caption tokens and region features",
+		Inputs:      Inputs{Text: true, Regions: true},
+		InitSources: "place the Conceptual Captions checkpoint (vilbert-multi-task's pretrained_model.bin) there as weights/vilbert_pretrained_cc.bin, or bert-base-uncased's pytorch_model.bin, or run vilbert_pretrain",
 	}
 }
 
-// New builds the model behind vilbert.Trainable; the region features
-// must be v_feature_size wide.
+// New builds the model behind vilbert.Trainable; region features of
+// another width than v_feature_size go through a feature projection
+// (a *ProjectedViLBERT) unless feature_projection is none.
 func (c ViLBERTParams) New(featDim int, seed uint64) (train.Model, error) {
-	if featDim > 0 && c.VFeatureSize != featDim {
-		return nil, fmt.Errorf("vilbert: v_feature_size %d but the region features are %d wide", c.VFeatureSize, featDim)
+	mode, err := c.projectionMode()
+	if err != nil {
+		return nil, err
+	}
+	project := featDim > 0 && c.VFeatureSize != featDim
+	if project && mode == ProjectionNone {
+		return nil, fmt.Errorf("vilbert: v_feature_size %d but the region features are %d wide (feature_projection: none; set it to trainable or fixed)", c.VFeatureSize, featDim)
 	}
 	m, err := vilbert.New(c.Config, seed)
 	if err != nil {
 		return nil, err
 	}
-	return vilbert.Trainable{M: m}, nil
+	t := vilbert.Trainable{M: m}
+	if !project {
+		return t, nil
+	}
+	ps := c.ProjectionSeed
+	if ps == 0 {
+		ps = seed
+	}
+	return newProjected(t, featDim, c.VFeatureSize, mode, ps), nil
 }
 
 // LoadPretrained loads the encoder from a ViLBERT, MMF or BERT
@@ -72,13 +93,23 @@ func (ViLBERTParams) LoadTrained(m train.Model, sd checkpoint.StateDict) (LoadRe
 		absent := append(append([]string(nil), rep.Missing...), rep.Initialised...)
 		return LoadReport{}, fmt.Errorf("%s; absent from the checkpoint: %s", rep, quoteList(absent, 10))
 	}
-	return LoadReport{Loaded: len(rep.Loaded), Extra: rep.Unexpected}, nil
+	out := LoadReport{Loaded: len(rep.Loaded), Extra: rep.Unexpected}
+	if p, ok := m.(*ProjectedViLBERT); ok {
+		if err := p.loadProjection(sd); err != nil {
+			return LoadReport{}, fmt.Errorf("feature projection: %w", err)
+		}
+		out.Loaded += 2
+		out.Extra = withoutProjection(out.Extra)
+	}
+	return out, nil
 }
 
 func asViLBERT(m train.Model) (*vilbert.Model, error) {
-	t, ok := m.(vilbert.Trainable)
-	if !ok {
-		return nil, fmt.Errorf("vilbert weights into a %T", m)
+	switch t := m.(type) {
+	case vilbert.Trainable:
+		return t.M, nil
+	case *ProjectedViLBERT:
+		return t.Inner.M, nil
 	}
-	return t.M, nil
+	return nil, fmt.Errorf("vilbert weights into a %T", m)
 }

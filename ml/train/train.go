@@ -23,8 +23,10 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
+	"mmc/fault"
 	"mmc/ml/batch"
 	"mmc/ml/checkpoint"
 	"mmc/ml/metrics"
@@ -209,6 +211,15 @@ type StepInfo struct {
 type Hooks struct {
 	OnStep  func(StepInfo)
 	OnEpoch func(Epoch)
+	// OnNote receives messages for the user (a saved state not resumed,
+	// and why).
+	OnNote func(string)
+}
+
+func (t *Trainer) note(msg string) {
+	if t.Hooks.OnNote != nil {
+		t.Hooks.OnNote(msg)
+	}
 }
 
 // Trainer runs the loop. Model, Optimizer and Config are required; Store
@@ -223,9 +234,46 @@ type Trainer struct {
 	// compatible state; the state is overwritten after the first epoch.
 	Fresh bool
 	// Fingerprint identifies what a saved state must match to be resumed
-	// (model sizes, data, training settings); a stored state with another
-	// fingerprint is ignored and overwritten.
+	// (model sizes, data, training settings). When empty it is computed
+	// from Settings (see Fingerprint).
 	Fingerprint string
+	// Settings are what the fingerprint covers, as flattened keys (see
+	// Flatten, Config.Settings); saved with the state so that a
+	// mismatch says which setting differs. A stored state with another
+	// fingerprint is not resumed: a KeepingStore keeps it aside (named
+	// with its fingerprint), otherwise the first save overwrites it.
+	Settings map[string]string
+}
+
+// Interruptible is a Model that can stop inside a forward pass (between
+// layers) when interrupt returns an error; the Trainer sets ctx.Err for
+// the run, so Ctrl-C does not wait for the end of a long step.
+type Interruptible interface {
+	SetInterrupt(interrupt func() error)
+}
+
+// FingerprintValue is the fingerprint a state must carry to be resumed.
+func (t *Trainer) FingerprintValue() string {
+	if t.Fingerprint == "" && t.Settings != nil {
+		return Fingerprint(t.Settings)
+	}
+	return t.Fingerprint
+}
+
+// Mismatch explains why a saved state does not fit this trainer: which
+// settings differ (at most 8 listed); "" when it fits.
+func (t *Trainer) Mismatch(st *State) string {
+	if st == nil || st.Meta.Fingerprint == t.FingerprintValue() {
+		return ""
+	}
+	if t.Settings == nil {
+		return "its fingerprint differs (another model, data or settings)"
+	}
+	diff := Differences(st.Meta.Settings, t.Settings, 8)
+	if len(diff) == 0 {
+		return "its fingerprint differs, though the recorded settings agree (the model, data or fingerprint scheme changed)"
+	}
+	return "settings differ: " + strings.Join(diff, "; ")
 }
 
 // ErrNonFiniteLoss is wrapped by the error that stops training on a NaN
@@ -251,6 +299,18 @@ func (t *Trainer) Run(ctx context.Context, train, val Dataset) (*History, error)
 	params := t.Model.Params()
 	batchesPerEpoch := cfg.StepsPerEpoch(train.Len())
 
+	if in, ok := t.Model.(Interruptible); ok {
+		in.SetInterrupt(ctx.Err)
+		defer in.SetInterrupt(nil)
+	}
+	if ls, ok := t.Store.(LockingStore); ok {
+		unlock, err := ls.Lock()
+		if err != nil {
+			return nil, fmt.Errorf("train: %w", err)
+		}
+		defer unlock()
+		fault.Point("train.locked")
+	}
 	hist := &History{}
 	var best checkpoint.StateDict
 	startEpoch, step, sinceBest := 0, 0, 0
@@ -259,7 +319,21 @@ func (t *Trainer) Run(ctx context.Context, train, val Dataset) (*History, error)
 		if err != nil {
 			return nil, fmt.Errorf("train: resume: %w", err)
 		}
-		if st != nil && st.Meta.Fingerprint == t.Fingerprint {
+		if why := t.Mismatch(st); why != "" {
+			msg := fmt.Sprintf("train: the saved training state (after epoch %d) is not resumed: %s.", st.Meta.EpochsDone, why)
+			if ks, ok := t.Store.(KeepingStore); ok {
+				where, err := ks.KeepAside(st)
+				if err != nil {
+					return nil, fmt.Errorf("%s Keeping it aside failed: %w", msg, err)
+				}
+				msg += fmt.Sprintf(" It is kept in %s (rename that back to resume it); training starts at epoch 1.", where)
+			} else {
+				msg += " Training starts at epoch 1 and replaces it after the first epoch."
+			}
+			t.note(msg)
+			st = nil
+		}
+		if st != nil {
 			if err := loadParams(params, st.Model); err != nil {
 				return nil, fmt.Errorf("train: resume model weights: %w", err)
 			}
@@ -333,7 +407,7 @@ func (t *Trainer) endEpoch(rec Epoch, epoch, step, sinceBest int, hist *History,
 	}
 	osd, ometa := t.Optimizer.StateDict()
 	st := &State{
-		Meta: StateMeta{Fingerprint: t.Fingerprint, EpochsDone: epoch + 1, Step: step, SinceBest: sinceBest,
+		Meta: StateMeta{Fingerprint: t.FingerprintValue(), Settings: t.Settings, EpochsDone: epoch + 1, Step: step, SinceBest: sinceBest,
 			History: *hist, OptimizerMeta: ometa},
 		Model: snapshot(params), Optimizer: osd, Best: best,
 	}
@@ -395,6 +469,11 @@ func (t *Trainer) trainEpoch(ctx context.Context, data Dataset, epoch int, step 
 			}
 			if loss, grad, err = cfg.Loss.Compute(logits, b.Labels); err != nil {
 				return Epoch{}, fmt.Errorf("train: epoch %d step %d: %w", epoch+1, *step, err)
+			}
+			// A full-size step takes seconds: stop before the backward
+			// pass rather than after it.
+			if err := ctx.Err(); err != nil {
+				return Epoch{}, fmt.Errorf("train: epoch %d step %d (between forward and backward): %w", epoch+1, *step, err)
 			}
 		}
 		if math.IsNaN(loss) || math.IsInf(loss, 0) {

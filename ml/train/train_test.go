@@ -239,7 +239,7 @@ func TestStoreRoundTrip(t *testing.T) {
 	if none, err := (DirStore{filepath.Join(dir, "absent")}).Load(); none != nil || err != nil {
 		t.Errorf("missing store: %v, %v; want nil, nil", none, err)
 	}
-	os.WriteFile(filepath.Join(dir, stateModel), []byte("garbage!"), 0o644)
+	os.WriteFile(filepath.Join(dir, stateName(1), stateModel), []byte("garbage!"), 0o644)
 	if _, err := (DirStore{dir}).Load(); err == nil || !strings.Contains(err.Error(), stateModel) {
 		t.Errorf("corrupt model file: error %v should name %s", err, stateModel)
 	}

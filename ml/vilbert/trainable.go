@@ -30,6 +30,10 @@ func (t Trainable) Forward(b *batch.Batch, training bool) ([]float32, error) {
 	return out.Logits, nil
 }
 
+// SetInterrupt makes Forward stop between layers when f returns an error
+// (train.Interruptible).
+func (t Trainable) SetInterrupt(f func() error) { t.M.Interrupt = f }
+
 // Backward propagates dLoss/dlogits of the last Forward.
 func (t Trainable) Backward(dlogits []float32) error { return t.M.Backward(dlogits) }
 

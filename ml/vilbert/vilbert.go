@@ -30,6 +30,9 @@ type Model struct {
 	// InputGrads asks Backward for gradients with respect to the region
 	// features and locations (see InputGradients).
 	InputGrads bool
+	// Interrupt, when set, is called between encoder layers; an error
+	// ends Forward with it (the training loop sets ctx.Err).
+	Interrupt func() error
 
 	ws     *Workspace
 	params []NamedParam // the parameter list, walked once
@@ -187,6 +190,11 @@ func (m *Model) ForwardWith(ws *Workspace, in *Inputs, train bool, rng *tensor.R
 	// The encoder, in MMF's interleaved order.
 	enc := &base.Encoder
 	for _, st := range enc.steps {
+		if m.Interrupt != nil {
+			if err := m.Interrupt(); err != nil {
+				return nil, err
+			}
+		}
 		switch st.kind {
 		case 't':
 			txt = enc.Layer[st.i].Forward(&ws.text[st.i], &ws.textSc, txt, b, t, tadd, train, rng)

@@ -76,12 +76,7 @@ func BiasGradStrided(db, dy []float32, rows, cols, ld int) {
 	checkLen("BiasGrad", len(db), cols)
 	parts := make([]float64, Workers()*cols)
 	used := ParallelChunks(rows, cols, func(c, lo, hi int) {
-		acc := parts[c*cols : (c+1)*cols]
-		for r := lo; r < hi; r++ {
-			for j, v := range dy[r*ld : r*ld+cols] {
-				acc[j] += float64(v)
-			}
-		}
+		colSumSerial(parts[c*cols:(c+1)*cols], dy[lo*ld:], hi-lo, cols, ld)
 	})
 	for j := range db[:cols] {
 		var s float64

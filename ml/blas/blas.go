@@ -75,8 +75,27 @@ const minSplitFlops = 1 << 18
 // one per worker, and runs the backend on each strip concurrently.
 func parallelSgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	cf := load()
-	current := cf.backend
-	parts := cf.threads
+	splitSgemm(cf.backend, cf.threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// SgemmParts is Sgemm split over at most parts goroutines instead of the
+// configured thread count: for callers running independent products side
+// by side (a weight gradient beside an input gradient), each on its share
+// of the threads. Whole products on one core each waste less than one
+// product split in two (no packed panel is packed twice).
+func SgemmParts(parts int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	checkGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	if k == 0 {
+		scale(c, m, n, ldc, beta)
+		return
+	}
+	splitSgemm(load().backend, max(parts, 1), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+func splitSgemm(current Backend, parts int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if parts < 2 || m*n*k < minSplitFlops {
 		current.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return

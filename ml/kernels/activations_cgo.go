@@ -231,6 +231,15 @@ static void mmc_mask_apply(float *dst, const float *src, const uint64_t *keep, l
 	}
 }
 
+// acc[j] += dy[r*ld + j] over rows, in double (the order of the Go loop).
+MMC_CLONES
+static void mmc_colsum(double *acc, const float *dy, long rows, long cols, long ld) {
+	for (long r = 0; r < rows; r++) {
+		const float *row = dy + r * ld;
+		for (long j = 0; j < cols; j++) acc[j] += (double)row[j];
+	}
+}
+
 // One AdamW update per element, in the order PyTorch's single-tensor
 // implementation performs it; fp-contract off keeps every product and sum
 // rounded as the Go reference rounds it (no fused multiply-adds).
@@ -352,4 +361,10 @@ func maskAt(dst, src []float32, keep []uint64, off int, p float32) {
 	}
 	_ = keep[(off+len(src)-1)>>6]
 	C.mmc_mask_apply(fp(dst), fp(src), (*C.uint64_t)(unsafe.Pointer(&keep[0])), C.long(off), C.long(len(src)), C.float(1/(1-p)))
+}
+
+func colSumSerial(acc []float64, dy []float32, rows, cols, ld int) {
+	if rows > 0 && cols > 0 {
+		C.mmc_colsum((*C.double)(unsafe.Pointer(&acc[0])), fp(dy), C.long(rows), C.long(cols), C.long(ld))
+	}
 }

@@ -190,3 +190,11 @@ func maskAt(dst, src []float32, keep []uint64, off int, p float32) {
 		}
 	}
 }
+
+func colSumSerial(acc []float64, dy []float32, rows, cols, ld int) {
+	for r := 0; r < rows; r++ {
+		for j, v := range dy[r*ld : r*ld+cols] {
+			acc[j] += float64(v)
+		}
+	}
+}

@@ -23,26 +23,45 @@ func Linear(y, x, w, b []float32, rows, in, out int) {
 // (addDx false) or adds (addDx true) dx = dy·w into dx [rows, in], adds
 // dyᵀ·x into dw [out, in] and the column sums of dy into db [out]. Each of
 // dx, dw and db may be nil to skip it.
+//
+// The two products are independent and of equal size: with two or more
+// workers they run side by side, each on its share (Pair).
 func LinearBackward(dx, dw, db, dy, x, w []float32, rows, in, out int, addDx bool) {
-	if dw != nil {
-		WeightGrad(dw, dy, out, x, rows, in, out)
-	}
 	if db != nil {
 		BiasGrad(db, dy, rows, out)
 	}
-	if dx != nil {
-		beta := float32(0)
-		if addDx {
-			beta = 1
+	weight := func(parts int) {
+		if dw != nil {
+			blas.SgemmParts(parts, true, false, out, in, rows, 1, dy, out, x, in, 1, dw, in)
 		}
-		blas.Sgemm(false, false, rows, in, out, 1, dy, out, w, in, beta, dx, in)
 	}
+	input := func(parts int) {
+		if dx != nil {
+			beta := float32(0)
+			if addDx {
+				beta = 1
+			}
+			blas.SgemmParts(parts, false, false, rows, in, out, 1, dy, out, w, in, beta, dx, in)
+		}
+	}
+	if dw == nil || dx == nil {
+		weight(Workers())
+		input(Workers())
+		return
+	}
+	Pair(rows*in*out, input, weight)
 }
 
 // WeightGrad adds dyᵀ·x into dw [out, in] for dy [rows, out] with rows
 // ldy apart (a column block of a wider gradient) and x [rows, in].
 func WeightGrad(dw, dy []float32, ldy int, x []float32, rows, in, out int) {
-	blas.Sgemm(true, false, out, in, rows, 1, dy, ldy, x, in, 1, dw, in)
+	WeightGradParts(Workers(), dw, dy, ldy, x, rows, in, out)
+}
+
+// WeightGradParts is WeightGrad split over at most parts goroutines (see
+// Pair).
+func WeightGradParts(parts int, dw, dy []float32, ldy int, x []float32, rows, in, out int) {
+	blas.SgemmParts(parts, true, false, out, in, rows, 1, dy, ldy, x, in, 1, dw, in)
 }
 
 // BiasGrad adds the column sums of dy [rows, cols] into db [cols], summed
@@ -57,12 +76,7 @@ func BiasGradStrided(db, dy []float32, rows, cols, ld int) {
 	checkLen("BiasGrad", len(db), cols)
 	parts := make([]float64, Workers()*cols)
 	used := ParallelChunks(rows, cols, func(c, lo, hi int) {
-		acc := parts[c*cols : (c+1)*cols]
-		for r := lo; r < hi; r++ {
-			for j, v := range dy[r*ld : r*ld+cols] {
-				acc[j] += float64(v)
-			}
-		}
+		colSumSerial(parts[c*cols:(c+1)*cols], dy[lo*ld:], hi-lo, cols, ld)
 	})
 	for j := range db[:cols] {
 		var s float64
@@ -71,4 +85,10 @@ func BiasGradStrided(db, dy []float32, rows, cols, ld int) {
 		}
 		db[j] += float32(s)
 	}
+}
+
+// LinearDxParts writes dx = dy·w + beta·dx for dy [rows, out] and w [out,
+// in], split over at most parts goroutines (see Pair).
+func LinearDxParts(parts int, dx, dy, w []float32, rows, in, out int, beta float32) {
+	blas.SgemmParts(parts, false, false, rows, in, out, 1, dy, out, w, in, beta, dx, in)
 }

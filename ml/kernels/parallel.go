@@ -51,3 +51,25 @@ func ParallelChunks(n, cost int, fn func(chunk, lo, hi int)) int {
 	wg.Wait()
 	return count
 }
+
+// Pair runs a and b side by side, a on the calling goroutine, each with
+// its share of the workers (passed as parts: ⌈w/2⌉ and ⌊w/2⌋), or one
+// after the other with all of them when work (the scalar operations of
+// both) is small or there is one worker. For two independent products
+// (a weight gradient and an input gradient) whole products on their own
+// cores beat each product split over both.
+func Pair(work int, a, b func(parts int)) {
+	w := Workers()
+	if w < 2 || work < 1<<22 {
+		a(w)
+		b(w)
+		return
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		b(w / 2)
+	}()
+	a(w - w/2)
+	<-done
+}

@@ -138,3 +138,53 @@ func TestBertLayerConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestBertLayerSinkMatchesGrad runs a layer large enough for the paired
+// gradient products to run side by side, once accumulating into Grad and
+// once through a GradSink, and expects the same gradients (run it with
+// -race: the pairs share nothing they write).
+func TestBertLayerSinkMatchesGrad(t *testing.T) {
+	const b, l, hidden, heads, inter = 2, 64, 128, 4, 512
+	layer := NewBertLayer(hidden, heads, inter, 0.05, tensor.NewRNG(7))
+	x, dy := weights(b*l*hidden, 8), weights(b*l*hidden, 9)
+	var st LayerState
+	var sc LayerScratch
+	layer.Forward(&st, &sc, x, b, l, nil, true, tensor.NewRNG(1))
+	dx := append([]float32(nil), layer.Backward(&st, &sc, dy, true, nil)...)
+	want := map[string][]float32{}
+	for _, p := range Parameters(layer) {
+		want[p.Name] = p.Tensor.Grad
+		p.Tensor.Grad = nil
+	}
+	names := map[*tensor.Tensor]string{}
+	for _, p := range Parameters(layer) {
+		names[p.Tensor] = p.Name
+	}
+	got := map[string][]float32{}
+	var s GradSink
+	s.Start(func(p *tensor.Tensor) error {
+		got[names[p]] = append([]float32(nil), p.Grad...)
+		return nil
+	})
+	layer.Forward(&st, &sc, x, b, l, nil, true, tensor.NewRNG(1))
+	dx2 := layer.Backward(&st, &sc, dy, true, &s)
+	if err := s.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range dx {
+		if dx[i] != dx2[i] {
+			t.Fatalf("dx[%d]: %v with a sink, %v without", i, dx2[i], dx[i])
+		}
+	}
+	for name, w := range want {
+		g := got[name]
+		if len(g) != len(w) {
+			t.Fatalf("%s: %d values through the sink, %d in Grad", name, len(g), len(w))
+		}
+		for i := range w {
+			if g[i] != w[i] {
+				t.Fatalf("%s[%d]: %v through the sink, %v in Grad", name, i, g[i], w[i])
+			}
+		}
+	}
+}

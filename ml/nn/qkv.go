@@ -37,17 +37,28 @@ func (q QKV) Forward(sc *QKVScratch, y, x []float32, rows int) {
 // and hands them on.
 func (q QKV) Backward(sc *QKVScratch, dx []float32, addDx bool, dy, x []float32, rows int, s *GradSink) {
 	in, out := q[0].Dims()
-	if dx != nil {
-		w, _, _, _ := q.pack(sc) // before any update of these weights
-		kernels.LinearBackward(dx, nil, nil, dy, x, w, rows, in, 3*out, addDx)
-	}
-	for i, l := range q {
-		if dw := s.gradIf(l.Weight); dw != nil {
-			kernels.WeightGrad(dw, dy[i*out:], 3*out, x, rows, in, out)
+	// One projection at a time: a sink holds two gradients at once.
+	params := func(parts int) {
+		for i, l := range q {
+			if dw := s.gradIf(l.Weight); dw != nil {
+				kernels.WeightGradParts(parts, dw, dy[i*out:], 3*out, x, rows, in, out)
+			}
+			if db := s.gradIf(l.Bias); db != nil {
+				kernels.BiasGradStrided(db, dy[i*out:], rows, out, 3*out)
+			}
+			s.Done(l.Weight, l.Bias)
 		}
-		if db := s.gradIf(l.Bias); db != nil {
-			kernels.BiasGradStrided(db, dy[i*out:], rows, out, 3*out)
-		}
-		s.Done(l.Weight, l.Bias)
 	}
+	if dx == nil {
+		params(kernels.Workers())
+		return
+	}
+	// The input gradient, one product over weights packed before any of
+	// them is updated, runs beside the weight gradients.
+	w, _, _, _ := q.pack(sc)
+	beta := float32(0)
+	if addDx {
+		beta = 1
+	}
+	kernels.Pair(rows*in*3*out, func(parts int) { kernels.LinearDxParts(parts, dx, dy, w, rows, in, 3*out, beta) }, params)
 }

@@ -3,6 +3,8 @@ package train
 import (
 	"fmt"
 	"math"
+
+	"mmc/ml/kernels"
 )
 
 // Loss names accepted by LossConfig.Kind.
@@ -60,11 +62,21 @@ func (c LossConfig) Compute(logits []float32, labels []int) (float64, []float32,
 		return 0, nil, fmt.Errorf("loss: %d logits for %d labels, want [N, 2] with N > 0", len(logits), n)
 	}
 	grad := make([]float32, len(logits))
-	var total float64
 	for i, y := range labels {
 		if y != 0 && y != 1 {
 			return 0, nil, fmt.Errorf("loss: label %d at batch index %d, want 0 or 1", y, i)
 		}
+	}
+	if c.Kind != LossFocal {
+		// Cross-entropy with label smoothing: the one kernel of ml/.
+		loss, _, err := kernels.CrossEntropy(grad, logits, labels, 2, float32(c.LabelSmoothing))
+		if err != nil {
+			return 0, nil, fmt.Errorf("loss: %w", err)
+		}
+		return loss, grad, nil
+	}
+	var total float64
+	for i, y := range labels {
 		z := [2]float64{float64(logits[2*i]), float64(logits[2*i+1])}
 		m := math.Max(z[0], z[1])
 		lse := m + math.Log(math.Exp(z[0]-m)+math.Exp(z[1]-m))
@@ -72,39 +84,26 @@ func (c LossConfig) Compute(logits []float32, labels []int) (float64, []float32,
 		p := [2]float64{math.Exp(logp[0]), math.Exp(logp[1])}
 		var l float64
 		var g [2]float64
-		switch c.Kind {
-		case LossFocal:
-			a := 1 - c.FocalAlpha
-			if y == 1 {
-				a = c.FocalAlpha
+		a := 1 - c.FocalAlpha
+		if y == 1 {
+			a = c.FocalAlpha
+		}
+		pt, logpt := p[y], logp[y]
+		q := 1 - pt
+		pow := math.Pow(q, c.FocalGamma)
+		l = -a * pow * logpt
+		// dL/dp_t, then dp_t/dz_j = p_t(δ_jy − p_j).
+		var dpow float64
+		if c.FocalGamma != 0 && q > 0 {
+			dpow = c.FocalGamma * math.Pow(q, c.FocalGamma-1)
+		}
+		dLdpt := -a * (-dpow*logpt + pow/pt)
+		for j := range 2 {
+			delta := 0.0
+			if j == y {
+				delta = 1
 			}
-			pt, logpt := p[y], logp[y]
-			q := 1 - pt
-			pow := math.Pow(q, c.FocalGamma)
-			l = -a * pow * logpt
-			// dL/dp_t, then dp_t/dz_j = p_t(δ_jy − p_j).
-			var dpow float64
-			if c.FocalGamma != 0 && q > 0 {
-				dpow = c.FocalGamma * math.Pow(q, c.FocalGamma-1)
-			}
-			dLdpt := -a * (-dpow*logpt + pow/pt)
-			for j := range 2 {
-				delta := 0.0
-				if j == y {
-					delta = 1
-				}
-				g[j] = dLdpt * pt * (delta - p[j])
-			}
-		default:
-			eps := c.LabelSmoothing
-			for j := range 2 {
-				target := eps / 2
-				if j == y {
-					target += 1 - eps
-				}
-				l -= target * logp[j]
-				g[j] = p[j] - target
-			}
+			g[j] = dLdpt * pt * (delta - p[j])
 		}
 		total += l
 		grad[2*i] = float32(g[0] / float64(n))

@@ -7,8 +7,8 @@
 // tags, namespace and Go source location; catalog datasets with type,
 // filepath and layer; resolved parameter values — and hands it to one of:
 //
-//	RenderDOT(w, g)       // digraph, rankdir=LR, a cluster per layer
-//	RenderMermaid(w, g)   // flowchart LR, a subgraph per layer
+//	RenderDOT(w, g)       // digraph, rankdir=LR, clusters per layer
+//	RenderMermaid(w, g)   // flowchart LR, subgraphs per layer
 //	RenderJSON(w, g)      // the body of Kedro-Viz's GET /api/main
 //	Serve(ctx, addr, g)   // the web page on 127.0.0.1, until ctx ends
 //	Build(dir, g)         // the same page and API as static files

@@ -2,7 +2,6 @@ package viz
 
 import (
 	"bufio"
-	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,7 +11,8 @@ import (
 
 // RenderDOT writes g as a Graphviz digraph laid out left to right: tasks are
 // boxes, datasets cylinders, parameters dashed notes, and datasets that
-// share a catalog layer are grouped in a labelled cluster.
+// share a catalog layer are grouped in labelled clusters (one per part of
+// the layer that sits together, see textGroups).
 func RenderDOT(w io.Writer, g Graph) error {
 	r, err := resolve(g)
 	if err != nil {
@@ -26,13 +26,15 @@ func RenderDOT(w io.Writer, g Graph) error {
 	line := func(indent string, it item) {
 		fmt.Fprintf(bw, "%s%s [%s];\n", indent, dotQuote(dotName(it)), dotAttrs(r, it))
 	}
-	free, layered, order := r.layerGroups()
-	for _, it := range free {
-		line("  ", it)
-	}
-	for i, layer := range order {
-		fmt.Fprintf(bw, "  subgraph cluster_layer_%d {\n    label=%s;\n    style=dashed;\n", i, dotQuote(layer))
-		for _, it := range layered[layer] {
+	clusters := 0
+	for _, grp := range r.textGroups() {
+		if grp.layer == "" {
+			line("  ", grp.items[0])
+			continue
+		}
+		fmt.Fprintf(bw, "  subgraph cluster_layer_%d {\n    label=%s;\n    style=dashed;\n", clusters, dotQuote(grp.layer))
+		clusters++
+		for _, it := range grp.items {
 			line("    ", it)
 		}
 		bw.WriteString("  }\n")
@@ -126,44 +128,36 @@ func dotQuote(s string) string {
 	return `"` + r.Replace(s) + `"`
 }
 
-// RenderMermaid writes g as a Mermaid flowchart (left to right), with one
-// subgraph per catalog layer and a class per item kind. Items and edges
-// come in the order of the viewer's own layout (column, then height):
-// Mermaid keeps declaration order within a rank, so its drawing inherits
-// the layout's crossing reduction instead of crossing edges inside the
-// layer subgraphs.
+// RenderMermaid writes g as a Mermaid flowchart (left to right), with
+// catalog layers as subgraphs (a layer whose parts lie apart gets one per
+// part, see textGroups) and a class per item kind. Items and edges come in
+// the order of the viewer's own layout (column, then height): Mermaid
+// keeps declaration order within a rank, so its drawing inherits the
+// layout's crossing reduction instead of crossing edges inside the layer
+// subgraphs.
 func RenderMermaid(w io.Writer, g Graph) error {
 	r, err := resolve(g)
 	if err != nil {
 		return err
 	}
+	groups := r.textGroups()
 	pos := map[string]int{}
-	if lay, err := r.layout(LayoutOptions{}); err == nil {
-		boxes := slices.Clone(lay.Boxes)
-		slices.SortStableFunc(boxes, func(a, b Box) int {
-			if a.Rank != b.Rank {
-				return a.Rank - b.Rank
-			}
-			return cmp.Compare(a.Y, b.Y)
-		})
-		for i, b := range boxes {
-			pos[b.ID] = i
+	for _, grp := range groups {
+		for _, it := range grp.items {
+			pos[it.ID] = len(pos)
 		}
-	}
-	byPos := func(items []item) []item {
-		items = slices.Clone(items)
-		slices.SortStableFunc(items, func(a, b item) int { return pos[a.ID] - pos[b.ID] })
-		return items
 	}
 	bw := bufio.NewWriter(w)
 	bw.WriteString("flowchart LR\n")
-	free, layered, order := r.layerGroups()
-	for _, it := range byPos(free) {
-		fmt.Fprintf(bw, "  %s\n", mermaidNode(r, it))
-	}
-	for i, layer := range order {
-		fmt.Fprintf(bw, "  subgraph layer%d[%s]\n", i, mermaidLabel(layer))
-		for _, it := range byPos(layered[layer]) {
+	clusters := 0
+	for _, grp := range groups {
+		if grp.layer == "" {
+			fmt.Fprintf(bw, "  %s\n", mermaidNode(r, grp.items[0]))
+			continue
+		}
+		fmt.Fprintf(bw, "  subgraph layer%d[%s]\n", clusters, mermaidLabel(grp.layer))
+		clusters++
+		for _, it := range grp.items {
 			fmt.Fprintf(bw, "    %s\n", mermaidNode(r, it))
 		}
 		bw.WriteString("  end\n")

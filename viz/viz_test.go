@@ -403,3 +403,63 @@ func plainFields(line string) []string {
 	}
 	return out
 }
+
+// mermaidSubgraphs maps each node ID declared inside a subgraph of a
+// Mermaid flowchart to the subgraph's ID, and each subgraph ID to its label.
+func mermaidSubgraphs(t *testing.T, mmd string) (in, label map[string]string) {
+	t.Helper()
+	in, label = map[string]string{}, map[string]string{}
+	head := regexp.MustCompile(`^\s*subgraph (\w+)\["([^"]*)"\]$`)
+	node := regexp.MustCompile(`^\s*([tdp]_[0-9a-f]{8})[\[({]`)
+	cur := ""
+	for _, l := range strings.Split(mmd, "\n") {
+		switch {
+		case head.MatchString(l):
+			m := head.FindStringSubmatch(l)
+			cur, label[m[1]] = m[1], m[2]
+		case strings.TrimSpace(l) == "end":
+			cur = ""
+		case cur != "" && node.MatchString(l):
+			in[node.FindStringSubmatch(l)[1]] = cur
+		}
+	}
+	return in, label
+}
+
+// A layer whose items lie far apart in the layout is drawn as several
+// subgraphs: the data report and the training plots (both "reporting")
+// are not pulled into one rectangle across the whole graph, which
+// stretched the report's edges and crossed the edges into the plots.
+func TestTextClustersStayCompact(t *testing.T) {
+	var buf bytes.Buffer
+	if err := RenderMermaid(&buf, defaultGraph(t)); err != nil {
+		t.Fatal(err)
+	}
+	in, label := mermaidSubgraphs(t, buf.String())
+	sub := func(kind Kind, name string) string {
+		id := string(kind[0]) + "_" + ID(kind, name)
+		if in[id] == "" {
+			t.Fatalf("%s %q is in no subgraph:\n%s", kind, name, buf.String())
+		}
+		return in[id]
+	}
+	report, roc := sub(KindTask, "summarise_memes"), sub(KindTask, "vilbert_synthetic_train.plot_roc_curve")
+	if label[report] != "reporting" || label[roc] != "reporting" {
+		t.Errorf("subgraph labels %q, %q, want reporting", label[report], label[roc])
+	}
+	if report == roc {
+		t.Errorf("data report and ROC plot share subgraph %s:\n%s", report, buf.String())
+	}
+	// A step stays whole: a task sits with the data it writes.
+	if sub(KindTask, "summarise_memes") != sub(KindData, "data_report") {
+		t.Errorf("summarise_memes and data_report in different subgraphs:\n%s", buf.String())
+	}
+	// The same cut applies to DOT clusters.
+	var dot bytes.Buffer
+	if err := RenderDOT(&dot, defaultGraph(t)); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(dot.String(), `label="reporting"`); n < 2 {
+		t.Errorf("DOT has %d reporting clusters, want the report and the plots apart:\n%s", n, dot.String())
+	}
+}

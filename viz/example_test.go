@@ -27,6 +27,7 @@ func Example() {
 		panic(err)
 	}
 	// Output:
+	// %%{init: {"layout": "elk"}}%%
 	// flowchart LR
 	//   p_122a0f6c{{"params:tokenizer"}}
 	//   subgraph layer0["raw"]

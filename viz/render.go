@@ -22,7 +22,7 @@ func RenderDOT(w io.Writer, g Graph) error {
 	fmt.Fprintf(bw, "digraph %s {\n", dotQuote(g.Name))
 	// newrank ranks the whole graph at once, so clusters cannot pull an
 	// edge backwards.
-	bw.WriteString("  rankdir=LR;\n  newrank=true;\n  node [fontname=\"Helvetica\", fontsize=11];\n")
+	bw.WriteString("  rankdir=LR;\n  newrank=true;\n  graph [fontname=\"Helvetica\", fontsize=12];\n  node [fontname=\"Helvetica\", fontsize=11];\n")
 	line := func(indent string, it item) {
 		fmt.Fprintf(bw, "%s%s [%s];\n", indent, dotQuote(dotName(it)), dotAttrs(r, it))
 	}
@@ -40,7 +40,15 @@ func RenderDOT(w io.Writer, g Graph) error {
 		bw.WriteString("  }\n")
 	}
 	for _, e := range r.edges {
-		fmt.Fprintf(bw, "  %s -> %s;\n", dotQuote(dotName(r.items[r.byID[e.Source]])), dotQuote(dotName(r.items[r.byID[e.Target]])))
+		src := r.items[r.byID[e.Source]]
+		// A task's outputs sit next to it: weighted edges keep Graphviz
+		// from pulling a much-read output (the raw memes) far right,
+		// which stretched its cluster across the graph.
+		attrs := ""
+		if src.Kind == KindTask {
+			attrs = " [weight=4]"
+		}
+		fmt.Fprintf(bw, "  %s -> %s%s;\n", dotQuote(dotName(src)), dotQuote(dotName(r.items[r.byID[e.Target]])), attrs)
 	}
 	bw.WriteString("}\n")
 	return bw.Flush()
@@ -94,7 +102,7 @@ func dotName(it item) string { return string(it.Kind) + ":" + it.Name }
 
 func dotAttrs(r *resolved, it item) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "label=%s", dotQuote(it.Name))
+	b.WriteString("label=" + dotLabel(r, it))
 	switch it.Kind {
 	case KindTask:
 		n := r.g.Nodes[it.Index]
@@ -111,15 +119,32 @@ func dotAttrs(r *resolved, it item) string {
 		}
 	case KindData:
 		d := r.dataset(it)
+		// Persisted data is filled like Mermaid's; in-memory data is an
+		// empty dashed outline, gone when the run ends.
 		b.WriteString(", shape=cylinder")
 		if d.InMemory {
-			b.WriteString(", style=dashed")
+			b.WriteString(", style=dashed, color=\"#4f8a3c\"")
+		} else {
+			b.WriteString(", style=filled, fillcolor=\"#eef5e9\", color=\"#4f8a3c\"")
 		}
 		fmt.Fprintf(&b, ", tooltip=%s", dotQuote(strings.TrimSpace(d.Type+" "+d.Filepath)))
 	case KindParameters:
 		b.WriteString(", shape=note, style=dashed, fontsize=9")
 	}
 	return b.String()
+}
+
+// dotLabel is an item's DOT label: its name, and for an item inside a
+// namespace the short name over the namespace in small grey type (an
+// HTML-like label), so namespaced boxes are not twice as wide as their
+// names.
+func dotLabel(r *resolved, it item) string {
+	name, ns := r.textLabel(it)
+	if ns == "" {
+		return dotQuote(name)
+	}
+	esc := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;")
+	return "<" + esc.Replace(name) + `<BR/><FONT POINT-SIZE="9" COLOR="#555555">` + esc.Replace(ns) + "</FONT>>"
 }
 
 // dotQuote quotes s as a DOT string.
@@ -148,6 +173,13 @@ func RenderMermaid(w io.Writer, g Graph) error {
 		}
 	}
 	bw := bufio.NewWriter(w)
+	// Mermaid's default layout (dagre) orders nodes poorly around
+	// subgraphs: drawn with it, an edge crossed the training-curves box.
+	// ELK (bundled with mermaid-cli 11, an add-on elsewhere) lays out
+	// nested graphs properly; a renderer without it falls back to dagre,
+	// and one older than Mermaid 10 ignores the unknown key. The init
+	// directive, unlike front matter, parses in every version.
+	bw.WriteString(mermaidInit + "\n")
 	bw.WriteString("flowchart LR\n")
 	clusters := 0
 	for _, grp := range groups {
@@ -192,14 +224,18 @@ func RenderMermaid(w io.Writer, g Graph) error {
 	return bw.Flush()
 }
 
+// mermaidInit is the first line of RenderMermaid's output: it asks for the
+// ELK layout.
+const mermaidInit = `%%{init: {"layout": "elk"}}%%`
+
 // mermaidID is an item's Mermaid node ID: Mermaid IDs must be plain words.
 func mermaidID(it item) string { return string(it.Kind[0]) + "_" + it.ID }
 
-// mermaidNode declares an item: tasks as boxes, persisted data as
+// mermaidNode declares an item (see mermaidItemLabel): tasks as boxes, persisted data as
 // cylinders, in-memory data as stadiums (dashed by their class),
 // parameters as hexagons.
 func mermaidNode(r *resolved, it item) string {
-	label := mermaidLabel(it.Name)
+	label := mermaidItemLabel(r, it)
 	switch it.Kind {
 	case KindData:
 		if r.dataset(it).InMemory {
@@ -212,11 +248,26 @@ func mermaidNode(r *resolved, it item) string {
 	return mermaidID(it) + "[" + label + "]"
 }
 
-// mermaidLabel quotes s for a Mermaid label; Mermaid has entity codes
-// instead of backslash escapes.
-func mermaidLabel(s string) string {
-	r := strings.NewReplacer(`"`, "#quot;", "\n", " ")
-	return `"` + r.Replace(s) + `"`
+// mermaidItemLabel is an item's Mermaid label: its name, and for an item
+// inside a namespace the short name over the namespace in small type, so
+// namespaced boxes are not twice as wide as their names.
+func mermaidItemLabel(r *resolved, it item) string {
+	name, ns := r.textLabel(it)
+	if ns == "" {
+		return mermaidLabel(name)
+	}
+	return `"` + mermaidText(name) + "<br><small>" + mermaidText(ns) + `</small>"`
+}
+
+// mermaidLabel quotes s for a Mermaid label.
+func mermaidLabel(s string) string { return `"` + mermaidText(s) + `"` }
+
+// mermaidText escapes s for the inside of a quoted Mermaid label, which
+// Mermaid reads as HTML: it has entity codes (#quot;) instead of
+// backslash escapes.
+func mermaidText(s string) string {
+	r := strings.NewReplacer(`"`, "#quot;", "<", "#lt;", ">", "#gt;", "\n", " ")
+	return r.Replace(s)
 }
 
 // RenderJSON writes g in the shape of Kedro-Viz's GET /api/main response.

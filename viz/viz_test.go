@@ -52,7 +52,7 @@ func TestRenderDOTStructure(t *testing.T) {
 		t.Fatal(err)
 	}
 	dot := buf.String()
-	edges := regexp.MustCompile(`"([^"]+)" -> "([^"]+)";`).FindAllStringSubmatch(dot, -1)
+	edges := regexp.MustCompile(`"([^"]+)" -> "([^"]+)"(?: \[[^]]*\])?;`).FindAllStringSubmatch(dot, -1)
 	got := map[string]bool{}
 	for _, e := range edges {
 		got[e[1]+" -> "+e[2]] = true
@@ -106,9 +106,10 @@ func TestRenderMermaidStructure(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
-	if lines[0] != "flowchart LR" {
-		t.Fatalf("first line %q", lines[0])
+	if lines[0] != mermaidInit || lines[1] != "flowchart LR" {
+		t.Fatalf("first lines %q", lines[:2])
 	}
+	lines = lines[1:]
 	def := regexp.MustCompile(`^\s*([tdp]_[0-9a-f]{8})(\[|\[\(|\(\[|\{\{)"([^"]*)"`)
 	label := map[string]string{}
 	arrows, subgraphs, ends := 0, 0, 0
@@ -134,12 +135,13 @@ func TestRenderMermaidStructure(t *testing.T) {
 	if arrows != 16 || subgraphs != 5 || ends != 5 {
 		t.Errorf("arrows=%d subgraphs=%d ends=%d, want 16 5 5", arrows, subgraphs, ends)
 	}
-	if label["d_"+ID(KindData, "features.tokens")] != "features.tokens" || label["p_"+ID(KindParameters, "train")] != "params:train" {
+	// A namespaced item shows its short name over its namespace.
+	if label["d_"+ID(KindData, "features.tokens")] != "tokens<br><small>features</small>" || label["p_"+ID(KindParameters, "train")] != "params:train" {
 		t.Errorf("labels: %v", label)
 	}
 	// In-memory data is drawn unlike persisted data.
 	mem, disk := "d_"+ID(KindData, "features.tokens"), "d_"+ID(KindData, "memes")
-	if !strings.Contains(buf.String(), mem+`(["features.tokens"])`) || !strings.Contains(buf.String(), disk+`[("memes")]`) {
+	if !strings.Contains(buf.String(), mem+`(["tokens<br><small>features</small>"])`) || !strings.Contains(buf.String(), disk+`[("memes")]`) {
 		t.Errorf("in-memory and persisted data drawn alike:\n%s", buf.String())
 	}
 	if !regexp.MustCompile(`class [^\n]*` + mem + `[^\n]* memory\n`).MatchString(buf.String()) {
@@ -461,5 +463,35 @@ func TestTextClustersStayCompact(t *testing.T) {
 	}
 	if n := strings.Count(dot.String(), `label="reporting"`); n < 2 {
 		t.Errorf("DOT has %d reporting clusters, want the report and the plots apart:\n%s", n, dot.String())
+	}
+}
+
+// Namespaced items are labelled with their short name over the namespace
+// in small type, in both text formats, with the namespace escaped.
+func TestTextLabelsShortInNamespaces(t *testing.T) {
+	g := Graph{Name: "ns", Nodes: []Node{
+		{Name: "a<b.fit", Namespace: "a<b", Inputs: []string{"raw"}, Outputs: []string{"a<b.model"}, Params: []string{"a<b.lr"}},
+		{Name: "plain", Inputs: []string{"a<b.model"}, Outputs: []string{"out"}},
+	}}
+	var dot, mmd bytes.Buffer
+	if err := RenderDOT(&dot, g); err != nil {
+		t.Fatal(err)
+	}
+	if err := RenderMermaid(&mmd, g); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ out, want string }{
+		{dot.String(), `"task:a<b.fit" [label=<fit<BR/><FONT POINT-SIZE="9" COLOR="#555555">a&lt;b</FONT>>`},
+		{dot.String(), `"data:a<b.model" [label=<model<BR/>`},
+		{dot.String(), `"parameters:params:a<b.lr" [label=<params:lr<BR/>`},
+		{dot.String(), `"task:plain" [label="plain"`},
+		{mmd.String(), `["fit<br><small>a#lt;b</small>"]`},
+		{mmd.String(), `(["model<br><small>a#lt;b</small>"])`},
+		{mmd.String(), `{{"params:lr<br><small>a#lt;b</small>"}}`},
+		{mmd.String(), `["plain"]`},
+	} {
+		if !strings.Contains(tc.out, tc.want) {
+			t.Errorf("lacks %s:\n%s", tc.want, tc.out)
+		}
 	}
 }

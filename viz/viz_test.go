@@ -495,3 +495,65 @@ func TestTextLabelsShortInNamespaces(t *testing.T) {
 		}
 	}
 }
+
+// Laid out by Graphviz (where installed), no edge of the default or the
+// namespaced roi pipeline runs through a node it does not join: a layer
+// cluster stretched across the graph made edges cut through boxes.
+func TestDOTEdgesMissOtherNodesInGraphviz(t *testing.T) {
+	dot, err := exec.LookPath("dot")
+	if err != nil {
+		t.Skip("graphviz (dot) not installed")
+	}
+	for _, g := range []Graph{defaultGraph(t), mainGraph(t, "testdata/roi_main.json")} {
+		var buf bytes.Buffer
+		if err := RenderDOT(&buf, g); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(dot, "-Tplain")
+		cmd.Stdin = &buf
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("dot: %v", err)
+		}
+		boxes := map[string]svgRect{}
+		type edge struct {
+			from, to string
+			pts      []float64
+		}
+		var edges []edge
+		for _, line := range strings.Split(string(out), "\n") {
+			f := plainFields(line)
+			switch {
+			case len(f) > 5 && f[0] == "node":
+				var v [4]float64
+				for k := range v {
+					v[k], _ = strconv.ParseFloat(f[k+2], 64)
+				}
+				// Shrunk a little: an edge may graze a corner.
+				boxes[f[1]] = svgRect{v[0] - v[2]/2 + 0.05, v[1] - v[3]/2 + 0.05, v[0] + v[2]/2 - 0.05, v[1] + v[3]/2 - 0.05}
+			case len(f) > 3 && f[0] == "edge":
+				n, _ := strconv.Atoi(f[3])
+				e := edge{from: f[1], to: f[2]}
+				for _, s := range f[4 : 4+2*n] {
+					v, _ := strconv.ParseFloat(s, 64)
+					e.pts = append(e.pts, v*100) // inches to hundredths, for segmentHits' step
+				}
+				edges = append(edges, e)
+			}
+		}
+		for _, e := range edges {
+			for name, b := range boxes {
+				if name == e.from || name == e.to {
+					continue
+				}
+				b = svgRect{b.x0 * 100, b.y0 * 100, b.x1 * 100, b.y1 * 100}
+				for k := 0; k+3 < len(e.pts); k += 2 {
+					if segmentHits(e.pts[k], e.pts[k+1], e.pts[k+2], e.pts[k+3], b) {
+						t.Errorf("%s: edge %s -> %s runs through %s", g.Name, e.from, e.to, name)
+						break
+					}
+				}
+			}
+		}
+	}
+}

@@ -23,6 +23,14 @@
 // it is computed in Go, so the page carries no layout engine. Namespaces
 // can be collapsed into one box each (LayoutOptions.Collapse).
 //
+// The text renderings follow the same layout: items are declared in its
+// order, a layer is cut into one cluster per part that sits together
+// (no rectangle stretched across the graph), namespaced items show their
+// short name over the namespace, and in-memory data is a dashed outline
+// (a dashed stadium in Mermaid). Mermaid output asks for the ELK layout
+// (bundled with mermaid-cli 11; other renderers fall back to dagre).
+// TestMermaidRendersInMmdc draws it with mmdc ($MMDC) and checks the SVG.
+//
 // The page shows layer bands (or a layer dot per dataset when bands
 // would stretch edges), tags (filter), parameters (toggle), a namespace
 // tree (collapse one, all, or expand all), search, focus mode, a minimap,

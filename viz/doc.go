@@ -7,8 +7,8 @@
 // tags, namespace and Go source location; catalog datasets with type,
 // filepath and layer; resolved parameter values — and hands it to one of:
 //
-//	RenderDOT(w, g)       // digraph, rankdir=LR, a cluster per layer
-//	RenderMermaid(w, g)   // flowchart LR, a subgraph per layer
+//	RenderDOT(w, g)       // digraph, rankdir=LR, clusters per layer
+//	RenderMermaid(w, g)   // flowchart LR, subgraphs per layer
 //	RenderJSON(w, g)      // the body of Kedro-Viz's GET /api/main
 //	Serve(ctx, addr, g)   // the web page on 127.0.0.1, until ctx ends
 //	Build(dir, g)         // the same page and API as static files
@@ -22,6 +22,14 @@
 // catalog layer in data-flow order, crossings reduced by barycentre sweeps;
 // it is computed in Go, so the page carries no layout engine. Namespaces
 // can be collapsed into one box each (LayoutOptions.Collapse).
+//
+// The text renderings follow the same layout: items are declared in its
+// order, a layer is cut into one cluster per part that sits together
+// (no rectangle stretched across the graph), namespaced items show their
+// short name over the namespace, and in-memory data is a dashed outline
+// (a dashed stadium in Mermaid). Mermaid output asks for the ELK layout
+// (bundled with mermaid-cli 11; other renderers fall back to dagre).
+// TestMermaidRendersInMmdc draws it with mmdc ($MMDC) and checks the SVG.
 //
 // The page shows layer bands (or a layer dot per dataset when bands
 // would stretch edges), tags (filter), parameters (toggle), a namespace

@@ -27,13 +27,14 @@ func Example() {
 		panic(err)
 	}
 	// Output:
+	// %%{init: {"layout": "elk"}}%%
 	// flowchart LR
 	//   p_122a0f6c{{"params:tokenizer"}}
-	//   t_c7c2c2f2["tokenize"]
-	//   d_ce6827f6(["train_tokens"])
 	//   subgraph layer0["raw"]
 	//     d_e98a1ab9[("train_memes")]
 	//   end
+	//   t_c7c2c2f2["tokenize"]
+	//   d_ce6827f6(["train_tokens"])
 	//   p_122a0f6c --> t_c7c2c2f2
 	//   d_e98a1ab9 --> t_c7c2c2f2
 	//   t_c7c2c2f2 --> d_ce6827f6

@@ -2,7 +2,6 @@ package viz
 
 import (
 	"bufio"
-	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,7 +11,8 @@ import (
 
 // RenderDOT writes g as a Graphviz digraph laid out left to right: tasks are
 // boxes, datasets cylinders, parameters dashed notes, and datasets that
-// share a catalog layer are grouped in a labelled cluster.
+// share a catalog layer are grouped in labelled clusters (one per part of
+// the layer that sits together, see textGroups).
 func RenderDOT(w io.Writer, g Graph) error {
 	r, err := resolve(g)
 	if err != nil {
@@ -22,23 +22,33 @@ func RenderDOT(w io.Writer, g Graph) error {
 	fmt.Fprintf(bw, "digraph %s {\n", dotQuote(g.Name))
 	// newrank ranks the whole graph at once, so clusters cannot pull an
 	// edge backwards.
-	bw.WriteString("  rankdir=LR;\n  newrank=true;\n  node [fontname=\"Helvetica\", fontsize=11];\n")
+	bw.WriteString("  rankdir=LR;\n  newrank=true;\n  graph [fontname=\"Helvetica\", fontsize=12];\n  node [fontname=\"Helvetica\", fontsize=11];\n")
 	line := func(indent string, it item) {
 		fmt.Fprintf(bw, "%s%s [%s];\n", indent, dotQuote(dotName(it)), dotAttrs(r, it))
 	}
-	free, layered, order := r.layerGroups()
-	for _, it := range free {
-		line("  ", it)
-	}
-	for i, layer := range order {
-		fmt.Fprintf(bw, "  subgraph cluster_layer_%d {\n    label=%s;\n    style=dashed;\n", i, dotQuote(layer))
-		for _, it := range layered[layer] {
+	clusters := 0
+	for _, grp := range r.textGroups() {
+		if grp.layer == "" {
+			line("  ", grp.items[0])
+			continue
+		}
+		fmt.Fprintf(bw, "  subgraph cluster_layer_%d {\n    label=%s;\n    style=dashed;\n", clusters, dotQuote(grp.layer))
+		clusters++
+		for _, it := range grp.items {
 			line("    ", it)
 		}
 		bw.WriteString("  }\n")
 	}
 	for _, e := range r.edges {
-		fmt.Fprintf(bw, "  %s -> %s;\n", dotQuote(dotName(r.items[r.byID[e.Source]])), dotQuote(dotName(r.items[r.byID[e.Target]])))
+		src := r.items[r.byID[e.Source]]
+		// A task's outputs sit next to it: weighted edges keep Graphviz
+		// from pulling a much-read output (the raw memes) far right,
+		// which stretched its cluster across the graph.
+		attrs := ""
+		if src.Kind == KindTask {
+			attrs = " [weight=4]"
+		}
+		fmt.Fprintf(bw, "  %s -> %s%s;\n", dotQuote(dotName(src)), dotQuote(dotName(r.items[r.byID[e.Target]])), attrs)
 	}
 	bw.WriteString("}\n")
 	return bw.Flush()
@@ -92,7 +102,7 @@ func dotName(it item) string { return string(it.Kind) + ":" + it.Name }
 
 func dotAttrs(r *resolved, it item) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "label=%s", dotQuote(it.Name))
+	b.WriteString("label=" + dotLabel(r, it))
 	switch it.Kind {
 	case KindTask:
 		n := r.g.Nodes[it.Index]
@@ -109,9 +119,13 @@ func dotAttrs(r *resolved, it item) string {
 		}
 	case KindData:
 		d := r.dataset(it)
+		// Persisted data is filled like Mermaid's; in-memory data is an
+		// empty dashed outline, gone when the run ends.
 		b.WriteString(", shape=cylinder")
 		if d.InMemory {
-			b.WriteString(", style=dashed")
+			b.WriteString(", style=dashed, color=\"#4f8a3c\"")
+		} else {
+			b.WriteString(", style=filled, fillcolor=\"#eef5e9\", color=\"#4f8a3c\"")
 		}
 		fmt.Fprintf(&b, ", tooltip=%s", dotQuote(strings.TrimSpace(d.Type+" "+d.Filepath)))
 	case KindParameters:
@@ -120,50 +134,62 @@ func dotAttrs(r *resolved, it item) string {
 	return b.String()
 }
 
+// dotLabel is an item's DOT label: its name, and for an item inside a
+// namespace the short name over the namespace in small grey type (an
+// HTML-like label), so namespaced boxes are not twice as wide as their
+// names.
+func dotLabel(r *resolved, it item) string {
+	name, ns := r.textLabel(it)
+	if ns == "" {
+		return dotQuote(name)
+	}
+	esc := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;")
+	return "<" + esc.Replace(name) + `<BR/><FONT POINT-SIZE="9" COLOR="#555555">` + esc.Replace(ns) + "</FONT>>"
+}
+
 // dotQuote quotes s as a DOT string.
 func dotQuote(s string) string {
 	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
 	return `"` + r.Replace(s) + `"`
 }
 
-// RenderMermaid writes g as a Mermaid flowchart (left to right), with one
-// subgraph per catalog layer and a class per item kind. Items and edges
-// come in the order of the viewer's own layout (column, then height):
-// Mermaid keeps declaration order within a rank, so its drawing inherits
-// the layout's crossing reduction instead of crossing edges inside the
-// layer subgraphs.
+// RenderMermaid writes g as a Mermaid flowchart (left to right), with
+// catalog layers as subgraphs (a layer whose parts lie apart gets one per
+// part, see textGroups) and a class per item kind. Items and edges come in
+// the order of the viewer's own layout (column, then height): Mermaid
+// keeps declaration order within a rank, so its drawing inherits the
+// layout's crossing reduction instead of crossing edges inside the layer
+// subgraphs.
 func RenderMermaid(w io.Writer, g Graph) error {
 	r, err := resolve(g)
 	if err != nil {
 		return err
 	}
+	groups := r.textGroups()
 	pos := map[string]int{}
-	if lay, err := r.layout(LayoutOptions{}); err == nil {
-		boxes := slices.Clone(lay.Boxes)
-		slices.SortStableFunc(boxes, func(a, b Box) int {
-			if a.Rank != b.Rank {
-				return a.Rank - b.Rank
-			}
-			return cmp.Compare(a.Y, b.Y)
-		})
-		for i, b := range boxes {
-			pos[b.ID] = i
+	for _, grp := range groups {
+		for _, it := range grp.items {
+			pos[it.ID] = len(pos)
 		}
 	}
-	byPos := func(items []item) []item {
-		items = slices.Clone(items)
-		slices.SortStableFunc(items, func(a, b item) int { return pos[a.ID] - pos[b.ID] })
-		return items
-	}
 	bw := bufio.NewWriter(w)
+	// Mermaid's default layout (dagre) orders nodes poorly around
+	// subgraphs: drawn with it, an edge crossed the training-curves box.
+	// ELK (bundled with mermaid-cli 11, an add-on elsewhere) lays out
+	// nested graphs properly; a renderer without it falls back to dagre,
+	// and one older than Mermaid 10 ignores the unknown key. The init
+	// directive, unlike front matter, parses in every version.
+	bw.WriteString(mermaidInit + "\n")
 	bw.WriteString("flowchart LR\n")
-	free, layered, order := r.layerGroups()
-	for _, it := range byPos(free) {
-		fmt.Fprintf(bw, "  %s\n", mermaidNode(r, it))
-	}
-	for i, layer := range order {
-		fmt.Fprintf(bw, "  subgraph layer%d[%s]\n", i, mermaidLabel(layer))
-		for _, it := range byPos(layered[layer]) {
+	clusters := 0
+	for _, grp := range groups {
+		if grp.layer == "" {
+			fmt.Fprintf(bw, "  %s\n", mermaidNode(r, grp.items[0]))
+			continue
+		}
+		fmt.Fprintf(bw, "  subgraph layer%d[%s]\n", clusters, mermaidLabel(grp.layer))
+		clusters++
+		for _, it := range grp.items {
 			fmt.Fprintf(bw, "    %s\n", mermaidNode(r, it))
 		}
 		bw.WriteString("  end\n")
@@ -198,14 +224,18 @@ func RenderMermaid(w io.Writer, g Graph) error {
 	return bw.Flush()
 }
 
+// mermaidInit is the first line of RenderMermaid's output: it asks for the
+// ELK layout.
+const mermaidInit = `%%{init: {"layout": "elk"}}%%`
+
 // mermaidID is an item's Mermaid node ID: Mermaid IDs must be plain words.
 func mermaidID(it item) string { return string(it.Kind[0]) + "_" + it.ID }
 
-// mermaidNode declares an item: tasks as boxes, persisted data as
+// mermaidNode declares an item (see mermaidItemLabel): tasks as boxes, persisted data as
 // cylinders, in-memory data as stadiums (dashed by their class),
 // parameters as hexagons.
 func mermaidNode(r *resolved, it item) string {
-	label := mermaidLabel(it.Name)
+	label := mermaidItemLabel(r, it)
 	switch it.Kind {
 	case KindData:
 		if r.dataset(it).InMemory {
@@ -218,11 +248,26 @@ func mermaidNode(r *resolved, it item) string {
 	return mermaidID(it) + "[" + label + "]"
 }
 
-// mermaidLabel quotes s for a Mermaid label; Mermaid has entity codes
-// instead of backslash escapes.
-func mermaidLabel(s string) string {
-	r := strings.NewReplacer(`"`, "#quot;", "\n", " ")
-	return `"` + r.Replace(s) + `"`
+// mermaidItemLabel is an item's Mermaid label: its name, and for an item
+// inside a namespace the short name over the namespace in small type, so
+// namespaced boxes are not twice as wide as their names.
+func mermaidItemLabel(r *resolved, it item) string {
+	name, ns := r.textLabel(it)
+	if ns == "" {
+		return mermaidLabel(name)
+	}
+	return `"` + mermaidText(name) + "<br><small>" + mermaidText(ns) + `</small>"`
+}
+
+// mermaidLabel quotes s for a Mermaid label.
+func mermaidLabel(s string) string { return `"` + mermaidText(s) + `"` }
+
+// mermaidText escapes s for the inside of a quoted Mermaid label, which
+// Mermaid reads as HTML: it has entity codes (#quot;) instead of
+// backslash escapes.
+func mermaidText(s string) string {
+	r := strings.NewReplacer(`"`, "#quot;", "<", "#lt;", ">", "#gt;", "\n", " ")
+	return r.Replace(s)
 }
 
 // RenderJSON writes g in the shape of Kedro-Viz's GET /api/main response.

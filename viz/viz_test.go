@@ -52,7 +52,7 @@ func TestRenderDOTStructure(t *testing.T) {
 		t.Fatal(err)
 	}
 	dot := buf.String()
-	edges := regexp.MustCompile(`"([^"]+)" -> "([^"]+)";`).FindAllStringSubmatch(dot, -1)
+	edges := regexp.MustCompile(`"([^"]+)" -> "([^"]+)"(?: \[[^]]*\])?;`).FindAllStringSubmatch(dot, -1)
 	got := map[string]bool{}
 	for _, e := range edges {
 		got[e[1]+" -> "+e[2]] = true
@@ -106,9 +106,10 @@ func TestRenderMermaidStructure(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
-	if lines[0] != "flowchart LR" {
-		t.Fatalf("first line %q", lines[0])
+	if lines[0] != mermaidInit || lines[1] != "flowchart LR" {
+		t.Fatalf("first lines %q", lines[:2])
 	}
+	lines = lines[1:]
 	def := regexp.MustCompile(`^\s*([tdp]_[0-9a-f]{8})(\[|\[\(|\(\[|\{\{)"([^"]*)"`)
 	label := map[string]string{}
 	arrows, subgraphs, ends := 0, 0, 0
@@ -134,12 +135,13 @@ func TestRenderMermaidStructure(t *testing.T) {
 	if arrows != 16 || subgraphs != 5 || ends != 5 {
 		t.Errorf("arrows=%d subgraphs=%d ends=%d, want 16 5 5", arrows, subgraphs, ends)
 	}
-	if label["d_"+ID(KindData, "features.tokens")] != "features.tokens" || label["p_"+ID(KindParameters, "train")] != "params:train" {
+	// A namespaced item shows its short name over its namespace.
+	if label["d_"+ID(KindData, "features.tokens")] != "tokens<br><small>features</small>" || label["p_"+ID(KindParameters, "train")] != "params:train" {
 		t.Errorf("labels: %v", label)
 	}
 	// In-memory data is drawn unlike persisted data.
 	mem, disk := "d_"+ID(KindData, "features.tokens"), "d_"+ID(KindData, "memes")
-	if !strings.Contains(buf.String(), mem+`(["features.tokens"])`) || !strings.Contains(buf.String(), disk+`[("memes")]`) {
+	if !strings.Contains(buf.String(), mem+`(["tokens<br><small>features</small>"])`) || !strings.Contains(buf.String(), disk+`[("memes")]`) {
 		t.Errorf("in-memory and persisted data drawn alike:\n%s", buf.String())
 	}
 	if !regexp.MustCompile(`class [^\n]*` + mem + `[^\n]* memory\n`).MatchString(buf.String()) {
@@ -402,4 +404,156 @@ func plainFields(line string) []string {
 		line = line[min(i+1, len(line)):]
 	}
 	return out
+}
+
+// mermaidSubgraphs maps each node ID declared inside a subgraph of a
+// Mermaid flowchart to the subgraph's ID, and each subgraph ID to its label.
+func mermaidSubgraphs(t *testing.T, mmd string) (in, label map[string]string) {
+	t.Helper()
+	in, label = map[string]string{}, map[string]string{}
+	head := regexp.MustCompile(`^\s*subgraph (\w+)\["([^"]*)"\]$`)
+	node := regexp.MustCompile(`^\s*([tdp]_[0-9a-f]{8})[\[({]`)
+	cur := ""
+	for _, l := range strings.Split(mmd, "\n") {
+		switch {
+		case head.MatchString(l):
+			m := head.FindStringSubmatch(l)
+			cur, label[m[1]] = m[1], m[2]
+		case strings.TrimSpace(l) == "end":
+			cur = ""
+		case cur != "" && node.MatchString(l):
+			in[node.FindStringSubmatch(l)[1]] = cur
+		}
+	}
+	return in, label
+}
+
+// A layer whose items lie far apart in the layout is drawn as several
+// subgraphs: the data report and the training plots (both "reporting")
+// are not pulled into one rectangle across the whole graph, which
+// stretched the report's edges and crossed the edges into the plots.
+func TestTextClustersStayCompact(t *testing.T) {
+	var buf bytes.Buffer
+	if err := RenderMermaid(&buf, defaultGraph(t)); err != nil {
+		t.Fatal(err)
+	}
+	in, label := mermaidSubgraphs(t, buf.String())
+	sub := func(kind Kind, name string) string {
+		id := string(kind[0]) + "_" + ID(kind, name)
+		if in[id] == "" {
+			t.Fatalf("%s %q is in no subgraph:\n%s", kind, name, buf.String())
+		}
+		return in[id]
+	}
+	report, roc := sub(KindTask, "summarise_memes"), sub(KindTask, "vilbert_synthetic_train.plot_roc_curve")
+	if label[report] != "reporting" || label[roc] != "reporting" {
+		t.Errorf("subgraph labels %q, %q, want reporting", label[report], label[roc])
+	}
+	if report == roc {
+		t.Errorf("data report and ROC plot share subgraph %s:\n%s", report, buf.String())
+	}
+	// A step stays whole: a task sits with the data it writes.
+	if sub(KindTask, "summarise_memes") != sub(KindData, "data_report") {
+		t.Errorf("summarise_memes and data_report in different subgraphs:\n%s", buf.String())
+	}
+	// The same cut applies to DOT clusters.
+	var dot bytes.Buffer
+	if err := RenderDOT(&dot, defaultGraph(t)); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(dot.String(), `label="reporting"`); n < 2 {
+		t.Errorf("DOT has %d reporting clusters, want the report and the plots apart:\n%s", n, dot.String())
+	}
+}
+
+// Namespaced items are labelled with their short name over the namespace
+// in small type, in both text formats, with the namespace escaped.
+func TestTextLabelsShortInNamespaces(t *testing.T) {
+	g := Graph{Name: "ns", Nodes: []Node{
+		{Name: "a<b.fit", Namespace: "a<b", Inputs: []string{"raw"}, Outputs: []string{"a<b.model"}, Params: []string{"a<b.lr"}},
+		{Name: "plain", Inputs: []string{"a<b.model"}, Outputs: []string{"out"}},
+	}}
+	var dot, mmd bytes.Buffer
+	if err := RenderDOT(&dot, g); err != nil {
+		t.Fatal(err)
+	}
+	if err := RenderMermaid(&mmd, g); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ out, want string }{
+		{dot.String(), `"task:a<b.fit" [label=<fit<BR/><FONT POINT-SIZE="9" COLOR="#555555">a&lt;b</FONT>>`},
+		{dot.String(), `"data:a<b.model" [label=<model<BR/>`},
+		{dot.String(), `"parameters:params:a<b.lr" [label=<params:lr<BR/>`},
+		{dot.String(), `"task:plain" [label="plain"`},
+		{mmd.String(), `["fit<br><small>a#lt;b</small>"]`},
+		{mmd.String(), `(["model<br><small>a#lt;b</small>"])`},
+		{mmd.String(), `{{"params:lr<br><small>a#lt;b</small>"}}`},
+		{mmd.String(), `["plain"]`},
+	} {
+		if !strings.Contains(tc.out, tc.want) {
+			t.Errorf("lacks %s:\n%s", tc.want, tc.out)
+		}
+	}
+}
+
+// Laid out by Graphviz (where installed), no edge of the default or the
+// namespaced roi pipeline runs through a node it does not join: a layer
+// cluster stretched across the graph made edges cut through boxes.
+func TestDOTEdgesMissOtherNodesInGraphviz(t *testing.T) {
+	dot, err := exec.LookPath("dot")
+	if err != nil {
+		t.Skip("graphviz (dot) not installed")
+	}
+	for _, g := range []Graph{defaultGraph(t), mainGraph(t, "testdata/roi_main.json")} {
+		var buf bytes.Buffer
+		if err := RenderDOT(&buf, g); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(dot, "-Tplain")
+		cmd.Stdin = &buf
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("dot: %v", err)
+		}
+		boxes := map[string]svgRect{}
+		type edge struct {
+			from, to string
+			pts      []float64
+		}
+		var edges []edge
+		for _, line := range strings.Split(string(out), "\n") {
+			f := plainFields(line)
+			switch {
+			case len(f) > 5 && f[0] == "node":
+				var v [4]float64
+				for k := range v {
+					v[k], _ = strconv.ParseFloat(f[k+2], 64)
+				}
+				// Shrunk a little: an edge may graze a corner.
+				boxes[f[1]] = svgRect{v[0] - v[2]/2 + 0.05, v[1] - v[3]/2 + 0.05, v[0] + v[2]/2 - 0.05, v[1] + v[3]/2 - 0.05}
+			case len(f) > 3 && f[0] == "edge":
+				n, _ := strconv.Atoi(f[3])
+				e := edge{from: f[1], to: f[2]}
+				for _, s := range f[4 : 4+2*n] {
+					v, _ := strconv.ParseFloat(s, 64)
+					e.pts = append(e.pts, v*100) // inches to hundredths, for segmentHits' step
+				}
+				edges = append(edges, e)
+			}
+		}
+		for _, e := range edges {
+			for name, b := range boxes {
+				if name == e.from || name == e.to {
+					continue
+				}
+				b = svgRect{b.x0 * 100, b.y0 * 100, b.x1 * 100, b.y1 * 100}
+				for k := 0; k+3 < len(e.pts); k += 2 {
+					if segmentHits(e.pts[k], e.pts[k+1], e.pts[k+2], e.pts[k+3], b) {
+						t.Errorf("%s: edge %s -> %s runs through %s", g.Name, e.from, e.to, name)
+						break
+					}
+				}
+			}
+		}
+	}
 }

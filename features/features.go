@@ -21,7 +21,9 @@ type Record struct {
 	// Detected is, for a detector that fills every image to a fixed
 	// number of regions, how many of them passed its confidence
 	// threshold (the rest are next-best boxes or the whole image); 0
-	// for other sources. In memory only: stores do not keep it yet.
+	// for other sources and for stores written before it was kept (0
+	// means unknown). The HDF5 store keeps it as /num_detected and MMF's
+	// detectron.lmdb as the extra value key "num_detected".
 	Detected int
 }
 
@@ -35,6 +37,9 @@ func (r *Record) Validate() error {
 	}
 	if len(r.Boxes) != r.NumBoxes*4 {
 		return fmt.Errorf("features %q: %d box values, want num_boxes %d × 4", r.ID, len(r.Boxes), r.NumBoxes)
+	}
+	if r.Detected < 0 || r.Detected > r.NumBoxes {
+		return fmt.Errorf("features %q: %d detected regions, outside 0…num_boxes %d", r.ID, r.Detected, r.NumBoxes)
 	}
 	if r.Objects != nil && len(r.Objects) != r.NumBoxes {
 		return fmt.Errorf("features %q: %d objects, want %d", r.ID, len(r.Objects), r.NumBoxes)

@@ -72,6 +72,9 @@ feats:
 	ctx := context.Background()
 	n := PartSize*2 + 50
 	recs := sampleRecords(n, 3, func(i int) string { return fmt.Sprintf("img%04d", i) })
+	for i, r := range recs {
+		r.Detected = i % (r.NumBoxes + 1) // a detector's count, kept through the parts and the merge
+	}
 	params := map[string]any{"image_size": 224.0, "backbone": "random"}
 	path := filepath.Join(dir, "feats.h5")
 
@@ -117,6 +120,15 @@ feats:
 		got, err := s.Get(recs[i].ID)
 		if err != nil || !reflect.DeepEqual(got.Features, recs[i].Features) || !reflect.DeepEqual(got.Boxes, recs[i].Boxes) {
 			t.Errorf("record %s after resume: %v", recs[i].ID, err)
+		}
+	}
+	for _, r := range recs {
+		got, err := s.Get(r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Detected != r.Detected {
+			t.Fatalf("record %s after the merge: Detected %d, want %d", r.ID, got.Detected, r.Detected)
 		}
 	}
 	s.Close()

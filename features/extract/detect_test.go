@@ -4,9 +4,14 @@ import (
 	"context"
 	"image"
 	"image/color"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"mmc/features"
+	"mmc/features/h5store"
+	"mmc/features/lmdbstore"
 )
 
 func detectTestImage(w, h int) *image.RGBA {
@@ -65,6 +70,7 @@ func TestDetectorExtractors(t *testing.T) {
 					}
 				}
 			}
+			checkStoresKeepDetected(t, recs)
 		})
 	}
 }
@@ -86,5 +92,55 @@ func TestDetectorMissingWeights(t *testing.T) {
 	_, err = VG{Backbone: Backbone{Weights: "testdata/absent.pth", MissingWeights: MissingWeightsRandom}, DetectorParams: DetectorParams{ConfidenceThreshold: 2}}.New("")
 	if err == nil || !strings.Contains(err.Error(), "confidence_threshold") {
 		t.Fatalf("bad threshold: %v", err)
+	}
+}
+
+// checkStoresKeepDetected writes the records to both feature stores and
+// reads their detected counts back.
+func checkStoresKeepDetected(t *testing.T, recs []*features.Record) {
+	t.Helper()
+	dir := t.TempDir()
+	hw, err := h5store.Create(filepath.Join(dir, "f.h5"), &h5store.Options{Regions: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lw, err := lmdbstore.Create(filepath.Join(dir, "f.lmdb"), &lmdbstore.Options{MapSize: 1 << 24})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		if err := hw.Put(r); err != nil {
+			t.Fatal(err)
+		}
+		if err := lw.Put(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := hw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := lw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	hs, err := h5store.Open(filepath.Join(dir, "f.h5"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hs.Close()
+	ls, err := lmdbstore.Open(filepath.Join(dir, "f.lmdb"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ls.Close()
+	for _, r := range recs {
+		for _, s := range []features.Reader{hs, ls} {
+			got, err := s.Get(r.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Detected != r.Detected {
+				t.Errorf("%v: record %s: %d detected, want %d", s, r.ID, got.Detected, r.Detected)
+			}
+		}
 	}
 }

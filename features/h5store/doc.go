@@ -15,6 +15,12 @@
 //	/image_height  [N]        int32
 //	/objects       [N, R]     int64, optional: detector class per region
 //	/cls_prob      [N, R, C]  float32, optional: class probabilities per region
+//	/num_detected  [N]        int32, optional: of the num_boxes regions, how
+//	                          many passed the detector's confidence threshold
+//	                          (features.Record.Detected; the rest fill up to
+//	                          a fixed count). Written when any image has one;
+//	                          absent (older files, other producers) reads as 0,
+//	                          meaning unknown.
 //
 // Rows past num_boxes are zero padding. The first axis of every dataset
 // is extendible, so records stream in without knowing N in advance. Root

@@ -82,6 +82,9 @@ func TestReadH5py(t *testing.T) {
 				if err := r.Validate(); err != nil {
 					t.Fatal(err)
 				}
+				if r.Detected != 0 {
+					t.Errorf("%s: Detected %d from a file without /num_detected, want 0 (unknown)", er.ID, r.Detected)
+				}
 				if r.NumBoxes != er.NumBoxes || r.ImageW != er.ImageWidth || r.ImageH != er.ImageHeight || r.Dim != ef.Dim {
 					t.Errorf("%s: header %d boxes %dx%d, want %d boxes %dx%d", er.ID, r.NumBoxes, r.ImageW, r.ImageH, er.NumBoxes, er.ImageWidth, er.ImageHeight)
 				}
@@ -145,6 +148,7 @@ func sampleRecords(n, regions, dim int, withExtras bool) []*features.Record {
 			for j := range r.ClsProb {
 				r.ClsProb[j] = float32(j) / 10
 			}
+			r.Detected = nb / 2 // some images 0: none passed the threshold
 		}
 		recs[i] = r
 	}
@@ -232,6 +236,46 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
+// TestNumDetected: /num_detected is written only when some record has a
+// Detected count, and reads back per image; without it Detected is 0.
+func TestNumDetected(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		detected []int
+		wantSet  bool
+	}{
+		{"detector counts", []int{3, 0, 1}, true},
+		{"no counts", []int{0, 0, 0}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "f.h5")
+			recs := sampleRecords(len(tc.detected), 4, 2, false)
+			for i, r := range recs {
+				r.NumBoxes, r.Features, r.Boxes = 4, make([]float32, 4*2), make([]float32, 4*4)
+				r.Detected = tc.detected[i]
+			}
+			writeStore(t, path, &Options{Regions: 4}, recs)
+			s, err := Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if got := s.f.LinkExists("num_detected"); got != tc.wantSet {
+				t.Errorf("/num_detected present = %v, want %v", got, tc.wantSet)
+			}
+			for i, want := range tc.detected {
+				r, err := s.Get(recs[i].ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if r.Detected != want {
+					t.Errorf("%s: Detected %d, want %d", r.ID, r.Detected, want)
+				}
+			}
+		})
+	}
+}
+
 func TestWriterErrors(t *testing.T) {
 	rec := func(id string, nb, dim int) *features.Record {
 		return &features.Record{ID: id, Dim: dim, NumBoxes: nb, Features: make([]float32, nb*dim), Boxes: make([]float32, nb*4)}
@@ -246,6 +290,7 @@ func TestWriterErrors(t *testing.T) {
 		{"dim changes", []*features.Record{rec("1", 1, 2), rec("2", 1, 3)}, "\"2\": dim 3, the store has dim 2"},
 		{"invalid record", []*features.Record{{ID: "1", Dim: 2, NumBoxes: 1, Features: []float32{1}}}, "\"1\": 1 values"},
 		{"empty id", []*features.Record{rec("", 1, 2)}, "empty id"},
+		{"more detected than regions", []*features.Record{{ID: "1", Dim: 2, NumBoxes: 1, Features: make([]float32, 2), Boxes: make([]float32, 4), Detected: 2}}, "\"1\": 2 detected regions, outside 0…num_boxes 1"},
 		{"objects appear later", []*features.Record{rec("1", 1, 2), {ID: "2", Dim: 2, NumBoxes: 1, Features: make([]float32, 2), Boxes: make([]float32, 4), Objects: []int64{3}}}, "objects present=true"},
 	}
 	for _, tc := range tests {
@@ -355,6 +400,7 @@ with h5py.File(sys.argv[1], "r") as f:
            "chunks": list(f["features"].chunks), "compression": f["features"].compression,
            "attrs": {k: (v.decode() if isinstance(v, bytes) else str(v)) for k, v in f.attrs.items()},
            "num_boxes": f["num_boxes"][:].tolist(), "w": f["image_width"][:].tolist(),
+           "num_detected": f["num_detected"][:].tolist(),
            "feat": [f["features"][i, :n].ravel().tolist() for i, n in enumerate(f["num_boxes"][:])],
            "pad": float(abs(f["features"][0, f["num_boxes"][0]:]).sum())}
 print(json.dumps(out))
@@ -371,6 +417,7 @@ print(json.dumps(out))
 		Compression string            `json:"compression"`
 		Attrs       map[string]string `json:"attrs"`
 		NumBoxes    []int             `json:"num_boxes"`
+		NumDetected []int             `json:"num_detected"`
 		W           []int             `json:"w"`
 		Feat        [][]float64       `json:"feat"`
 		Pad         float64           `json:"pad"`
@@ -379,12 +426,12 @@ print(json.dumps(out))
 		t.Fatalf("%v: %s", err, outb)
 	}
 	wantShapes := map[string][]int{"ids": {3}, "features": {3, 4, 6}, "boxes": {3, 4, 4}, "num_boxes": {3},
-		"image_width": {3}, "image_height": {3}, "objects": {3, 4}, "cls_prob": {3, 4, 3}}
+		"image_width": {3}, "image_height": {3}, "objects": {3, 4}, "cls_prob": {3, 4, 3}, "num_detected": {3}}
 	if !reflect.DeepEqual(got.Shapes, wantShapes) {
 		t.Errorf("shapes %v, want %v", got.Shapes, wantShapes)
 	}
 	wantTypes := map[string]string{"features": "<f4", "boxes": "<f4", "num_boxes": "<i4", "image_width": "<i4",
-		"image_height": "<i4", "objects": "<i8", "cls_prob": "<f4"}
+		"image_height": "<i4", "objects": "<i8", "cls_prob": "<f4", "num_detected": "<i4"}
 	if !reflect.DeepEqual(got.Dtypes, wantTypes) {
 		t.Errorf("dtypes %v, want %v", got.Dtypes, wantTypes)
 	}
@@ -395,7 +442,7 @@ print(json.dumps(out))
 		t.Errorf("attrs %v", got.Attrs)
 	}
 	for i, r := range recs {
-		if got.IDs[i] != r.ID || got.NumBoxes[i] != r.NumBoxes || got.W[i] != r.ImageW || !reflect.DeepEqual(toF32(got.Feat[i]), r.Features) {
+		if got.IDs[i] != r.ID || got.NumBoxes[i] != r.NumBoxes || got.NumDetected[i] != r.Detected || got.W[i] != r.ImageW || !reflect.DeepEqual(toF32(got.Feat[i]), r.Features) {
 			t.Errorf("image %d: h5py sees %s %d %d %v", i, got.IDs[i], got.NumBoxes[i], got.W[i], got.Feat[i])
 		}
 	}

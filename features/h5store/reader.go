@@ -39,6 +39,7 @@ type Store struct {
 	numBoxes []int32
 	widths   []int32
 	heights  []int32
+	detected []int32 // /num_detected, zeros when the file has none
 
 	extractor string
 	params    string
@@ -128,6 +129,14 @@ func (s *Store) load() error {
 	for i, nb := range s.numBoxes {
 		if nb < 0 || int(nb) > s.regions {
 			return fmt.Errorf("/num_boxes[%d] = %d (id %q), outside 0…%d", i, nb, s.ids[i], s.regions)
+		}
+	}
+	if s.detected, err = readPerImage(s.f, "num_detected", n, 0); err != nil {
+		return err
+	}
+	for i, d := range s.detected {
+		if d < 0 || d > s.numBoxes[i] {
+			return fmt.Errorf("/num_detected[%d] = %d (id %q), outside 0…num_boxes %d", i, d, s.ids[i], s.numBoxes[i])
 		}
 	}
 	if s.widths, err = readPerImage(s.f, "image_width", n, 0); err != nil {
@@ -313,6 +322,7 @@ func (s *Store) Get(id string) (*features.Record, error) {
 		Features: make([]float32, nb*s.dim),
 		Boxes:    make([]float32, nb*4),
 		ImageW:   int(s.widths[i]), ImageH: int(s.heights[i]),
+		Detected: int(s.detected[i]),
 	}
 	defer lockH5()()
 	if s.f == nil {

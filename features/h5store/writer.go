@@ -62,6 +62,8 @@ type Writer struct {
 	numBoxes []int32
 	widths   []int32
 	heights  []int32
+	detected []int32 // features.Record.Detected; /num_detected when any is set
+	anyDet   bool
 
 	featBuf, boxBuf, clsBuf []float32
 	objBuf                  []int64
@@ -195,6 +197,8 @@ func (w *Writer) put(r *features.Record) error {
 	w.numBoxes = append(w.numBoxes, int32(r.NumBoxes))
 	w.widths = append(w.widths, int32(r.ImageW))
 	w.heights = append(w.heights, int32(r.ImageH))
+	w.detected = append(w.detected, int32(r.Detected))
+	w.anyDet = w.anyDet || r.Detected > 0
 	return nil
 }
 
@@ -434,6 +438,11 @@ func (w *Writer) finish() error {
 		v    []int32
 	}{{"num_boxes", w.numBoxes}, {"image_width", w.widths}, {"image_height", w.heights}} {
 		if err := w.writeInt32s(c.name, c.v); err != nil {
+			return err
+		}
+	}
+	if w.anyDet {
+		if err := w.writeInt32s("num_detected", w.detected); err != nil {
 			return err
 		}
 	}

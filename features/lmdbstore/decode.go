@@ -9,9 +9,9 @@ import (
 
 // Decode turns one LMDB value (a pickled dict) into a Record with the
 // given id. It reads MMF's layout (features, bbox, num_boxes,
-// image_width, image_height, optional objects and cls_prob) and the
-// vilbert-multi-task layout (features, boxes, image_w, image_h). The
-// feature matrix is converted to float32 once; nothing else is copied
+// image_width, image_height, optional objects, cls_prob and mmc's
+// num_detected) and the vilbert-multi-task layout (features, boxes,
+// image_w, image_h). The feature matrix is converted to float32 once; nothing else is copied
 // from val beyond the small box, object and class arrays, so val may be
 // memory that is only valid during the read transaction.
 //
@@ -101,6 +101,14 @@ func Decode(id string, val []byte) (*features.Record, error) {
 		}
 	}
 
+	// mmc's own extra key (MMF ignores it): how many of the rows passed
+	// the detector's threshold. Absent in MMF's stores: 0, unknown.
+	if _, ok := d.GetString("num_detected"); ok {
+		if rec.Detected, err = intEntry(d, "num_detected"); err != nil {
+			return nil, fmt.Errorf("lmdb value %q: %w", id, err)
+		}
+	}
+
 	if rec.Features, err = feat.Float32(); err != nil {
 		return nil, fmt.Errorf("lmdb value %q: features: %w", id, err)
 	}
@@ -159,7 +167,8 @@ func intEntry(d *pickle.Dict, names ...string) (int, error) {
 
 // Encode pickles rec as MMF's converter does: a dict with numpy arrays
 // (written with numpy.core.multiarray._reconstruct, loadable by any
-// numpy) plus plain ints and strs.
+// numpy) plus plain ints and strs. A record's Detected count, when set,
+// goes in the extra key "num_detected", which MMF's readers ignore.
 func Encode(rec *features.Record) ([]byte, error) {
 	if err := rec.Validate(); err != nil {
 		return nil, err
@@ -173,6 +182,9 @@ func Encode(rec *features.Record) ([]byte, error) {
 	set("num_boxes", int64(rec.NumBoxes))
 	set("image_width", int64(rec.ImageW))
 	set("image_height", int64(rec.ImageH))
+	if rec.Detected > 0 {
+		set("num_detected", int64(rec.Detected))
+	}
 	if rec.Objects != nil {
 		set("objects", pickle.Int64Array(rec.Objects, rec.NumBoxes))
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/PowerDNS/lmdb-go/lmdb"
 
 	"mmc/features"
+	"mmc/pickle"
 )
 
 // expectedImage is one entry of testdata/expected.json, written by
@@ -60,6 +61,9 @@ func checkRecord(t *testing.T, rec *features.Record, e expectedImage) {
 	if rec.ID != e.Key || rec.NumBoxes != e.NumBoxes || rec.ImageW != e.ImageWidth || rec.ImageH != e.ImageHeight {
 		t.Fatalf("record %q: id %q, %d boxes, %dx%d; want %q, %d, %dx%d", e.Key, rec.ID, rec.NumBoxes,
 			rec.ImageW, rec.ImageH, e.Key, e.NumBoxes, e.ImageWidth, e.ImageHeight)
+	}
+	if rec.Detected != 0 {
+		t.Fatalf("%s: Detected %d from a store without num_detected, want 0 (unknown)", e.Key, rec.Detected)
 	}
 	sameFloats(t, e.Key+" features", rec.Features, e.Features)
 	sameFloats(t, e.Key+" bbox", rec.Boxes, e.BBox)
@@ -214,6 +218,9 @@ func sampleRecords() []*features.Record {
 			rec.Boxes = append(rec.Boxes, float32(j), float32(j)+1.5, float32(j)+10, float32(j)+20.25)
 			rec.Objects = append(rec.Objects, int64(j*7))
 		}
+		if i < 2 {
+			rec.Detected = n - i // 1 of 1, then 1 of 2; the others unknown
+		}
 		if i%2 == 0 {
 			rec.ClsProb = make([]float32, n*2)
 			for j := range rec.ClsProb {
@@ -228,7 +235,7 @@ func sampleRecords() []*features.Record {
 // sameRecord compares records, treating nil and empty slices alike
 // (a store keeps no difference between them).
 func sameRecord(a, b *features.Record) bool {
-	if a.ID != b.ID || a.Dim != b.Dim || a.NumBoxes != b.NumBoxes || a.ImageW != b.ImageW || a.ImageH != b.ImageH {
+	if a.ID != b.ID || a.Dim != b.Dim || a.NumBoxes != b.NumBoxes || a.ImageW != b.ImageW || a.ImageH != b.ImageH || a.Detected != b.Detected {
 		return false
 	}
 	eq := func(x, y []float32) bool { return len(x) == len(y) && (len(x) == 0 || reflect.DeepEqual(x, y)) }
@@ -335,11 +342,12 @@ func TestPythonReadsGoStore(t *testing.T) {
 		ImageWidth  int       `json:"image_width"`
 		ImageHeight int       `json:"image_height"`
 		Objects     []int64   `json:"objects"`
+		NumDetected int       `json:"num_detected"`
 	}
 	var all []exp
 	for _, r := range recs {
 		all = append(all, exp{r.ID, r.NumBoxes, r.Dim, append([]float32{}, r.Features...),
-			append([]float32{}, r.Boxes...), r.ImageW, r.ImageH, r.Objects})
+			append([]float32{}, r.Boxes...), r.ImageW, r.ImageH, r.Objects, r.Detected})
 	}
 	b, _ := json.Marshal(all)
 	expPath := filepath.Join(dir, "expected.json")
@@ -445,5 +453,56 @@ func TestConcurrentGets(t *testing.T) {
 		if err := <-errs; err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestDecodeNumDetected: mmc's extra "num_detected" key is read when
+// present (any int form) and checked against the stored rows.
+func TestDecodeNumDetected(t *testing.T) {
+	rec := sampleRecords()[1] // 2 regions
+	for _, tc := range []struct {
+		name string
+		val  any // nil: no key
+		want int
+		err  string
+	}{
+		{"absent", nil, 0, ""},
+		{"python int", int64(1), 1, ""},
+		{"all rows", int64(2), 2, ""},
+		{"more than the rows", int64(3), 0, "3 detected regions, outside 0…num_boxes 2"},
+		{"negative", int64(-1), 0, "-1 detected regions"},
+		{"a string", "2", 0, `"num_detected" is`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := *rec
+			r.Detected = 0
+			b, err := Encode(&r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v, err := pickle.Unpickle(b, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.val != nil {
+				v.(*pickle.Dict).Set("num_detected", tc.val)
+			}
+			if b, err = pickle.Marshal(v); err != nil {
+				t.Fatal(err)
+			}
+			got, err := Decode(r.ID, b)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) || !strings.Contains(err.Error(), r.ID) {
+					t.Fatalf("Decode error %v, want %q naming %q", err, tc.err, r.ID)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Detected != tc.want {
+				t.Errorf("Detected %d, want %d", got.Detected, tc.want)
+			}
+		})
 	}
 }

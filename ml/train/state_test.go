@@ -208,6 +208,71 @@ func TestResumeAcrossSettings(t *testing.T) {
 	}
 }
 
+// TestFreshOverOtherSettings: resume: never (Fresh) over a saved state
+// says so: one of the same settings is replaced (noted), one of other
+// settings is kept aside like resume: auto, naming the difference, and
+// an unreadable one is noted and replaced rather than failing the run.
+func TestFreshOverOtherSettings(t *testing.T) {
+	tr, val := toyData(100, 13, 0.1), toyData(60, 14, 0.1)
+	cfg := toyConfig()
+	cfg.Epochs = 1
+	store := DirStore{Dir: filepath.Join(t.TempDir(), "state")}
+	a := settingsTrainer(t, cfg, tr.Len(), store)
+	if _, err := a.Run(context.Background(), tr, val); err != nil {
+		t.Fatal(err)
+	}
+	run := func(cfg Config) (notes []string, epochs int) {
+		t.Helper()
+		b := settingsTrainer(t, cfg, tr.Len(), store)
+		b.Fresh = true
+		b.Hooks.OnEpoch = func(Epoch) { epochs++ }
+		b.Hooks.OnNote = func(s string) { notes = append(notes, s) }
+		if _, err := b.Run(context.Background(), tr, val); err != nil {
+			t.Fatal(err)
+		}
+		return notes, epochs
+	}
+
+	// Same settings: replaced, as asked, and said.
+	notes, epochs := run(cfg)
+	if epochs != 1 || len(notes) != 1 || !strings.Contains(notes[0], "resume: never") || !strings.Contains(notes[0], "same settings") || !strings.Contains(notes[0], "replaced") {
+		t.Fatalf("fresh run over a state of the same settings: %d epochs, notes %q", epochs, notes)
+	}
+
+	// Other settings: the difference named, the old state kept aside.
+	saved, _ := store.Load()
+	cfg2 := cfg
+	cfg2.Optimizer.LR = 0.01
+	notes, epochs = run(cfg2)
+	kept := store.KeptName(saved.Meta.Fingerprint)
+	if epochs != 1 || len(notes) != 1 || !strings.Contains(notes[0], "train.optimizer.lr: 0.05 → 0.01") || !strings.Contains(notes[0], kept) {
+		t.Fatalf("fresh run over a state of other settings: %d epochs, notes %q; want lr named and %s", epochs, notes, kept)
+	}
+	old, err := DirStore{kept}.Load()
+	if err != nil || !reflect.DeepEqual(old, saved) {
+		t.Fatalf("the kept state differs from the one saved (%v)", err)
+	}
+	if now, _ := store.Load(); now.Meta.Settings["train.optimizer.lr"] != "0.01" {
+		t.Fatalf("the fresh run's state was not saved: %+v", now.Meta)
+	}
+
+	// Unreadable state: noted, replaced, the run goes on.
+	cur, err := store.stateDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(cur, stateMetaFile), []byte("{broken"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	notes, epochs = run(cfg2)
+	if epochs != 1 || len(notes) != 1 || !strings.Contains(notes[0], "cannot be read") || !strings.Contains(notes[0], stateMetaFile) {
+		t.Fatalf("fresh run over a broken state: %d epochs, notes %q", epochs, notes)
+	}
+	if now, err := store.Load(); err != nil || now == nil {
+		t.Fatalf("the fresh run did not replace the broken state: %v", err)
+	}
+}
+
 // TestSecondRunLocked: a run over a state folder in use fails at once,
 // naming the process that holds it.
 func TestSecondRunLocked(t *testing.T) {

@@ -56,6 +56,15 @@ type LockingStore interface {
 	Lock() (unlock func(), err error)
 }
 
+// MetaLoader is a Store that can read a saved state's metadata alone,
+// without its weights.
+type MetaLoader interface {
+	Store
+	// LoadMeta returns the saved state's metadata, or (nil, nil) when
+	// there is none.
+	LoadMeta() (*StateMeta, error)
+}
+
 // KeepingStore is a Store that can set its state aside instead of
 // letting the next Save overwrite it.
 type KeepingStore interface {
@@ -86,6 +95,7 @@ type DirStore struct{ Dir string }
 var (
 	_ LockingStore = DirStore{}
 	_ KeepingStore = DirStore{}
+	_ MetaLoader   = DirStore{}
 )
 
 const (
@@ -276,18 +286,11 @@ func (d DirStore) Save(st *State) error {
 // Load reads the newest complete state; no state is (nil, nil). It
 // changes nothing on disk (Lock tidies).
 func (d DirStore) Load() (*State, error) {
-	dir, err := d.stateDir()
-	if err != nil || dir == "" {
+	dir, meta, err := d.loadMeta()
+	if err != nil || meta == nil {
 		return nil, err
 	}
-	meta, err := os.ReadFile(filepath.Join(dir, stateMetaFile))
-	if err != nil {
-		return nil, err
-	}
-	st := &State{}
-	if err := json.Unmarshal(meta, &st.Meta); err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, stateMetaFile), err)
-	}
+	st := &State{Meta: *meta}
 	for _, f := range []struct {
 		name string
 		sd   *checkpoint.StateDict
@@ -299,6 +302,29 @@ func (d DirStore) Load() (*State, error) {
 		*f.sd = sd
 	}
 	return st, nil
+}
+
+// LoadMeta reads the newest complete state's state.json only; no state
+// is (nil, nil).
+func (d DirStore) LoadMeta() (*StateMeta, error) {
+	_, meta, err := d.loadMeta()
+	return meta, err
+}
+
+func (d DirStore) loadMeta() (string, *StateMeta, error) {
+	dir, err := d.stateDir()
+	if err != nil || dir == "" {
+		return "", nil, err
+	}
+	b, err := os.ReadFile(filepath.Join(dir, stateMetaFile))
+	if err != nil {
+		return "", nil, err
+	}
+	meta := &StateMeta{}
+	if err := json.Unmarshal(b, meta); err != nil {
+		return "", nil, fmt.Errorf("%s: %w", filepath.Join(dir, stateMetaFile), err)
+	}
+	return dir, meta, nil
 }
 
 // KeptName is where KeepAside puts a state of that fingerprint: a

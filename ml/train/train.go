@@ -231,7 +231,9 @@ type Trainer struct {
 	Store     Store
 	Hooks     Hooks
 	// Fresh starts from the initial weights even when Store holds a
-	// compatible state; the state is overwritten after the first epoch.
+	// state (resume: never). A state of the same fingerprint is
+	// overwritten after the first epoch; one of another fingerprint is
+	// kept aside by a KeepingStore as when resuming. Both are noted.
 	Fresh bool
 	// Fingerprint identifies what a saved state must match to be resumed
 	// (model sizes, data, training settings). When empty it is computed
@@ -276,6 +278,50 @@ func (t *Trainer) Mismatch(st *State) string {
 	return "settings differ: " + strings.Join(diff, "; ")
 }
 
+// setAsideForFresh handles a saved state when the run starts afresh
+// (Fresh, resume: never): one of other settings is kept aside as with
+// resume: auto (a plain Store: it is replaced, and the note says so);
+// one of the same settings is replaced after the first epoch, as asked.
+// Either way a note names the state and, when they differ, the settings.
+func (t *Trainer) setAsideForFresh() error {
+	var meta *StateMeta
+	var err error
+	if ml, ok := t.Store.(MetaLoader); ok {
+		meta, err = ml.LoadMeta()
+	} else {
+		var st *State
+		if st, err = t.Store.Load(); st != nil {
+			meta = &st.Meta
+		}
+	}
+	if err != nil {
+		// resume: never is the way past a broken state: say so, go on.
+		t.note(fmt.Sprintf("train: starting afresh (resume: never): the saved training state cannot be read (%v); it is replaced after the first epoch.", err))
+		return nil
+	}
+	if meta == nil {
+		return nil
+	}
+	st := &State{Meta: *meta}
+	msg := fmt.Sprintf("train: starting afresh (resume: never): the saved training state (after epoch %d) is not resumed", meta.EpochsDone)
+	why := t.Mismatch(st)
+	if why == "" {
+		t.note(msg + "; it was made with the same settings and is replaced after the first epoch.")
+		return nil
+	}
+	msg += ": " + why + "."
+	if ks, ok := t.Store.(KeepingStore); ok {
+		where, err := ks.KeepAside(st)
+		if err != nil {
+			return fmt.Errorf("%s Keeping it aside failed: %w", msg, err)
+		}
+		t.note(msg + fmt.Sprintf(" It is kept in %s (rename that back to resume it).", where))
+		return nil
+	}
+	t.note(msg + " It is replaced after the first epoch.")
+	return nil
+}
+
 // ErrNonFiniteLoss is wrapped by the error that stops training on a NaN
 // or infinite loss.
 var ErrNonFiniteLoss = errors.New("non-finite loss")
@@ -314,6 +360,11 @@ func (t *Trainer) Run(ctx context.Context, train, val Dataset) (*History, error)
 	hist := &History{}
 	var best checkpoint.StateDict
 	startEpoch, step, sinceBest := 0, 0, 0
+	if t.Store != nil && t.Fresh {
+		if err := t.setAsideForFresh(); err != nil {
+			return nil, err
+		}
+	}
 	if t.Store != nil && !t.Fresh {
 		st, err := t.Store.Load()
 		if err != nil {

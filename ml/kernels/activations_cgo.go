@@ -8,6 +8,10 @@ package kernels
 #include <stdint.h>
 #include <string.h>
 #include <math.h>
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#include <immintrin.h>
+#define MMC_AVX512_MASK 1
+#endif
 
 // Vectorised float32 kernels for the activations and the softmax. GCC
 // builds an x86-64-v3 (AVX2/FMA) clone and a baseline one and picks at load
@@ -217,7 +221,48 @@ static void mmc_layernorm_backward(float *dx, float *dg, float *db, const float 
 }
 
 // dst[i] = src[i]·scale where bit off+i of keep is set, 0 elsewhere.
+// Whole 64-bit words of the mask go through mask_words: with AVX-512 one
+// masked multiply per 16 values (the mask bits are the lane mask), else a
+// loop GCC vectorises with blends.
 MMC_CLONES
+static void mask_words_generic(float *dst, const float *src, const uint64_t *keep, long n, float scale) {
+	for (long i = 0; i + 64 <= n; i += 64) {
+		uint64_t k = keep[i >> 6];
+		const float *s = src + i;
+		float *o = dst + i;
+		for (int j = 0; j < 64; j++) o[j] = ((k >> j) & 1) ? s[j] * scale : 0.0f;
+	}
+}
+
+#ifdef MMC_AVX512_MASK
+__attribute__((target("avx512f")))
+static void mask_words_avx512(float *dst, const float *src, const uint64_t *keep, long n, float scale) {
+	__m512 sc = _mm512_set1_ps(scale);
+	for (long i = 0; i + 64 <= n; i += 64) {
+		uint64_t k = keep[i >> 6];
+		for (int q = 0; q < 4; q++) {
+			__m512 v = _mm512_loadu_ps(src + i + 16 * q);
+			_mm512_storeu_ps(dst + i + 16 * q, _mm512_maskz_mul_ps((__mmask16)(k >> (16 * q)), v, sc));
+		}
+	}
+}
+#endif
+
+static void mask_words(float *dst, const float *src, const uint64_t *keep, long n, float scale) {
+#ifdef MMC_AVX512_MASK
+	static int avx512 = -1;
+	if (avx512 < 0) {
+		__builtin_cpu_init();
+		avx512 = __builtin_cpu_supports("avx512f") ? 1 : 0;
+	}
+	if (avx512) {
+		mask_words_avx512(dst, src, keep, n, scale);
+		return;
+	}
+#endif
+	mask_words_generic(dst, src, keep, n, scale);
+}
+
 static void mmc_mask_apply(float *dst, const float *src, const uint64_t *keep, long off, long n, float scale) {
 	long i = 0;
 	while (i < n && ((off + i) & 63) != 0) {
@@ -225,15 +270,86 @@ static void mmc_mask_apply(float *dst, const float *src, const uint64_t *keep, l
 		dst[i] = ((keep[j >> 6] >> (j & 63)) & 1) ? src[i] * scale : 0.0f;
 		i++;
 	}
-	for (; i + 64 <= n; i += 64) {
-		uint64_t k = keep[(off + i) >> 6];
-		const float *s = src + i;
-		float *o = dst + i;
-		for (int j = 0; j < 64; j++) o[j] = ((k >> j) & 1) ? s[j] * scale : 0.0f;
+	long whole = (n - i) & ~63L;
+	if (whole > 0) {
+		mask_words(dst + i, src + i, keep + ((off + i) >> 6), whole, scale);
+		i += whole;
 	}
 	for (; i < n; i++) {
 		long j = off + i;
 		dst[i] = ((keep[j >> 6] >> (j & 63)) & 1) ? src[i] * scale : 0.0f;
+	}
+}
+
+// Dropout mask words [w0, w1) of a mask of n values: bit j of word w is
+// set when the top 24 bits of SplitMix64's draw s0 + (64w + j + 1)·γ are
+// at least threshold (the Go code's mix, lane by lane). GCC does not
+// vectorise the bit packing, so full words take an AVX-512 path where
+// available: eight draws per vector, the comparison's lane mask is the
+// byte of bits.
+static inline uint64_t mmc_mix(uint64_t z) {
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static uint64_t mask_word_scalar(uint64_t base, long end, uint64_t threshold) {
+	const uint64_t g = 0x9e3779b97f4a7c15ULL;
+	uint64_t bits = 0;
+	for (long j = 0; j < end; j++) {
+		bits |= (uint64_t)((mmc_mix(base + (uint64_t)(j + 1) * g) >> 40) >= threshold) << j;
+	}
+	return bits;
+}
+
+#ifdef MMC_AVX512_MASK
+__attribute__((target("avx512f,avx512dq")))
+static void dropout_words_avx512(uint64_t *keep, long w0, long w1, uint64_t s0, uint64_t threshold) {
+	const uint64_t g = 0x9e3779b97f4a7c15ULL;
+	const __m512i m1 = _mm512_set1_epi64((long long)0xbf58476d1ce4e5b9ULL);
+	const __m512i m2 = _mm512_set1_epi64((long long)0x94d049bb133111ebULL);
+	const __m512i thr = _mm512_set1_epi64((long long)threshold);
+	// step8 = 8γ; lane l of the first vector of a word is (l + 1)·γ.
+	const __m512i step8 = _mm512_set1_epi64((long long)(8 * g));
+	const __m512i lanes = _mm512_set_epi64((long long)(8 * g), (long long)(7 * g), (long long)(6 * g), (long long)(5 * g),
+		(long long)(4 * g), (long long)(3 * g), (long long)(2 * g), (long long)g);
+	for (long w = w0; w < w1; w++) {
+		__m512i z0 = _mm512_add_epi64(_mm512_set1_epi64((long long)(s0 + (uint64_t)(w * 64) * g)), lanes);
+		uint64_t bits = 0;
+		for (int q = 0; q < 8; q++) {
+			__m512i z = z0;
+			z = _mm512_mullo_epi64(_mm512_xor_si512(z, _mm512_srli_epi64(z, 30)), m1);
+			z = _mm512_mullo_epi64(_mm512_xor_si512(z, _mm512_srli_epi64(z, 27)), m2);
+			z = _mm512_xor_si512(z, _mm512_srli_epi64(z, 31));
+			__mmask8 k = _mm512_cmpge_epu64_mask(_mm512_srli_epi64(z, 40), thr);
+			bits |= (uint64_t)k << (8 * q);
+			z0 = _mm512_add_epi64(z0, step8);
+		}
+		keep[w] = bits;
+	}
+}
+#endif
+
+static void mmc_dropout_mask(uint64_t *keep, long w0, long w1, long n, uint64_t s0, uint64_t threshold) {
+	const uint64_t g = 0x9e3779b97f4a7c15ULL;
+	long full = n / 64; // words with 64 values
+	long hi = w1 < full ? w1 : full;
+	long w = w0;
+#ifdef MMC_AVX512_MASK
+	static int avx512 = -1;
+	if (avx512 < 0) {
+		__builtin_cpu_init();
+		avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") ? 1 : 0;
+	}
+	if (avx512 && hi > w) {
+		dropout_words_avx512(keep, w, hi, s0, threshold);
+		w = hi;
+	}
+#endif
+	for (; w < w1; w++) {
+		long end = n - w * 64;
+		if (end > 64) end = 64;
+		keep[w] = mask_word_scalar(s0 + (uint64_t)(w * 64) * g, end, threshold);
 	}
 }
 
@@ -367,6 +483,13 @@ func maskAt(dst, src []float32, keep []uint64, off int, p float32) {
 	}
 	_ = keep[(off+len(src)-1)>>6]
 	C.mmc_mask_apply(fp(dst), fp(src), (*C.uint64_t)(unsafe.Pointer(&keep[0])), C.long(off), C.long(len(src)), C.float(1/(1-p)))
+}
+
+func dropoutMaskWords(keep []uint64, w0, w1, n int, s0, threshold uint64) {
+	if w1 > w0 {
+		_ = keep[w1-1]
+		C.mmc_dropout_mask((*C.uint64_t)(unsafe.Pointer(&keep[0])), C.long(w0), C.long(w1), C.long(n), C.uint64_t(s0), C.uint64_t(threshold))
+	}
 }
 
 func colSumSerial(acc []float64, dy []float32, rows, cols, ld int) {

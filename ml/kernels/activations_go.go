@@ -191,6 +191,21 @@ func maskAt(dst, src []float32, keep []uint64, off int, p float32) {
 	}
 }
 
+func dropoutMaskWords(keep []uint64, w0, w1, n int, s0, threshold uint64) {
+	for w := w0; w < w1; w++ {
+		var bits uint64
+		end := min(64, n-w*64)
+		s := s0 + uint64(w*64)*golden
+		for j := 0; j < end; j++ {
+			s += golden
+			if mix(s)>>40 >= threshold {
+				bits |= 1 << j
+			}
+		}
+		keep[w] = bits
+	}
+}
+
 func colSumSerial(acc []float64, dy []float32, rows, cols, ld int) {
 	for r := 0; r < rows; r++ {
 		for j, v := range dy[r*ld : r*ld+cols] {

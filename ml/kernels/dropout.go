@@ -20,20 +20,7 @@ func DropoutMask(keep []uint64, n int, p float32, rng *RNG) {
 	checkLen("DropoutMask", len(keep), words)
 	threshold := uint64(float64(p) * (1 << 24))
 	s0 := rng.state
-	ParallelFor(words, 64*4, func(lo, hi int) {
-		for w := lo; w < hi; w++ {
-			var bits uint64
-			end := min(64, n-w*64)
-			s := s0 + uint64(w*64)*golden
-			for j := 0; j < end; j++ {
-				s += golden
-				if mix(s)>>40 >= threshold {
-					bits |= 1 << j
-				}
-			}
-			keep[w] = bits
-		}
-	})
+	ParallelFor(words, 64*4, func(lo, hi int) { dropoutMaskWords(keep, lo, hi, n, s0, threshold) })
 	rng.Skip(n)
 }
 

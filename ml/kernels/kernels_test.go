@@ -242,6 +242,30 @@ func TestDropoutMask(t *testing.T) {
 	near(t, "apply", dst, []float32{2, 0, 6}, 0)
 }
 
+// TestDropoutApplyWords checks the mask kernel against the bit-by-bit
+// definition over lengths and offsets that take its whole-word (vector)
+// path, its unaligned head and its tail.
+func TestDropoutApplyWords(t *testing.T) {
+	const total = 1000
+	keep := make([]uint64, MaskWords(total))
+	DropoutMask(keep, total, 0.4, NewRNG(9))
+	src := randSlice(total, 10, 1)
+	for _, c := range []struct{ off, n int }{{0, total}, {0, 64}, {5, 600}, {64, 128}, {70, 930}, {127, 1}, {1, 63}} {
+		dst := make([]float32, c.n)
+		maskAt(dst, src[c.off:c.off+c.n], keep, c.off, 0.4)
+		for i, got := range dst {
+			j := c.off + i
+			want := float32(0)
+			if keep[j>>6]>>(j&63)&1 != 0 {
+				want = src[j] * (1 / (1 - float32(0.4)))
+			}
+			if got != want {
+				t.Fatalf("off %d n %d: value %d is %v, want %v", c.off, c.n, i, got, want)
+			}
+		}
+	}
+}
+
 func TestCrossEntropy(t *testing.T) {
 	d := make([]float32, 6)
 	loss, n, err := CrossEntropy(d, []float32{0, 0, 0, 1, 2, 3}, []int{0, IgnoreIndex}, 3, 0)

@@ -6,7 +6,7 @@
 // is `ratio=<go/torch step time> rss_ratio=<go/torch peak RSS>`.
 //
 // By default the Go side applies AdamW inside the backward pass
-// (Model.BackwardApply: the same arithmetic, but gradients are not all
+// (Model.BackwardStep: the same arithmetic, but gradients are not all
 // kept until the step); -in-backward=false runs Backward then
 // AdamW.Step as the torch side does.
 //
@@ -63,7 +63,7 @@ func main() {
 	python := flag.String("python", "/usr/bin/python3", "Python with torch")
 	cpuprofile := flag.String("cpuprofile", "", "with -side=go: write a CPU profile of the timed steps")
 	torchFirst := flag.Bool("torch-first", false, "run the PyTorch side before the Go side (the machine's load drifts; alternate to check)")
-	inBackward := flag.Bool("in-backward", true, "Go side: apply AdamW inside the backward pass (Model.BackwardApply), keeping two gradient buffers instead of one per parameter; false: Backward then AdamW.Step, as the torch side does")
+	inBackward := flag.Bool("in-backward", true, "Go side: apply AdamW inside the backward pass (Model.BackwardStep), keeping two gradient buffers instead of one per parameter; false: Backward then AdamW.Step, as the torch side does")
 	flag.Parse()
 	args := []int{*batch, *tokens, *regions, *steps, *inferRuns, *threads}
 	if *side == "go" {
@@ -241,7 +241,7 @@ func goSide(args []int) (*result, error) {
 			return err
 		}
 		if stepInsideBW {
-			return m.BackwardApply(dl, opt.InBackward().Apply)
+			return m.BackwardStep(dl, opt.InBackward())
 		}
 		if err := m.Backward(dl); err != nil {
 			return err

@@ -37,20 +37,48 @@ func Zeroed(b *[]float32, n int) []float32 {
 // finished them (an optimizer step inside the backward pass), so a model
 // holds two gradient buffers instead of one per parameter.
 type GradSink struct {
-	apply func(*tensor.Tensor) error
-	bufs  [2][]float32
-	used  int
-	err   error // the first error apply returned; later updates are skipped
+	apply     func(*tensor.Tensor) error
+	applyRows RowApply
+	bufs      [2][]float32
+	used      int
+	err       error // the first error apply returned; later updates are skipped
 }
 
+// RowApply takes the gradient of a table p [rows, width] given on some of
+// its rows only: grad holds len(rows) rows of width values for the
+// strictly increasing row indices rows; every other row's gradient is 0
+// (an embedding table's, touched only at the batch's ids).
+type RowApply func(p *tensor.Tensor, rows []int32, grad []float32) error
+
 // Start routes finished gradients to apply until Stop.
-func (s *GradSink) Start(apply func(*tensor.Tensor) error) { s.apply, s.err, s.used = apply, nil, 0 }
+func (s *GradSink) Start(apply func(*tensor.Tensor) error) { s.StartRows(apply, nil) }
+
+// StartRows is Start where an embedding table may hand its gradient to
+// applyRows on its touched rows only (Rows), without a dense buffer the
+// size of the table.
+func (s *GradSink) StartRows(apply func(*tensor.Tensor) error, applyRows RowApply) {
+	s.apply, s.applyRows, s.err, s.used = apply, applyRows, nil, 0
+}
 
 // Stop returns to accumulating in Grad and reports the first error apply
 // returned since Start.
 func (s *GradSink) Stop() error {
-	s.apply = nil
+	s.apply, s.applyRows = nil, nil
 	return s.err
+}
+
+// Rows reports whether p's gradient may be handed over by row (DoneRows)
+// instead of in a dense buffer from Grad.
+func (s *GradSink) Rows(p *tensor.Tensor) bool {
+	return s != nil && s.apply != nil && s.applyRows != nil && p.RequiresGrad()
+}
+
+// DoneRows hands the finished row-sparse gradient of p (see RowApply) to
+// the update; only valid when Rows(p).
+func (s *GradSink) DoneRows(p *tensor.Tensor, rows []int32, grad []float32) {
+	if s.err == nil {
+		s.err = s.applyRows(p, rows, grad)
+	}
 }
 
 // Grad returns the buffer p's gradient accumulates into.

@@ -71,6 +71,7 @@ type AdamW struct {
 	m, v   [][][]float32 // per group, per parameter; allocated on first update
 	steps  int
 	index  map[*tensor.Tensor][2]int // group and position of each parameter, for InBackward
+	zeros  []float32                 // a zero gradient for ApplyRows' untouched rows
 }
 
 // NewAdamW returns an optimizer over groups. It panics if a group's Names
@@ -175,10 +176,15 @@ func (o *AdamW) update(k stepConsts, gi, pi int, p *tensor.Tensor) {
 		o.m[gi][pi] = make([]float32, len(p.Data))
 		o.v[gi][pi] = make([]float32, len(p.Data))
 	}
-	m, v := o.m[gi][pi], o.v[gi][pi]
+	o.updateRange(k, gi, pi, p, 0, len(p.Data), p.Grad)
+}
+
+// updateRange applies step k to values [lo, hi) of parameter pi of group
+// gi with their gradient g (the moments exist).
+func (o *AdamW) updateRange(k stepConsts, gi, pi int, p *tensor.Tensor, lo, hi int, g []float32) {
 	b1, b2 := o.cfg.Beta1, o.cfg.Beta2
 	keep := float32(1 - k.lr*o.groups[gi].WeightDecay)
-	kernels.AdamW(p.Data, p.Grad, m, v, keep, float32(b1), float32(1-b1), float32(b2), float32(1-b2), float32(k.stepSize), float32(k.bc2sqrt), float32(o.cfg.Eps))
+	kernels.AdamW(p.Data[lo:hi], g, o.m[gi][pi][lo:hi], o.v[gi][pi][lo:hi], keep, float32(b1), float32(1-b1), float32(b2), float32(1-b2), float32(k.stepSize), float32(k.bc2sqrt), float32(o.cfg.Eps))
 }
 
 // InBackward starts one step applied a parameter at a time, as each
@@ -230,6 +236,68 @@ func (s *StepInBackward) Apply(p *tensor.Tensor) error {
 	}
 	s.done[p] = true
 	s.o.update(s.k, gi, pi, p)
+	return nil
+}
+
+// ApplyRows is Apply for a gradient given on some rows of p only (an
+// embedding table's, nn.RowApply): grad holds len(rows) rows of the
+// table's width for the strictly increasing indices rows, and every other
+// row's gradient is 0. The update is Apply's on the dense gradient, bit
+// for bit (untouched rows get AdamW with a zero gradient: their moments
+// decay and the weight still moves), without the dense buffer.
+func (s *StepInBackward) ApplyRows(p *tensor.Tensor, rows []int32, grad []float32) error {
+	at, ok := s.o.index[p]
+	if !ok {
+		return fmt.Errorf("optim: step %d: parameter %v is not in the optimizer", s.o.steps, p.Shape)
+	}
+	gi, pi := at[0], at[1]
+	if s.done[p] {
+		return fmt.Errorf("optim: step %d: %s updated twice", s.o.steps, s.o.name(gi, pi))
+	}
+	if p.Dim() < 1 || p.Shape[0] == 0 {
+		return fmt.Errorf("optim: step %d: %s %v has no rows", s.o.steps, s.o.name(gi, pi), p.Shape)
+	}
+	n := p.Shape[0]
+	w := len(p.Data) / n
+	if len(grad) != len(rows)*w {
+		return fmt.Errorf("optim: step %d: %s: %d gradient values for %d rows of %d", s.o.steps, s.o.name(gi, pi), len(grad), len(rows), w)
+	}
+	for i, r := range rows {
+		if r < 0 || int(r) >= n || (i > 0 && r <= rows[i-1]) {
+			return fmt.Errorf("optim: step %d: %s: row indices not increasing within [0, %d) at %d", s.o.steps, s.o.name(gi, pi), n, i)
+		}
+	}
+	if !kernels.AllFinite(grad) {
+		return &NonFiniteError{Step: s.o.steps, What: "gradient", Param: s.o.name(gi, pi)}
+	}
+	s.done[p] = true
+	if s.o.m[gi][pi] == nil {
+		s.o.m[gi][pi] = make([]float32, len(p.Data))
+		s.o.v[gi][pi] = make([]float32, len(p.Data))
+	}
+	// Spans of untouched rows run with a shared zero gradient, in chunks.
+	const chunk = 1 << 16
+	if len(s.o.zeros) < chunk {
+		s.o.zeros = make([]float32, chunk)
+	}
+	update := func(lo, hi int, g []float32) {
+		s.o.updateRange(s.k, gi, pi, p, lo, hi, g)
+	}
+	next := 0 // first row not yet updated
+	for i := 0; i <= len(rows); i++ {
+		r := n // after the last touched row: the rest of the table
+		if i < len(rows) {
+			r = int(rows[i])
+		}
+		for lo := next * w; lo < r*w; lo += chunk {
+			hi := min(lo+chunk, r*w)
+			update(lo, hi, s.o.zeros[:hi-lo])
+		}
+		if r < n {
+			update(r*w, (r+1)*w, grad[i*w:(i+1)*w])
+		}
+		next = r + 1
+	}
 	return nil
 }
 

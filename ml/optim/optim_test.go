@@ -247,3 +247,63 @@ func TestInBackwardMatchesStep(t *testing.T) {
 		}
 	}
 }
+
+// TestApplyRowsMatchesApply updates one table [rows, width] from a
+// gradient that is zero outside a few rows, densely through Apply and by
+// rows through ApplyRows (across the zero-gradient chunk size, 1<<16
+// values), and requires the same weights bit for bit.
+func TestApplyRowsMatchesApply(t *testing.T) {
+	const n, w = 300, 700
+	mk := func() (*tensor.Tensor, *AdamW) {
+		rng := tensor.NewRNG(8)
+		d := make([]float32, n*w)
+		for j := range d {
+			d[j] = rng.NormFloat32()
+		}
+		p := tensor.New(d, n, w).SetRequiresGrad(true)
+		return p, NewAdamW([]Group{{Params: []*tensor.Tensor{p}, Names: []string{"word"}, WeightDecay: 0.01}}, AdamWConfig{LR: 1e-2})
+	}
+	dense, optDense := mk()
+	sparse, optSparse := mk()
+	rng := tensor.NewRNG(9)
+	for step, rows := range [][]int32{{0, 5, 6, 150, 299}, {3}, {}, {100, 200}} {
+		g := make([]float32, len(rows)*w)
+		for j := range g {
+			g[j] = rng.NormFloat32()
+		}
+		dense.Grad = make([]float32, n*w)
+		for i, r := range rows {
+			copy(dense.Grad[int(r)*w:], g[i*w:(i+1)*w])
+		}
+		if err := optDense.InBackward().Apply(dense); err != nil {
+			t.Fatal(err)
+		}
+		if err := optSparse.InBackward().ApplyRows(sparse, rows, g); err != nil {
+			t.Fatal(err)
+		}
+		for j, v := range dense.Data {
+			if sparse.Data[j] != v {
+				t.Fatalf("step %d: value %d (row %d) is %v by rows, %v dense", step, j, j/w, sparse.Data[j], v)
+			}
+		}
+	}
+	step := optSparse.InBackward()
+	if err := step.ApplyRows(sparse, []int32{4, 4}, make([]float32, 2*w)); err == nil || !strings.Contains(err.Error(), "not increasing") {
+		t.Fatalf("repeated row: %v", err)
+	}
+	if err := step.ApplyRows(sparse, []int32{4}, make([]float32, w-1)); err == nil {
+		t.Fatal("short gradient accepted")
+	}
+	bad := make([]float32, w)
+	bad[2] = float32(math.NaN())
+	var nf *NonFiniteError
+	if err := step.ApplyRows(sparse, []int32{1}, bad); !errors.As(err, &nf) {
+		t.Fatalf("NaN gradient: %v", err)
+	}
+	if err := step.ApplyRows(sparse, []int32{1}, make([]float32, w)); err != nil {
+		t.Fatal(err)
+	}
+	if err := step.ApplyRows(sparse, []int32{1}, make([]float32, w)); err == nil || !strings.Contains(err.Error(), "updated twice") {
+		t.Fatalf("second update: %v", err)
+	}
+}

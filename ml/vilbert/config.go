@@ -19,6 +19,7 @@
 //	_, dlogits, _ := vilbert.CrossEntropy(out.Logits, labels, 2)
 //	m.Backward(dlogits)                                                // grads in each Parameters()[i].Tensor.Grad
 //	m.BackwardApply(dlogits, opt.InBackward().Apply)                   // or: AdamW inside backward, no grads kept
+//	m.BackwardStep(dlogits, opt.InBackward())                          // the same, word table updated by rows
 //
 // Memory at full size (248M parameters): weights, AdamW's two moments
 // and, with Backward, a gradient per parameter take about 1 GB each;
@@ -26,7 +27,10 @@
 // (buffers shared across layers, attention contexts, probabilities after
 // dropout, GELU outputs and LayerNorm outputs rebuilt in backward).
 // BackwardApply replaces the per-parameter gradients with two shared
-// buffers, bit-identical to Backward then AdamW.Step.
+// buffers, bit-identical to Backward then AdamW.Step; BackwardStep also
+// hands the word table's gradient over on the batch's rows only, so the
+// largest shared buffer is a layer's weight (9 MB) instead of the
+// vocabulary table (94 MB).
 //
 // Trainable adapts a Model to the training loop (train.Model). A Model
 // keeps its activations between Forward and Backward and is not safe for

@@ -2,6 +2,7 @@ package vilbert
 
 import (
 	"fmt"
+	"slices"
 
 	"mmc/ml/batch"
 	"mmc/ml/nn"
@@ -26,6 +27,8 @@ type embState struct {
 	ln       nn.LNState
 	y, ds    []float32
 	drop     nn.DropState
+	rows     []int32   // the word rows of the batch (wordRows)
+	rowGrad  []float32 // their gradient
 }
 
 // Forward embeds ids and seg [B·T] into [B·T, H] (in st).
@@ -65,6 +68,10 @@ func (e *Embeddings) Backward(st *embState, dy []float32, s *nn.GradSink) {
 		if !tab.p.RequiresGrad() {
 			continue
 		}
+		if tab.p == e.Word && s.Rows(e.Word) {
+			e.wordRows(st, ds, s)
+			continue
+		}
 		g := s.Grad(tab.p)
 		for i := range st.ids {
 			r := tab.row(i)
@@ -77,6 +84,32 @@ func (e *Embeddings) Backward(st *embState, dy []float32, s *nn.GradSink) {
 		}
 		s.Done(tab.p)
 	}
+}
+
+// wordRows hands the word table's gradient to s on the rows of the
+// batch's ids only: each row's sum is built in the order of the dense
+// scatter, so the update is the dense one bit for bit, without a buffer
+// the size of the table (94 MB at BERT's vocabulary).
+func (e *Embeddings) wordRows(st *embState, ds []float32, s *nn.GradSink) {
+	h := e.Word.Shape[1]
+	st.rows = st.rows[:0]
+	for _, id := range st.ids {
+		if id != 0 { // [PAD] never receives a gradient
+			st.rows = append(st.rows, id)
+		}
+	}
+	slices.Sort(st.rows)
+	st.rows = slices.Compact(st.rows)
+	g := grow(&st.rowGrad, len(st.rows)*h)
+	clear(g)
+	for i, id := range st.ids {
+		if id == 0 {
+			continue
+		}
+		k, _ := slices.BinarySearch(st.rows, id)
+		addInto(g[k*h:(k+1)*h], ds[i*h:(i+1)*h])
+	}
+	s.DoneRows(e.Word, st.rows, g)
 }
 
 // ImageEmbeddings is BertImageFeatureEmbeddings:

@@ -5,6 +5,7 @@ import (
 
 	"mmc/ml/kernels"
 	"mmc/ml/nn"
+	"mmc/ml/optim"
 	"mmc/ml/tensor"
 )
 
@@ -457,17 +458,33 @@ func (m *Model) BackwardApply(dlogits []float32, apply func(*tensor.Tensor) erro
 	if apply == nil {
 		return fmt.Errorf("vilbert: BackwardApply without an update function")
 	}
+	return m.backwardApply(dlogits, apply, nil)
+}
+
+func (m *Model) backwardApply(dlogits []float32, apply func(*tensor.Tensor) error, rows nn.RowApply) error {
 	m.Parameters()
 	for _, p := range m.params {
 		p.Tensor.Grad = nil // gradients kept from Backward would be stale memory
 	}
 	ws := m.ws
-	ws.sink.Start(apply)
+	ws.sink.StartRows(apply, rows)
 	err := m.BackwardWith(ws, dlogits)
 	if serr := ws.sink.Stop(); err == nil && serr != nil {
 		return fmt.Errorf("vilbert: update inside backward: %w", serr)
 	}
 	return err
+}
+
+// BackwardStep is BackwardApply with an AdamW step in backward: its Apply
+// for every parameter but the text word embeddings, whose gradient goes
+// to ApplyRows on the batch's rows only. The weights are BackwardApply's
+// bit for bit, without a gradient buffer the size of the vocabulary table
+// (94 MB at full size).
+func (m *Model) BackwardStep(dlogits []float32, step *optim.StepInBackward) error {
+	if step == nil {
+		return fmt.Errorf("vilbert: BackwardStep without a step")
+	}
+	return m.backwardApply(dlogits, step.Apply, step.ApplyRows)
 }
 
 // CrossEntropy is the mean cross-entropy of logits [B, k] against integer

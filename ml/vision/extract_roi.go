@@ -154,11 +154,13 @@ func DemoResNet152RoI(p RoIParams, seed uint64) (*ResNetRoI, error) {
 
 // swapMajor turns x [a, b, plane] into y [b, a, plane].
 func swapMajor(y, x []float32, a, b, plane int) {
-	for i := 0; i < a; i++ {
-		for j := 0; j < b; j++ {
-			copy(y[(j*a+i)*plane:(j*a+i+1)*plane], x[(i*b+j)*plane:(i*b+j+1)*plane])
+	kernels.ParallelFor(b, a*plane, func(lo, hi int) {
+		for j := lo; j < hi; j++ {
+			for i := 0; i < a; i++ {
+				copy(y[(j*a+i)*plane:(j*a+i+1)*plane], x[(i*b+j)*plane:(i*b+j+1)*plane])
+			}
 		}
-	}
+	})
 }
 
 func (e *ResNetRoI) Name() string { return "resnet152_roi" }
@@ -202,15 +204,17 @@ func (e *ResNetRoI) Extract(ctx context.Context, images []image.Image) ([]featur
 		head, hs := e.net.Forward(&st.ws, batch, Shape{nb, sh.C, r, r}, 4, 4)
 		feats := make([]float32, nb*hs.C)
 		plane := hs.H * hs.W
-		for c := 0; c < hs.C; c++ {
-			for b := 0; b < nb; b++ {
-				var sum float32
-				for _, v := range head[(c*nb+b)*plane : (c*nb+b+1)*plane] {
-					sum += v
+		kernels.ParallelFor(hs.C, nb*plane, func(lo, hi int) {
+			for c := lo; c < hi; c++ {
+				for b := 0; b < nb; b++ {
+					var sum float32
+					for _, v := range head[(c*nb+b)*plane : (c*nb+b+1)*plane] {
+						sum += v
+					}
+					feats[b*hs.C+c] = sum / float32(plane)
 				}
-				feats[b*hs.C+c] = sum / float32(plane)
 			}
-		}
+		})
 		boxes := make([]float32, 0, len(e.boxes))
 		for b := 0; b < nb; b++ {
 			bx := f.Box(float64(e.boxes[4*b]), float64(e.boxes[4*b+1]), float64(e.boxes[4*b+2]), float64(e.boxes[4*b+3]))

@@ -219,6 +219,10 @@ func (l loader) convBN(convKey, bnKey string, stride int, wantIn bool, inC ...in
 	c := &kernels.Conv2D{InC: w.Shape[1], OutC: out, KH: w.Shape[2], KW: w.Shape[3],
 		StrideH: stride, StrideW: stride, PadH: w.Shape[2] / 2, PadW: w.Shape[3] / 2,
 		DilH: 1, DilW: 1, Groups: 1, Weight: w.Data, Bias: fb}
+	// the stride-1 3×3 convs (about half of a bottleneck ResNet's
+	// multiplications) run as Winograd F(2×2, 3×3); the kernel ignores the
+	// flag for other geometries
+	c.Winograd = true
 	if err := c.Check(); err != nil {
 		return nil, fmt.Errorf("%s: %w", convKey, err)
 	}
@@ -389,6 +393,13 @@ func (r *ResNet) Forward(ws *Workspace, x []float32, in Shape, first, last int) 
 				panic(fmt.Sprintf("resnet: layer%d.%d wants %d channels, has %d", s, i, b.conv1.InC, sh.C))
 			}
 			osh := b.outShape(sh)
+			if b.down == nil && curBuf >= 0 {
+				// identity shortcut: the last conv accumulates onto x in place
+				// (x is not read after conv1), no copy
+				b.forward(ws, cur[:osh.Len()], cur, sh)
+				sh = osh
+				continue
+			}
 			out, j := next(osh.Len())
 			b.forward(ws, out, cur, sh)
 			cur, curBuf, sh = out, j, osh
@@ -405,12 +416,12 @@ func (b *block) outShape(in Shape) Shape {
 
 // forward computes out = relu(F(x) + shortcut(x)) with ws.bufs[2:4] as
 // scratch: the shortcut is written into out first and the last conv
-// accumulates onto it.
+// accumulates onto it. Without a projection out may be x itself.
 func (b *block) forward(ws *Workspace, out, x []float32, in Shape) {
 	if b.down != nil {
 		b.down.ForwardCNHW(out, x, in.N, in.H, in.W, ws.scratch(b.down.ColSizeN(in.N, in.H, in.W)))
-	} else {
-		copy(out, x[:len(out)])
+	} else if &out[0] != &x[0] {
+		kernels.ParallelFor(len(out), 1, func(lo, hi int) { copy(out[lo:hi], x[lo:hi]) })
 	}
 	h1, w1 := b.conv1.OutSize(in.H, in.W)
 	t1 := ws.buf(2, in.N*b.conv1.OutC*h1*w1)

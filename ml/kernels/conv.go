@@ -28,10 +28,11 @@ type Conv2D struct {
 	// then made in chunks of output rows.
 	ColLimit int
 	// Winograd computes a 3×3, stride-1, padding-1, undilated, ungrouped
-	// convolution as Winograd F(2×2, 3×3) (2.25× fewer multiplications;
-	// see conv_winograd.go); other geometries ignore it. The weights are
-	// transformed on every call, so they may change between calls.
-	Winograd bool
+	// convolution as Winograd F(m×m, 3×3) with m = Winograd, 2 or 4 (2.25×
+	// or 4× fewer multiplications; see conv_winograd.go); 0 (and other
+	// geometries) keep im2col. The weights are transformed on every call,
+	// so they may change between calls.
+	Winograd int
 	Weight   []float32
 	Bias     []float32
 }
@@ -88,8 +89,8 @@ func (c *Conv2D) ColSize(h, w int) int { return c.ColSizeN(1, h, w) }
 // ColSizeN is the scratch length ForwardCNHW needs for n h×w inputs: one
 // column chunk per worker.
 func (c *Conv2D) ColSizeN(n, h, w int) int {
-	if c.winograd() {
-		return c.winoScratch(n, h, w)
+	if m := c.wino(); m != 0 {
+		return c.winoScratch(m, n, h, w)
 	}
 	if c.direct() {
 		return 0
@@ -174,8 +175,8 @@ func (c *Conv2D) check(dst, src []float32, n, h, w, oh, ow int, col []float32) {
 // rows, both would pack all of it). Small products run chunk after chunk,
 // each step split over the workers.
 func (c *Conv2D) forward(dst, src []float32, n, h, w, oh, ow int, col []float32) {
-	if c.winograd() {
-		c.forwardWinograd(dst, src, n, h, w, col)
+	if m := c.wino(); m != 0 {
+		c.forwardWinograd(m, dst, src, n, h, w, col)
 		return
 	}
 	g := max(c.Groups, 1)

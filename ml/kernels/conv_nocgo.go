@@ -4,125 +4,135 @@ package kernels
 
 // The Go versions of conv_cgo.go's loops (see there and conv_winograd.go).
 
-func winoWeightsSerial(u, weight []float32, outC, inC, lo, hi, plane int) {
+// winoBT, winoAT and winoG are the one-dimensional transforms of F(m, 3)
+// on x spaced by sx into y spaced by sy.
+func winoBT(m int, y []float32, sy int, x []float32, sx int) {
+	if m == 2 {
+		d0, d1, d2, d3 := x[0], x[sx], x[2*sx], x[3*sx]
+		y[0], y[sy], y[2*sy], y[3*sy] = d0-d2, d1+d2, d2-d1, d1-d3
+		return
+	}
+	d0, d1, d2, d3, d4, d5 := x[0], x[sx], x[2*sx], x[3*sx], x[4*sx], x[5*sx]
+	y[0] = 4*d0 - 5*d2 + d4
+	y[sy] = d3 + d4 - 4*(d1+d2)
+	y[2*sy] = d4 - d3 + 4*(d1-d2)
+	y[3*sy] = d4 - d2 + 2*(d3-d1)
+	y[4*sy] = d4 - d2 - 2*(d3-d1)
+	y[5*sy] = 4*d1 - 5*d3 + d5
+}
+
+func winoAT(m int, y []float32, sy int, x []float32, sx int) {
+	if m == 2 {
+		m0, m1, m2, m3 := x[0], x[sx], x[2*sx], x[3*sx]
+		y[0], y[sy] = m0+m1+m2, m1-m2-m3
+		return
+	}
+	m0, m1, m2, m3, m4, m5 := x[0], x[sx], x[2*sx], x[3*sx], x[4*sx], x[5*sx]
+	s12, d12, s34, d34 := m1+m2, m1-m2, m3+m4, m3-m4
+	y[0] = m0 + s12 + s34
+	y[sy] = d12 + 2*d34
+	y[2*sy] = s12 + 4*s34
+	y[3*sy] = d12 + 8*d34 + m5
+}
+
+func winoG(m int, y []float64, sy int, x []float64, sx int) {
+	g0, g1, g2 := x[0], x[sx], x[2*sx]
+	if m == 2 {
+		y[0], y[sy], y[2*sy], y[3*sy] = g0, 0.5*(g0+g1+g2), 0.5*(g0-g1+g2), g2
+		return
+	}
+	y[0] = g0 / 4
+	y[sy] = -(g0 + g1 + g2) / 6
+	y[2*sy] = -(g0 - g1 + g2) / 6
+	y[3*sy] = g0/24 + g1/12 + g2/6
+	y[4*sy] = g0/24 - g1/12 + g2/6
+	y[5*sy] = g2
+}
+
+func winoWeightsSerial(m int, u, weight []float32, outC, inC, lo, hi, plane int) {
+	a := m + 2
+	var x [9]float64
+	var ga [18]float64
+	var t [36]float64
 	for o := lo; o < hi; o++ {
 		for i := 0; i < inC; i++ {
-			g := weight[(o*inC+i)*9 : (o*inC+i+1)*9 : (o*inC+i+1)*9]
-			// G g: 4×3
-			var a [12]float32
-			for col := 0; col < 3; col++ {
-				g0, g1, g2 := g[col], g[3+col], g[6+col]
-				a[col] = g0
-				a[3+col] = 0.5 * (g0 + g1 + g2)
-				a[6+col] = 0.5 * (g0 - g1 + g2)
-				a[9+col] = g2
+			for j, v := range weight[(o*inC+i)*9 : (o*inC+i+1)*9] {
+				x[j] = float64(v)
 			}
-			// (G g) Gᵀ: 4×4
+			for c := 0; c < 3; c++ {
+				winoG(m, ga[c:], 3, x[c:], 3)
+			}
+			for r := 0; r < a; r++ {
+				winoG(m, t[r*a:], 1, ga[r*3:], 1)
+			}
 			at := o*inC + i
-			for r := 0; r < 4; r++ {
-				x0, x1, x2 := a[3*r], a[3*r+1], a[3*r+2]
-				u[(4*r+0)*plane+at] = x0
-				u[(4*r+1)*plane+at] = 0.5 * (x0 + x1 + x2)
-				u[(4*r+2)*plane+at] = 0.5 * (x0 - x1 + x2)
-				u[(4*r+3)*plane+at] = x2
+			for p := 0; p < a*a; p++ {
+				u[p*plane+at] = float32(t[p])
 			}
 		}
 	}
 }
 
-// winoInput writes Bᵀ d B of tiles t0…t0+nt of channel ci (plane: that
-// channel's [n, h, w] values) into v [16, inC, nt]. Tile t = (image·th +
-// ty)·tw + tx reads input rows 2ty−1…2ty+2 and columns 2tx−1…2tx+2, zero
-// outside the image.
-func winoInputSerial(v, plane []float32, ci, stride, nt, t0, h, w, th, tw int) {
-	base := ci * nt
-	var d [16]float32
+func winoInputSerial(m int, v, plane []float32, ci, stride, nt, t0, h, w, th, tw int) {
+	a := m + 2
+	var d, e [36]float32
 	for k := 0; k < nt; k++ {
 		t := t0 + k
-		tx := t % tw
-		ty := t / tw % th
-		img := t / (tw * th)
-		y0, x0 := 2*ty-1, 2*tx-1
+		tx, ty, img := t%tw, t/tw%th, t/(tw*th)
+		y0, x0 := m*ty-1, m*tx-1
 		src := plane[img*h*w : (img+1)*h*w]
-		if y0 >= 0 && x0 >= 0 && y0+4 <= h && x0+4 <= w {
-			for r := 0; r < 4; r++ {
-				row := src[(y0+r)*w+x0 : (y0+r)*w+x0+4 : (y0+r)*w+x0+4]
-				d[4*r], d[4*r+1], d[4*r+2], d[4*r+3] = row[0], row[1], row[2], row[3]
-			}
-		} else {
-			for r := 0; r < 4; r++ {
-				y := y0 + r
-				for q := 0; q < 4; q++ {
-					x := x0 + q
-					if y >= 0 && y < h && x >= 0 && x < w {
-						d[4*r+q] = src[y*w+x]
-					} else {
-						d[4*r+q] = 0
-					}
+		for r := 0; r < a; r++ {
+			y := y0 + r
+			for q := 0; q < a; q++ {
+				x := x0 + q
+				if y >= 0 && y < h && x >= 0 && x < w {
+					d[a*r+q] = src[y*w+x]
+				} else {
+					d[a*r+q] = 0
 				}
 			}
 		}
-		// Bᵀ d: rows
-		var e [16]float32
-		for q := 0; q < 4; q++ {
-			d0, d1, d2, d3 := d[q], d[4+q], d[8+q], d[12+q]
-			e[q] = d0 - d2
-			e[4+q] = d1 + d2
-			e[8+q] = d2 - d1
-			e[12+q] = d1 - d3
+		for q := 0; q < a; q++ {
+			winoBT(m, e[q:], a, d[q:], a)
 		}
-		// (Bᵀ d) B: columns
-		at := base + k
-		for r := 0; r < 4; r++ {
-			x0, x1, x2, x3 := e[4*r], e[4*r+1], e[4*r+2], e[4*r+3]
-			v[(4*r+0)*stride+at] = x0 - x2
-			v[(4*r+1)*stride+at] = x1 + x2
-			v[(4*r+2)*stride+at] = x2 - x1
-			v[(4*r+3)*stride+at] = x1 - x3
+		for r := 0; r < a; r++ {
+			winoBT(m, d[a*r:], 1, e[a*r:], 1)
+		}
+		for p := 0; p < a*a; p++ {
+			v[p*stride+ci*nt+k] = d[p]
 		}
 	}
 }
 
-// winoOutput turns the products m [16, outC, nt] of output channel o
-// into its 2×2 output tiles, Aᵀ m A, adds the bias (and the value out
-// already holds when acc), applies the ReLU when relu and stores them in
-// plane, that channel's [n, h, w] values (tiles past the edge are cut).
-func winoOutputSerial(plane, m []float32, o, stride, nt, t0, h, w, th, tw int, bias float32, acc, relu bool) {
-	base := o * nt
+func winoOutputSerial(m int, plane, prod []float32, o, stride, nt, t0, h, w, th, tw int, bias float32, acc, relu bool) {
+	a := m + 2
+	var x [36]float32
+	var s [24]float32
+	var y [16]float32
 	for k := 0; k < nt; k++ {
 		t := t0 + k
-		tx := t % tw
-		ty := t / tw % th
-		img := t / (tw * th)
-		at := base + k
-		var s [8]float32 // Aᵀ m: 2×4
-		for q := 0; q < 4; q++ {
-			m0, m1, m2, m3 := m[q*stride+at], m[(4+q)*stride+at], m[(8+q)*stride+at], m[(12+q)*stride+at]
-			s[q] = m0 + m1 + m2
-			s[4+q] = m1 - m2 - m3
+		tx, ty, img := t%tw, t/tw%th, t/(tw*th)
+		for p := 0; p < a*a; p++ {
+			x[p] = prod[p*stride+o*nt+k]
 		}
-		y0, x0 := 2*ty, 2*tx
+		for q := 0; q < a; q++ {
+			winoAT(m, s[q:], a, x[q:], a)
+		}
+		for r := 0; r < m; r++ {
+			winoAT(m, y[m*r:], 1, s[a*r:], 1)
+		}
 		dst := plane[img*h*w : (img+1)*h*w]
-		for r := 0; r < 2; r++ {
-			y := y0 + r
-			if y >= h {
-				break
-			}
-			a0, a1, a2, a3 := s[4*r], s[4*r+1], s[4*r+2], s[4*r+3]
-			out := [2]float32{a0 + a1 + a2, a1 - a2 - a3}
-			for q := 0; q < 2; q++ {
-				x := x0 + q
-				if x >= w {
-					break
-				}
-				val := out[q] + bias
+		for r := 0; r < m && m*ty+r < h; r++ {
+			row := dst[(m*ty+r)*w : (m*ty+r+1)*w]
+			for q := 0; q < m && m*tx+q < w; q++ {
+				val := y[m*r+q] + bias
 				if acc {
-					val = dst[y*w+x] + out[q] + bias
+					val = row[m*tx+q] + y[m*r+q] + bias
 				}
 				if relu && val < 0 {
 					val = 0
 				}
-				dst[y*w+x] = val
+				row[m*tx+q] = val
 			}
 		}
 	}

@@ -161,6 +161,29 @@ func LoadResNet(sd checkpoint.StateDict, layout Layout) (*ResNet, error) {
 	return r, nil
 }
 
+// DefaultWinograd is the Winograd tile LoadResNet sets on every conv:
+// the stride-1 3×3 convs (about half of a bottleneck ResNet's
+// multiplications) run as Winograd F(4×4, 3×3), 4× fewer multiplications
+// (kernels.Conv2D.Winograd; other geometries ignore it).
+const DefaultWinograd = 2
+
+// SetWinograd sets the Winograd tile of every conv (0: im2col; 2 or 4:
+// F(2×2, 3×3) or F(4×4, 3×3) where the geometry allows). Not while a
+// Forward runs.
+func (r *ResNet) SetWinograd(m int) {
+	r.stem.Winograd = m
+	for s := range r.stages {
+		for i := range r.stages[s] {
+			b := &r.stages[s][i]
+			for _, c := range []*kernels.Conv2D{b.conv1, b.conv2, b.conv3, b.down} {
+				if c != nil {
+					c.Winograd = m
+				}
+			}
+		}
+	}
+}
+
 func (b *block) outC() int {
 	if b.conv3 != nil {
 		return b.conv3.OutC
@@ -219,10 +242,7 @@ func (l loader) convBN(convKey, bnKey string, stride int, wantIn bool, inC ...in
 	c := &kernels.Conv2D{InC: w.Shape[1], OutC: out, KH: w.Shape[2], KW: w.Shape[3],
 		StrideH: stride, StrideW: stride, PadH: w.Shape[2] / 2, PadW: w.Shape[3] / 2,
 		DilH: 1, DilW: 1, Groups: 1, Weight: w.Data, Bias: fb}
-	// the stride-1 3×3 convs (about half of a bottleneck ResNet's
-	// multiplications) run as Winograd F(2×2, 3×3); the kernel ignores the
-	// flag for other geometries
-	c.Winograd = true
+	c.Winograd = DefaultWinograd
 	if err := c.Check(); err != nil {
 		return nil, fmt.Errorf("%s: %w", convKey, err)
 	}

@@ -297,6 +297,26 @@ func (c *Conv2D) im2colLine(dstRow, src []float32, ky, kx, oy, ox0, h, w int) {
 	}
 }
 
+// BiasReLU adds bias[o] (nil: none) to the width values at x[o·ld:] of
+// each row o < rows and, when relu, applies max(·, 0): a convolution's
+// epilogue, for a linear map applied before a pooling that commutes with
+// it (RoIAlign after a 1×1 convolution).
+func BiasReLU(x, bias []float32, rows, ld, width int, relu bool) {
+	if rows <= 0 || width <= 0 {
+		return
+	}
+	if width > ld || len(x) < (rows-1)*ld+width || (bias != nil && len(bias) < rows) {
+		panic(fmt.Sprintf("conv: BiasReLU: %d values or %d biases too short for %d rows of %d (ld %d)", len(x), len(bias), rows, width, ld))
+	}
+	ParallelFor(rows, width, func(lo, hi int) {
+		var b []float32
+		if bias != nil {
+			b = bias[lo:hi]
+		}
+		convEpilogueSerial(x[lo*ld:], b, hi-lo, ld, width, relu)
+	})
+}
+
 // epilogue adds the bias and applies the ReLU in place to columns p0…p1
 // of rows lo…hi of out (a group's [outPer, cols] block whose first
 // channel is o0).

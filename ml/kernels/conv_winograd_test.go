@@ -116,3 +116,29 @@ func BenchmarkConv2DWinograd(b *testing.B) {
 		}
 	}
 }
+
+func TestBiasReLUKnownValues(t *testing.T) {
+	x := []float32{-1, 2, 9, -3, 0.5, 9}
+	kernels.BiasReLU(x, []float32{0.5, -1}, 2, 3, 2, true)
+	want := []float32{0, 2.5, 9, 0, 0, 9} // third column outside width
+	for i := range x {
+		if x[i] != want[i] {
+			t.Fatalf("x = %v, want %v", x, want)
+		}
+	}
+	kernels.BiasReLU(x, []float32{1, 2}, 2, 3, 3, false)
+	want = []float32{1, 3.5, 10, 2, 2, 11}
+	for i := range x {
+		if x[i] != want[i] {
+			t.Fatalf("no ReLU: x = %v, want %v", x, want)
+		}
+	}
+}
+
+func BenchmarkBiasReLU(b *testing.B) {
+	x := visRand(512 * 36 * 196)
+	bias := visRand(512)
+	for b.Loop() {
+		kernels.BiasReLU(x, bias, 512, 36*196, 36*196, true)
+	}
+}

@@ -27,6 +27,12 @@ type Conv2D struct {
 	// ColLimit caps the im2col scratch in values (0: 4 Mi); the product is
 	// then made in chunks of output rows.
 	ColLimit int
+	// Winograd computes a 3×3, stride-1, padding-1, undilated, ungrouped
+	// convolution as Winograd F(m×m, 3×3) with m = Winograd, 2 or 4 (2.25×
+	// or 4× fewer multiplications; see conv_winograd.go); 0 (and other
+	// geometries) keep im2col. The weights are transformed on every call,
+	// so they may change between calls.
+	Winograd int
 	Weight   []float32
 	Bias     []float32
 }
@@ -70,34 +76,56 @@ func (c *Conv2D) direct() bool {
 	return c.KH == 1 && c.KW == 1 && c.StrideH == 1 && c.StrideW == 1 && c.PadH == 0 && c.PadW == 0
 }
 
-// visDefaultColLimit bounds the im2col scratch (16 MiB) unless
-// Conv2D.ColLimit says otherwise: larger products are made in chunks of
-// whole output rows, each still thousands of GEMM columns wide, so a 7×7
-// stem on a 600×600 image does not need a 53 MB column matrix.
+// visDefaultColLimit bounds the im2col scratch (16 MiB, all workers
+// together) unless Conv2D.ColLimit says otherwise: larger products are
+// made in chunks of output columns, so a 7×7 stem on a 600×600 image does
+// not need a 53 MB column matrix.
 const visDefaultColLimit = 1 << 22
 
 // ColSize is the scratch length Forward needs for an h×w input (0 when
 // the convolution reads its input directly).
 func (c *Conv2D) ColSize(h, w int) int { return c.ColSizeN(1, h, w) }
 
-// ColSizeN is the scratch length ForwardCNHW needs for n h×w inputs.
+// ColSizeN is the scratch length ForwardCNHW needs for n h×w inputs: one
+// column chunk per worker.
 func (c *Conv2D) ColSizeN(n, h, w int) int {
+	if m := c.wino(); m != 0 {
+		return c.winoScratch(m, n, h, w)
+	}
 	if c.direct() {
 		return 0
 	}
 	oh, ow := c.OutSize(h, w)
 	kdim := c.InC / max(c.Groups, 1) * c.KH * c.KW
-	return kdim * ow * c.chunkRows(kdim, n*oh, ow)
+	nc, workers := c.chunkCols(kdim, n*oh*ow)
+	return workers * kdim * nc
 }
 
-// chunkRows is how many output rows (of all images, n·oh in total) one
-// im2col chunk holds.
-func (c *Conv2D) chunkRows(kdim, rows, ow int) int {
-	limit := c.ColLimit
-	if limit <= 0 {
-		limit = visDefaultColLimit
+// chunkCols is how many GEMM columns (output pixels) one chunk holds and
+// how many workers make chunks side by side (1: chunks one after the
+// other, each product split over the workers). Side by side, each worker
+// takes an equal share of the columns in as few chunks as the scratch
+// cap allows: every chunk packs the whole weight matrix again, and
+// measured on ResNet shapes one chunk per worker beats cache-sized ones.
+func (c *Conv2D) chunkCols(kdim, cols int) (nc, workers int) {
+	workers = Workers()
+	outPer := c.OutC / max(c.Groups, 1)
+	// small products: one chunk, the GEMM splits itself
+	if workers < 2 || cols < 2*workers*16 || outPer*kdim*cols < 1<<22 {
+		workers = 1
 	}
-	return max(1, min(rows, limit/max(kdim*ow, 1)))
+	nc = (cols + workers - 1) / workers
+	if !c.direct() {
+		limit := c.ColLimit
+		if limit <= 0 {
+			limit = visDefaultColLimit
+		}
+		if per := max(limit/(workers*max(kdim, 1)), 1); per < nc {
+			k := (nc + per - 1) / per // equal chunks under the cap
+			nc = (nc + k - 1) / k
+		}
+	}
+	return max(nc, 1), workers
 }
 
 // Forward convolves n images src [n, InC, h, w] into dst [n, OutC, oh, ow]
@@ -138,62 +166,107 @@ func (c *Conv2D) check(dst, src []float32, n, h, w, oh, ow int, col []float32) {
 }
 
 // forward is the channel-major core: src [InC, n, h, w] → dst [OutC, n,
-// oh, ow]. GEMM columns are every output pixel of every image; with
-// im2col they are made in chunks of whole output rows (u = image·oh + oy),
-// each chunk's product written into its column range of dst.
+// oh, ow]. GEMM columns are every output pixel of every image (p =
+// (image·oh + oy)·ow + ox). Large products are cut into column chunks,
+// each worker taking a contiguous run of them and making each one start
+// to finish on its own core: im2col of the chunk, a single-threaded GEMM
+// into the chunk's columns of dst, then bias and ReLU. Split by columns
+// each worker packs only its own share of the im2col matrix (split by
+// rows, both would pack all of it). Small products run chunk after chunk,
+// each step split over the workers.
 func (c *Conv2D) forward(dst, src []float32, n, h, w, oh, ow int, col []float32) {
+	if m := c.wino(); m != 0 {
+		c.forwardWinograd(m, dst, src, n, h, w, col)
+		return
+	}
 	g := max(c.Groups, 1)
 	inPer, outPer := c.InC/g, c.OutC/g
 	kdim := inPer * c.KH * c.KW
 	cols := n * oh * ow
+	nc, workers := c.chunkCols(kdim, cols)
+	chunks := (cols + nc - 1) / nc
+	for gi := 0; gi < g; gi++ {
+		in := src[gi*inPer*n*h*w : (gi+1)*inPer*n*h*w]
+		wg := c.Weight[gi*outPer*kdim : (gi+1)*outPer*kdim]
+		out := dst[gi*outPer*cols : (gi+1)*outPer*cols]
+		if workers == 1 {
+			for k := 0; k < chunks; k++ {
+				p0, p1 := k*nc, min((k+1)*nc, cols)
+				c.chunk(out, in, wg, col, gi, inPer, outPer, kdim, n, h, w, oh, ow, p0, p1, true)
+			}
+			continue
+		}
+		ParallelChunks(chunks, MinParallelWork, func(wi, lo, hi int) {
+			var b []float32
+			if !c.direct() {
+				b = col[wi*kdim*nc : (wi+1)*kdim*nc]
+			}
+			for k := lo; k < hi; k++ {
+				p0, p1 := k*nc, min((k+1)*nc, cols)
+				c.chunk(out, in, wg, b, gi, inPer, outPer, kdim, n, h, w, oh, ow, p0, p1, false)
+			}
+		})
+	}
+}
+
+// chunk makes output columns p0…p1 of group gi: im2col (unless direct),
+// GEMM, epilogue; split over the workers when par.
+func (c *Conv2D) chunk(out, in, wg, col []float32, gi, inPer, outPer, kdim, n, h, w, oh, ow, p0, p1 int, par bool) {
+	cols := n * oh * ow
+	width := p1 - p0
 	var beta float32
 	if c.Accumulate {
 		beta = 1
 	}
-	for gi := 0; gi < g; gi++ {
-		in := src[gi*inPer*n*h*w : (gi+1)*inPer*n*h*w]
-		wg := c.Weight[gi*outPer*kdim : (gi+1)*outPer*kdim]
-		out := dst[gi*outPer*cols:]
-		if c.direct() {
-			blas.Sgemm(false, false, outPer, cols, kdim, 1, wg, kdim, in, cols, beta, out, cols)
-			continue
+	gemm := blas.SgemmSerial
+	if par {
+		gemm = blas.Sgemm
+	}
+	if c.direct() {
+		gemm(false, false, outPer, width, kdim, 1, wg, kdim, in[p0:], cols, beta, out[p0:], cols)
+	} else {
+		b := col[:kdim*width]
+		if par {
+			ParallelFor(kdim, width, func(lo, hi int) { c.im2col(b, in, inPer, n, h, w, oh, ow, p0, p1, lo, hi) })
+		} else {
+			c.im2col(b, in, inPer, n, h, w, oh, ow, p0, p1, 0, kdim)
 		}
-		step := c.chunkRows(kdim, n*oh, ow)
-		for u0 := 0; u0 < n*oh; u0 += step {
-			u1 := min(u0+step, n*oh)
-			width := (u1 - u0) * ow
-			b := col[:kdim*width]
-			c.im2col(b, in, inPer, n, h, w, oh, ow, u0, u1)
-			blas.Sgemm(false, false, outPer, width, kdim, 1, wg, kdim, b, width, beta, out[u0*ow:], cols)
+		gemm(false, false, outPer, width, kdim, 1, wg, kdim, b, width, beta, out[p0:], cols)
+	}
+	if c.Bias == nil && !c.ReLU {
+		return
+	}
+	if par {
+		ParallelFor(outPer, width, func(lo, hi int) { c.epilogue(out, gi*outPer, lo, hi, cols, p0, p1) })
+	} else {
+		c.epilogue(out, gi*outPer, 0, outPer, cols, p0, p1)
+	}
+}
+
+// im2col fills rows r0…r1 (r = (ci·KH + ky)·KW + kx) of the column chunk
+// for output columns p0…p1: row r holds, for each of those output pixels,
+// the input value under kernel tap (ky, kx) of channel ci (0 in the
+// padding). in is channel-major [ch, n, h, w].
+func (c *Conv2D) im2col(cols, in []float32, ch, n, h, w, oh, ow, p0, p1, r0, r1 int) {
+	taps := c.KH * c.KW
+	width := p1 - p0
+	for r := r0; r < r1; r++ {
+		ci, ky, kx := r/taps, r%taps/c.KW, r%c.KW
+		row := cols[r*width : (r+1)*width]
+		for p := p0; p < p1; {
+			u, ox0 := p/ow, p%ow
+			ox1 := min(ow, ox0+p1-p)
+			b, oy := u/oh, u%oh
+			c.im2colLine(row[p-p0:p-p0+ox1-ox0], in[(ci*n+b)*h*w:(ci*n+b+1)*h*w], ky, kx, oy, ox0, h, w)
+			p += ox1 - ox0
 		}
 	}
-	c.epilogue(dst, cols)
 }
 
-// im2col lays out the receptive fields of output rows u0…u1 (u = image·oh
-// + oy) as columns: row (ci, ky, kx) of cols holds, for each of those
-// output pixels, the input value under that kernel tap (0 in the
-// padding). in is channel-major [ch, n, h, w].
-func (c *Conv2D) im2col(cols, in []float32, ch, n, h, w, oh, ow, u0, u1 int) {
-	taps := c.KH * c.KW
-	width := (u1 - u0) * ow
-	ParallelFor(ch*taps, width, func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			ci, ky, kx := r/taps, r%taps/c.KW, r%c.KW
-			row := cols[r*width : (r+1)*width]
-			for u := u0; u < u1; u++ {
-				b, oy := u/oh, u%oh
-				c.im2colLine(row[(u-u0)*ow:(u-u0+1)*ow], in[(ci*n+b)*h*w:(ci*n+b+1)*h*w], ky, kx, oy, h, w)
-			}
-		}
-	})
-}
-
-// im2colLine fills the ow values of output row oy for kernel tap (ky, kx)
-// of one input plane src.
-func (c *Conv2D) im2colLine(dstRow, src []float32, ky, kx, oy, h, w int) {
+// im2colLine fills output pixels ox0… (len(dstRow) of them) of output row
+// oy for kernel tap (ky, kx) of one input plane src.
+func (c *Conv2D) im2colLine(dstRow, src []float32, ky, kx, oy, ox0, h, w int) {
 	dx := kx*c.DilW - c.PadW
-	ow := len(dstRow)
 	iy := oy*c.StrideH + ky*c.DilH - c.PadH
 	if iy < 0 || iy >= h {
 		clear(dstRow)
@@ -202,50 +275,57 @@ func (c *Conv2D) im2colLine(dstRow, src []float32, ky, kx, oy, h, w int) {
 	srow := src[iy*w : (iy+1)*w]
 	if c.StrideW == 1 {
 		// contiguous run: zero the padded ends, copy the middle
-		lo := max(0, -dx)
-		hi := min(ow, w-dx)
+		n := len(dstRow)
+		lo := max(0, -dx-ox0)
+		hi := min(n, w-dx-ox0)
 		if hi <= lo {
 			clear(dstRow)
 			return
 		}
 		clear(dstRow[:lo])
-		copy(dstRow[lo:hi], srow[lo+dx:hi+dx])
+		copy(dstRow[lo:hi], srow[lo+ox0+dx:hi+ox0+dx])
 		clear(dstRow[hi:])
 		return
 	}
-	for ox := range dstRow {
-		ix := ox*c.StrideW + dx
+	for i := range dstRow {
+		ix := (ox0+i)*c.StrideW + dx
 		if ix < 0 || ix >= w {
-			dstRow[ox] = 0
+			dstRow[i] = 0
 		} else {
-			dstRow[ox] = srow[ix]
+			dstRow[i] = srow[ix]
 		}
 	}
 }
 
-// epilogue adds the bias and applies the ReLU in place.
-func (c *Conv2D) epilogue(out []float32, plane int) {
-	if c.Bias == nil && !c.ReLU {
+// BiasReLU adds bias[o] (nil: none) to the width values at x[o·ld:] of
+// each row o < rows and, when relu, applies max(·, 0): a convolution's
+// epilogue, for a linear map applied before a pooling that commutes with
+// it (RoIAlign after a 1×1 convolution).
+func BiasReLU(x, bias []float32, rows, ld, width int, relu bool) {
+	if rows <= 0 || width <= 0 {
 		return
 	}
-	ParallelFor(c.OutC, plane, func(lo, hi int) {
-		for o := lo; o < hi; o++ {
-			var bv float32
-			if c.Bias != nil {
-				bv = c.Bias[o]
-			}
-			row := out[o*plane : (o+1)*plane]
-			if c.ReLU {
-				for i, v := range row {
-					row[i] = max(v+bv, 0)
-				}
-			} else if bv != 0 {
-				for i := range row {
-					row[i] += bv
-				}
-			}
+	if width > ld || len(x) < (rows-1)*ld+width || (bias != nil && len(bias) < rows) {
+		panic(fmt.Sprintf("conv: BiasReLU: %d values or %d biases too short for %d rows of %d (ld %d)", len(x), len(bias), rows, width, ld))
+	}
+	ParallelFor(rows, width, func(lo, hi int) {
+		var b []float32
+		if bias != nil {
+			b = bias[lo:hi]
 		}
+		convEpilogueSerial(x[lo*ld:], b, hi-lo, ld, width, relu)
 	})
+}
+
+// epilogue adds the bias and applies the ReLU in place to columns p0…p1
+// of rows lo…hi of out (a group's [outPer, cols] block whose first
+// channel is o0).
+func (c *Conv2D) epilogue(out []float32, o0, lo, hi, cols, p0, p1 int) {
+	var bias []float32
+	if c.Bias != nil {
+		bias = c.Bias[o0+lo : o0+hi]
+	}
+	convEpilogueSerial(out[lo*cols+p0:], bias, hi-lo, cols, p1-p0, c.ReLU)
 }
 
 // FoldBatchNorm folds an inference-mode BatchNorm (gamma, beta, running

@@ -63,6 +63,26 @@ func RoIPool(dst, feat []float32, c, h, w int, boxes []float32, oh, ow int, spat
 func RoIAlign(dst, feat []float32, c, h, w int, boxes []float32, oh, ow int, spatialScale float32, samplingRatio int, aligned bool) {
 	n := len(boxes) / 4
 	visCheckRoI("roi_align", dst, feat, c, h, w, n, oh, ow)
+	roiAlign(dst, feat, c, h, w, boxes, oh, ow, 1, spatialScale, samplingRatio, aligned, false)
+}
+
+// RoIAlignCNHW is RoIAlign with a channel-major output, dst [c,
+// len(boxes)/4, ⌈oh/step⌉, ⌈ow/step⌉], holding only every step-th bin of
+// the oh×ow grid in each direction (bins 0, step, 2·step …; step 1: all
+// of them). Channel-major is the layout a batch of boxes runs through a
+// ResNet head in, and a stride-2 1×1 convolution after RoIAlign (the
+// head's projection shortcut) reads exactly the bins of step 2.
+func RoIAlignCNHW(dst, feat []float32, c, h, w int, boxes []float32, oh, ow, step int, spatialScale float32, samplingRatio int, aligned bool) {
+	n := len(boxes) / 4
+	if step < 1 {
+		panic(fmt.Sprintf("roi_align: bin step %d < 1", step))
+	}
+	visCheckRoI("roi_align", dst, feat, c, h, w, n, (oh+step-1)/step, (ow+step-1)/step)
+	roiAlign(dst, feat, c, h, w, boxes, oh, ow, step, spatialScale, samplingRatio, aligned, true)
+}
+
+func roiAlign(dst, feat []float32, c, h, w int, boxes []float32, oh, ow, step int, spatialScale float32, samplingRatio int, aligned, cnhw bool) {
+	n := len(boxes) / 4
 	var offset float32
 	if aligned {
 		offset = 0.5
@@ -71,9 +91,10 @@ func RoIAlign(dst, feat []float32, c, h, w int, boxes []float32, oh, ow int, spa
 		i1, i2, i3, i4 int
 		w1, w2, w3, w4 float32
 	}
+	ohs, ows := (oh+step-1)/step, (ow+step-1)/step
 	var (
 		taps  []tap
-		first = make([]int, oh*ow+1) // taps of bin k: taps[first[k]:first[k+1]]
+		first = make([]int, ohs*ows+1) // taps of output bin k: taps[first[k]:first[k+1]]
 	)
 	for r := 0; r < n; r++ {
 		b := boxes[4*r : 4*r+4]
@@ -94,9 +115,9 @@ func RoIAlign(dst, feat []float32, c, h, w int, boxes []float32, oh, ow int, spa
 		count := float32(max(gh*gw, 1))
 		// the bilinear taps of every bin, shared by all channels
 		taps = taps[:0]
-		for py := 0; py < oh; py++ {
-			for px := 0; px < ow; px++ {
-				first[py*ow+px] = len(taps)
+		for py := 0; py < oh; py += step {
+			for px := 0; px < ow; px += step {
+				first[py/step*ows+px/step] = len(taps)
 				for iy := 0; iy < gh; iy++ {
 					y := sy + float32(py)*binH + (float32(iy)+0.5)*binH/float32(gh)
 					for ix := 0; ix < gw; ix++ {
@@ -124,13 +145,17 @@ func RoIAlign(dst, feat []float32, c, h, w int, boxes []float32, oh, ow int, spa
 				}
 			}
 		}
-		first[oh*ow] = len(taps)
-		out := dst[r*c*oh*ow : (r+1)*c*oh*ow]
+		first[ohs*ows] = len(taps)
+		bins := ohs * ows
 		// channel by channel, so each input plane stays in cache
 		ParallelFor(c, len(taps)*4, func(lo, hi int) {
 			for ch := lo; ch < hi; ch++ {
 				plane := feat[ch*h*w : (ch+1)*h*w]
-				o := out[ch*oh*ow : (ch+1)*oh*ow]
+				at := (r*c + ch) * bins
+				if cnhw {
+					at = (ch*n + r) * bins
+				}
+				o := dst[at : at+bins]
 				for k := range o {
 					var s float32
 					for _, t := range taps[first[k]:first[k+1]] {

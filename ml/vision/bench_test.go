@@ -4,6 +4,8 @@ import (
 	"context"
 	"image"
 	"testing"
+
+	"mmc/ml/kernels"
 )
 
 // BenchmarkViTL14Block is two ViT-L/14 blocks (width 1024, 16 heads) on
@@ -52,4 +54,36 @@ func BenchmarkExtractGridSmall(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkResNet152RoIHead is resnet152_roi's head on the 38×38 base of
+// a 600×600 image: RoIAlign of 36 boxes then layer4, as written
+// ("pool_first") and reordered (alignHead: layer4.0.conv1 before the
+// pooling).
+func BenchmarkResNet152RoIHead(b *testing.B) {
+	e, err := RandomResNetRoI(ResNetArch{Layers: [4]int{1, 1, 1, 3}, Bottleneck: true, Width: 64}, RoIParams{}, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sh := Shape{1, 1024, 38, 38}
+	base := make([]float32, sh.Len())
+	for i := range base {
+		base[i] = float32(i%17) / 17
+	}
+	st := &roiState{}
+	nb, r := e.MaxRegions(), e.p.RoISize
+	b.Run("pool_first", func(b *testing.B) {
+		for b.Loop() {
+			pooled := growTo(&st.pooled, nb*sh.C*r*r)
+			kernels.RoIAlign(pooled, base, sh.C, sh.H, sh.W, e.boxes, r, r, roiScale, 0, true)
+			batch := growTo(&st.batch, len(pooled))
+			swapMajor(batch, pooled, nb, sh.C, r*r)
+			e.net.Forward(&st.ws, batch, Shape{nb, sh.C, r, r}, 4, 4)
+		}
+	})
+	b.Run("reordered", func(b *testing.B) {
+		for b.Loop() {
+			e.alignHead(st, base, sh)
+		}
+	})
 }

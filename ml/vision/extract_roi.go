@@ -67,9 +67,9 @@ type ResNetRoI struct {
 }
 
 type roiState struct {
-	ws, head      Workspace
-	in            []float32
-	pooled, batch []float32
+	ws, head            Workspace
+	in                  []float32
+	pooled, batch, proj []float32
 }
 
 // MultiScaleBoxes lays out the fixed proposals of resnet152_roi in an
@@ -154,11 +154,72 @@ func DemoResNet152RoI(p RoIParams, seed uint64) (*ResNetRoI, error) {
 
 // swapMajor turns x [a, b, plane] into y [b, a, plane].
 func swapMajor(y, x []float32, a, b, plane int) {
-	for i := 0; i < a; i++ {
-		for j := 0; j < b; j++ {
-			copy(y[(j*a+i)*plane:(j*a+i+1)*plane], x[(i*b+j)*plane:(i*b+j+1)*plane])
+	kernels.ParallelFor(b, a*plane, func(lo, hi int) {
+		for j := lo; j < hi; j++ {
+			for i := 0; i < a; i++ {
+				copy(y[(j*a+i)*plane:(j*a+i+1)*plane], x[(i*b+j)*plane:(i*b+j+1)*plane])
+			}
 		}
+	})
+}
+
+// roiScale maps image pixels onto the base: the stride of stem +
+// layer1–3, as Faster R-CNN's C4 base.
+const roiScale = 1.0 / 16
+
+// headCommutes reports whether layer4's first block starts with a 1×1,
+// stride-1 conv and has a 1×1, stride-2, unpadded projection shortcut
+// (torchvision's bottleneck ResNets): alignHead's layout.
+func (r *ResNet) headCommutes() bool {
+	b := &r.stages[3][0]
+	c1, d := b.conv1, b.down
+	return b.conv3 != nil && d != nil &&
+		c1.KH == 1 && c1.KW == 1 && c1.StrideH == 1 && c1.StrideW == 1 && c1.PadH == 0 && c1.PadW == 0 &&
+		d.KH == 1 && d.KW == 1 && d.StrideH == 2 && d.StrideW == 2 && d.PadH == 0 && d.PadW == 0
+}
+
+// alignHead is RoIAlign then layer4 on the boxes, reordered where the
+// two commute. RoIAlign is linear (fixed bilinear weights per bin, the
+// same for every channel) and so is a 1×1 conv without its bias, so
+// RoIAlign(W·x) = W·RoIAlign(x): layer4.0.conv1 runs once on the base
+// (38×38 pixels at 600×600) instead of on 36 boxes of 14×14, and
+// RoIAlign pools its 512 channels instead of the base's 1024; bias and
+// ReLU follow the pooling. The stride-2 1×1 projection shortcut reads
+// only the even bins, so those alone are pooled from the base and the
+// shortcut runs at stride 1. Same arithmetic as RoIAlign then layer4 up
+// to float32 rounding (the fidelity tests hold it to torchvision's).
+func (e *ResNetRoI) alignHead(st *roiState, base []float32, sh Shape) ([]float32, Shape) {
+	b0 := &e.net.stages[3][0]
+	r, nb := e.p.RoISize, len(e.boxes)/4
+	aligned := e.p.RoIOp == "align"
+	lin := *b0.conv1
+	lin.Bias, lin.ReLU, lin.Accumulate = nil, false, false
+	proj := growTo(&st.proj, lin.OutC*sh.H*sh.W)
+	lin.ForwardCNHW(proj, base, 1, sh.H, sh.W, nil)
+	p1 := growTo(&st.pooled, lin.OutC*nb*r*r)
+	kernels.RoIAlignCNHW(p1, proj, lin.OutC, sh.H, sh.W, e.boxes, r, r, 1, roiScale, e.p.SamplingRatio, aligned)
+	kernels.BiasReLU(p1, b0.conv1.Bias, lin.OutC, nb*r*r, nb*r*r, true)
+
+	r2 := (r + 1) / 2
+	p0 := growTo(&st.batch, sh.C*nb*r2*r2)
+	kernels.RoIAlignCNHW(p0, base, sh.C, sh.H, sh.W, e.boxes, r, r, 2, roiScale, e.p.SamplingRatio, aligned)
+	oh, ow := b0.conv2.OutSize(r, r)
+	if oh != r2 || ow != r2 {
+		panic(fmt.Sprintf("resnet152_roi: layer4.0.conv2 maps %d×%d to %d×%d, the shortcut to %d×%d", r, r, oh, ow, r2, r2))
 	}
+	j := 0
+	if st.ws.holds(base) == 0 {
+		j = 1
+	}
+	out := st.ws.buf(j, b0.outC()*nb*oh*ow)
+	short := *b0.down
+	short.StrideH, short.StrideW = 1, 1
+	short.ForwardCNHW(out, p0, nb, r2, r2, nil)
+	t2 := st.ws.buf(3, b0.conv2.OutC*nb*oh*ow)
+	b0.conv2.ForwardCNHW(t2, p1, nb, r, r, st.ws.scratch(b0.conv2.ColSizeN(nb, r, r)))
+	b0.conv3.ForwardCNHW(out, t2, nb, oh, ow, nil)
+	head, _, hs := e.net.blocks(&st.ws, out, j, Shape{nb, b0.outC(), oh, ow}, 4, 1)
+	return head, hs
 }
 
 func (e *ResNetRoI) Name() string { return "resnet152_roi" }
@@ -187,30 +248,39 @@ func (e *ResNetRoI) Extract(ctx context.Context, images []image.Image) ([]featur
 			return nil, fmt.Errorf("resnet152_roi: image %d: %w", i, err)
 		}
 		base, sh := e.net.Forward(&st.ws, st.in, Shape{1, 3, s, s}, 0, 3)
-		const scale = 1.0 / 16 // the stride of stem + layer1–3, as Faster R-CNN's C4 base
-		pooled := growTo(&st.pooled, nb*sh.C*r*r)
-		switch e.p.RoIOp {
-		case "pool":
-			kernels.RoIPool(pooled, base, sh.C, sh.H, sh.W, e.boxes, r, r, scale)
-		default:
-			kernels.RoIAlign(pooled, base, sh.C, sh.H, sh.W, e.boxes, r, r, scale, e.p.SamplingRatio, e.p.RoIOp == "align")
+		var (
+			head []float32
+			hs   Shape
+		)
+		if e.p.RoIOp != "pool" && e.net.headCommutes() {
+			head, hs = e.alignHead(st, base, sh)
+		} else {
+			pooled := growTo(&st.pooled, nb*sh.C*r*r)
+			switch e.p.RoIOp {
+			case "pool":
+				kernels.RoIPool(pooled, base, sh.C, sh.H, sh.W, e.boxes, r, r, roiScale)
+			default:
+				kernels.RoIAlign(pooled, base, sh.C, sh.H, sh.W, e.boxes, r, r, roiScale, e.p.SamplingRatio, e.p.RoIOp == "align")
+			}
+			// [boxes, C, r, r] → channel-major [C, boxes, r, r]: layer4 then
+			// runs each conv as one GEMM over all boxes
+			batch := growTo(&st.batch, len(pooled))
+			swapMajor(batch, pooled, nb, sh.C, r*r)
+			head, hs = e.net.Forward(&st.ws, batch, Shape{nb, sh.C, r, r}, 4, 4)
 		}
-		// [boxes, C, r, r] → channel-major [C, boxes, r, r]: layer4 then runs
-		// each conv as one GEMM over all boxes
-		batch := growTo(&st.batch, len(pooled))
-		swapMajor(batch, pooled, nb, sh.C, r*r)
-		head, hs := e.net.Forward(&st.ws, batch, Shape{nb, sh.C, r, r}, 4, 4)
 		feats := make([]float32, nb*hs.C)
 		plane := hs.H * hs.W
-		for c := 0; c < hs.C; c++ {
-			for b := 0; b < nb; b++ {
-				var sum float32
-				for _, v := range head[(c*nb+b)*plane : (c*nb+b+1)*plane] {
-					sum += v
+		kernels.ParallelFor(hs.C, nb*plane, func(lo, hi int) {
+			for c := lo; c < hi; c++ {
+				for b := 0; b < nb; b++ {
+					var sum float32
+					for _, v := range head[(c*nb+b)*plane : (c*nb+b+1)*plane] {
+						sum += v
+					}
+					feats[b*hs.C+c] = sum / float32(plane)
 				}
-				feats[b*hs.C+c] = sum / float32(plane)
 			}
-		}
+		})
 		boxes := make([]float32, 0, len(e.boxes))
 		for b := 0; b < nb; b++ {
 			bx := f.Box(float64(e.boxes[4*b]), float64(e.boxes[4*b+1]), float64(e.boxes[4*b+2]), float64(e.boxes[4*b+3]))

@@ -161,6 +161,29 @@ func LoadResNet(sd checkpoint.StateDict, layout Layout) (*ResNet, error) {
 	return r, nil
 }
 
+// DefaultWinograd is the Winograd tile LoadResNet sets on every conv:
+// the stride-1 3×3 convs (about half of a bottleneck ResNet's
+// multiplications) run as Winograd F(4×4, 3×3), 4× fewer multiplications
+// (kernels.Conv2D.Winograd; other geometries ignore it).
+const DefaultWinograd = 2
+
+// SetWinograd sets the Winograd tile of every conv (0: im2col; 2 or 4:
+// F(2×2, 3×3) or F(4×4, 3×3) where the geometry allows). Not while a
+// Forward runs.
+func (r *ResNet) SetWinograd(m int) {
+	r.stem.Winograd = m
+	for s := range r.stages {
+		for i := range r.stages[s] {
+			b := &r.stages[s][i]
+			for _, c := range []*kernels.Conv2D{b.conv1, b.conv2, b.conv3, b.down} {
+				if c != nil {
+					c.Winograd = m
+				}
+			}
+		}
+	}
+}
+
 func (b *block) outC() int {
 	if b.conv3 != nil {
 		return b.conv3.OutC
@@ -219,6 +242,7 @@ func (l loader) convBN(convKey, bnKey string, stride int, wantIn bool, inC ...in
 	c := &kernels.Conv2D{InC: w.Shape[1], OutC: out, KH: w.Shape[2], KW: w.Shape[3],
 		StrideH: stride, StrideW: stride, PadH: w.Shape[2] / 2, PadW: w.Shape[3] / 2,
 		DilH: 1, DilW: 1, Groups: 1, Weight: w.Data, Bias: fb}
+	c.Winograd = DefaultWinograd
 	if err := c.Check(); err != nil {
 		return nil, fmt.Errorf("%s: %w", convKey, err)
 	}
@@ -348,6 +372,16 @@ type Shape struct{ N, C, H, W int }
 // Len is the number of values.
 func (s Shape) Len() int { return s.N * s.C * s.H * s.W }
 
+// holds reports which of the two ping-pong buffers x starts (-1: neither).
+func (ws *Workspace) holds(x []float32) int {
+	for i := 0; i < 2; i++ {
+		if len(x) > 0 && cap(ws.bufs[i]) > 0 && &ws.bufs[i][:1][0] == &x[0] {
+			return i
+		}
+	}
+	return -1
+}
+
 // Forward runs stages first…last of the trunk on x (0 = stem: conv1, BN,
 // ReLU, max-pool; 1–4 = layer1–4) and returns the output, which lives in
 // ws until its next use. x and the output are channel-major batches
@@ -360,13 +394,6 @@ func (r *ResNet) Forward(ws *Workspace, x []float32, in Shape, first, last int) 
 		panic(fmt.Sprintf("resnet: input has %d values, shape %v needs %d", len(x), in, in.Len()))
 	}
 	cur, curBuf := x, -1 // curBuf: which of ws.bufs[0:2] holds cur (-1: the caller's)
-	next := func(n int) ([]float32, int) {
-		i := 0
-		if curBuf == 0 {
-			i = 1
-		}
-		return ws.buf(i, n), i
-	}
 	sh := in
 	if first == 0 {
 		if sh.C != r.stem.InC {
@@ -377,24 +404,42 @@ func (r *ResNet) Forward(ws *Workspace, x []float32, in Shape, first, last int) 
 		r.stem.ForwardCNHW(t, cur, sh.N, sh.H, sh.W, ws.scratch(r.stem.ColSizeN(sh.N, sh.H, sh.W)))
 		sh = Shape{sh.N, r.stem.OutC, oh, ow}
 		ph, pw := r.pool.OutSize(oh), r.pool.OutSize(ow)
-		out, i := next(sh.N * sh.C * ph * pw)
-		r.pool.Forward(out, t, sh.N*sh.C, oh, ow)
-		cur, curBuf, sh = out, i, Shape{sh.N, sh.C, ph, pw}
+		cur, curBuf, sh = ws.buf(0, sh.N*sh.C*ph*pw), 0, Shape{sh.N, sh.C, ph, pw}
+		r.pool.Forward(cur, t, sh.N*sh.C, oh, ow)
 		first = 1
 	}
 	for s := first; s <= last; s++ {
-		for i := range r.stages[s-1] {
-			b := &r.stages[s-1][i]
-			if sh.C != b.conv1.InC {
-				panic(fmt.Sprintf("resnet: layer%d.%d wants %d channels, has %d", s, i, b.conv1.InC, sh.C))
-			}
-			osh := b.outShape(sh)
-			out, j := next(osh.Len())
-			b.forward(ws, out, cur, sh)
-			cur, curBuf, sh = out, j, osh
-		}
+		cur, curBuf, sh = r.blocks(ws, cur, curBuf, sh, s, 0)
 	}
 	return cur, sh
+}
+
+// blocks runs blocks from… of stage s (1–4) on cur, which ws.bufs[curBuf]
+// holds (-1: the caller's, not modified), and returns the output and the
+// buffer holding it.
+func (r *ResNet) blocks(ws *Workspace, cur []float32, curBuf int, sh Shape, s, from int) ([]float32, int, Shape) {
+	for i := from; i < len(r.stages[s-1]); i++ {
+		b := &r.stages[s-1][i]
+		if sh.C != b.conv1.InC {
+			panic(fmt.Sprintf("resnet: layer%d.%d wants %d channels, has %d", s, i, b.conv1.InC, sh.C))
+		}
+		osh := b.outShape(sh)
+		if b.down == nil && curBuf >= 0 {
+			// identity shortcut: the last conv accumulates onto x in place
+			// (x is not read after conv1), no copy
+			b.forward(ws, cur[:osh.Len()], cur, sh)
+			sh = osh
+			continue
+		}
+		j := 0
+		if curBuf == 0 {
+			j = 1
+		}
+		out := ws.buf(j, osh.Len())
+		b.forward(ws, out, cur, sh)
+		cur, curBuf, sh = out, j, osh
+	}
+	return cur, curBuf, sh
 }
 
 func (b *block) outShape(in Shape) Shape {
@@ -405,12 +450,12 @@ func (b *block) outShape(in Shape) Shape {
 
 // forward computes out = relu(F(x) + shortcut(x)) with ws.bufs[2:4] as
 // scratch: the shortcut is written into out first and the last conv
-// accumulates onto it.
+// accumulates onto it. Without a projection out may be x itself.
 func (b *block) forward(ws *Workspace, out, x []float32, in Shape) {
 	if b.down != nil {
 		b.down.ForwardCNHW(out, x, in.N, in.H, in.W, ws.scratch(b.down.ColSizeN(in.N, in.H, in.W)))
-	} else {
-		copy(out, x[:len(out)])
+	} else if &out[0] != &x[0] {
+		kernels.ParallelFor(len(out), 1, func(lo, hi int) { copy(out[lo:hi], x[lo:hi]) })
 	}
 	h1, w1 := b.conv1.OutSize(in.H, in.W)
 	t1 := ws.buf(2, in.N*b.conv1.OutC*h1*w1)

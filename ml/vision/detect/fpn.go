@@ -60,6 +60,10 @@ func LoadFasterRCNNFPN(sd checkpoint.StateDict, cfg FPNConfig) (*FasterRCNNFPN, 
 	if err != nil {
 		return nil, fmt.Errorf("faster r-cnn fpn: backbone.body: %w", err)
 	}
+	// F(2×2, 3×3) whatever the default: the proposals (top-k and NMS over
+	// the RPN's scores) follow torchvision's on the fixture with it, while
+	// F(4×4)'s few-ulp larger rounding reorders near-tied scores
+	body.SetWinograd(2)
 	m := &FasterRCNNFPN{Cfg: cfg, Body: body, roiOut: 7}
 	for i := 0; i < 4; i++ {
 		is := strconv.Itoa(i)

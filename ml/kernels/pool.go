@@ -70,21 +70,23 @@ func AdaptiveAvgPool2D(dst, src []float32, planes, h, w, oh, ow int) {
 	if len(src) < planes*h*w || len(dst) < planes*oh*ow {
 		panic(fmt.Sprintf("adaptive avg pool: src %d or dst %d values too short for %d×%d×%d → %d×%d", len(src), len(dst), planes, h, w, oh, ow))
 	}
-	for c := 0; c < planes; c++ {
-		in := src[c*h*w : (c+1)*h*w]
-		out := dst[c*oh*ow : (c+1)*oh*ow]
-		for oy := 0; oy < oh; oy++ {
-			y0, y1 := oy*h/oh, ((oy+1)*h+oh-1)/oh
-			for ox := 0; ox < ow; ox++ {
-				x0, x1 := ox*w/ow, ((ox+1)*w+ow-1)/ow
-				var s float32
-				for y := y0; y < y1; y++ {
-					for _, v := range in[y*w+x0 : y*w+x1] {
-						s += v
+	ParallelFor(planes, h*w, func(lo, hi int) {
+		for c := lo; c < hi; c++ {
+			in := src[c*h*w : (c+1)*h*w]
+			out := dst[c*oh*ow : (c+1)*oh*ow]
+			for oy := 0; oy < oh; oy++ {
+				y0, y1 := oy*h/oh, ((oy+1)*h+oh-1)/oh
+				for ox := 0; ox < ow; ox++ {
+					x0, x1 := ox*w/ow, ((ox+1)*w+ow-1)/ow
+					var s float32
+					for y := y0; y < y1; y++ {
+						for _, v := range in[y*w+x0 : y*w+x1] {
+							s += v
+						}
 					}
+					out[oy*ow+ox] = s / float32((y1-y0)*(x1-x0))
 				}
-				out[oy*ow+ox] = s / float32((y1-y0)*(x1-x0))
 			}
 		}
-	}
+	})
 }

@@ -269,18 +269,7 @@ func (e *ResNetRoI) Extract(ctx context.Context, images []image.Image) ([]featur
 			head, hs = e.net.Forward(&st.ws, batch, Shape{nb, sh.C, r, r}, 4, 4)
 		}
 		feats := make([]float32, nb*hs.C)
-		plane := hs.H * hs.W
-		kernels.ParallelFor(hs.C, nb*plane, func(lo, hi int) {
-			for c := lo; c < hi; c++ {
-				for b := 0; b < nb; b++ {
-					var sum float32
-					for _, v := range head[(c*nb+b)*plane : (c*nb+b+1)*plane] {
-						sum += v
-					}
-					feats[b*hs.C+c] = sum / float32(plane)
-				}
-			}
-		})
+		kernels.MeanPlanesCNHW(feats, head, hs.C, nb, hs.H*hs.W)
 		boxes := make([]float32, 0, len(e.boxes))
 		for b := 0; b < nb; b++ {
 			bx := f.Box(float64(e.boxes[4*b]), float64(e.boxes[4*b+1]), float64(e.boxes[4*b+2]), float64(e.boxes[4*b+3]))

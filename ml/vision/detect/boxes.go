@@ -3,6 +3,8 @@ package detect
 import (
 	"math"
 	"slices"
+
+	"mmc/ml/kernels"
 )
 
 // Boxes are flat float32 slices of (x1, y1, x2, y2) quadruples, in the
@@ -51,8 +53,8 @@ func (c BoxCoder) Decode(dst, d, ref []float32) {
 		}
 		pcx := dx*w + cx
 		pcy := dy*h + cy
-		pw := exp32(dw) * w
-		ph := exp32(dh) * h
+		pw := kernels.Expf(dw) * w
+		ph := kernels.Expf(dh) * h
 		dst[0], dst[1], dst[2], dst[3] = pcx-0.5*pw, pcy-0.5*ph, pcx+0.5*pw, pcy+0.5*ph
 		return
 	}
@@ -66,12 +68,10 @@ func (c BoxCoder) Decode(dst, d, ref []float32) {
 	dh := min(d[3]/c.Weights[3], c.Clip)
 	pcx := dx*w + cx
 	pcy := dy*h + cy
-	hw := 0.5 * (exp32(dw) * w)
-	hh := 0.5 * (exp32(dh) * h)
+	hw := 0.5 * (kernels.Expf(dw) * w)
+	hh := 0.5 * (kernels.Expf(dh) * h)
 	dst[0], dst[1], dst[2], dst[3] = pcx-hw, pcy-hh, pcx+hw, pcy+hh
 }
-
-func exp32(v float32) float32 { return float32(math.Exp(float64(v))) }
 
 // ClipBoxes clamps boxes to [0, w] × [0, h] (torchvision's
 // clip_boxes_to_image) or, legacy, to [0, w−1] × [0, h−1].

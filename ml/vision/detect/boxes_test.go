@@ -6,8 +6,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	"mmc/ml/kernels"
 )
 
 func TestCellAnchors(t *testing.T) {
@@ -179,26 +177,4 @@ func TestFPNOldKeyNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	closeTo(t, "boxes", det.Boxes, want(t, "fpn.0.boxes").Data, 1e-3)
-}
-
-// TestRoIAlignHWCMatchesKernel: the channels-last RoIAlign gives what
-// kernels.RoIAlign gives on the channel-major map, box for box.
-func TestRoIAlignHWCMatchesKernel(t *testing.T) {
-	const c, h, w = 5, 9, 13
-	feat := make([]float32, c*h*w)
-	for i := range feat {
-		feat[i] = float32((i*37)%101)/50 - 1
-	}
-	boxes := []float32{0, 0, 50, 30, 10.5, 3.2, 20.7, 40.1, -3, -2, 8, 9, 40, 30, 52, 36, 5, 5, 5.2, 5.1}
-	for _, sampling := range []int{0, 2} {
-		want := make([]float32, len(boxes)/4*c*49)
-		kernels.RoIAlign(want, feat, c, h, w, boxes, 7, 7, 0.25, sampling, false)
-		hwc := make([]float32, len(feat))
-		toHWC(hwc, feat, c, h*w)
-		got := make([]float32, len(want))
-		roiAlignHWC(got, hwc, c, h, w, boxes, []int{0, 1, 2, 3, 4}, 7, 7, 0.25, sampling, 0)
-		if !slices.Equal(got, want) {
-			t.Fatalf("sampling %d: channels-last RoIAlign differs from kernels.RoIAlign", sampling)
-		}
-	}
 }

@@ -195,7 +195,7 @@ func (m *FasterRCNNC4) Forward(ws *C4Workspace, img image.Image) (*C4Output, err
 	copy(ws.base, base)
 	ws.baseC, ws.baseH, ws.baseW = sh.C, sh.H, sh.W
 	ws.baseHWC = grow(&ws.baseHWC, sh.Len())
-	toHWC(ws.baseHWC, ws.base, sh.C, sh.H*sh.W)
+	kernels.ToHWC(ws.baseHWC, ws.base, sh.C, sh.H*sh.W)
 	props, scores := m.proposals(ws, f)
 	out := &C4Output{Frame: f, Proposals: props, ProposalScores: scores}
 	out.Features = m.PoolFeatures(ws, props)
@@ -214,7 +214,7 @@ func (m *FasterRCNNC4) Forward(ws *C4Workspace, img image.Image) (*C4Output, err
 	coder := BoxCoder{Legacy: true, Stds: m.Cfg.BBoxStds}
 	for i := 0; i < n; i++ {
 		row := pred[i*m.pred.Out : (i+1)*m.pred.Out]
-		softmax(out.ClsProb[i*nc:(i+1)*nc], row[:nc])
+		kernels.SoftmaxSerial(out.ClsProb[i*nc:(i+1)*nc], row[:nc], nil, 1, nc)
 		for c := 0; c < nb; c++ {
 			b := out.Boxes[(i*nb+c)*4 : (i*nb+c+1)*4]
 			coder.Decode(b, row[nc+4*c:nc+4*c+4], props[4*i:4*i+4])
@@ -243,7 +243,7 @@ func (m *FasterRCNNC4) proposals(ws *C4Workspace, f Frame) ([]float32, []float32
 		for loc := 0; loc < hw; loc++ {
 			bg, fg := out[k*hw+loc], out[(a+k)*hw+loc]
 			mx := max(bg, fg)
-			e0, e1 := exp32(bg-mx), exp32(fg-mx)
+			e0, e1 := kernels.Expf(bg-mx), kernels.Expf(fg-mx)
 			scores[loc*a+k] = e1 / (e0 + e1)
 		}
 	}
@@ -303,21 +303,13 @@ func (m *FasterRCNNC4) PoolFeatures(ws *C4Workspace, boxes []float32) []float32 
 			for i := range idx {
 				idx[i] = i
 			}
-			roiAlignHWC(batch, ws.baseHWC, c, ws.baseH, ws.baseW, bx, idx, r, r, 1.0/16, 0, nb)
+			kernels.RoIAlignHWC(batch, ws.baseHWC, c, ws.baseH, ws.baseW, bx, idx, r, r, 1.0/16, 0, nb)
 		}
 		top, hs := m.Trunk.Forward(&ws.head, batch, vision.Shape{N: nb, C: c, H: r, W: r}, 4, 4)
-		plane := hs.H * hs.W
-		parallel(hs.C, nb*plane, func(c0, c1 int) {
-			for ch := c0; ch < c1; ch++ {
-				for b := 0; b < nb; b++ {
-					var s float32
-					for _, v := range top[(ch*nb+b)*plane : (ch*nb+b+1)*plane] {
-						s += v
-					}
-					feats[(lo+b)*dim+ch] = s / float32(plane)
-				}
-			}
-		})
+		if hs.C != dim {
+			panic(fmt.Sprintf("detect: C4 head gives %d channels, features are %d-d", hs.C, dim))
+		}
+		kernels.MeanPlanesCNHW(feats[lo*dim:(lo+nb)*dim], top, hs.C, nb, hs.H*hs.W)
 	}
 	return feats
 }
@@ -334,7 +326,7 @@ func (m *FasterRCNNC4) ClassProbs(feats []float32) []float32 {
 	}
 	out := make([]float32, n*nc)
 	for i := 0; i < n; i++ {
-		softmax(out[i*nc:(i+1)*nc], pred[i*m.pred.Out:i*m.pred.Out+nc])
+		kernels.SoftmaxSerial(out[i*nc:(i+1)*nc], pred[i*m.pred.Out:i*m.pred.Out+nc], nil, 1, nc)
 	}
 	return out
 }
@@ -352,7 +344,7 @@ func (o *C4Output) MaxConf(numClasses int, thresh float32) []float32 {
 		areas[i] = (b[2] - b[0] + 1) * (b[3] - b[1] + 1)
 	}
 	over := make([]bool, n*n)
-	parallel(n, n, func(lo, hi int) {
+	kernels.ParallelFor(n, n, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			bi := o.Proposals[4*i : 4*i+4]
 			for j := 0; j < n; j++ {

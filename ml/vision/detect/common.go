@@ -6,9 +6,7 @@ import (
 	"image/color"
 	"os"
 	"strings"
-	"sync"
 
-	"mmc/ml/blas"
 	"mmc/ml/checkpoint"
 	"mmc/ml/checkpoint/pytorch"
 	"mmc/ml/kernels"
@@ -141,40 +139,10 @@ func concatLinear(ls ...Linear) Linear {
 
 // Forward computes y [rows, Out] from x [rows, In], with a ReLU if relu.
 func (l Linear) Forward(y, x []float32, rows int, relu bool) {
-	blas.Sgemm(false, true, rows, l.Out, l.In, 1, x, l.In, l.W, l.In, 0, y, l.Out)
-	parallel(rows, l.Out, func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			row := y[r*l.Out : (r+1)*l.Out]
-			for i := range row {
-				v := row[i] + l.B[i]
-				if relu {
-					v = max(v, 0)
-				}
-				row[i] = v
-			}
-		}
-	})
-}
-
-// parallel splits [0, n) across blas.Threads() goroutines when the work
-// (n·cost) is worth it.
-func parallel(n, cost int, fn func(lo, hi int)) {
-	workers := min(blas.Threads(), n)
-	if workers < 2 || n*cost < 1<<15 {
-		fn(0, n)
-		return
+	kernels.Linear(y, x, l.W, l.B, rows, l.In, l.Out)
+	if relu {
+		kernels.BiasReLU(y, nil, rows, l.Out, l.Out, true)
 	}
-	chunk := (n + workers - 1) / workers
-	var wg sync.WaitGroup
-	for lo := 0; lo < n; lo += chunk {
-		hi := min(lo+chunk, n)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			fn(lo, hi)
-		}()
-	}
-	wg.Wait()
 }
 
 func grow(b *[]float32, n int) []float32 {
@@ -200,19 +168,4 @@ func rgbaPixels(img image.Image) ([]uint8, int, int) {
 		}
 	}
 	return out, w, h
-}
-
-// meanOverBins averages each of n maps [n, c, plane] into dst [n, c].
-func meanOverBins(dst, src []float32, n, c, plane int) {
-	parallel(n, c*plane, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			for ch := 0; ch < c; ch++ {
-				var s float32
-				for _, v := range src[(i*c+ch)*plane : (i*c+ch+1)*plane] {
-					s += v
-				}
-				dst[i*c+ch] = s / float32(plane)
-			}
-		}
-	})
 }

@@ -342,7 +342,7 @@ func (m *FasterRCNNFPN) proposals(ws *FPNWorkspace, ph, pw int, f Frame) []float
 	return props
 }
 
-func sigmoid(x float32) float32 { return 1 / (1 + exp32(-x)) }
+func sigmoid(x float32) float32 { return 1 / (1 + kernels.Expf(-x)) }
 
 func gather(boxes, scores []float32, groups []int, idx []int) ([]float32, []float32, []int) {
 	b := make([]float32, 0, 4*len(idx))
@@ -389,8 +389,8 @@ func (m *FasterRCNNFPN) multiScaleRoIAlign(ws *FPNWorkspace, dst, boxes []float3
 		}
 		hw := ws.ph[l] * ws.pw[l]
 		hwc := grow(&ws.hwc, m.fpnC*hw)
-		toHWC(hwc, ws.p[l], m.fpnC, hw)
-		roiAlignHWC(dst, hwc, m.fpnC, ws.ph[l], ws.pw[l], lb, idx, r, r, scales[l], 2, 0)
+		kernels.ToHWC(hwc, ws.p[l], m.fpnC, hw)
+		kernels.RoIAlignHWC(dst, hwc, m.fpnC, ws.ph[l], ws.pw[l], lb, idx, r, r, scales[l], 2, 0)
 	}
 }
 
@@ -415,7 +415,7 @@ func (m *FasterRCNNFPN) roiHeads(ws *FPNWorkspace, props []float32, f Frame) ([]
 	prob := make([]float32, nc)
 	for i := 0; i < n; i++ {
 		row := out[i*m.pred.Out : (i+1)*m.pred.Out]
-		softmax(prob, row[:nc])
+		kernels.SoftmaxSerial(prob, row[:nc], nil, 1, nc)
 		for c := 1; c < nc; c++ {
 			if prob[c] <= m.Cfg.BoxScoreThresh {
 				continue
@@ -437,24 +437,6 @@ func (m *FasterRCNNFPN) roiHeads(ws *FPNWorkspace, props []float32, f Frame) ([]
 	return kb, ks, kl
 }
 
-// softmax writes the softmax of x into dst, in float32 as torch does
-// (max subtracted).
-func softmax(dst, x []float32) {
-	mx := x[0]
-	for _, v := range x[1:] {
-		mx = max(mx, v)
-	}
-	var s float32
-	for i, v := range x {
-		e := exp32(v - mx)
-		dst[i] = e
-		s += e
-	}
-	for i := range dst[:len(x)] {
-		dst[i] /= s
-	}
-}
-
 // RegionFeatures returns the 2048-d feature of each box (model-input
 // pixels) of the image Detect last ran on: RoIAlign 7×7 of the
 // backbone's C5 map (stride 32, sampling ratio 2, aligned=False) averaged
@@ -468,6 +450,6 @@ func (m *FasterRCNNFPN) RegionFeatures(ws *FPNWorkspace, boxes []float32) []floa
 	pooled := grow(&ws.regions, n*c5.C*49)
 	kernels.RoIAlign(pooled, ws.c[3], c5.C, c5.H, c5.W, boxes, 7, 7, 1.0/32, 2, false)
 	out := make([]float32, n*c5.C)
-	meanOverBins(out, pooled, n, c5.C, 49)
+	kernels.AdaptiveAvgPool2D(out, pooled, n*c5.C, 7, 7, 1, 1)
 	return out
 }

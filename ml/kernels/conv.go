@@ -196,7 +196,7 @@ func (c *Conv2D) forward(dst, src []float32, n, h, w, oh, ow int, col []float32)
 			}
 			continue
 		}
-		ParallelChunks(chunks, MinParallelWork, func(wi, lo, hi int) {
+		convParallel(chunks, MinParallelWork, func(wi, lo, hi int) {
 			var b []float32
 			if !c.direct() {
 				b = col[wi*kdim*nc : (wi+1)*kdim*nc]
@@ -227,7 +227,7 @@ func (c *Conv2D) chunk(out, in, wg, col []float32, gi, inPer, outPer, kdim, n, h
 	} else {
 		b := col[:kdim*width]
 		if par {
-			ParallelFor(kdim, width, func(lo, hi int) { c.im2col(b, in, inPer, n, h, w, oh, ow, p0, p1, lo, hi) })
+			convFor(kdim, width, func(lo, hi int) { c.im2col(b, in, inPer, n, h, w, oh, ow, p0, p1, lo, hi) })
 		} else {
 			c.im2col(b, in, inPer, n, h, w, oh, ow, p0, p1, 0, kdim)
 		}
@@ -237,7 +237,7 @@ func (c *Conv2D) chunk(out, in, wg, col []float32, gi, inPer, outPer, kdim, n, h
 		return
 	}
 	if par {
-		ParallelFor(outPer, width, func(lo, hi int) { c.epilogue(out, gi*outPer, lo, hi, cols, p0, p1) })
+		convFor(outPer, width, func(lo, hi int) { c.epilogue(out, gi*outPer, lo, hi, cols, p0, p1) })
 	} else {
 		c.epilogue(out, gi*outPer, 0, outPer, cols, p0, p1)
 	}
@@ -308,7 +308,7 @@ func BiasReLU(x, bias []float32, rows, ld, width int, relu bool) {
 	if width > ld || len(x) < (rows-1)*ld+width || (bias != nil && len(bias) < rows) {
 		panic(fmt.Sprintf("conv: BiasReLU: %d values or %d biases too short for %d rows of %d (ld %d)", len(x), len(bias), rows, width, ld))
 	}
-	ParallelFor(rows, width, func(lo, hi int) {
+	convFor(rows, width, func(lo, hi int) {
 		var b []float32
 		if bias != nil {
 			b = bias[lo:hi]

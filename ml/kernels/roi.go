@@ -148,7 +148,7 @@ func roiAlign(dst, feat []float32, c, h, w int, boxes []float32, oh, ow, step in
 		first[ohs*ows] = len(taps)
 		bins := ohs * ows
 		// channel by channel, so each input plane stays in cache
-		ParallelFor(c, len(taps)*4, func(lo, hi int) {
+		convFor(c, len(taps)*4, func(lo, hi int) {
 			for ch := lo; ch < hi; ch++ {
 				plane := feat[ch*h*w : (ch+1)*h*w]
 				at := (r*c + ch) * bins

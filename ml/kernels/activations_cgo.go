@@ -281,6 +281,63 @@ static void mmc_mask_apply(float *dst, const float *src, const uint64_t *keep, l
 	}
 }
 
+// dst[i] = (bit off+i of keep ? src[i]·scale : 0) + add[i] (keep NULL:
+// src[i] + add[i]): dropout and a residual sum in one pass. Contraction
+// off: the product is rounded before the sum, as the two passes did.
+// Whole mask words take an AVX-512 path where available (masked
+// multiply, then add).
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
+static inline float drop_add_one(const float *src, const float *add, const uint64_t *keep, long j, long i, float scale) {
+	float h = ((keep[j >> 6] >> (j & 63)) & 1) ? src[i] * scale : 0.0f;
+	return h + add[i];
+}
+
+#ifdef MMC_AVX512_MASK
+__attribute__((target("avx512f")))
+static void drop_add_words_avx512(float *dst, const float *src, const float *add, const uint64_t *keep, long n, float scale) {
+	__m512 sc = _mm512_set1_ps(scale);
+	for (long i = 0; i + 64 <= n; i += 64) {
+		uint64_t k = keep[i >> 6];
+		for (int q = 0; q < 4; q++) {
+			__m512 h = _mm512_maskz_mul_ps((__mmask16)(k >> (16 * q)), _mm512_loadu_ps(src + i + 16 * q), sc);
+			_mm512_storeu_ps(dst + i + 16 * q, _mm512_add_ps(h, _mm512_loadu_ps(add + i + 16 * q)));
+		}
+	}
+}
+#endif
+
+MMC_CLONES_V4
+static void drop_add_plain(float *dst, const float *src, const float *add, long n) {
+	for (long i = 0; i < n; i++) dst[i] = src[i] + add[i];
+}
+
+static void mmc_dropout_add(float *dst, const float *src, const float *add, const uint64_t *keep, long off, long n, float scale) {
+	if (!keep) {
+		drop_add_plain(dst, src, add, n);
+		return;
+	}
+	long i = 0;
+	while (i < n && ((off + i) & 63) != 0) {
+		dst[i] = drop_add_one(src, add, keep, off + i, i, scale);
+		i++;
+	}
+#ifdef MMC_AVX512_MASK
+	static int avx512 = -1;
+	if (avx512 < 0) {
+		__builtin_cpu_init();
+		avx512 = __builtin_cpu_supports("avx512f") ? 1 : 0;
+	}
+	long whole = (n - i) & ~63L;
+	if (avx512 && whole > 0) {
+		drop_add_words_avx512(dst + i, src + i, add + i, keep + ((off + i) >> 6), whole, scale);
+		i += whole;
+	}
+#endif
+	for (; i < n; i++) dst[i] = drop_add_one(src, add, keep, off + i, i, scale);
+}
+#pragma GCC pop_options
+
 // Dropout mask words [w0, w1) of a mask of n values: bit j of word w is
 // set when the top 24 bits of SplitMix64's draw s0 + (64w + j + 1)·γ are
 // at least threshold (the Go code's mix, lane by lane). GCC does not
@@ -483,6 +540,18 @@ func maskAt(dst, src []float32, keep []uint64, off int, p float32) {
 	}
 	_ = keep[(off+len(src)-1)>>6]
 	C.mmc_mask_apply(fp(dst), fp(src), (*C.uint64_t)(unsafe.Pointer(&keep[0])), C.long(off), C.long(len(src)), C.float(1/(1-p)))
+}
+
+func dropoutAddSerial(dst, src, add []float32, keep []uint64, off int, p float32) {
+	if len(src) == 0 {
+		return
+	}
+	var k *C.uint64_t
+	if keep != nil {
+		_ = keep[(off+len(src)-1)>>6]
+		k = (*C.uint64_t)(unsafe.Pointer(&keep[0]))
+	}
+	C.mmc_dropout_add(fp(dst), fp(src), fp(add), k, C.long(off), C.long(len(src)), C.float(1/(1-p)))
 }
 
 func dropoutMaskWords(keep []uint64, w0, w1, n int, s0, threshold uint64) {

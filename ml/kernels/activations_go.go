@@ -191,6 +191,24 @@ func maskAt(dst, src []float32, keep []uint64, off int, p float32) {
 	}
 }
 
+func dropoutAddSerial(dst, src, add []float32, keep []uint64, off int, p float32) {
+	if keep == nil {
+		for i, v := range src {
+			dst[i] = v + add[i]
+		}
+		return
+	}
+	scale := 1 / (1 - p)
+	for i, v := range src {
+		j := off + i
+		var h float32
+		if keep[j>>6]>>(j&63)&1 != 0 {
+			h = v * scale
+		}
+		dst[i] = h + add[i]
+	}
+}
+
 func dropoutMaskWords(keep []uint64, w0, w1, n int, s0, threshold uint64) {
 	for w := w0; w < w1; w++ {
 		var bits uint64

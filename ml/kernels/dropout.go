@@ -32,3 +32,19 @@ func DropoutApply(dst, src []float32, keep []uint64, p float32) {
 	checkLen("DropoutApply mask", len(keep), MaskWords(len(src)))
 	ParallelFor(len(src), 2, func(lo, hi int) { maskAt(dst[lo:hi], src[lo:hi], keep, lo, p) })
 }
+
+// DropoutAdd writes dropout(src) + add into dst: src[i]/(1−p) + add[i]
+// where bit i of keep is set, add[i] elsewhere, or src[i] + add[i] with
+// keep nil (no dropout). It is DropoutApply followed by a residual sum in
+// one pass, the same values (the product is rounded before the sum); dst
+// may be src or add.
+func DropoutAdd(dst, src, add []float32, keep []uint64, p float32) {
+	checkLen("DropoutAdd", len(dst), len(src))
+	checkLen("DropoutAdd", len(add), len(src))
+	if keep != nil {
+		checkLen("DropoutAdd mask", len(keep), MaskWords(len(src)))
+	}
+	ParallelFor(len(src), 2, func(lo, hi int) {
+		dropoutAddSerial(dst[lo:hi], src[lo:hi], add[lo:hi], keep, lo, p)
+	})
+}

@@ -266,6 +266,34 @@ func TestDropoutApplyWords(t *testing.T) {
 	}
 }
 
+// TestDropoutAdd checks the fused dropout and residual sum against
+// DropoutApply then an addition, with and without a mask.
+func TestDropoutAdd(t *testing.T) {
+	const n = 70001 // parallel, with a tail word
+	keep := make([]uint64, MaskWords(n))
+	DropoutMask(keep, n, 0.1, NewRNG(4))
+	src, add := randSlice(n, 5, 1), randSlice(n, 6, 1)
+	for _, k := range [][]uint64{keep, nil} {
+		want := make([]float32, n)
+		if k != nil {
+			DropoutApply(want, src, k, 0.1)
+		} else {
+			copy(want, src)
+		}
+		for i := range want {
+			want[i] += add[i]
+		}
+		got := make([]float32, n)
+		DropoutAdd(got, src, add, k, 0.1)
+		near(t, "dropout add", got, want, 0)
+	}
+	near(t, "small", func() []float32 {
+		d := make([]float32, 3)
+		DropoutAdd(d, []float32{1, 2, 3}, []float32{10, 20, 30}, []uint64{0b101}, 0.5)
+		return d
+	}(), []float32{12, 20, 36}, 0)
+}
+
 func TestCrossEntropy(t *testing.T) {
 	d := make([]float32, 6)
 	loss, n, err := CrossEntropy(d, []float32{0, 0, 0, 1, 2, 3}, []int{0, IgnoreIndex}, 3, 0)

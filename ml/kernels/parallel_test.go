@@ -59,6 +59,17 @@ func BenchmarkExpf(b *testing.B) {
 
 var sinkF float32
 
+func BenchmarkDropoutAdd(b *testing.B) {
+	n := 1 << 20
+	x, r, y := randSlice(n, 1, 1), randSlice(n, 2, 1), make([]float32, n)
+	keep := make([]uint64, MaskWords(n))
+	DropoutMask(keep, n, 0.1, NewRNG(1))
+	b.SetBytes(int64(4 * n))
+	for b.Loop() {
+		DropoutAdd(y, x, r, keep, 0.1)
+	}
+}
+
 func BenchmarkDropoutApply(b *testing.B) {
 	n := 1 << 20
 	x := randSlice(n, 1, 1)

@@ -55,12 +55,8 @@ func (a *BertSelfAttention) Forward(st *AttnState, sc *AttnScratch, x []float32,
 	ctx := st.Att.Forward(&sc.Att, qkv, qkv[d:], qkv[2*d:], 3*d, 3*d, b, l, l, a.Heads, d, a.AttnDropout, mask, train, rng)
 	h := Grow(&sc.h, rows*d)
 	a.Dense.Apply(h, ctx, rows)
-	st.drop.Apply(h, a.Dropout, train, rng)
-	sum := st.ln.Input(rows, d)
-	for i, v := range h {
-		sum[i] = v + x[i]
-	}
-	y := Grow(&sc.Y, len(sum))
+	st.drop.ApplyAdd(st.ln.Input(rows, d), h, x, a.Dropout, train, rng) // the residual sum
+	y := Grow(&sc.Y, rows*d)
 	a.LayerNorm.Normalize(y, &st.ln)
 	return y
 }
@@ -81,8 +77,7 @@ func (a *BertSelfAttention) Backward(st *AttnState, sc *AttnScratch, dy []float3
 	ds := Grow(&sc.ds, n)
 	a.LayerNorm.Backprop(ds, dy, &st.ln, s) // the gradient of the residual sum
 	dh := Grow(&sc.dh, n)
-	copy(dh, ds)
-	st.drop.Backprop(dh, a.Dropout)
+	st.drop.BackpropInto(dh, ds, a.Dropout)
 	ctx := st.Att.Context(&sc.Att, Grow(&sc.ctx, n)) // the context was not kept
 	dctx := Grow(&sc.dctx, n)
 	a.Dense.Backprop(dctx, dh, ctx, rows, false, s)
@@ -140,11 +135,7 @@ func (f *BertFFN) Forward(st *FFNState, sc *FFNScratch, x []float32, rows int, t
 	kernels.BiasGELU(g, h, f.Intermediate.Bias.Data, rows, inter) // h keeps the pre-activation
 	o := Grow(&sc.o, rows*d)
 	f.Output.Apply(o, g, rows)
-	st.drop.Apply(o, f.Dropout, train, rng)
-	sum := st.ln.Input(rows, d)
-	for i, v := range o {
-		sum[i] = v + x[i]
-	}
+	st.drop.ApplyAdd(st.ln.Input(rows, d), o, x, f.Dropout, train, rng) // the residual sum
 	y := Grow(&st.Y, rows*d)
 	f.LayerNorm.Normalize(y, &st.ln)
 	return y
@@ -159,8 +150,7 @@ func (f *BertFFN) Backward(st *FFNState, sc *FFNScratch, x, dy []float32, s *Gra
 	ds := Grow(&sc.ds, n)
 	f.LayerNorm.Backprop(ds, dy, &st.ln, s)
 	do := Grow(&sc.do, n)
-	copy(do, ds)
-	st.drop.Backprop(do, f.Dropout)
+	st.drop.BackpropInto(do, ds, f.Dropout)
 	g := Grow(&sc.g, len(st.h))
 	kernels.GELU(g, st.h) // the GELU output was not kept
 	dg := Grow(&sc.dg, len(st.h))

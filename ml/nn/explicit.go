@@ -211,6 +211,30 @@ func (d *DropState) Apply(x []float32, p float32, train bool, rng *tensor.RNG) {
 	kernels.DropoutApply(x, x, d.keep, p)
 }
 
+// ApplyAdd writes dropout(x) + add into dst (x is left as it was), with
+// the mask drawn and kept as Apply does: a dropout before a residual sum
+// in one pass (kernels.DropoutAdd).
+func (d *DropState) ApplyAdd(dst, x, add []float32, p float32, train bool, rng *tensor.RNG) {
+	d.active = train && p > 0
+	if !d.active {
+		kernels.DropoutAdd(dst, x, add, nil, p)
+		return
+	}
+	d.keep = growWords(d.keep, kernels.MaskWords(len(x)))
+	kernels.DropoutMask(d.keep, len(x), p, rng)
+	kernels.DropoutAdd(dst, x, add, d.keep, p)
+}
+
+// BackpropInto writes g with the forward pass's mask and scale applied
+// into dst (a copy without dropout).
+func (d *DropState) BackpropInto(dst, g []float32, p float32) {
+	if d.active {
+		kernels.DropoutApply(dst, g, d.keep, p)
+		return
+	}
+	copy(dst, g)
+}
+
 // Backprop applies the forward pass's mask and scale to g in place.
 func (d *DropState) Backprop(g []float32, p float32) {
 	if d.active {

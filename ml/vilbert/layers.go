@@ -110,20 +110,12 @@ func (c *ConnectionLayer) Forward(st *connState, sc *connScratch, vis, txtSc *nn
 	vh, th := len(img)/(b*r), len(txt)/(b*t)
 	h1 := grow(&sc.h1, b*r*vh)
 	o.Dense1.Apply(h1, ctx2, b*r)
-	st.drop1.Apply(h1, o.drop1, train, rng)
-	s1 := st.ln1.Input(b*r, vh)
-	for i, v := range h1 {
-		s1[i] = v + img[i]
-	}
+	st.drop1.ApplyAdd(st.ln1.Input(b*r, vh), h1, img, o.drop1, train, rng) // the residual sum
 	y1 := grow(&sc.y1, b*r*vh)
 	o.LayerNorm1.Normalize(y1, &st.ln1)
 	h2 := grow(&sc.h2, b*t*th)
 	o.Dense2.Apply(h2, ctx1, b*t)
-	st.drop2.Apply(h2, o.drop2, train, rng)
-	s2 := st.ln2.Input(b*t, th)
-	for i, v := range h2 {
-		s2[i] = v + txt[i]
-	}
+	st.drop2.ApplyAdd(st.ln2.Input(b*t, th), h2, txt, o.drop2, train, rng)
 	y2 := grow(&sc.y2, b*t*th)
 	o.LayerNorm2.Normalize(y2, &st.ln2)
 	return c.V.Forward(&st.V, vis, y1, b*r, train, rng), c.T.Forward(&st.T, txtSc, y2, b*t, train, rng)
@@ -142,8 +134,7 @@ func (c *ConnectionLayer) Backward(st *connState, sc *connScratch, vis, txtSc *n
 	ds1 := grow(&sc.ds1, b*r*vh)
 	o.LayerNorm1.Backprop(ds1, dv, &st.ln1, s)
 	d1 := grow(&sc.d1, len(ds1))
-	copy(d1, ds1)
-	st.drop1.Backprop(d1, o.drop1)
+	st.drop1.BackpropInto(d1, ds1, o.drop1)
 	ctx2 := st.att2.Context(&sc.a2, grow(&sc.ctx2, b*r*bi))
 	dctx2 := grow(&sc.dctx2, b*r*bi)
 	o.Dense1.Backprop(dctx2, d1, ctx2, b*r, false, s)
@@ -154,8 +145,7 @@ func (c *ConnectionLayer) Backward(st *connState, sc *connScratch, vis, txtSc *n
 	ds2 := grow(&sc.ds2, b*t*th)
 	o.LayerNorm2.Backprop(ds2, dt, &st.ln2, s)
 	d2 := grow(&sc.d2, len(ds2))
-	copy(d2, ds2)
-	st.drop2.Backprop(d2, o.drop2)
+	st.drop2.BackpropInto(d2, ds2, o.drop2)
 	ctx1 := st.att1.Context(&sc.a1, grow(&sc.ctx1, b*t*bi))
 	dctx1 := grow(&sc.dctx1, b*t*bi)
 	o.Dense2.Backprop(dctx1, d2, ctx1, b*t, false, s)

@@ -87,10 +87,6 @@ func roiAlign(dst, feat []float32, c, h, w int, boxes []float32, oh, ow, step in
 	if aligned {
 		offset = 0.5
 	}
-	type tap struct {
-		i1, i2, i3, i4 int
-		w1, w2, w3, w4 float32
-	}
 	ohs, ows := (oh+step-1)/step, (ow+step-1)/step
 	var (
 		taps  []tap
@@ -122,25 +118,9 @@ func roiAlign(dst, feat []float32, c, h, w int, boxes []float32, oh, ow, step in
 					y := sy + float32(py)*binH + (float32(iy)+0.5)*binH/float32(gh)
 					for ix := 0; ix < gw; ix++ {
 						x := sx + float32(px)*binW + (float32(ix)+0.5)*binW/float32(gw)
-						if y < -1 || y > float32(h) || x < -1 || x > float32(w) {
-							continue
+						if t, ok := bilinearTap(y, x, h, w); ok {
+							taps = append(taps, t)
 						}
-						y, x := max(y, 0), max(x, 0)
-						yl, xl := int(y), int(x)
-						var yh, xh int
-						if yl >= h-1 {
-							yl, yh, y = h-1, h-1, float32(h-1)
-						} else {
-							yh = yl + 1
-						}
-						if xl >= w-1 {
-							xl, xh, x = w-1, w-1, float32(w-1)
-						} else {
-							xh = xl + 1
-						}
-						ly, lx := y-float32(yl), x-float32(xl)
-						hy, hx := 1-ly, 1-lx
-						taps = append(taps, tap{yl*w + xl, yl*w + xh, yh*w + xl, yh*w + xh, hy * hx, hy * lx, ly * hx, ly * lx})
 					}
 				}
 			}
@@ -179,3 +159,36 @@ func visFloor32(v float32) float32       { return float32(math.Floor(float64(v))
 func visCeil32(v float32) float32        { return float32(math.Ceil(float64(v))) }
 
 func visClamp(v, lo, hi int) int { return min(max(v, lo), hi) }
+
+// tap is one bilinear sample of a map: four pixel indices (y·w + x) and
+// their weights.
+type tap struct {
+	i1, i2, i3, i4 int
+	w1, w2, w3, w4 float32
+}
+
+// bilinearTap is torchvision's bilinear_interpolate for the sample (y, x)
+// of an h×w map, as RoIAlign uses it: false for a sample more than one
+// pixel outside the map, otherwise the four neighbours and weights, with
+// samples past the last row or column clamped onto it.
+func bilinearTap(y, x float32, h, w int) (tap, bool) {
+	if y < -1 || y > float32(h) || x < -1 || x > float32(w) {
+		return tap{}, false
+	}
+	y, x = max(y, 0), max(x, 0)
+	yl, xl := int(y), int(x)
+	var yh, xh int
+	if yl >= h-1 {
+		yl, yh, y = h-1, h-1, float32(h-1)
+	} else {
+		yh = yl + 1
+	}
+	if xl >= w-1 {
+		xl, xh, x = w-1, w-1, float32(w-1)
+	} else {
+		xh = xl + 1
+	}
+	ly, lx := y-float32(yl), x-float32(xl)
+	hy, hx := 1-ly, 1-lx
+	return tap{yl*w + xl, yl*w + xh, yh*w + xl, yh*w + xh, hy * hx, hy * lx, ly * hx, ly * lx}, true
+}

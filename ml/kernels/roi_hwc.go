@@ -55,31 +55,16 @@ func RoIAlignHWC(dst, feat []float32, c, h, w int, boxes []float32, idx []int, o
 						y := sy + float32(py)*binH + (float32(iy)+0.5)*binH/float32(gh)
 						for ix := 0; ix < gw; ix++ {
 							x := sx + float32(px)*binW + (float32(ix)+0.5)*binW/float32(gw)
-							if y < -1 || y > float32(h) || x < -1 || x > float32(w) {
+							t, ok := bilinearTap(y, x, h, w)
+							if !ok {
 								continue
 							}
-							y, x := max(y, 0), max(x, 0)
-							yl, xl := int(y), int(x)
-							var yh, xh int
-							if yl >= h-1 {
-								yl, yh, y = h-1, h-1, float32(h-1)
-							} else {
-								yh = yl + 1
-							}
-							if xl >= w-1 {
-								xl, xh, x = w-1, w-1, float32(w-1)
-							} else {
-								xh = xl + 1
-							}
-							ly, lx := y-float32(yl), x-float32(xl)
-							hy, hx := 1-ly, 1-lx
-							w1, w2, w3, w4 := hy*hx, hy*lx, ly*hx, ly*lx
-							f1 := feat[(yl*w+xl)*c : (yl*w+xl+1)*c]
-							f2 := feat[(yl*w+xh)*c : (yl*w+xh+1)*c]
-							f3 := feat[(yh*w+xl)*c : (yh*w+xl+1)*c]
-							f4 := feat[(yh*w+xh)*c : (yh*w+xh+1)*c]
+							f1 := feat[t.i1*c : (t.i1+1)*c]
+							f2 := feat[t.i2*c : (t.i2+1)*c]
+							f3 := feat[t.i3*c : (t.i3+1)*c]
+							f4 := feat[t.i4*c : (t.i4+1)*c]
 							for ch := range acc {
-								acc[ch] += w1*f1[ch] + w2*f2[ch] + w3*f3[ch] + w4*f4[ch]
+								acc[ch] += t.w1*f1[ch] + t.w2*f2[ch] + t.w3*f3[ch] + t.w4*f4[ch]
 							}
 						}
 					}

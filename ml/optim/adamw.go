@@ -217,13 +217,9 @@ type StepInBackward struct {
 // optimizer's groups, one applied twice in a step, or a non-finite
 // gradient is an error and leaves p untouched.
 func (s *StepInBackward) Apply(p *tensor.Tensor) error {
-	at, ok := s.o.index[p]
-	if !ok {
-		return fmt.Errorf("optim: step %d: parameter %v is not in the optimizer", s.o.steps, p.Shape)
-	}
-	gi, pi := at[0], at[1]
-	if s.done[p] {
-		return fmt.Errorf("optim: step %d: %s updated twice", s.o.steps, s.o.name(gi, pi))
+	gi, pi, err := s.locate(p)
+	if err != nil {
+		return err
 	}
 	if p.Grad == nil {
 		return fmt.Errorf("optim: step %d: %s has no gradient", s.o.steps, s.o.name(gi, pi))
@@ -239,6 +235,20 @@ func (s *StepInBackward) Apply(p *tensor.Tensor) error {
 	return nil
 }
 
+// locate finds p's group and index, refusing a parameter outside the
+// optimizer or one already updated in this step.
+func (s *StepInBackward) locate(p *tensor.Tensor) (gi, pi int, err error) {
+	at, ok := s.o.index[p]
+	if !ok {
+		return 0, 0, fmt.Errorf("optim: step %d: parameter %v is not in the optimizer", s.o.steps, p.Shape)
+	}
+	gi, pi = at[0], at[1]
+	if s.done[p] {
+		return 0, 0, fmt.Errorf("optim: step %d: %s updated twice", s.o.steps, s.o.name(gi, pi))
+	}
+	return gi, pi, nil
+}
+
 // ApplyRows is Apply for a gradient given on some rows of p only (an
 // embedding table's, nn.RowApply): grad holds len(rows) rows of the
 // table's width for the strictly increasing indices rows, and every other
@@ -246,13 +256,9 @@ func (s *StepInBackward) Apply(p *tensor.Tensor) error {
 // for bit (untouched rows get AdamW with a zero gradient: their moments
 // decay and the weight still moves), without the dense buffer.
 func (s *StepInBackward) ApplyRows(p *tensor.Tensor, rows []int32, grad []float32) error {
-	at, ok := s.o.index[p]
-	if !ok {
-		return fmt.Errorf("optim: step %d: parameter %v is not in the optimizer", s.o.steps, p.Shape)
-	}
-	gi, pi := at[0], at[1]
-	if s.done[p] {
-		return fmt.Errorf("optim: step %d: %s updated twice", s.o.steps, s.o.name(gi, pi))
+	gi, pi, err := s.locate(p)
+	if err != nil {
+		return err
 	}
 	if p.Dim() < 1 || p.Shape[0] == 0 {
 		return fmt.Errorf("optim: step %d: %s %v has no rows", s.o.steps, s.o.name(gi, pi), p.Shape)

@@ -83,42 +83,22 @@ func RoIAlignCNHW(dst, feat []float32, c, h, w int, boxes []float32, oh, ow, ste
 
 func roiAlign(dst, feat []float32, c, h, w int, boxes []float32, oh, ow, step int, spatialScale float32, samplingRatio int, aligned, cnhw bool) {
 	n := len(boxes) / 4
-	var offset float32
-	if aligned {
-		offset = 0.5
-	}
 	ohs, ows := (oh+step-1)/step, (ow+step-1)/step
 	var (
 		taps  []tap
 		first = make([]int, ohs*ows+1) // taps of output bin k: taps[first[k]:first[k+1]]
 	)
 	for r := 0; r < n; r++ {
-		b := boxes[4*r : 4*r+4]
-		sx := b[0]*spatialScale - offset
-		sy := b[1]*spatialScale - offset
-		ex := b[2]*spatialScale - offset
-		ey := b[3]*spatialScale - offset
-		rw, rh := ex-sx, ey-sy
-		if !aligned {
-			rw, rh = max(rw, 1), max(rh, 1)
-		}
-		binH, binW := rh/float32(oh), rw/float32(ow)
-		gh, gw := samplingRatio, samplingRatio
-		if samplingRatio <= 0 {
-			gh = int(visCeil32(rh / float32(oh)))
-			gw = int(visCeil32(rw / float32(ow)))
-		}
-		count := float32(max(gh*gw, 1))
+		g := newRoIGrid(boxes[4*r:4*r+4], spatialScale, aligned, oh, ow, samplingRatio)
 		// the bilinear taps of every bin, shared by all channels
 		taps = taps[:0]
 		for py := 0; py < oh; py += step {
 			for px := 0; px < ow; px += step {
 				first[py/step*ows+px/step] = len(taps)
-				for iy := 0; iy < gh; iy++ {
-					y := sy + float32(py)*binH + (float32(iy)+0.5)*binH/float32(gh)
-					for ix := 0; ix < gw; ix++ {
-						x := sx + float32(px)*binW + (float32(ix)+0.5)*binW/float32(gw)
-						if t, ok := bilinearTap(y, x, h, w); ok {
+				for iy := 0; iy < g.gh; iy++ {
+					y := g.y(py, iy)
+					for ix := 0; ix < g.gw; ix++ {
+						if t, ok := bilinearTap(y, g.x(px, ix), h, w); ok {
 							taps = append(taps, t)
 						}
 					}
@@ -141,7 +121,7 @@ func roiAlign(dst, feat []float32, c, h, w int, boxes []float32, oh, ow, step in
 					for _, t := range taps[first[k]:first[k+1]] {
 						s += t.w1*plane[t.i1] + t.w2*plane[t.i2] + t.w3*plane[t.i3] + t.w4*plane[t.i4]
 					}
-					o[k] = s / count
+					o[k] = s / g.count
 				}
 			}
 		})
@@ -191,4 +171,47 @@ func bilinearTap(y, x float32, h, w int) (tap, bool) {
 	ly, lx := y-float32(yl), x-float32(xl)
 	hy, hx := 1-ly, 1-lx
 	return tap{yl*w + xl, yl*w + xh, yh*w + xl, yh*w + xh, hy * hx, hy * lx, ly * hx, ly * lx}, true
+}
+
+// roiGrid is the sampling grid RoIAlign puts on one box (torchvision's
+// roi_align): the box in map pixels, oh×ow bins, gh×gw samples per bin
+// (samplingRatio, or ⌈bin side⌉ for 0), and the divisor of a bin's sum.
+type roiGrid struct {
+	sx, sy, binW, binH float32
+	gh, gw             int
+	count              float32
+}
+
+// newRoIGrid lays the grid on box b (x1, y1, x2, y2 in image pixels);
+// aligned shifts the box by half a pixel, and without it the box is at
+// least one map pixel wide.
+func newRoIGrid(b []float32, spatialScale float32, aligned bool, oh, ow, samplingRatio int) roiGrid {
+	var offset float32
+	if aligned {
+		offset = 0.5
+	}
+	sx := b[0]*spatialScale - offset
+	sy := b[1]*spatialScale - offset
+	rw := b[2]*spatialScale - offset - sx
+	rh := b[3]*spatialScale - offset - sy
+	if !aligned {
+		rw, rh = max(rw, 1), max(rh, 1)
+	}
+	g := roiGrid{sx: sx, sy: sy, binW: rw / float32(ow), binH: rh / float32(oh), gh: samplingRatio, gw: samplingRatio}
+	if samplingRatio <= 0 {
+		g.gh = int(visCeil32(rh / float32(oh)))
+		g.gw = int(visCeil32(rw / float32(ow)))
+	}
+	g.count = float32(max(g.gh*g.gw, 1))
+	return g
+}
+
+// y is the row of sample iy of bin row py; x the column of sample ix of
+// bin column px.
+func (g roiGrid) y(py, iy int) float32 {
+	return g.sy + float32(py)*g.binH + (float32(iy)+0.5)*g.binH/float32(g.gh)
+}
+
+func (g roiGrid) x(px, ix int) float32 {
+	return g.sx + float32(px)*g.binW + (float32(ix)+0.5)*g.binW/float32(g.gw)
 }

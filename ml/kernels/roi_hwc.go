@@ -33,17 +33,7 @@ func RoIAlignHWC(dst, feat []float32, c, h, w int, boxes []float32, idx []int, o
 	ParallelFor(n, per*4*max(samplingRatio*samplingRatio, 4), func(lo, hi int) {
 		acc := make([]float32, c)
 		for r := lo; r < hi; r++ {
-			b := boxes[4*r : 4*r+4]
-			sx, sy := b[0]*spatialScale, b[1]*spatialScale
-			rw := max(b[2]*spatialScale-sx, 1)
-			rh := max(b[3]*spatialScale-sy, 1)
-			binH, binW := rh/float32(oh), rw/float32(ow)
-			gh, gw := samplingRatio, samplingRatio
-			if samplingRatio <= 0 {
-				gh = int(visCeil32(rh / float32(oh)))
-				gw = int(visCeil32(rw / float32(ow)))
-			}
-			count := float32(max(gh*gw, 1))
+			g := newRoIGrid(boxes[4*r:4*r+4], spatialScale, false, oh, ow, samplingRatio)
 			base, chStride := idx[r]*per, oh*ow
 			if batch > 0 {
 				base, chStride = idx[r]*oh*ow, batch*oh*ow
@@ -51,11 +41,10 @@ func RoIAlignHWC(dst, feat []float32, c, h, w int, boxes []float32, idx []int, o
 			for py := 0; py < oh; py++ {
 				for px := 0; px < ow; px++ {
 					clear(acc)
-					for iy := 0; iy < gh; iy++ {
-						y := sy + float32(py)*binH + (float32(iy)+0.5)*binH/float32(gh)
-						for ix := 0; ix < gw; ix++ {
-							x := sx + float32(px)*binW + (float32(ix)+0.5)*binW/float32(gw)
-							t, ok := bilinearTap(y, x, h, w)
+					for iy := 0; iy < g.gh; iy++ {
+						y := g.y(py, iy)
+						for ix := 0; ix < g.gw; ix++ {
+							t, ok := bilinearTap(y, g.x(px, ix), h, w)
 							if !ok {
 								continue
 							}
@@ -70,7 +59,7 @@ func RoIAlignHWC(dst, feat []float32, c, h, w int, boxes []float32, idx []int, o
 					}
 					k := py*ow + px
 					for ch, v := range acc {
-						dst[base+ch*chStride+k] = v / count
+						dst[base+ch*chStride+k] = v / g.count
 					}
 				}
 			}

@@ -196,7 +196,7 @@ func (c *Conv2D) forward(dst, src []float32, n, h, w, oh, ow int, col []float32)
 			}
 			continue
 		}
-		convParallel(chunks, MinParallelWork, func(wi, lo, hi int) {
+		convDynamic(chunks, 1, MinParallelWork, func(wi, lo, hi int) {
 			var b []float32
 			if !c.direct() {
 				b = col[wi*kdim*nc : (wi+1)*kdim*nc]

@@ -258,6 +258,146 @@ static void mmc_wino2_weights_f(float *u, const float *weight, long outC, long i
 	}
 }
 
+// F(4×4) in the same row-at-a-time form: the input's column transforms
+// Bᵀ d over the 6 input rows of a tile row are made once per row (tiles
+// overlap by 2 columns), the tiles then read them at stride 4; the output
+// makes the 4 rows of a tile row, then runs the epilogue on them.
+#define WINO4_ROW 2048
+
+MMC_CLONES
+static void mmc_wino4_input_rows(float *v, const float *plane, long ci, long stride, long nt, long t0, long h, long w, long th, long tw) {
+	float *out = v + ci * nt;
+	long pw = 4 * tw + 2; // padded row: index px is column px − 1
+	float e[6][pw], zero[w];
+	for (long x = 0; x < w; x++) zero[x] = 0;
+	for (long k = 0; k < nt;) {
+		long t = t0 + k;
+		long tx0 = t % tw, row = t / tw, ty = row % th, img = row / th;
+		long cnt = tw - tx0 < nt - k ? tw - tx0 : nt - k;
+		const float *src = plane + img * h * w;
+		long y0 = 4 * ty - 1;
+		const float *r[6];
+		for (int i = 0; i < 6; i++) r[i] = y0 + i >= 0 && y0 + i < h ? src + (y0 + i) * w : zero;
+		for (int i = 0; i < 6; i++) e[i][0] = 0;
+		for (long x = 0; x < w; x++) {
+			float d0 = r[0][x], d1 = r[1][x], d2 = r[2][x], d3 = r[3][x], d4 = r[4][x], d5 = r[5][x];
+			e[0][x + 1] = 4 * d0 - 5 * d2 + d4;
+			e[1][x + 1] = d3 + d4 - 4 * (d1 + d2);
+			e[2][x + 1] = d4 - d3 + 4 * (d1 - d2);
+			e[3][x + 1] = d4 - d2 + 2 * (d3 - d1);
+			e[4][x + 1] = d4 - d2 - 2 * (d3 - d1);
+			e[5][x + 1] = 4 * d1 - 5 * d3 + d5;
+		}
+		for (long px = w + 1; px < pw; px++)
+			for (int i = 0; i < 6; i++) e[i][px] = 0;
+		float *o = out + k;
+		for (int i = 0; i < 6; i++) {
+			const float *ei = e[i] + 4 * tx0;
+			float *q[6];
+			for (int j = 0; j < 6; j++) q[j] = o + (6 * i + j) * stride;
+			for (long j = 0; j < cnt; j++) {
+				const float *d = ei + 4 * j;
+				float d0 = d[0], d1 = d[1], d2 = d[2], d3 = d[3], d4 = d[4], d5 = d[5];
+				q[0][j] = 4 * d0 - 5 * d2 + d4;
+				q[1][j] = d3 + d4 - 4 * (d1 + d2);
+				q[2][j] = d4 - d3 + 4 * (d1 - d2);
+				q[3][j] = d4 - d2 + 2 * (d3 - d1);
+				q[4][j] = d4 - d2 - 2 * (d3 - d1);
+				q[5][j] = 4 * d1 - 5 * d3 + d5;
+			}
+		}
+		k += cnt;
+	}
+}
+
+MMC_CLONES
+static void mmc_wino4_output_rows(float *plane, const float *m, long o, long stride, long nt, long t0, long h, long w, long th, long tw,
+		float bias, int acc, int relu) {
+	const float *in = m + o * nt;
+	float yr[4][4 * tw];
+	for (long k = 0; k < nt;) {
+		long t = t0 + k;
+		long tx0 = t % tw, row = t / tw, ty = row % th, img = row / th;
+		long cnt = tw - tx0 < nt - k ? tw - tx0 : nt - k;
+		const float *p = in + k;
+		for (long j = 0; j < cnt; j++) {
+			// Aᵀ over the 6 rows of each of the 6 columns, then over the columns
+			float s[4][6];
+			for (int c = 0; c < 6; c++) {
+				float m0 = p[c * stride + j], m1 = p[(6 + c) * stride + j], m2 = p[(12 + c) * stride + j];
+				float m3 = p[(18 + c) * stride + j], m4 = p[(24 + c) * stride + j], m5 = p[(30 + c) * stride + j];
+				float s12 = m1 + m2, d12 = m1 - m2, s34 = m3 + m4, d34 = m3 - m4;
+				s[0][c] = m0 + s12 + s34;
+				s[1][c] = d12 + 2 * d34;
+				s[2][c] = s12 + 4 * s34;
+				s[3][c] = d12 + 8 * d34 + m5;
+			}
+			for (int r = 0; r < 4; r++) {
+				float m0 = s[r][0], m1 = s[r][1], m2 = s[r][2], m3 = s[r][3], m4 = s[r][4], m5 = s[r][5];
+				float s12 = m1 + m2, d12 = m1 - m2, s34 = m3 + m4, d34 = m3 - m4;
+				float *y = yr[r] + 4 * j;
+				y[0] = m0 + s12 + s34;
+				y[1] = d12 + 2 * d34;
+				y[2] = s12 + 4 * s34;
+				y[3] = d12 + 8 * d34 + m5;
+			}
+		}
+		long xa = 4 * tx0, xb = 4 * (tx0 + cnt) < w ? 4 * (tx0 + cnt) : w;
+		float *dst = plane + img * h * w;
+		for (int r = 0; r < 4; r++) {
+			long y = 4 * ty + r;
+			if (y >= h) break;
+			float *drow = dst + y * w + xa;
+			const float *src = yr[r];
+			long n = xb - xa;
+			if (acc) {
+				for (long x = 0; x < n; x++) {
+					float val = drow[x] + src[x] + bias;
+					drow[x] = relu && val < 0 ? 0.0f : val;
+				}
+			} else {
+				for (long x = 0; x < n; x++) {
+					float val = src[x] + bias;
+					drow[x] = relu && val < 0 ? 0.0f : val;
+				}
+			}
+		}
+		k += cnt;
+	}
+}
+
+// Weights of F(4×4) in float32: G g Gᵀ in a loop over input channels the
+// compiler vectorises (the float64 form above is the reference).
+MMC_CLONES
+static void mmc_wino4_weights_f(float *u, const float *weight, long outC, long inC, long lo, long hi, long plane) {
+	for (long o = lo; o < hi; o++) {
+		const float *wo = weight + o * inC * 9;
+		float *uo = u + o * inC;
+		for (long i = 0; i < inC; i++) {
+			const float *g = wo + i * 9;
+			float a[18];
+			for (int c = 0; c < 3; c++) {
+				float g0 = g[c], g1 = g[3 + c], g2 = g[6 + c];
+				a[c] = 0.25f * g0;
+				a[3 + c] = -(g0 + g1 + g2) * (1.0f / 6);
+				a[6 + c] = -(g0 - g1 + g2) * (1.0f / 6);
+				a[9 + c] = g0 * (1.0f / 24) + g1 * (1.0f / 12) + g2 * (1.0f / 6);
+				a[12 + c] = g0 * (1.0f / 24) - g1 * (1.0f / 12) + g2 * (1.0f / 6);
+				a[15 + c] = g2;
+			}
+			for (int r = 0; r < 6; r++) {
+				float x0 = a[3 * r], x1 = a[3 * r + 1], x2 = a[3 * r + 2];
+				uo[(6 * r + 0) * plane + i] = 0.25f * x0;
+				uo[(6 * r + 1) * plane + i] = -(x0 + x1 + x2) * (1.0f / 6);
+				uo[(6 * r + 2) * plane + i] = -(x0 - x1 + x2) * (1.0f / 6);
+				uo[(6 * r + 3) * plane + i] = x0 * (1.0f / 24) + x1 * (1.0f / 12) + x2 * (1.0f / 6);
+				uo[(6 * r + 4) * plane + i] = x0 * (1.0f / 24) - x1 * (1.0f / 12) + x2 * (1.0f / 6);
+				uo[(6 * r + 5) * plane + i] = x2;
+			}
+		}
+	}
+}
+
 MMC_CLONES
 static void mmc_conv_epilogue(float *out, const float *bias, long rows, long ld, long width, int relu) {
 	for (long o = 0; o < rows; o++) {
@@ -285,7 +425,7 @@ func winoWeightsSerial(m int, u, weight []float32, outC, inC, lo, hi, plane int)
 		return
 	}
 	if m == 4 {
-		C.mmc_wino4_weights(cfp(u), cfp(weight), C.long(outC), C.long(inC), C.long(lo), C.long(hi), C.long(plane))
+		C.mmc_wino4_weights_f(cfp(u), cfp(weight), C.long(outC), C.long(inC), C.long(lo), C.long(hi), C.long(plane))
 	} else {
 		C.mmc_wino2_weights_f(cfp(u), cfp(weight), C.long(outC), C.long(inC), C.long(lo), C.long(hi), C.long(plane))
 	}
@@ -295,7 +435,9 @@ func winoInputSerial(m int, v, plane []float32, ci, stride, nt, t0, h, w, th, tw
 	if nt <= 0 {
 		return
 	}
-	if m == 4 {
+	if m == 4 && tw <= C.WINO4_ROW/4 && w <= C.WINO4_ROW {
+		C.mmc_wino4_input_rows(cfp(v), cfp(plane), C.long(ci), C.long(stride), C.long(nt), C.long(t0), C.long(h), C.long(w), C.long(th), C.long(tw))
+	} else if m == 4 {
 		C.mmc_wino4_input(cfp(v), cfp(plane), C.long(ci), C.long(stride), C.long(nt), C.long(t0), C.long(h), C.long(w), C.long(th), C.long(tw))
 	} else if tw <= C.WINO2_ROW/2 && w <= C.WINO2_ROW {
 		C.mmc_wino2_input_rows(cfp(v), cfp(plane), C.long(ci), C.long(stride), C.long(nt), C.long(t0), C.long(h), C.long(w), C.long(th), C.long(tw))
@@ -308,7 +450,10 @@ func winoOutputSerial(m int, plane, prod []float32, o, stride, nt, t0, h, w, th,
 	if nt <= 0 {
 		return
 	}
-	if m == 4 {
+	if m == 4 && tw <= C.WINO4_ROW/4 {
+		C.mmc_wino4_output_rows(cfp(plane), cfp(prod), C.long(o), C.long(stride), C.long(nt), C.long(t0), C.long(h), C.long(w), C.long(th), C.long(tw),
+			C.float(bias), cbool(acc), cbool(relu))
+	} else if m == 4 {
 		C.mmc_wino4_output(cfp(plane), cfp(prod), C.long(o), C.long(stride), C.long(nt), C.long(t0), C.long(h), C.long(w), C.long(th), C.long(tw),
 			C.float(bias), cbool(acc), cbool(relu))
 	} else if tw <= C.WINO2_ROW/2 {

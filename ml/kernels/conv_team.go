@@ -33,6 +33,27 @@ type teamTask struct {
 	n       int // items
 	chunk   int // items per chunk
 	pending atomic.Int32
+	// grain > 0: dynamic, workers claim blocks of grain items from next
+	// until none are left (fn's first argument is then the worker)
+	grain int
+	next  atomic.Int64
+}
+
+// run is worker w's part of the task.
+func (task *teamTask) run(w int) {
+	if task.grain == 0 {
+		if lo := w * task.chunk; lo < task.n {
+			task.fn(w, lo, min(lo+task.chunk, task.n))
+		}
+		return
+	}
+	for {
+		lo := int(task.next.Add(int64(task.grain))) - task.grain
+		if lo >= task.n {
+			return
+		}
+		task.fn(w, lo, min(lo+task.grain, task.n))
+	}
 }
 
 type convTeam struct {
@@ -88,9 +109,7 @@ func (t *convTeam) helper(w int, last uint64) {
 		}
 		last = t.gen.Load()
 		task := t.task.Load()
-		if lo := w * task.chunk; lo < task.n {
-			task.fn(w, lo, min(lo+task.chunk, task.n))
-		}
+		task.run(w)
 		task.pending.Add(-1)
 	}
 }
@@ -112,7 +131,42 @@ func convParallel(n, cost int, fn func(chunk, lo, hi int)) {
 		return
 	}
 	defer t.busy.Unlock()
-	task := &teamTask{fn: fn, n: n, chunk: (n + t.helpers) / (t.helpers + 1)}
+	t.post(&teamTask{fn: fn, n: n, chunk: (n + t.helpers) / (t.helpers + 1)})
+}
+
+// convDynamic shares [0, n) out in blocks of grain items, each claimed
+// by whichever worker is free: fn(worker, lo, hi) with worker <
+// Workers(), a worker's blocks one after another (so per-worker scratch
+// is safe). A helper that starts late (woken from sleep, or its core
+// briefly taken) then holds nothing up: the others take its blocks, and
+// the halves of a region no longer have to take equally long. cost is the
+// work per item, as ParallelFor's.
+func convDynamic(n, grain, cost int, fn func(worker, lo, hi int)) {
+	grain = max(grain, 1)
+	workers := min(Workers(), (n+grain-1)/grain)
+	if workers <= 1 || n*max(cost, 1) < MinParallelWork {
+		if n > 0 {
+			fn(0, 0, n)
+		}
+		return
+	}
+	t := theTeam()
+	if t.helpers != Workers()-1 || !t.busy.TryLock() {
+		// a chunk per worker, each worked through in blocks of grain
+		ParallelChunks(n, cost, func(w, lo, hi int) {
+			for b := lo; b < hi; b += grain {
+				fn(w, b, min(b+grain, hi))
+			}
+		})
+		return
+	}
+	defer t.busy.Unlock()
+	t.post(&teamTask{fn: fn, n: n, grain: grain})
+}
+
+// post runs task on the team, the caller as worker 0, and returns when
+// every worker is done with it. The caller holds t.busy.
+func (t *convTeam) post(task *teamTask) {
 	task.pending.Store(int32(t.helpers))
 	t.task.Store(task)
 	t.gen.Add(1)
@@ -121,7 +175,7 @@ func convParallel(n, cost int, fn func(chunk, lo, hi int)) {
 		t.wake.Broadcast()
 	}
 	t.mu.Unlock()
-	fn(0, 0, min(task.chunk, n))
+	task.run(0)
 	for spins := 0; task.pending.Load() > 0; spins++ {
 		if spins&63 == 63 {
 			runtime.Gosched()

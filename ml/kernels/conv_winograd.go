@@ -42,6 +42,11 @@ import (
 // a few MiB.
 const winoTiles = 640
 
+// winoGrain is how many channels a worker transforms per claim: small
+// enough to even out the workers (convDynamic), large enough that claims
+// are rare.
+const winoGrain = 8
+
 // winoPad separates the planes of each transformed block: planes a
 // multiple of 4 KiB apart would make the streams of a tile transform fall
 // into the same cache sets.
@@ -95,22 +100,22 @@ func (c *Conv2D) forwardWinograd(m int, dst, src []float32, n, h, w int, col []f
 	us, _, _ := c.winoStrides(chunk)
 	u := col[:planes*us]
 	rest := col[planes*us:]
-	convFor(outC, planes*inC*4, func(lo, hi int) { winoWeightsSerial(m, u, c.Weight, outC, inC, lo, hi, us) })
+	convDynamic(outC, winoGrain, planes*inC*4, func(_, lo, hi int) { winoWeightsSerial(m, u, c.Weight, outC, inC, lo, hi, us) })
 	for t0 := 0; t0 < tiles; t0 += chunk {
 		nt := min(chunk, tiles-t0)
 		_, vs, ms := c.winoStrides(nt)
 		v, prod := rest[:planes*vs], rest[planes*vs:planes*(vs+ms)]
-		convFor(inC, 2*planes*nt, func(lo, hi int) {
+		convDynamic(inC, winoGrain, 2*planes*nt, func(_, lo, hi int) {
 			for ci := lo; ci < hi; ci++ {
 				winoInputSerial(m, v, src[ci*n*h*w:(ci+1)*n*h*w], ci, vs, nt, t0, h, w, th, tw)
 			}
 		})
-		convFor(planes, outC*inC*nt, func(lo, hi int) {
+		convDynamic(planes, 1, outC*inC*nt, func(_, lo, hi int) {
 			for p := lo; p < hi; p++ {
 				blas.SgemmSerial(false, false, outC, nt, inC, 1, u[p*us:], inC, v[p*vs:], nt, 0, prod[p*ms:], nt)
 			}
 		})
-		convFor(outC, 2*planes*nt, func(lo, hi int) {
+		convDynamic(outC, winoGrain, 2*planes*nt, func(_, lo, hi int) {
 			for o := lo; o < hi; o++ {
 				var bias float32
 				if c.Bias != nil {

@@ -2,6 +2,7 @@ package vision
 
 import (
 	"context"
+	"fmt"
 	"image"
 	"testing"
 
@@ -35,6 +36,29 @@ func BenchmarkResNet152Base(b *testing.B) {
 	var ws Workspace
 	for b.Loop() {
 		r.Forward(&ws, x, Shape{1, 3, 600, 600}, 0, 3)
+	}
+}
+
+// BenchmarkResNet152Layer3Pair is layer3 of a ResNet-152 at 600×600
+// (38×38 output) on one image per call and on two side by side, as
+// resnet152_roi runs it (roiPair); ms/img compares the two.
+func BenchmarkResNet152Layer3Pair(b *testing.B) {
+	r, err := LoadResNet(RandomResNetStateDict(ResNetArch{Layers: [4]int{3, 8, 36, 3}, Bottleneck: true, Width: 64}, 1), Torchvision)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, n := range []int{1, 2} {
+		b.Run(fmt.Sprintf("images=%d", n), func(b *testing.B) {
+			x := make([]float32, n*512*75*75)
+			for i := range x {
+				x[i] = float32(i%13) / 13
+			}
+			var ws Workspace
+			for b.Loop() {
+				r.Forward(&ws, x, Shape{n, 512, 75, 75}, 3, 3)
+			}
+			b.ReportMetric(b.Elapsed().Seconds()*1000/float64(b.N*n), "ms/img")
+		})
 	}
 }
 

@@ -18,7 +18,7 @@ package kernels
 #endif
 
 // One-dimensional transforms, x and y spaced by sx and sy.
-// F(2, 3): Bᵀ (4×4), Aᵀ (2×4), G (4×3).
+// F(2, 3): Bᵀ (4×4), Aᵀ (2×4); its G (4×3) is gf2 below.
 static inline void bt2(float *y, long sy, const float *x, long sx) {
 	float d0 = x[0], d1 = x[sx], d2 = x[2 * sx], d3 = x[3 * sx];
 	y[0] = d0 - d2;
@@ -31,14 +31,7 @@ static inline void at2(float *y, long sy, const float *x, long sx) {
 	y[0] = m0 + m1 + m2;
 	y[sy] = m1 - m2 - m3;
 }
-static inline void g2(double *y, long sy, const double *x, long sx) {
-	double g0 = x[0], g1 = x[sx], g2 = x[2 * sx];
-	y[0] = g0;
-	y[sy] = 0.5 * (g0 + g1 + g2);
-	y[2 * sy] = 0.5 * (g0 - g1 + g2);
-	y[3 * sy] = g2;
-}
-// F(4, 3), interpolation points 0, ±1, ±2 and ∞: Bᵀ (6×6), Aᵀ (4×6), G (6×3).
+// F(4, 3), interpolation points 0, ±1, ±2 and ∞: Bᵀ (6×6), Aᵀ (4×6); G (6×3) is gf4.
 static inline void bt4(float *y, long sy, const float *x, long sx) {
 	float d0 = x[0], d1 = x[sx], d2 = x[2 * sx], d3 = x[3 * sx], d4 = x[4 * sx], d5 = x[5 * sx];
 	y[0] = 4 * d0 - 5 * d2 + d4;
@@ -56,33 +49,11 @@ static inline void at4(float *y, long sy, const float *x, long sx) {
 	y[2 * sy] = s12 + 4 * s34;
 	y[3 * sy] = d12 + 8 * d34 + m5;
 }
-static inline void g4(double *y, long sy, const double *x, long sx) {
-	double g0 = x[0], g1 = x[sx], g2 = x[2 * sx];
-	y[0] = g0 / 4;
-	y[sy] = -(g0 + g1 + g2) / 6;
-	y[2 * sy] = -(g0 - g1 + g2) / 6;
-	y[3 * sy] = g0 / 24 + g1 / 12 + g2 / 6;
-	y[4 * sy] = g0 / 24 - g1 / 12 + g2 / 6;
-	y[5 * sy] = g2;
-}
 
-// WINO defines the three transforms for output tiles of side M (input
-// tiles of side A = M + 2) with the one-dimensional BT, AT and G.
-#define WINO(M, A, BT, AT, G)                                                                          \
-MMC_CLONES                                                                                             \
-static void mmc_wino##M##_weights(float *u, const float *weight, long outC, long inC, long lo, long hi, long plane) { \
-	for (long o = lo; o < hi; o++) {                                                                   \
-		for (long i = 0; i < inC; i++) {                                                               \
-			const float *g = weight + (o * inC + i) * 9;                                               \
-			double x[9], a[A * 3], t[A * A];                                                           \
-			for (int j = 0; j < 9; j++) x[j] = g[j];                                                   \
-			for (int c = 0; c < 3; c++) G(a + c, 3, x + c, 3);                                         \
-			for (int r = 0; r < A; r++) G(t + r * A, 1, a + r * 3, 1);                                 \
-			long at = o * inC + i;                                                                     \
-			for (int p = 0; p < A * A; p++) u[p * plane + at] = (float)t[p];                           \
-		}                                                                                              \
-	}                                                                                                  \
-}                                                                                                      \
+// WINO defines the input and output transforms for output tiles of side
+// M (input tiles of side A = M + 2) with the one-dimensional BT and AT,
+// a tile at a time (the row-at-a-time forms below serve most shapes).
+#define WINO(M, A, BT, AT)                                                                          \
 MMC_CLONES                                                                                             \
 static void mmc_wino##M##_input(float *v, const float *plane, long ci, long stride, long nt, long t0, long h, long w, long th, long tw) { \
 	float *out = v + ci * nt;                                                                          \
@@ -133,8 +104,8 @@ static void mmc_wino##M##_output(float *plane, const float *m, long o, long stri
 	}                                                                                                  \
 }
 
-WINO(2, 4, bt2, at2, g2)
-WINO(4, 6, bt4, at4, g4)
+WINO(2, 4, bt2, at2)
+WINO(4, 6, bt4, at4)
 
 // F(2×2) transforms a tile row at a time, in loops the compiler
 // vectorises: the input's column sums Bᵀ d are made once for the whole
@@ -143,6 +114,44 @@ WINO(4, 6, bt4, at4, g4)
 // Rows wider than WINO2_ROW fall back to the per-tile code above.
 #define WINO2_ROW 4096
 
+// tile_run finds tile t (tiles numbered row by row, image by image) at
+// column tx0 of tile row ty of image img, and returns how many tiles of
+// that row, at most left, follow from it: the tiles a row pass handles.
+static inline long tile_run(long t, long left, long tw, long th, long *tx0, long *ty, long *img) {
+	long row = t / tw;
+	*tx0 = t % tw;
+	*ty = row % th;
+	*img = row / th;
+	return tw - *tx0 < left ? tw - *tx0 : left;
+}
+
+// wino_store_rows writes the m output rows of tile row ty, tiles tx0 …
+// tx0+cnt−1 (rows[r] holds row r of those tiles side by side), into the
+// h×w plane dst with the epilogue: + what dst holds when acc, + bias,
+// then the ReLU when relu; columns and rows past the plane are dropped.
+static inline void wino_store_rows(float *dst, const float *const *rows, int m, long ty, long tx0, long cnt, long h, long w,
+		float bias, int acc, int relu) {
+	long xa = m * tx0, xb = m * (tx0 + cnt) < w ? m * (tx0 + cnt) : w;
+	for (int r = 0; r < m; r++) {
+		long y = m * ty + r;
+		if (y >= h) break;
+		float *drow = dst + y * w + xa;
+		const float *src = rows[r];
+		long n = xb - xa;
+		if (acc) {
+			for (long x = 0; x < n; x++) {
+				float val = drow[x] + src[x] + bias;
+				drow[x] = relu && val < 0 ? 0.0f : val;
+			}
+		} else {
+			for (long x = 0; x < n; x++) {
+				float val = src[x] + bias;
+				drow[x] = relu && val < 0 ? 0.0f : val;
+			}
+		}
+	}
+}
+
 MMC_CLONES
 static void mmc_wino2_input_rows(float *v, const float *plane, long ci, long stride, long nt, long t0, long h, long w, long th, long tw) {
 	float *out = v + ci * nt;
@@ -150,9 +159,7 @@ static void mmc_wino2_input_rows(float *v, const float *plane, long ci, long str
 	float e0[pw], e1[pw], e2[pw], e3[pw], zero[w];
 	for (long x = 0; x < w; x++) zero[x] = 0;
 	for (long k = 0; k < nt;) {
-		long t = t0 + k;
-		long tx0 = t % tw, row = t / tw, ty = row % th, img = row / th;
-		long cnt = tw - tx0 < nt - k ? tw - tx0 : nt - k;
+		long tx0, ty, img, cnt = tile_run(t0 + k, nt - k, tw, th, &tx0, &ty, &img);
 		const float *src = plane + img * h * w;
 		long y0 = 2 * ty - 1;
 		const float *r0 = y0 >= 0 && y0 < h ? src + y0 * w : zero;
@@ -191,9 +198,7 @@ static void mmc_wino2_output_rows(float *plane, const float *m, long o, long str
 	const float *in = m + o * nt;
 	float y0r[2 * tw], y1r[2 * tw];
 	for (long k = 0; k < nt;) {
-		long t = t0 + k;
-		long tx0 = t % tw, row = t / tw, ty = row % th, img = row / th;
-		long cnt = tw - tx0 < nt - k ? tw - tx0 : nt - k;
+		long tx0, ty, img, cnt = tile_run(t0 + k, nt - k, tw, th, &tx0, &ty, &img);
 		const float *p[16];
 		for (int i = 0; i < 16; i++) p[i] = in + i * stride + k;
 		for (long j = 0; j < cnt; j++) {
@@ -206,55 +211,9 @@ static void mmc_wino2_output_rows(float *plane, const float *m, long o, long str
 			y1r[2 * j] = s10 + s11 + s12;
 			y1r[2 * j + 1] = s11 - s12 - s13;
 		}
-		long xa = 2 * tx0, xb = 2 * (tx0 + cnt) < w ? 2 * (tx0 + cnt) : w;
-		float *dst = plane + img * h * w;
-		for (int r = 0; r < 2; r++) {
-			long y = 2 * ty + r;
-			if (y >= h) break;
-			float *drow = dst + y * w + xa;
-			const float *yr = r == 0 ? y0r : y1r;
-			long n = xb - xa;
-			if (acc) {
-				for (long x = 0; x < n; x++) {
-					float val = drow[x] + yr[x] + bias;
-					drow[x] = relu && val < 0 ? 0.0f : val;
-				}
-			} else {
-				for (long x = 0; x < n; x++) {
-					float val = yr[x] + bias;
-					drow[x] = relu && val < 0 ? 0.0f : val;
-				}
-			}
-		}
+		const float *rows[2] = {y0r, y1r};
+		wino_store_rows(plane + img * h * w, rows, 2, ty, tx0, cnt, h, w, bias, acc, relu);
 		k += cnt;
-	}
-}
-
-// Weights of F(2×2) in float32, G g Gᵀ with G's ½ applied once per row
-// and column: a vectorisable loop over input channels.
-MMC_CLONES
-static void mmc_wino2_weights_f(float *u, const float *weight, long outC, long inC, long lo, long hi, long plane) {
-	for (long o = lo; o < hi; o++) {
-		const float *wo = weight + o * inC * 9;
-		float *uo = u + o * inC;
-		for (long i = 0; i < inC; i++) {
-			const float *g = wo + i * 9;
-			float a[12];
-			for (int c = 0; c < 3; c++) {
-				float g0 = g[c], g1 = g[3 + c], g2 = g[6 + c];
-				a[c] = g0;
-				a[3 + c] = 0.5f * (g0 + g1 + g2);
-				a[6 + c] = 0.5f * (g0 - g1 + g2);
-				a[9 + c] = g2;
-			}
-			for (int r = 0; r < 4; r++) {
-				float x0 = a[3 * r], x1 = a[3 * r + 1], x2 = a[3 * r + 2];
-				uo[(4 * r + 0) * plane + i] = x0;
-				uo[(4 * r + 1) * plane + i] = 0.5f * (x0 + x1 + x2);
-				uo[(4 * r + 2) * plane + i] = 0.5f * (x0 - x1 + x2);
-				uo[(4 * r + 3) * plane + i] = x2;
-			}
-		}
 	}
 }
 
@@ -271,9 +230,7 @@ static void mmc_wino4_input_rows(float *v, const float *plane, long ci, long str
 	float e[6][pw], zero[w];
 	for (long x = 0; x < w; x++) zero[x] = 0;
 	for (long k = 0; k < nt;) {
-		long t = t0 + k;
-		long tx0 = t % tw, row = t / tw, ty = row % th, img = row / th;
-		long cnt = tw - tx0 < nt - k ? tw - tx0 : nt - k;
+		long tx0, ty, img, cnt = tile_run(t0 + k, nt - k, tw, th, &tx0, &ty, &img);
 		const float *src = plane + img * h * w;
 		long y0 = 4 * ty - 1;
 		const float *r[6];
@@ -316,9 +273,7 @@ static void mmc_wino4_output_rows(float *plane, const float *m, long o, long str
 	const float *in = m + o * nt;
 	float yr[4][4 * tw];
 	for (long k = 0; k < nt;) {
-		long t = t0 + k;
-		long tx0 = t % tw, row = t / tw, ty = row % th, img = row / th;
-		long cnt = tw - tx0 < nt - k ? tw - tx0 : nt - k;
+		long tx0, ty, img, cnt = tile_run(t0 + k, nt - k, tw, th, &tx0, &ty, &img);
 		const float *p = in + k;
 		for (long j = 0; j < cnt; j++) {
 			// Aᵀ over the 6 rows of each of the 6 columns, then over the columns
@@ -342,61 +297,47 @@ static void mmc_wino4_output_rows(float *plane, const float *m, long o, long str
 				y[3] = d12 + 8 * d34 + m5;
 			}
 		}
-		long xa = 4 * tx0, xb = 4 * (tx0 + cnt) < w ? 4 * (tx0 + cnt) : w;
-		float *dst = plane + img * h * w;
-		for (int r = 0; r < 4; r++) {
-			long y = 4 * ty + r;
-			if (y >= h) break;
-			float *drow = dst + y * w + xa;
-			const float *src = yr[r];
-			long n = xb - xa;
-			if (acc) {
-				for (long x = 0; x < n; x++) {
-					float val = drow[x] + src[x] + bias;
-					drow[x] = relu && val < 0 ? 0.0f : val;
-				}
-			} else {
-				for (long x = 0; x < n; x++) {
-					float val = src[x] + bias;
-					drow[x] = relu && val < 0 ? 0.0f : val;
-				}
-			}
-		}
+		const float *rows[4] = {yr[0], yr[1], yr[2], yr[3]};
+		wino_store_rows(plane + img * h * w, rows, 4, ty, tx0, cnt, h, w, bias, acc, relu);
 		k += cnt;
 	}
 }
 
-// Weights of F(4×4) in float32: G g Gᵀ in a loop over input channels the
-// compiler vectorises (the float64 form above is the reference).
-MMC_CLONES
-static void mmc_wino4_weights_f(float *u, const float *weight, long outC, long inC, long lo, long hi, long plane) {
-	for (long o = lo; o < hi; o++) {
-		const float *wo = weight + o * inC * 9;
-		float *uo = u + o * inC;
-		for (long i = 0; i < inC; i++) {
-			const float *g = wo + i * 9;
-			float a[18];
-			for (int c = 0; c < 3; c++) {
-				float g0 = g[c], g1 = g[3 + c], g2 = g[6 + c];
-				a[c] = 0.25f * g0;
-				a[3 + c] = -(g0 + g1 + g2) * (1.0f / 6);
-				a[6 + c] = -(g0 - g1 + g2) * (1.0f / 6);
-				a[9 + c] = g0 * (1.0f / 24) + g1 * (1.0f / 12) + g2 * (1.0f / 6);
-				a[12 + c] = g0 * (1.0f / 24) - g1 * (1.0f / 12) + g2 * (1.0f / 6);
-				a[15 + c] = g2;
-			}
-			for (int r = 0; r < 6; r++) {
-				float x0 = a[3 * r], x1 = a[3 * r + 1], x2 = a[3 * r + 2];
-				uo[(6 * r + 0) * plane + i] = 0.25f * x0;
-				uo[(6 * r + 1) * plane + i] = -(x0 + x1 + x2) * (1.0f / 6);
-				uo[(6 * r + 2) * plane + i] = -(x0 - x1 + x2) * (1.0f / 6);
-				uo[(6 * r + 3) * plane + i] = x0 * (1.0f / 24) + x1 * (1.0f / 12) + x2 * (1.0f / 6);
-				uo[(6 * r + 4) * plane + i] = x0 * (1.0f / 24) - x1 * (1.0f / 12) + x2 * (1.0f / 6);
-				uo[(6 * r + 5) * plane + i] = x2;
-			}
-		}
-	}
+// Weights, G g Gᵀ with the one-dimensional G (gf2, gf4) in float32, in
+// a loop over input channels the compiler vectorises.
+static inline void gf2(float *y, long sy, const float *x, long sx) {
+	float g0 = x[0], g1 = x[sx], g2 = x[2 * sx];
+	y[0] = g0;
+	y[sy] = 0.5f * (g0 + g1 + g2);
+	y[2 * sy] = 0.5f * (g0 - g1 + g2);
+	y[3 * sy] = g2;
 }
+static inline void gf4(float *y, long sy, const float *x, long sx) {
+	float g0 = x[0], g1 = x[sx], g2 = x[2 * sx];
+	y[0] = 0.25f * g0;
+	y[sy] = -(g0 + g1 + g2) * (1.0f / 6);
+	y[2 * sy] = -(g0 - g1 + g2) * (1.0f / 6);
+	y[3 * sy] = g0 * (1.0f / 24) + g1 * (1.0f / 12) + g2 * (1.0f / 6);
+	y[4 * sy] = g0 * (1.0f / 24) - g1 * (1.0f / 12) + g2 * (1.0f / 6);
+	y[5 * sy] = g2;
+}
+#define WINO_WEIGHTS_F(M, A, GF)                                                                       \
+MMC_CLONES                                                                                             \
+static void mmc_wino##M##_weights_f(float *u, const float *weight, long outC, long inC, long lo, long hi, long plane) { \
+	for (long o = lo; o < hi; o++) {                                                                   \
+		const float *wo = weight + o * inC * 9;                                                        \
+		float *uo = u + o * inC;                                                                       \
+		for (long i = 0; i < inC; i++) {                                                               \
+			const float *g = wo + i * 9;                                                               \
+			float a[A * 3], t[A * A];                                                                  \
+			for (int c = 0; c < 3; c++) GF(a + c, 3, g + c, 3);                                        \
+			for (int r = 0; r < A; r++) GF(t + r * A, 1, a + r * 3, 1);                                \
+			for (int p = 0; p < A * A; p++) uo[p * plane + i] = t[p];                                  \
+		}                                                                                              \
+	}                                                                                                  \
+}
+WINO_WEIGHTS_F(2, 4, gf2)
+WINO_WEIGHTS_F(4, 6, gf4)
 
 MMC_CLONES
 static void mmc_conv_epilogue(float *out, const float *bias, long rows, long ld, long width, int relu) {

@@ -118,20 +118,11 @@ func (t *convTeam) helper(w int, last uint64) {
 // chunk of [0, n) per worker, the first on the calling goroutine, with
 // the same chunks and chunk indices as ParallelChunks.
 func convParallel(n, cost int, fn func(chunk, lo, hi int)) {
-	workers := min(Workers(), n)
-	if workers <= 1 || n*max(cost, 1) < MinParallelWork {
-		if n > 0 {
-			fn(0, 0, n)
-		}
-		return
+	t := claimTeam(min(Workers(), n), n, cost, func() { fn(0, 0, n) }, func() { ParallelChunks(n, cost, fn) })
+	if t != nil {
+		defer t.busy.Unlock()
+		t.post(&teamTask{fn: fn, n: n, chunk: (n + t.helpers) / (t.helpers + 1)})
 	}
-	t := theTeam()
-	if t.helpers != Workers()-1 || !t.busy.TryLock() {
-		ParallelChunks(n, cost, fn)
-		return
-	}
-	defer t.busy.Unlock()
-	t.post(&teamTask{fn: fn, n: n, chunk: (n + t.helpers) / (t.helpers + 1)})
 }
 
 // convDynamic shares [0, n) out in blocks of grain items, each claimed
@@ -143,25 +134,38 @@ func convParallel(n, cost int, fn func(chunk, lo, hi int)) {
 // work per item, as ParallelFor's.
 func convDynamic(n, grain, cost int, fn func(worker, lo, hi int)) {
 	grain = max(grain, 1)
-	workers := min(Workers(), (n+grain-1)/grain)
-	if workers <= 1 || n*max(cost, 1) < MinParallelWork {
-		if n > 0 {
-			fn(0, 0, n)
-		}
-		return
-	}
-	t := theTeam()
-	if t.helpers != Workers()-1 || !t.busy.TryLock() {
-		// a chunk per worker, each worked through in blocks of grain
+	// off the team: a chunk per worker, each worked through in blocks of grain
+	fallback := func() {
 		ParallelChunks(n, cost, func(w, lo, hi int) {
 			for b := lo; b < hi; b += grain {
 				fn(w, b, min(b+grain, hi))
 			}
 		})
-		return
 	}
-	defer t.busy.Unlock()
-	t.post(&teamTask{fn: fn, n: n, grain: grain})
+	t := claimTeam(min(Workers(), (n+grain-1)/grain), n, cost, func() { fn(0, 0, n) }, fallback)
+	if t != nil {
+		defer t.busy.Unlock()
+		t.post(&teamTask{fn: fn, n: n, grain: grain})
+	}
+}
+
+// claimTeam returns the team, locked for one region of n items of cost
+// each over the given number of workers, or runs the region itself and
+// returns nil: serial (one worker, or too little work) or fallback (the
+// team is busy, or was started for another worker count).
+func claimTeam(workers, n, cost int, serial, fallback func()) *convTeam {
+	if workers <= 1 || n*max(cost, 1) < MinParallelWork {
+		if n > 0 {
+			serial()
+		}
+		return nil
+	}
+	t := theTeam()
+	if t.helpers != Workers()-1 || !t.busy.TryLock() {
+		fallback()
+		return nil
+	}
+	return t
 }
 
 // post runs task on the team, the caller as worker 0, and returns when

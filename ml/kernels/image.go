@@ -31,24 +31,28 @@ func ResizePIL(dst, src []uint8, ch, iw, ih, ow, oh int, f PILFilter) {
 		panic(fmt.Sprintf("resize: src %d or dst %d bytes too short for %d×%d → %d×%d × %d channels", len(src), len(dst), iw, ih, ow, oh, ch))
 	}
 	tmp := src[:iw*ih*ch]
+	// both passes split their rows over the workers (integer arithmetic:
+	// the split cannot change a pixel)
 	if ow != iw {
 		tmp = make([]uint8, ow*ih*ch)
 		xb, xk, ksize := visPILCoeffs(iw, ow, f)
-		for y := 0; y < ih; y++ {
-			in := src[y*iw*ch:]
-			out := tmp[y*ow*ch:]
-			for x := 0; x < ow; x++ {
-				lo, n := xb[2*x], xb[2*x+1]
-				k := xk[x*ksize : x*ksize+n]
-				for c := 0; c < ch; c++ {
-					ss := int32(1) << (visPILPrecision - 1)
-					for j, kv := range k {
-						ss += int32(in[(lo+j)*ch+c]) * kv
+		ParallelFor(ih, ow*ch*ksize, func(y0, y1 int) {
+			for y := y0; y < y1; y++ {
+				in := src[y*iw*ch:]
+				out := tmp[y*ow*ch:]
+				for x := 0; x < ow; x++ {
+					lo, n := xb[2*x], xb[2*x+1]
+					k := xk[x*ksize : x*ksize+n]
+					for c := 0; c < ch; c++ {
+						ss := int32(1) << (visPILPrecision - 1)
+						for j, kv := range k {
+							ss += int32(in[(lo+j)*ch+c]) * kv
+						}
+						out[x*ch+c] = visClip8(ss)
 					}
-					out[x*ch+c] = visClip8(ss)
 				}
 			}
-		}
+		})
 	}
 	if oh == ih {
 		copy(dst, tmp[:ow*oh*ch])
@@ -56,18 +60,20 @@ func ResizePIL(dst, src []uint8, ch, iw, ih, ow, oh int, f PILFilter) {
 	}
 	yb, yk, ksize := visPILCoeffs(ih, oh, f)
 	rowLen := ow * ch
-	for y := 0; y < oh; y++ {
-		lo, n := yb[2*y], yb[2*y+1]
-		k := yk[y*ksize : y*ksize+n]
-		out := dst[y*rowLen : (y+1)*rowLen]
-		for i := range out {
-			ss := int32(1) << (visPILPrecision - 1)
-			for j, kv := range k {
-				ss += int32(tmp[(lo+j)*rowLen+i]) * kv
+	ParallelFor(oh, rowLen*ksize, func(y0, y1 int) {
+		for y := y0; y < y1; y++ {
+			lo, n := yb[2*y], yb[2*y+1]
+			k := yk[y*ksize : y*ksize+n]
+			out := dst[y*rowLen : (y+1)*rowLen]
+			for i := range out {
+				ss := int32(1) << (visPILPrecision - 1)
+				for j, kv := range k {
+					ss += int32(tmp[(lo+j)*rowLen+i]) * kv
+				}
+				out[i] = visClip8(ss)
 			}
-			out[i] = visClip8(ss)
 		}
-	}
+	})
 }
 
 func visClip8(v int32) uint8 {
@@ -148,10 +154,12 @@ func NormalizeRGB8(dst []float32, src []uint8, ch, w, h int, mean, std [3]float3
 		panic(fmt.Sprintf("normalize: %d bytes (%d channels) or %d floats too short for %d×%d", len(src), ch, len(dst), w, h))
 	}
 	plane := w * h
-	for i := 0; i < plane; i++ {
-		p := src[i*ch:]
-		for c := 0; c < 3; c++ {
-			dst[c*plane+i] = (float32(p[c])/255 - mean[c]) / std[c]
+	ParallelFor(plane, 6, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			p := src[i*ch:]
+			for c := 0; c < 3; c++ {
+				dst[c*plane+i] = (float32(p[c])/255 - mean[c]) / std[c]
+			}
 		}
-	}
+	})
 }

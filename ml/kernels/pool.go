@@ -1,9 +1,6 @@
 package kernels
 
-import (
-	"fmt"
-	"math"
-)
+import "fmt"
 
 // MaxPool2D describes nn.MaxPool2d over NCHW data: kernel K, stride S,
 // padding P (padding never wins the max), and CeilMode for the output
@@ -34,30 +31,43 @@ func (p MaxPool2D) Forward(dst, src []float32, planes, h, w int) {
 	if len(src) < planes*h*w || len(dst) < planes*oh*ow {
 		panic(fmt.Sprintf("maxpool: src %d or dst %d values too short for %d×%d×%d → %d×%d", len(src), len(dst), planes, h, w, oh, ow))
 	}
-	ParallelFor(planes, oh*ow*p.K*p.K, func(lo, hi int) { p.planes(dst, src, lo, hi, h, w, oh, ow) })
+	ParallelFor(planes, oh*ow*p.K*2, func(lo, hi int) { p.planes(dst, src, lo, hi, h, w, oh, ow) })
 }
 
+// planes pools planes lo…hi in two passes, the max over each row's
+// windows into rows (h × ow), then the elementwise max of the rows of
+// each window: 2K comparisons per output instead of K², along contiguous
+// rows. The maximum is exact and Go's max returns NaN when either
+// argument is NaN, so a NaN anywhere in a window is its result, as in
+// torch.
 func (p MaxPool2D) planes(dst, src []float32, lo, hi, h, w, oh, ow int) {
+	rows := make([]float32, h*ow)
 	for c := lo; c < hi; c++ {
 		in := src[c*h*w : (c+1)*h*w]
 		out := dst[c*oh*ow : (c+1)*oh*ow]
+		for y := 0; y < h; y++ {
+			x, r := in[y*w:(y+1)*w], rows[y*ow:(y+1)*ow]
+			for o := range r {
+				i0 := o*p.S - p.P
+				i1 := min(i0+p.K, w)
+				i0 = max(i0, 0)
+				m := x[i0]
+				for _, v := range x[i0+1 : i1] {
+					m = max(m, v)
+				}
+				r[o] = m
+			}
+		}
 		for oy := 0; oy < oh; oy++ {
 			y0 := oy*p.S - p.P
 			y1 := min(y0+p.K, h)
 			y0 = max(y0, 0)
-			for ox := 0; ox < ow; ox++ {
-				x0 := ox*p.S - p.P
-				x1 := min(x0+p.K, w)
-				x0 = max(x0, 0)
-				m := float32(math.Inf(-1))
-				for y := y0; y < y1; y++ {
-					for _, v := range in[y*w+x0 : y*w+x1] {
-						if v > m || v != v {
-							m = v
-						}
-					}
+			o := out[oy*ow : (oy+1)*ow]
+			copy(o, rows[y0*ow:(y0+1)*ow])
+			for y := y0 + 1; y < y1; y++ {
+				for i, v := range rows[y*ow : (y+1)*ow] {
+					o[i] = max(o[i], v)
 				}
-				out[oy*ow+ox] = m
 			}
 		}
 	}

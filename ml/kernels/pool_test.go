@@ -1,6 +1,7 @@
 package kernels_test
 
 import (
+	"math"
 	"testing"
 
 	"mmc/ml/kernels"
@@ -32,6 +33,44 @@ func TestPoolsMatchTorch(t *testing.T) {
 		got := make([]float32, planes*tc.oh*tc.ow)
 		kernels.AdaptiveAvgPool2D(got, x.Data, planes, h, w, tc.oh, tc.ow)
 		visClose(t, tc.key, got, visFixture(t, tc.key).Data, 1e-6)
+	}
+}
+
+// The two-pass max pool is the K×K one over every window, NaN included
+// (a NaN anywhere in a window is the window's maximum, as in torch).
+func TestMaxPoolMatchesDirect(t *testing.T) {
+	direct := func(p kernels.MaxPool2D, x []float32, h, w int) []float32 {
+		oh, ow := p.OutSize(h), p.OutSize(w)
+		y := make([]float32, oh*ow)
+		for oy := 0; oy < oh; oy++ {
+			for ox := 0; ox < ow; ox++ {
+				m := float32(math.Inf(-1))
+				for i := max(oy*p.S-p.P, 0); i < min(oy*p.S-p.P+p.K, h); i++ {
+					for j := max(ox*p.S-p.P, 0); j < min(ox*p.S-p.P+p.K, w); j++ {
+						if v := x[i*w+j]; v > m || v != v {
+							m = v
+						}
+					}
+				}
+				y[oy*ow+ox] = m
+			}
+		}
+		return y
+	}
+	for _, p := range []kernels.MaxPool2D{{K: 3, S: 2, P: 1}, {K: 3, S: 2, CeilMode: true}, {K: 2, S: 2}, {K: 3, S: 1, P: 1}, {K: 5, S: 3, P: 2, CeilMode: true}} {
+		for _, hw := range [][2]int{{9, 7}, {8, 8}, {5, 12}} {
+			h, w := hw[0], hw[1]
+			x := visRand(h * w)
+			x[w+2] = float32(math.NaN())
+			want := direct(p, x, h, w)
+			got := make([]float32, len(want))
+			p.Forward(got, x, 1, h, w)
+			for i := range want {
+				if got[i] != want[i] && !(got[i] != got[i] && want[i] != want[i]) {
+					t.Fatalf("%+v on %d×%d: output %d = %g, direct %g", p, h, w, i, got[i], want[i])
+				}
+			}
+		}
 	}
 }
 

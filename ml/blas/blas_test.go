@@ -42,7 +42,9 @@ func TestSgemmMatchesNaive(t *testing.T) {
 		for _, tc := range []struct {
 			ta, tb  bool
 			m, n, k int
-		}{{false, false, 7, 5, 3}, {true, false, 4, 9, 6}, {false, true, 8, 3, 5}, {true, true, 5, 6, 7}, {false, false, 33, 65, 129}, {true, false, 130, 70, 40}, {false, true, 9, 300, 120}, {true, true, 100, 20, 200}} {
+		}{{false, false, 7, 5, 3}, {true, false, 4, 9, 6}, {false, true, 8, 3, 5}, {true, true, 5, 6, 7}, {false, false, 33, 65, 129}, {true, false, 130, 70, 40}, {false, true, 9, 300, 120}, {true, true, 100, 20, 200},
+			// wide enough to split by columns (splitSgemm)
+			{false, true, 260, 600, 8}, {true, false, 256, 530, 5}} {
 			lda, ldb := tc.k, tc.n
 			if tc.ta {
 				lda = tc.m

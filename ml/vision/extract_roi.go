@@ -234,11 +234,11 @@ func (e *ResNetRoI) MaxRegions() int { return len(e.boxes) / 4 }
 // roiPair is how many images run layer3 together. Layer3 is most of
 // the work, and on one 600×600 image its products are narrow (1444
 // pixels, 100 Winograd tiles): two images side by side make them twice
-// as wide, share one Winograd filter transform per convolution, and halve
-// the number of parallel regions: 15–23 % less time per image in layer3
-// (BenchmarkResNet152Layer3Pair: 323 → 250 ms per image). Only layer3 is paired: its input is
-// the smallest activation to hold twice (512×75×75 per image), and the
-// stages before it already make wide products.
+// as wide, share one Winograd filter transform per convolution and halve
+// the number of parallel regions, 15–23 % less time per image in layer3
+// (BenchmarkResNet152Layer3Pair: 323 → 250 ms). Only layer3 is paired:
+// its input is the smallest activation to hold twice (512×75×75 per
+// image), and the stages before it already make wide products.
 const roiPair = 2
 
 // Extract implements Extractor. Images run in pairs (roiPair): stem to

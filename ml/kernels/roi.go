@@ -92,7 +92,7 @@ func roiAlign(dst, feat []float32, c, h, w int, boxes []float32, oh, ow, step in
 	}
 	ohs, ows := (oh+step-1)/step, (ow+step-1)/step
 	bins := ohs * ows
-	var taps []tap32
+	var taps []tap
 	// taps of output bin k of box r: taps[first[r*bins+k]:first[r*bins+k+1]]
 	first := make([]int32, n*bins+1)
 	counts := make([]float32, n)
@@ -106,7 +106,7 @@ func roiAlign(dst, feat []float32, c, h, w int, boxes []float32, oh, ow, step in
 					y := g.y(py, iy)
 					for ix := 0; ix < g.gw; ix++ {
 						if t, ok := bilinearTap(y, g.x(px, ix), h, w); ok {
-							taps = append(taps, tap32{int32(t.i1), int32(t.i2), int32(t.i3), int32(t.i4), t.w1, t.w2, t.w3, t.w4})
+							taps = append(taps, t)
 						}
 					}
 				}
@@ -136,13 +136,6 @@ func roiAlign(dst, feat []float32, c, h, w int, boxes []float32, oh, ow, step in
 	})
 }
 
-// tap32 is a tap with 32-bit indices: the taps of all boxes are read
-// once per channel, and half the size keeps them in L2.
-type tap32 struct {
-	i1, i2, i3, i4 int32
-	w1, w2, w3, w4 float32
-}
-
 func visCheckRoI(op string, dst, feat []float32, c, h, w, n, oh, ow int) {
 	if len(feat) < c*h*w || len(dst) < n*c*oh*ow {
 		panic(fmt.Sprintf("%s: feature map %d or output %d values too short for %d×%d×%d and %d boxes of %d×%d", op, len(feat), len(dst), c, h, w, n, oh, ow))
@@ -156,9 +149,10 @@ func visCeil32(v float32) float32        { return float32(math.Ceil(float64(v)))
 func visClamp(v, lo, hi int) int { return min(max(v, lo), hi) }
 
 // tap is one bilinear sample of a map: four pixel indices (y·w + x) and
-// their weights.
+// their weights. 32-bit indices halve it: RoIAlign reads the taps of all
+// boxes once per channel, and so they stay in cache.
 type tap struct {
-	i1, i2, i3, i4 int
+	i1, i2, i3, i4 int32
 	w1, w2, w3, w4 float32
 }
 
@@ -199,7 +193,8 @@ func bilinearTap(y, x float32, h, w int) (tap, bool) {
 	if !oky || !okx {
 		return tap{}, false
 	}
-	return tap{ty.lo*w + tx.lo, ty.lo*w + tx.hi, ty.hi*w + tx.lo, ty.hi*w + tx.hi, ty.h * tx.h, ty.h * tx.l, ty.l * tx.h, ty.l * tx.l}, true
+	return tap{int32(ty.lo*w + tx.lo), int32(ty.lo*w + tx.hi), int32(ty.hi*w + tx.lo), int32(ty.hi*w + tx.hi),
+		ty.h * tx.h, ty.h * tx.l, ty.l * tx.h, ty.l * tx.l}, true
 }
 
 // roiGrid is the sampling grid RoIAlign puts on one box (torchvision's

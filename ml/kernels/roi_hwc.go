@@ -48,10 +48,8 @@ func RoIAlignHWC(dst, feat []float32, c, h, w int, boxes []float32, idx []int, o
 							if !ok {
 								continue
 							}
-							f1 := feat[t.i1*c : (t.i1+1)*c]
-							f2 := feat[t.i2*c : (t.i2+1)*c]
-							f3 := feat[t.i3*c : (t.i3+1)*c]
-							f4 := feat[t.i4*c : (t.i4+1)*c]
+							i1, i2, i3, i4 := int(t.i1)*c, int(t.i2)*c, int(t.i3)*c, int(t.i4)*c
+							f1, f2, f3, f4 := feat[i1:i1+c], feat[i2:i2+c], feat[i3:i3+c], feat[i4:i4+c]
 							for ch := range acc {
 								acc[ch] += t.w1*f1[ch] + t.w2*f2[ch] + t.w3*f3[ch] + t.w4*f4[ch]
 							}

@@ -220,121 +220,86 @@ static void mmc_layernorm_backward(float *dx, float *dg, float *db, const float 
 	}
 }
 
-// dst[i] = src[i]·scale where bit off+i of keep is set, 0 elsewhere.
-// Whole 64-bit words of the mask go through mask_words: with AVX-512 one
-// masked multiply per 16 values (the mask bits are the lane mask), else a
-// loop GCC vectorises with blends.
+#ifdef MMC_AVX512_MASK
+// cpu_avx512 reports (found once) whether the CPU has AVX-512F and, with
+// dq, AVX-512DQ as well.
+static int cpu_avx512(int dq) {
+	static int f = -1, fdq = -1;
+	if (f < 0) {
+		__builtin_cpu_init();
+		fdq = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
+		f = __builtin_cpu_supports("avx512f") ? 1 : 0;
+	}
+	return dq ? fdq : f;
+}
+#endif
+
+// dst[i] = src[i]·scale where bit off+i of keep is set, 0 elsewhere, plus
+// add[i] when add is not NULL (dropout and a residual sum in one pass).
+// Contraction off: the product is rounded before the sum, as a dropout
+// then a separate sum would round it. Whole 64-bit words of the mask go
+// through mask_words: with AVX-512 one masked multiply per 16 values (the
+// mask bits are the lane mask), else a loop GCC vectorises with blends.
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
+static inline float mask_one(const float *src, const float *add, const uint64_t *keep, long j, long i, float scale) {
+	float h = ((keep[j >> 6] >> (j & 63)) & 1) ? src[i] * scale : 0.0f;
+	return add ? h + add[i] : h;
+}
+
 MMC_CLONES
-static void mask_words_generic(float *dst, const float *src, const uint64_t *keep, long n, float scale) {
+static void mask_words_generic(float *dst, const float *src, const float *add, const uint64_t *keep, long n, float scale) {
 	for (long i = 0; i + 64 <= n; i += 64) {
 		uint64_t k = keep[i >> 6];
 		const float *s = src + i;
 		float *o = dst + i;
-		for (int j = 0; j < 64; j++) o[j] = ((k >> j) & 1) ? s[j] * scale : 0.0f;
-	}
-}
-
-#ifdef MMC_AVX512_MASK
-__attribute__((target("avx512f")))
-static void mask_words_avx512(float *dst, const float *src, const uint64_t *keep, long n, float scale) {
-	__m512 sc = _mm512_set1_ps(scale);
-	for (long i = 0; i + 64 <= n; i += 64) {
-		uint64_t k = keep[i >> 6];
-		for (int q = 0; q < 4; q++) {
-			__m512 v = _mm512_loadu_ps(src + i + 16 * q);
-			_mm512_storeu_ps(dst + i + 16 * q, _mm512_maskz_mul_ps((__mmask16)(k >> (16 * q)), v, sc));
+		if (add) {
+			const float *a = add + i;
+			for (int j = 0; j < 64; j++) o[j] = (((k >> j) & 1) ? s[j] * scale : 0.0f) + a[j];
+		} else {
+			for (int j = 0; j < 64; j++) o[j] = ((k >> j) & 1) ? s[j] * scale : 0.0f;
 		}
 	}
 }
-#endif
-
-static void mask_words(float *dst, const float *src, const uint64_t *keep, long n, float scale) {
-#ifdef MMC_AVX512_MASK
-	static int avx512 = -1;
-	if (avx512 < 0) {
-		__builtin_cpu_init();
-		avx512 = __builtin_cpu_supports("avx512f") ? 1 : 0;
-	}
-	if (avx512) {
-		mask_words_avx512(dst, src, keep, n, scale);
-		return;
-	}
-#endif
-	mask_words_generic(dst, src, keep, n, scale);
-}
-
-static void mmc_mask_apply(float *dst, const float *src, const uint64_t *keep, long off, long n, float scale) {
-	long i = 0;
-	while (i < n && ((off + i) & 63) != 0) {
-		long j = off + i;
-		dst[i] = ((keep[j >> 6] >> (j & 63)) & 1) ? src[i] * scale : 0.0f;
-		i++;
-	}
-	long whole = (n - i) & ~63L;
-	if (whole > 0) {
-		mask_words(dst + i, src + i, keep + ((off + i) >> 6), whole, scale);
-		i += whole;
-	}
-	for (; i < n; i++) {
-		long j = off + i;
-		dst[i] = ((keep[j >> 6] >> (j & 63)) & 1) ? src[i] * scale : 0.0f;
-	}
-}
-
-// dst[i] = (bit off+i of keep ? src[i]·scale : 0) + add[i] (keep NULL:
-// src[i] + add[i]): dropout and a residual sum in one pass. Contraction
-// off: the product is rounded before the sum, as the two passes did.
-// Whole mask words take an AVX-512 path where available (masked
-// multiply, then add).
-#pragma GCC push_options
-#pragma GCC optimize("fp-contract=off")
-static inline float drop_add_one(const float *src, const float *add, const uint64_t *keep, long j, long i, float scale) {
-	float h = ((keep[j >> 6] >> (j & 63)) & 1) ? src[i] * scale : 0.0f;
-	return h + add[i];
-}
 
 #ifdef MMC_AVX512_MASK
 __attribute__((target("avx512f")))
-static void drop_add_words_avx512(float *dst, const float *src, const float *add, const uint64_t *keep, long n, float scale) {
+static void mask_words_avx512(float *dst, const float *src, const float *add, const uint64_t *keep, long n, float scale) {
 	__m512 sc = _mm512_set1_ps(scale);
 	for (long i = 0; i + 64 <= n; i += 64) {
 		uint64_t k = keep[i >> 6];
 		for (int q = 0; q < 4; q++) {
 			__m512 h = _mm512_maskz_mul_ps((__mmask16)(k >> (16 * q)), _mm512_loadu_ps(src + i + 16 * q), sc);
-			_mm512_storeu_ps(dst + i + 16 * q, _mm512_add_ps(h, _mm512_loadu_ps(add + i + 16 * q)));
+			if (add) h = _mm512_add_ps(h, _mm512_loadu_ps(add + i + 16 * q));
+			_mm512_storeu_ps(dst + i + 16 * q, h);
 		}
 	}
 }
 #endif
 
-MMC_CLONES_V4
-static void drop_add_plain(float *dst, const float *src, const float *add, long n) {
-	for (long i = 0; i < n; i++) dst[i] = src[i] + add[i];
-}
-
-static void mmc_dropout_add(float *dst, const float *src, const float *add, const uint64_t *keep, long off, long n, float scale) {
-	if (!keep) {
-		drop_add_plain(dst, src, add, n);
-		return;
-	}
+static void mmc_mask_apply(float *dst, const float *src, const float *add, const uint64_t *keep, long off, long n, float scale) {
 	long i = 0;
 	while (i < n && ((off + i) & 63) != 0) {
-		dst[i] = drop_add_one(src, add, keep, off + i, i, scale);
+		dst[i] = mask_one(src, add, keep, off + i, i, scale);
 		i++;
 	}
-#ifdef MMC_AVX512_MASK
-	static int avx512 = -1;
-	if (avx512 < 0) {
-		__builtin_cpu_init();
-		avx512 = __builtin_cpu_supports("avx512f") ? 1 : 0;
-	}
 	long whole = (n - i) & ~63L;
-	if (avx512 && whole > 0) {
-		drop_add_words_avx512(dst + i, src + i, add + i, keep + ((off + i) >> 6), whole, scale);
+	if (whole > 0) {
+		const float *a = add ? add + i : NULL;
+#ifdef MMC_AVX512_MASK
+		if (cpu_avx512(0))
+			mask_words_avx512(dst + i, src + i, a, keep + ((off + i) >> 6), whole, scale);
+		else
+#endif
+			mask_words_generic(dst + i, src + i, a, keep + ((off + i) >> 6), whole, scale);
 		i += whole;
 	}
-#endif
-	for (; i < n; i++) dst[i] = drop_add_one(src, add, keep, off + i, i, scale);
+	for (; i < n; i++) dst[i] = mask_one(src, add, keep, off + i, i, scale);
+}
+
+MMC_CLONES_V4
+static void add_plain(float *dst, const float *src, const float *add, long n) {
+	for (long i = 0; i < n; i++) dst[i] = src[i] + add[i];
 }
 #pragma GCC pop_options
 
@@ -393,12 +358,7 @@ static void mmc_dropout_mask(uint64_t *keep, long w0, long w1, long n, uint64_t 
 	long hi = w1 < full ? w1 : full;
 	long w = w0;
 #ifdef MMC_AVX512_MASK
-	static int avx512 = -1;
-	if (avx512 < 0) {
-		__builtin_cpu_init();
-		avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") ? 1 : 0;
-	}
-	if (avx512 && hi > w) {
+	if (cpu_avx512(1) && hi > w) {
 		dropout_words_avx512(keep, w, hi, s0, threshold);
 		w = hi;
 	}
@@ -539,19 +499,19 @@ func maskAt(dst, src []float32, keep []uint64, off int, p float32) {
 		return
 	}
 	_ = keep[(off+len(src)-1)>>6]
-	C.mmc_mask_apply(fp(dst), fp(src), (*C.uint64_t)(unsafe.Pointer(&keep[0])), C.long(off), C.long(len(src)), C.float(1/(1-p)))
+	C.mmc_mask_apply(fp(dst), fp(src), nil, (*C.uint64_t)(unsafe.Pointer(&keep[0])), C.long(off), C.long(len(src)), C.float(1/(1-p)))
 }
 
 func dropoutAddSerial(dst, src, add []float32, keep []uint64, off int, p float32) {
 	if len(src) == 0 {
 		return
 	}
-	var k *C.uint64_t
-	if keep != nil {
-		_ = keep[(off+len(src)-1)>>6]
-		k = (*C.uint64_t)(unsafe.Pointer(&keep[0]))
+	if keep == nil {
+		C.add_plain(fp(dst), fp(src), fp(add), C.long(len(src)))
+		return
 	}
-	C.mmc_dropout_add(fp(dst), fp(src), fp(add), k, C.long(off), C.long(len(src)), C.float(1/(1-p)))
+	_ = keep[(off+len(src)-1)>>6]
+	C.mmc_mask_apply(fp(dst), fp(src), fp(add), (*C.uint64_t)(unsafe.Pointer(&keep[0])), C.long(off), C.long(len(src)), C.float(1/(1-p)))
 }
 
 func dropoutMaskWords(keep []uint64, w0, w1, n int, s0, threshold uint64) {

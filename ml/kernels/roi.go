@@ -102,14 +102,7 @@ func roiAlign(dst, feat []float32, c, h, w int, boxes []float32, oh, ow, step in
 		for py := 0; py < oh; py += step {
 			for px := 0; px < ow; px += step {
 				first[r*bins+py/step*ows+px/step] = int32(len(taps))
-				for iy := 0; iy < g.gh; iy++ {
-					y := g.y(py, iy)
-					for ix := 0; ix < g.gw; ix++ {
-						if t, ok := bilinearTap(y, g.x(px, ix), h, w); ok {
-							taps = append(taps, t)
-						}
-					}
-				}
+				taps = g.appendTaps(taps, py, px, h, w)
 			}
 		}
 	}
@@ -228,6 +221,20 @@ func newRoIGrid(b []float32, spatialScale float32, aligned bool, oh, ow, samplin
 	}
 	g.count = float32(max(g.gh*g.gw, 1))
 	return g
+}
+
+// appendTaps appends the bilinear taps of bin (py, px) on an h×w map,
+// sample row by sample row, leaving out samples off the map.
+func (g roiGrid) appendTaps(taps []tap, py, px, h, w int) []tap {
+	for iy := 0; iy < g.gh; iy++ {
+		y := g.y(py, iy)
+		for ix := 0; ix < g.gw; ix++ {
+			if t, ok := bilinearTap(y, g.x(px, ix), h, w); ok {
+				taps = append(taps, t)
+			}
+		}
+	}
+	return taps
 }
 
 // y is the row of sample iy of bin row py; x the column of sample ix of

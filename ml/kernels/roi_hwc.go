@@ -32,6 +32,7 @@ func RoIAlignHWC(dst, feat []float32, c, h, w int, boxes []float32, idx []int, o
 	}
 	ParallelFor(n, per*4*max(samplingRatio*samplingRatio, 4), func(lo, hi int) {
 		acc := make([]float32, c)
+		var taps []tap
 		for r := lo; r < hi; r++ {
 			g := newRoIGrid(boxes[4*r:4*r+4], spatialScale, false, oh, ow, samplingRatio)
 			base, chStride := idx[r]*per, oh*ow
@@ -41,18 +42,12 @@ func RoIAlignHWC(dst, feat []float32, c, h, w int, boxes []float32, idx []int, o
 			for py := 0; py < oh; py++ {
 				for px := 0; px < ow; px++ {
 					clear(acc)
-					for iy := 0; iy < g.gh; iy++ {
-						y := g.y(py, iy)
-						for ix := 0; ix < g.gw; ix++ {
-							t, ok := bilinearTap(y, g.x(px, ix), h, w)
-							if !ok {
-								continue
-							}
-							i1, i2, i3, i4 := int(t.i1)*c, int(t.i2)*c, int(t.i3)*c, int(t.i4)*c
-							f1, f2, f3, f4 := feat[i1:i1+c], feat[i2:i2+c], feat[i3:i3+c], feat[i4:i4+c]
-							for ch := range acc {
-								acc[ch] += t.w1*f1[ch] + t.w2*f2[ch] + t.w3*f3[ch] + t.w4*f4[ch]
-							}
+					taps = g.appendTaps(taps[:0], py, px, h, w)
+					for _, t := range taps {
+						i1, i2, i3, i4 := int(t.i1)*c, int(t.i2)*c, int(t.i3)*c, int(t.i4)*c
+						f1, f2, f3, f4 := feat[i1:i1+c], feat[i2:i2+c], feat[i3:i3+c], feat[i4:i4+c]
+						for ch := range acc {
+							acc[ch] += t.w1*f1[ch] + t.w2*f2[ch] + t.w3*f3[ch] + t.w4*f4[ch]
 						}
 					}
 					k := py*ow + px

@@ -202,45 +202,43 @@ type DropState struct {
 // Apply drops values of x in place with probability p when train is set
 // (drawing from rng) and keeps the mask for Backprop.
 func (d *DropState) Apply(x []float32, p float32, train bool, rng *tensor.RNG) {
-	d.active = train && p > 0
-	if !d.active {
-		return
+	if keep := d.draw(len(x), p, train, rng); keep != nil {
+		kernels.DropoutApply(x, x, keep, p)
 	}
-	d.keep = growWords(d.keep, kernels.MaskWords(len(x)))
-	kernels.DropoutMask(d.keep, len(x), p, rng)
-	kernels.DropoutApply(x, x, d.keep, p)
 }
 
 // ApplyAdd writes dropout(x) + add into dst (x is left as it was), with
 // the mask drawn and kept as Apply does: a dropout before a residual sum
 // in one pass (kernels.DropoutAdd).
 func (d *DropState) ApplyAdd(dst, x, add []float32, p float32, train bool, rng *tensor.RNG) {
+	kernels.DropoutAdd(dst, x, add, d.draw(len(x), p, train, rng), p)
+}
+
+// draw records whether this application drops anything and, if so,
+// draws and keeps a fresh mask for n values; nil when it does not.
+func (d *DropState) draw(n int, p float32, train bool, rng *tensor.RNG) []uint64 {
 	d.active = train && p > 0
 	if !d.active {
-		kernels.DropoutAdd(dst, x, add, nil, p)
-		return
+		return nil
 	}
-	d.keep = growWords(d.keep, kernels.MaskWords(len(x)))
-	kernels.DropoutMask(d.keep, len(x), p, rng)
-	kernels.DropoutAdd(dst, x, add, d.keep, p)
+	d.keep = growWords(d.keep, kernels.MaskWords(n))
+	kernels.DropoutMask(d.keep, n, p, rng)
+	return d.keep
 }
 
 // BackpropInto writes g with the forward pass's mask and scale applied
-// into dst (a copy without dropout).
+// into dst (a copy without dropout); dst may be g.
 func (d *DropState) BackpropInto(dst, g []float32, p float32) {
-	if d.active {
+	switch {
+	case d.active:
 		kernels.DropoutApply(dst, g, d.keep, p)
-		return
+	case len(g) > 0 && &dst[0] != &g[0]:
+		copy(dst, g)
 	}
-	copy(dst, g)
 }
 
 // Backprop applies the forward pass's mask and scale to g in place.
-func (d *DropState) Backprop(g []float32, p float32) {
-	if d.active {
-		kernels.DropoutApply(g, g, d.keep, p)
-	}
-}
+func (d *DropState) Backprop(g []float32, p float32) { d.BackpropInto(g, g, p) }
 
 func growWords(b []uint64, n int) []uint64 {
 	if cap(b) < n {

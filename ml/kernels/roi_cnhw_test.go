@@ -9,9 +9,7 @@ import (
 // RoIAlignCNHW is RoIAlign (checked against torchvision) with the
 // channel-major layout and every step-th bin.
 func TestRoIAlignCNHWMatchesRoIAlign(t *testing.T) {
-	feat := visFixture(t, "roi.feat")
-	c, h, w := feat.Shape[0], feat.Shape[1], feat.Shape[2]
-	boxes := visFixture(t, "roi.boxes").Data
+	feat, c, h, w, boxes := roiFixture(t)
 	n := len(boxes) / 4
 	oh, ow := 5, 7
 	for _, aligned := range []bool{false, true} {

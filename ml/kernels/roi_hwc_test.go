@@ -11,9 +11,8 @@ import (
 // (checked against torchvision) gives on the channel-major one, in both
 // output layouts and with batch positions out of order.
 func TestRoIAlignHWCMatchesRoIAlign(t *testing.T) {
-	feat := visFixture(t, "roi.feat")
-	c, h, w := feat.Shape[0], feat.Shape[1], feat.Shape[2]
-	boxes := append(slices.Clone(visFixture(t, "roi.boxes").Data), -3, -2, 8, 9, 5, 5, 5.2, 5.1)
+	feat, c, h, w, boxes := roiFixture(t)
+	boxes = append(slices.Clone(boxes), -3, -2, 8, 9, 5, 5, 5.2, 5.1)
 	n := len(boxes) / 4
 	idx := make([]int, n)
 	for i := range idx {

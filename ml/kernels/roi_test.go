@@ -4,13 +4,19 @@ import (
 	"fmt"
 	"testing"
 
+	"mmc/ml/checkpoint"
 	"mmc/ml/kernels"
 )
 
+// roiFixture is the RoI ops' torchvision fixture: a feature map [c, h, w]
+// and boxes in image pixels.
+func roiFixture(t *testing.T) (feat *checkpoint.Array, c, h, w int, boxes []float32) {
+	feat = visFixture(t, "roi.feat")
+	return feat, feat.Shape[0], feat.Shape[1], feat.Shape[2], visFixture(t, "roi.boxes").Data
+}
+
 func TestRoIOpsMatchTorchvision(t *testing.T) {
-	feat := visFixture(t, "roi.feat")
-	c, h, w := feat.Shape[0], feat.Shape[1], feat.Shape[2]
-	boxes := visFixture(t, "roi.boxes").Data
+	feat, c, h, w, boxes := roiFixture(t)
 	n := len(boxes) / 4
 	got := make([]float32, n*c*3*4)
 	kernels.RoIPool(got, feat.Data, c, h, w, boxes, 3, 4, 0.25)

@@ -16,6 +16,23 @@ func GELUBackward(dx, dy, x []float32) {
 	ParallelFor(len(x), 20, func(lo, hi int) { geluGradSerial(dx[lo:hi], dy[lo:hi], x[lo:hi]) })
 }
 
+// GELUWithGrad writes GELU(x) into y and GELU'(x) into d (d may be x) in
+// one pass: a backward pass that recomputes the activation and then needs
+// its derivative evaluates Φ(x) once instead of twice (GELU, then
+// GELUBackward). Mul(dx, dy, d) then gives GELUBackward's dx.
+func GELUWithGrad(y, d, x []float32) {
+	checkLen("GELUWithGrad", len(y), len(x))
+	checkLen("GELUWithGrad", len(d), len(x))
+	ParallelFor(len(x), 30, func(lo, hi int) { geluWithGradSerial(y[lo:hi], d[lo:hi], x[lo:hi]) })
+}
+
+// Mul writes a⊙b into dst (dst may be a or b).
+func Mul(dst, a, b []float32) {
+	checkLen("Mul", len(a), len(dst))
+	checkLen("Mul", len(b), len(dst))
+	ParallelFor(len(dst), 1, func(lo, hi int) { mulSerial(dst[lo:hi], a[lo:hi], b[lo:hi]) })
+}
+
 // BiasGELU adds the bias b [n] to each row of h [rows, n] in place (the
 // pre-activation, kept for GELUBackward) and writes GELU of it into y, in
 // one pass over the data.

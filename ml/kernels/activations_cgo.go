@@ -3,7 +3,7 @@
 package kernels
 
 /*
-#cgo CFLAGS: -O3
+#cgo CFLAGS: -O3 -Wno-psabi
 #cgo LDFLAGS: -lm
 #include <stdint.h>
 #include <string.h>
@@ -72,6 +72,22 @@ static void mmc_gelu_grad(float *dx, const float *dy, const float *x, long n) {
 	}
 }
 
+// y = GELU(x) and d = GELU'(x) in one pass (d may be x), sharing Φ(x):
+// a backward pass that needs both pays for one Φ instead of two.
+MMC_CLONES_V4
+static void mmc_gelu_with_grad(float *y, float *d, const float *x, long n) {
+	for (long i = 0; i < n; i++) {
+		float v = x[i], c = mmc_cdf(v);
+		y[i] = v * c;
+		d[i] = c + v * mmc_exp(-0.5f * v * v) * 0.39894228040143268f;
+	}
+}
+
+MMC_CLONES_V4
+static void mmc_mul(float *dst, const float *a, const float *b, long n) {
+	for (long i = 0; i < n; i++) dst[i] = a[i] * b[i];
+}
+
 // bias + GELU over rows: h = x + b is kept (the backward pass reads it),
 // y = GELU(h).
 MMC_CLONES_V4
@@ -88,52 +104,103 @@ static void mmc_bias_gelu(float *y, float *h, const float *b, long rows, long n)
 
 // softmax(src + mask) of each row into dst (dst may be src); the mask row
 // of row r is mask + (r/per)*n, or none when mask is NULL. A row whose
-// values are all -inf becomes uniform.
+// values are all -inf becomes uniform. The row max and sums run in 16
+// lanes (two vectors of eight), folded pairwise at the end; softmaxSerial
+// in activations_go.go keeps the same order. A single running sum is a
+// dependency chain GCC may not reorder: it left the exponentials scalar
+// (1.8 of BenchmarkAttention's 4.6 ms).
+// -Wno-psabi: these vectors pass between static inline helpers only.
+typedef float vf8 __attribute__((vector_size(32)));
+typedef int32_t vi8 __attribute__((vector_size(32)));
+static inline vf8 vf8_load(const float *p) { vf8 v; memcpy(&v, p, sizeof v); return v; }
+static inline void vf8_store(float *p, vf8 v) { memcpy(p, &v, sizeof v); }
+// b where b > a, else a (a NaN in b is skipped, as by b > a ? b : a).
+static inline vf8 vf8_max(vf8 a, vf8 b) {
+	vi8 gt = b > a;
+	return (vf8)(((vi8)b & gt) | ((vi8)a & ~gt));
+}
+
+// lanes16_sum folds 16 partial sums pairwise: 8+8, 4+4, 2+2, 1+1.
+static inline float lanes16_sum(vf8 a0, vf8 a1) {
+	float l[16];
+	vf8_store(l, a0);
+	vf8_store(l + 8, a1);
+	for (int w = 8; w > 0; w /= 2)
+		for (int i = 0; i < w; i++) l[i] += l[i + w];
+	return l[0];
+}
+
 MMC_CLONES
 static void mmc_softmax(float *dst, const float *src, long rows, long n, const float *mask, long per) {
+	const vf8 ninf = {-INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY};
 	for (long r = 0; r < rows; r++) {
 		const float *in = src + r * n;
 		float *o = dst + r * n;
 		const float *m = mask ? mask + (r / per) * n : 0;
-		float mx = -INFINITY;
-		if (m) {
-			for (long j = 0; j < n; j++) {
-				float v = in[j] + m[j];
-				o[j] = v;
-				mx = v > mx ? v : mx;
+		vf8 mx0 = ninf, mx1 = ninf;
+		long j = 0;
+		for (; j + 16 <= n; j += 16) {
+			vf8 v0 = vf8_load(in + j), v1 = vf8_load(in + j + 8);
+			if (m) {
+				v0 += vf8_load(m + j);
+				v1 += vf8_load(m + j + 8);
 			}
-		} else {
-			for (long j = 0; j < n; j++) {
-				o[j] = in[j];
-				mx = in[j] > mx ? in[j] : mx;
-			}
+			vf8_store(o + j, v0);
+			vf8_store(o + j + 8, v1);
+			mx0 = vf8_max(mx0, v0);
+			mx1 = vf8_max(mx1, v1);
 		}
+		float l[16];
+		vf8_store(l, mx0);
+		vf8_store(l + 8, mx1);
+		for (int i = 0; j < n; j++, i++) {
+			float v = m ? in[j] + m[j] : in[j];
+			o[j] = v;
+			l[i] = v > l[i] ? v : l[i];
+		}
+		float mx = -INFINITY;
+		for (int i = 0; i < 16; i++) mx = l[i] > mx ? l[i] : mx;
 		if (mx == -INFINITY) {
-			for (long j = 0; j < n; j++) o[j] = 1.0f / (float)n;
+			for (j = 0; j < n; j++) o[j] = 1.0f / (float)n;
 			continue;
 		}
-		float s = 0.0f;
-		for (long j = 0; j < n; j++) {
-			float e = mmc_exp(o[j] - mx);
-			o[j] = e;
-			s += e;
+		for (j = 0; j < n; j++) o[j] = mmc_exp(o[j] - mx);
+		vf8 a0 = {0}, a1 = {0};
+		for (j = 0; j + 16 <= n; j += 16) {
+			a0 += vf8_load(o + j);
+			a1 += vf8_load(o + j + 8);
 		}
-		float inv = 1.0f / s;
-		for (long j = 0; j < n; j++) o[j] *= inv;
+		float t[16] = {0};
+		for (int i = 0; j < n; j++, i++) t[i] = o[j];
+		a0 += vf8_load(t);
+		a1 += vf8_load(t + 8);
+		float inv = 1.0f / lanes16_sum(a0, a1);
+		for (j = 0; j < n; j++) o[j] *= inv;
 	}
 }
 
-// dx = y ⊙ (dy − Σ y⊙dy) per row (dx may be dy).
+// dx = y ⊙ (dy − Σ y⊙dy) per row (dx may be dy), the sum in lanes as in
+// mmc_softmax.
 MMC_CLONES
 static void mmc_softmax_backward(float *dx, const float *y, const float *dy, long rows, long n) {
 	for (long r = 0; r < rows; r++) {
 		const float *yr = y + r * n, *gr = dy + r * n;
 		float *o = dx + r * n;
-		float dot = 0.0f;
-		for (long j = 0; j < n; j++) dot += yr[j] * gr[j];
-		for (long j = 0; j < n; j++) o[j] = yr[j] * (gr[j] - dot);
+		vf8 a0 = {0}, a1 = {0};
+		long j = 0;
+		for (; j + 16 <= n; j += 16) {
+			a0 += vf8_load(yr + j) * vf8_load(gr + j);
+			a1 += vf8_load(yr + j + 8) * vf8_load(gr + j + 8);
+		}
+		float t[16] = {0};
+		for (int i = 0; j < n; j++, i++) t[i] = yr[j] * gr[j];
+		a0 += vf8_load(t);
+		a1 += vf8_load(t + 8);
+		float dot = lanes16_sum(a0, a1);
+		for (j = 0; j < n; j++) o[j] = yr[j] * (gr[j] - dot);
 	}
 }
+
 // LayerNorm rows: statistics in double with four partial sums (so the
 // loop vectorises), then y = (x - mean)·rstd·gamma + beta through one
 // inline helper, which LayerNormApply shares, so a recomputed output is
@@ -422,6 +489,18 @@ func geluSerial(y, x []float32) {
 func geluGradSerial(dx, dy, x []float32) {
 	if len(x) > 0 {
 		C.mmc_gelu_grad(fp(dx), fp(dy), fp(x), C.long(len(x)))
+	}
+}
+
+func geluWithGradSerial(y, d, x []float32) {
+	if len(x) > 0 {
+		C.mmc_gelu_with_grad(fp(y), fp(d), fp(x), C.long(len(x)))
+	}
+}
+
+func mulSerial(dst, a, b []float32) {
+	if len(a) > 0 {
+		C.mmc_mul(fp(dst), fp(a), fp(b), C.long(len(a)))
 	}
 }
 

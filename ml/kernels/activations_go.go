@@ -16,6 +16,20 @@ func geluGradSerial(dx, dy, x []float32) {
 	}
 }
 
+func geluWithGradSerial(y, d, x []float32) {
+	for i, v := range x {
+		c := normCDF(v)
+		y[i] = v * c
+		d[i] = c + v*Expf(-0.5*v*v)*0.39894228040143268
+	}
+}
+
+func mulSerial(dst, a, b []float32) {
+	for i, v := range a {
+		dst[i] = v * b[i]
+	}
+}
+
 func biasGELUSerial(y, h, b []float32, rows, n int) {
 	for r := 0; r < rows; r++ {
 		yr, hr := y[r*n:(r+1)*n], h[r*n:(r+1)*n]
@@ -49,26 +63,38 @@ func softmaxSerial(dst, src, mask []float32, rows, n, per int) {
 			}
 			continue
 		}
-		var s float32
 		for j, v := range o {
-			e := Expf(v - mx)
-			o[j] = e
-			s += e
+			o[j] = Expf(v - mx)
 		}
-		inv := 1 / s
+		inv := 1 / lanes16Sum(o, nil)
 		for j := range o {
 			o[j] *= inv
 		}
 	}
 }
 
+// lanes16Sum is Σ a[j] (Σ a[j]·b[j] when b is not nil) in the C kernel's
+// order: 16 partial sums, lane j%16, folded pairwise 8+8, 4+4, 2+2, 1+1.
+func lanes16Sum(a, b []float32) float32 {
+	var l [16]float32
+	for j, v := range a {
+		if b != nil {
+			v *= b[j]
+		}
+		l[j%16] += v
+	}
+	for w := 8; w > 0; w /= 2 {
+		for i := 0; i < w; i++ {
+			l[i] += l[i+w]
+		}
+	}
+	return l[0]
+}
+
 func softmaxBackwardSerial(dx, y, dy []float32, rows, n int) {
 	for r := 0; r < rows; r++ {
 		yr, gr, o := y[r*n:(r+1)*n], dy[r*n:(r+1)*n], dx[r*n:(r+1)*n]
-		var dot float32
-		for j := range yr {
-			dot += yr[j] * gr[j]
-		}
+		dot := lanes16Sum(yr, gr)
 		for j := range yr {
 			o[j] = yr[j] * (gr[j] - dot)
 		}

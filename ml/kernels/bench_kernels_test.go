@@ -52,6 +52,25 @@ func BenchmarkGELUBackward(b *testing.B) {
 	}
 }
 
+// BenchmarkGELUWithGrad is the recompute-and-derivative pass of an FFN's
+// backward; with Mul it replaces GELU then GELUBackward.
+func BenchmarkGELUWithGrad(b *testing.B) {
+	x := randSlice(bRows*bInter, 4, 3)
+	y, d := make([]float32, len(x)), make([]float32, len(x))
+	b.SetBytes(int64(4 * len(x)))
+	for b.Loop() {
+		GELUWithGrad(y, d, x)
+	}
+}
+
+func BenchmarkMul(b *testing.B) {
+	x, y := randSlice(bRows*bInter, 4, 3), randSlice(bRows*bInter, 5, 1)
+	b.SetBytes(int64(4 * len(x)))
+	for b.Loop() {
+		Mul(x, x, y)
+	}
+}
+
 func BenchmarkBiasGELU(b *testing.B) {
 	h, bias := randSlice(bRows*bInter, 4, 3), randSlice(bInter, 5, 1)
 	y := make([]float32, len(h))

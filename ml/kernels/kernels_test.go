@@ -101,6 +101,38 @@ func TestGELU(t *testing.T) {
 		[]float32{0.8413447, -0.1586553}, 1e-6)
 }
 
+// TestGELUWithGrad checks the one-pass activation and derivative against
+// GELU and GELUBackward (the same formulas, so within one rounding), and
+// Mul against a loop, with d written over x.
+func TestGELUWithGrad(t *testing.T) {
+	n := 70001 // not a multiple of any vector width, and split over workers
+	x := randSlice(n, 7, 4)
+	y, g, ones := make([]float32, n), make([]float32, n), make([]float32, n)
+	for i := range ones {
+		ones[i] = 1
+	}
+	GELU(y, x)
+	GELUBackward(g, ones, x)
+	y2, d := make([]float32, n), append([]float32(nil), x...)
+	GELUWithGrad(y2, d, d)
+	for i := range x {
+		if math.Abs(float64(y2[i]-y[i])) > 1e-7*math.Max(math.Abs(float64(y[i])), 1) {
+			t.Fatalf("GELUWithGrad y(%v) = %v, GELU %v", x[i], y2[i], y[i])
+		}
+		if math.Abs(float64(d[i]-g[i])) > 1e-7*math.Max(math.Abs(float64(g[i])), 1) {
+			t.Fatalf("GELUWithGrad d(%v) = %v, GELUBackward %v", x[i], d[i], g[i])
+		}
+	}
+	a, b := randSlice(n, 8, 1), randSlice(n, 9, 1)
+	p := make([]float32, n)
+	Mul(p, a, b)
+	for i := range p {
+		if p[i] != a[i]*b[i] {
+			t.Fatalf("Mul[%d] = %v, want %v", i, p[i], a[i]*b[i])
+		}
+	}
+}
+
 func TestBiasGELU(t *testing.T) {
 	rows, n := 3, 5
 	h := randSlice(rows*n, 1, 2)

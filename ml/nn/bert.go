@@ -123,7 +123,7 @@ type FFNState struct {
 
 // FFNScratch holds BertFFN's temporaries.
 type FFNScratch struct {
-	g, o, ds, do, dg []float32
+	g, o, ds, do, dg, gd []float32
 }
 
 // Forward maps x [rows, hidden] to the output, in st.Y.
@@ -151,11 +151,12 @@ func (f *BertFFN) Backward(st *FFNState, sc *FFNScratch, x, dy []float32, s *Gra
 	f.LayerNorm.Backprop(ds, dy, &st.ln, s)
 	do := Grow(&sc.do, n)
 	st.drop.BackpropInto(do, ds, f.Dropout)
-	g := Grow(&sc.g, len(st.h))
-	kernels.GELU(g, st.h) // the GELU output was not kept
+	// The GELU output was not kept: recompute it with its derivative gd.
+	g, gd := Grow(&sc.g, len(st.h)), Grow(&sc.gd, len(st.h))
+	kernels.GELUWithGrad(g, gd, st.h)
 	dg := Grow(&sc.dg, len(st.h))
 	f.Output.Backprop(dg, do, g, rows, false, s)
-	kernels.GELUBackward(dg, dg, st.h)
+	kernels.Mul(dg, dg, gd)
 	f.Intermediate.Backprop(ds, dg, x, rows, true, s) // dx = ds + dh·W₁
 	return ds
 }
@@ -197,8 +198,9 @@ func NewBertLayer(hidden, heads, intermediate int, std float32, rng *tensor.RNG)
 		Normal(l.Weight, std, rng)
 		return l
 	}
+	q, k, v := NewQKV(hidden, hidden, func(w *tensor.Tensor) { Normal(w, std, rng) })
 	return &BertLayer{
-		Attention: BertSelfAttention{Query: lin(hidden, hidden), Key: lin(hidden, hidden), Value: lin(hidden, hidden),
+		Attention: BertSelfAttention{Query: q, Key: k, Value: v,
 			Dense: lin(hidden, hidden), LayerNorm: NewLayerNorm(hidden, 1e-12), Heads: heads, AttnDropout: 0.1, Dropout: 0.1},
 		FFN: BertFFN{Intermediate: lin(hidden, intermediate), Output: lin(intermediate, hidden),
 			LayerNorm: NewLayerNorm(hidden, 1e-12), Dropout: 0.1},

@@ -188,3 +188,54 @@ func TestBertLayerSinkMatchesGrad(t *testing.T) {
 		}
 	}
 }
+
+// TestQKVInPlace checks that the projections NewQKV makes are used as the
+// fused product's operand in place (no packed copy), and that they give
+// the same output and gradients, bit for bit, as three Linears allocated
+// apart, which QKV packs.
+func TestQKVInPlace(t *testing.T) {
+	const rows, in, out = 70, 24, 16
+	rng := tensor.NewRNG(11)
+	q, k, v := NewQKV(in, out, func(w *tensor.Tensor) { Normal(w, 0.5, rng) })
+	fused := QKV{q, k, v}
+	var apart QKV
+	for i, l := range fused {
+		copyOf := func(p *tensor.Tensor) *tensor.Tensor {
+			return tensor.New(append([]float32(nil), p.Data...), p.Shape...).SetRequiresGrad(true)
+		}
+		l.Bias.Data[0] = float32(i + 1)
+		apart[i] = &Linear{Weight: copyOf(l.Weight), Bias: copyOf(l.Bias)}
+	}
+	if w, b, _, _ := fused.pack(&QKVScratch{}); &w[0] != &q.Weight.Data[0] || &b[0] != &q.Bias.Data[0] {
+		t.Fatal("NewQKV's projections were copied for the fused product")
+	}
+	var sc QKVScratch
+	if w, _, _, _ := apart.pack(&sc); &w[0] == &apart[0].Weight.Data[0] || sc.w == nil {
+		t.Fatal("separately allocated projections were not packed")
+	}
+	x, dy := weights(rows*in, 12), weights(rows*3*out, 13)
+	run := func(m QKV) (y, dx []float32, grads [][]float32) {
+		y, dx = make([]float32, rows*3*out), make([]float32, rows*in)
+		var sc QKVScratch
+		m.Forward(&sc, y, x, rows)
+		m.Backward(&sc, dx, false, dy, x, rows, nil)
+		for _, l := range m {
+			grads = append(grads, l.Weight.Grad, l.Bias.Grad)
+		}
+		return y, dx, grads
+	}
+	y1, dx1, g1 := run(fused)
+	y2, dx2, g2 := run(apart)
+	same := func(what string, a, b []float32) {
+		for i := range a {
+			if a[i] != b[i] {
+				t.Fatalf("%s[%d]: %v in place, %v packed", what, i, a[i], b[i])
+			}
+		}
+	}
+	same("y", y1, y2)
+	same("dx", dx1, dx2)
+	for i := range g1 {
+		same("gradient", g1[i], g2[i])
+	}
+}

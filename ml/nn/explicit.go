@@ -32,14 +32,15 @@ func Zeroed(b *[]float32, n int) []float32 {
 
 // GradSink decides where parameter gradients go. A nil sink, or one
 // without an apply function, accumulates them in each parameter's Grad.
-// With Start(apply), a module's gradients are written to one of two
-// shared zeroed buffers and handed to apply as soon as the module has
-// finished them (an optimizer step inside the backward pass), so a model
-// holds two gradient buffers instead of one per parameter.
+// With Start(apply), a module's gradients are written to shared zeroed
+// buffers and handed to apply as soon as the module has finished them (an
+// optimizer step inside the backward pass), so a model holds as many
+// gradient buffers as one module has gradients in flight (two for a
+// Linear, six for a fused QKV) instead of one per parameter.
 type GradSink struct {
 	apply     func(*tensor.Tensor) error
 	applyRows RowApply
-	bufs      [2][]float32
+	bufs      [][]float32 // grown to the most gradients in flight at once
 	used      int
 	err       error // the first error apply returned; later updates are skipped
 }
@@ -89,10 +90,8 @@ func (s *GradSink) Grad(p *tensor.Tensor) []float32 {
 		}
 		return p.Grad
 	}
-	// Two buffers suffice: a module finishes at most two parameters at
-	// once (weight and bias).
 	if s.used == len(s.bufs) {
-		panic("nn: more than two parameter gradients in flight")
+		s.bufs = append(s.bufs, nil)
 	}
 	p.Grad = Zeroed(&s.bufs[s.used], len(p.Data))
 	s.used++

@@ -1,6 +1,9 @@
 package nn
 
-import "mmc/ml/kernels"
+import (
+	"mmc/ml/kernels"
+	"mmc/ml/tensor"
+)
 
 // QKV is three Linears over the same input (the query, key and value
 // projections of attention) run as one product with their weights packed
@@ -11,17 +14,61 @@ import "mmc/ml/kernels"
 type QKV [3]*Linear
 
 // QKVScratch holds the packed weights and biases (rebuilt from the
-// parameters at each use, so an update in between is never missed).
+// parameters at each use, so an update in between is never missed) when
+// the parameters do not already lie side by side (see NewQKV).
 type QKVScratch struct{ w, b []float32 }
 
 func (q QKV) pack(sc *QKVScratch) (w, b []float32, in, out int) {
 	in, out = q[0].Dims()
-	w, b = Grow(&sc.w, 3*out*in), Grow(&sc.b, 3*out)
-	for i, l := range q {
-		copy(w[i*out*in:(i+1)*out*in], l.Weight.Data)
-		copy(b[i*out:(i+1)*out], l.Bias.Data)
+	w = adjacent(q[0].Weight.Data, q[1].Weight.Data, q[2].Weight.Data)
+	b = adjacent(q[0].Bias.Data, q[1].Bias.Data, q[2].Bias.Data)
+	if w == nil {
+		w = Grow(&sc.w, 3*out*in)
+		for i, l := range q {
+			copy(w[i*out*in:(i+1)*out*in], l.Weight.Data)
+		}
+	}
+	if b == nil {
+		b = Grow(&sc.b, 3*out)
+		for i, l := range q {
+			copy(b[i*out:(i+1)*out], l.Bias.Data)
+		}
 	}
 	return w, b, in, out
+}
+
+// adjacent returns x, y and z as one slice when they lie one after the
+// other in one array (x's capacity reaches over both others), else nil.
+func adjacent(x, y, z []float32) []float32 {
+	n := len(x)
+	if n == 0 || len(y) != n || len(z) != n || cap(x) < 3*n {
+		return nil
+	}
+	all := x[:3*n]
+	if &all[n] != &y[0] || &all[2*n] != &z[0] {
+		return nil
+	}
+	return all
+}
+
+// NewQKV returns three Linears in → out for a QKV whose weights (and
+// biases) are views of one [3·out, in] (and [3·out]) array, so QKV's fused
+// product reads them in place instead of copying them at every call.
+// init, if not nil, fills each weight in turn (query, key, value: the
+// order three separate initialisations would draw in); biases start at 0.
+func NewQKV(in, out int, init func(w *tensor.Tensor)) (q, k, v *Linear) {
+	w, b := make([]float32, 3*out*in), make([]float32, 3*out)
+	var ls [3]*Linear
+	for i := range ls {
+		// Each view keeps the capacity to the array's end: adjacent
+		// finds the three from the first.
+		wt := tensor.New(w[i*out*in:(i+1)*out*in], out, in).SetRequiresGrad(true)
+		if init != nil {
+			init(wt)
+		}
+		ls[i] = &Linear{Weight: wt, Bias: tensor.New(b[i*out:(i+1)*out], out).SetRequiresGrad(true)}
+	}
+	return ls[0], ls[1], ls[2]
 }
 
 // Forward writes [x·Wqᵀ+bq | x·Wkᵀ+bk | x·Wvᵀ+bv] into y [rows, 3·out]:
@@ -37,28 +84,42 @@ func (q QKV) Forward(sc *QKVScratch, y, x []float32, rows int) {
 // and hands them on.
 func (q QKV) Backward(sc *QKVScratch, dx []float32, addDx bool, dy, x []float32, rows int, s *GradSink) {
 	in, out := q[0].Dims()
-	// One projection at a time: a sink holds two gradients at once.
+	// The biases' gradients first, on every worker; then the weights'
+	// products (as many flops as the input gradient's) beside the input
+	// gradient, and the updates after both, again on every worker. Updates
+	// inside the pair ran on the weights' side only and left the other
+	// core idle for a fifth of the pair (bench/vilbert).
+	var dws [3][]float32
+	for i, l := range q {
+		dws[i] = s.gradIf(l.Weight)
+		if db := s.gradIf(l.Bias); db != nil {
+			kernels.BiasGradStrided(db, dy[i*out:], rows, out, 3*out)
+		}
+	}
 	params := func(parts int) {
-		for i, l := range q {
-			if dw := s.gradIf(l.Weight); dw != nil {
+		for i, dw := range dws {
+			if dw != nil {
 				kernels.WeightGradParts(parts, dw, dy[i*out:], 3*out, x, rows, in, out)
 			}
-			if db := s.gradIf(l.Bias); db != nil {
-				kernels.BiasGradStrided(db, dy[i*out:], rows, out, 3*out)
-			}
+		}
+	}
+	done := func() {
+		for _, l := range q {
 			s.Done(l.Weight, l.Bias)
 		}
 	}
 	if dx == nil {
 		params(kernels.Workers())
+		done()
 		return
 	}
-	// The input gradient, one product over weights packed before any of
-	// them is updated, runs beside the weight gradients.
+	// The input gradient, one product over the weights (updated only
+	// after it), runs beside the weight gradients.
 	w, _, _, _ := q.pack(sc)
 	beta := float32(0)
 	if addDx {
 		beta = 1
 	}
 	kernels.Pair(rows*in*3*out, func(parts int) { kernels.LinearDxParts(parts, dx, dy, w, rows, in, 3*out, beta) }, params)
+	done()
 }

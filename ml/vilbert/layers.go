@@ -75,10 +75,12 @@ type connScratch struct {
 func newConnectionLayer(pm *paramMaker, c *Config) *ConnectionLayer {
 	bi, vh, th := c.BiHiddenSize, c.VHiddenSize, c.HiddenSize
 	eps := c.LayerNormEps
+	q1, k1, v1 := newQKV(pm, vh, bi)
+	q2, k2, v2 := newQKV(pm, th, bi)
 	return &ConnectionLayer{
 		BiAttention: BiAttention{
-			Query1: newLinear(pm, vh, bi), Key1: newLinear(pm, vh, bi), Value1: newLinear(pm, vh, bi),
-			Query2: newLinear(pm, th, bi), Key2: newLinear(pm, th, bi), Value2: newLinear(pm, th, bi),
+			Query1: q1, Key1: k1, Value1: v1,
+			Query2: q2, Key2: k2, Value2: v2,
 			heads: c.BiNumAttentionHeads, drop1: c.VAttentionDropout, drop2: c.AttentionDropout,
 		},
 		BiOutput: BiOutput{

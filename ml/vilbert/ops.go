@@ -50,6 +50,20 @@ func newLinear(pm *paramMaker, in, out int) *nn.Linear {
 	return &nn.Linear{Weight: pm.normal(out, in), Bias: pm.fill(0, out)}
 }
 
+// newQKV is three newLinear(pm, in, out) (the same draws in the same
+// order) whose weights and biases lie side by side (nn.NewQKV), so the
+// fused projection uses them without a packed copy.
+func newQKV(pm *paramMaker, in, out int) (q, k, v *nn.Linear) {
+	if !pm.alloc {
+		return newLinear(pm, in, out), newLinear(pm, in, out), newLinear(pm, in, out)
+	}
+	return nn.NewQKV(in, out, func(w *tensor.Tensor) {
+		for i := range w.Data {
+			w.Data[i] = pm.rng.NormFloat32() * pm.std
+		}
+	})
+}
+
 func newLayerNorm(pm *paramMaker, dim int, eps float32) *nn.LayerNorm {
 	return &nn.LayerNorm{Weight: pm.fill(1, dim), Bias: pm.fill(0, dim), Eps: eps}
 }
@@ -62,9 +76,10 @@ func newFFN(pm *paramMaker, hidden, inter int, drop, eps float32) nn.BertFFN {
 // newLayer is one transformer block of either stream (BertLayer,
 // BertImageLayer): self-attention then FFN.
 func newLayer(pm *paramMaker, hidden, heads, inter int, attDrop, hidDrop, eps float32) *nn.BertLayer {
+	q, k, v := newQKV(pm, hidden, hidden)
 	return &nn.BertLayer{
-		Attention: nn.BertSelfAttention{Query: newLinear(pm, hidden, hidden), Key: newLinear(pm, hidden, hidden),
-			Value: newLinear(pm, hidden, hidden), Dense: newLinear(pm, hidden, hidden), LayerNorm: newLayerNorm(pm, hidden, eps),
+		Attention: nn.BertSelfAttention{Query: q, Key: k,
+			Value: v, Dense: newLinear(pm, hidden, hidden), LayerNorm: newLayerNorm(pm, hidden, eps),
 			Heads: heads, AttnDropout: attDrop, Dropout: hidDrop},
 		FFN: newFFN(pm, hidden, inter, hidDrop, eps),
 	}

@@ -6,20 +6,23 @@ import (
 )
 
 // Attention is one multi-head attention call over strided queries, keys
-// and values (kernels.Attention): what it keeps for the backward pass is
-// the attention weights and the dropout mask, not the context.
+// and values (kernels.Attention): it keeps the attention weights, the
+// dropout mask and the context for the backward pass. The context is a
+// [b·lq, d] block, as small as one projection's output; recomputing it
+// in the backward pass cost a seventh of the attention products.
 type Attention struct {
 	k        kernels.Attention
 	q, kk, v []float32 // the operands (the caller keeps them alive)
 	probs    []float32
 	keep     []uint64
+	ctx      []float32
 	active   bool
 }
 
-// AttentionScratch holds the context and the per-worker blocks.
-type AttentionScratch struct{ ctx, work []float32 }
+// AttentionScratch holds the per-worker blocks.
+type AttentionScratch struct{ work []float32 }
 
-// Forward returns the context [b·lq, d] (in sc) of lq queries over lk
+// Forward returns the context [b·lq, d] (kept until the next call) of lq queries over lk
 // keys per item in heads heads of d/heads, with the additive key mask
 // [b, lk] (or nil) and dropout p on the weights when train is set. The
 // rows of q lie qLd apart and those of k and v kvLd apart (d for plain
@@ -40,7 +43,7 @@ func (a *Attention) Forward(sc *AttentionScratch, q, k, v []float32, qLd, kvLd, 
 		a.keep = growWords(a.keep, kernels.MaskWords(len(probs)))
 		keep = a.keep
 	}
-	ctx := Grow(&sc.ctx, b*lq*d)
+	ctx := Grow(&a.ctx, b*lq*d)
 	a.k.Forward(ctx, probs, keep, q, k, v, mask, rng, Grow(&sc.work, a.k.WorkLen()))
 	return ctx
 }
@@ -52,11 +55,8 @@ func (a *Attention) activeKeep() []uint64 {
 	return a.keep
 }
 
-// Context writes the last forward output into ctx again and returns it.
-func (a *Attention) Context(sc *AttentionScratch, ctx []float32) []float32 {
-	a.k.Context(ctx, a.probs, a.activeKeep(), a.v, Grow(&sc.work, a.k.WorkLen()))
-	return ctx
-}
+// Context returns the output of the last forward pass [b·lq, d].
+func (a *Attention) Context() []float32 { return a.ctx }
 
 // Backward writes the gradients of the queries, keys and values for dctx
 // into dq, dk and dv.

@@ -39,9 +39,9 @@ type AttnState struct {
 // AttnScratch holds BertSelfAttention's temporaries; layers run one at a
 // time may share one.
 type AttnScratch struct {
-	Y, h, ds, dh, dqkv, dx, ctx, dctx []float32
-	Att                               AttentionScratch
-	QKV                               QKVScratch
+	Y, h, ds, dh, dqkv, dx, dctx []float32
+	Att                          AttentionScratch
+	QKV                          QKVScratch
 }
 
 // Forward maps x [b·l, hidden] with the additive key mask [b, l] (or
@@ -78,9 +78,8 @@ func (a *BertSelfAttention) Backward(st *AttnState, sc *AttnScratch, dy []float3
 	a.LayerNorm.Backprop(ds, dy, &st.ln, s) // the gradient of the residual sum
 	dh := Grow(&sc.dh, n)
 	st.drop.BackpropInto(dh, ds, a.Dropout)
-	ctx := st.Att.Context(&sc.Att, Grow(&sc.ctx, n)) // the context was not kept
 	dctx := Grow(&sc.dctx, n)
-	a.Dense.Backprop(dctx, dh, ctx, rows, false, s)
+	a.Dense.Backprop(dctx, dh, st.Att.Context(), rows, false, s)
 	return a.qkvBackward(st, sc, dctx, ds, needDx, s)
 }
 

@@ -63,13 +63,13 @@ type connState struct {
 // connScratch holds the temporaries of connection layers run one at a
 // time.
 type connScratch struct {
-	a1, a2                   nn.AttentionScratch
-	p1, p2                   nn.QKVScratch
-	h1, h2, y1, y2           []float32
-	ds1, ds2, d1, d2         []float32
-	ctx1, ctx2, dctx1, dctx2 []float32
-	dqkv1, dqkv2             []float32
-	dimg, dtxt               []float32
+	a1, a2           nn.AttentionScratch
+	p1, p2           nn.QKVScratch
+	h1, h2, y1, y2   []float32
+	ds1, ds2, d1, d2 []float32
+	dctx1, dctx2     []float32
+	dqkv1, dqkv2     []float32
+	dimg, dtxt       []float32
 }
 
 func newConnectionLayer(pm *paramMaker, c *Config) *ConnectionLayer {
@@ -137,9 +137,8 @@ func (c *ConnectionLayer) Backward(st *connState, sc *connScratch, vis, txtSc *n
 	o.LayerNorm1.Backprop(ds1, dv, &st.ln1, s)
 	d1 := grow(&sc.d1, len(ds1))
 	st.drop1.BackpropInto(d1, ds1, o.drop1)
-	ctx2 := st.att2.Context(&sc.a2, grow(&sc.ctx2, b*r*bi))
 	dctx2 := grow(&sc.dctx2, b*r*bi)
-	o.Dense1.Backprop(dctx2, d1, ctx2, b*r, false, s)
+	o.Dense1.Backprop(dctx2, d1, st.att2.Context(), b*r, false, s)
 
 	y2 := grow(&sc.y2, b*t*th)
 	o.LayerNorm2.Renormalize(y2, &st.ln2)
@@ -148,9 +147,8 @@ func (c *ConnectionLayer) Backward(st *connState, sc *connScratch, vis, txtSc *n
 	o.LayerNorm2.Backprop(ds2, dt, &st.ln2, s)
 	d2 := grow(&sc.d2, len(ds2))
 	st.drop2.BackpropInto(d2, ds2, o.drop2)
-	ctx1 := st.att1.Context(&sc.a1, grow(&sc.ctx1, b*t*bi))
 	dctx1 := grow(&sc.dctx1, b*t*bi)
-	o.Dense2.Backprop(dctx1, d2, ctx1, b*t, false, s)
+	o.Dense2.Backprop(dctx1, d2, st.att1.Context(), b*t, false, s)
 
 	dqkv1, dqkv2 := grow(&sc.dqkv1, b*r*3*bi), grow(&sc.dqkv2, b*t*3*bi)
 	st.att1.Backward(&sc.a1, dqkv2, dqkv1[bi:], dqkv1[2*bi:], dctx1)

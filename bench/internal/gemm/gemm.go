@@ -42,14 +42,13 @@ func (l *List) Linear(rows, in, out, n int, train, dx bool) {
 
 // Attention adds n multi-head attentions of lq queries over lk keys for a
 // batch of b: scores and context forward; with train the four backward
-// products and the context recomputed for the output projection.
+// products (the context is kept, not recomputed).
 func (l *List) Attention(b, heads, lq, lk, hd, n int, train bool) {
 	p := b * heads * n
 	*l = append(*l, Op{false, true, lq, lk, hd, p, true}, Op{false, false, lq, hd, lk, p, true})
 	if train {
 		*l = append(*l, Op{false, true, lq, lk, hd, p, true}, Op{true, false, lk, hd, lq, p, true},
-			Op{false, false, lq, hd, lk, p, true}, Op{true, false, lk, hd, lq, p, true},
-			Op{false, false, lq, hd, lk, p, true})
+			Op{false, false, lq, hd, lk, p, true}, Op{true, false, lk, hd, lq, p, true})
 	}
 }
 

@@ -142,7 +142,7 @@ func layerGEMMs(c config) gemm.List {
 	l.Linear(rows, c.hidden, c.hidden, 4, true, true)
 	l.Linear(rows, c.hidden, c.inter, 1, true, true)
 	l.Linear(rows, c.inter, c.hidden, 1, true, true)
-	l.Attention(c.batch, c.heads, c.tokens, c.tokens, c.hidden/c.heads, 1, true)
+	l.Attention(c.batch, c.heads, c.tokens, c.tokens, c.hidden/c.heads, 1, true, true) // nn.NewBertLayer keeps its context
 	return l
 }
 

@@ -164,15 +164,15 @@ func stepGEMMs(c vilbert.Config, b, t, r int, train bool) gemm.List {
 		l.Linear(rows, d, d, 4*n, train, true)
 		l.Linear(rows, d, inter, n, train, true)
 		l.Linear(rows, inter, d, n, train, true)
-		l.Attention(b, heads, L, L, d/heads, n, train)
+		l.Attention(b, heads, L, L, d/heads, n, train, false) // ViLBERT recomputes its contexts
 	}
 	layer(bt, H, c.IntermediateSize, c.NumAttentionHeads, c.NumHiddenLayers, t)
 	layer(br, Dv, c.VIntermediateSize, c.VNumAttentionHeads, c.VNumHiddenLayers, r)
 	if n := len(c.VBiAttentionID); c.WithCoattention && n > 0 {
 		l.Linear(br, Dv, bi, 3*n, train, true)
 		l.Linear(bt, H, bi, 3*n, train, true)
-		l.Attention(b, c.BiNumAttentionHeads, t, r, bi/c.BiNumAttentionHeads, n, train)
-		l.Attention(b, c.BiNumAttentionHeads, r, t, bi/c.BiNumAttentionHeads, n, train)
+		l.Attention(b, c.BiNumAttentionHeads, t, r, bi/c.BiNumAttentionHeads, n, train, false)
+		l.Attention(b, c.BiNumAttentionHeads, r, t, bi/c.BiNumAttentionHeads, n, train, false)
 		l.Linear(br, bi, Dv, n, train, true)
 		l.Linear(bt, bi, H, n, train, true)
 		l.Linear(br, Dv, c.VIntermediateSize, n, train, true)

@@ -141,3 +141,22 @@ func (a *Attention) forPairs(fn func(c, b, h int)) {
 		}
 	})
 }
+
+// Context writes ctx = dropout(probs)·V again from the weights Forward
+// left (keep nil without dropout), for callers that do not keep the
+// context between the forward and the backward pass.
+func (a *Attention) Context(ctx, probs []float32, keep []uint64, v, work []float32) {
+	a.check("Context", probs, work)
+	drop := keep != nil && a.Dropout > 0
+	lq, lk, hd := a.Lq, a.Lk, a.HeadDim
+	blk := lq * lk
+	a.forPairs(func(c, b, h int) {
+		o := (b*a.Heads + h) * blk
+		p := probs[o : o+blk]
+		if drop {
+			p = work[c*2*blk : c*2*blk+blk]
+			maskAt(p, probs[o:o+blk], keep, o, a.Dropout)
+		}
+		blas.SgemmSerial(false, false, lq, hd, lk, 1, p, lk, v[a.V.at(b, h):], a.V.Ld, 0, ctx[a.Ctx.at(b, h):], a.Ctx.Ld)
+	})
+}

@@ -390,6 +390,9 @@ func TestAttention(t *testing.T) {
 	ctx := make([]float32, b*lq*d)
 	a.Forward(ctx, probs, nil, q, k, v, mask, nil, work)
 	near(t, "context", ctx, naiveAttention(q, k, v, mask, b, h, hd, lq, lk), 1e-5)
+	again := make([]float32, len(ctx))
+	a.Context(again, probs, nil, v, work)
+	near(t, "recomputed context", again, ctx, 0)
 
 	// Backward against finite differences, with dropout (fixed mask).
 	a.Dropout = 0.25

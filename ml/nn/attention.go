@@ -6,23 +6,30 @@ import (
 )
 
 // Attention is one multi-head attention call over strided queries, keys
-// and values (kernels.Attention): it keeps the attention weights, the
-// dropout mask and the context for the backward pass. The context is a
-// [b·lq, d] block, as small as one projection's output; recomputing it
-// in the backward pass cost a seventh of the attention products.
+// and values (kernels.Attention): it keeps the attention weights and the
+// dropout mask for the backward pass, and the context when KeepContext
+// is set (else Context computes it again).
 type Attention struct {
+	// KeepContext keeps the [b·lq, d] output for the backward pass: a
+	// seventh of the attention products and a dropout pass fewer for one
+	// projection's output of memory per attention (ViLBERT at batch 8:
+	// 75 MB, so it recomputes; a BERT layer keeps it).
+	KeepContext bool
+
 	k        kernels.Attention
 	q, kk, v []float32 // the operands (the caller keeps them alive)
 	probs    []float32
 	keep     []uint64
-	ctx      []float32
+	ctx      []float32 // the kept context (KeepContext)
 	active   bool
 }
 
-// AttentionScratch holds the per-worker blocks.
-type AttentionScratch struct{ work []float32 }
+// AttentionScratch holds the context when it is not kept, and the
+// per-worker blocks.
+type AttentionScratch struct{ ctx, work []float32 }
 
-// Forward returns the context [b·lq, d] (kept until the next call) of lq queries over lk
+// Forward returns the context [b·lq, d] (in sc, or kept in a with
+// KeepContext) of lq queries over lk
 // keys per item in heads heads of d/heads, with the additive key mask
 // [b, lk] (or nil) and dropout p on the weights when train is set. The
 // rows of q lie qLd apart and those of k and v kvLd apart (d for plain
@@ -43,7 +50,11 @@ func (a *Attention) Forward(sc *AttentionScratch, q, k, v []float32, qLd, kvLd, 
 		a.keep = growWords(a.keep, kernels.MaskWords(len(probs)))
 		keep = a.keep
 	}
-	ctx := Grow(&a.ctx, b*lq*d)
+	buf := &sc.ctx
+	if a.KeepContext {
+		buf = &a.ctx
+	}
+	ctx := Grow(buf, b*lq*d)
 	a.k.Forward(ctx, probs, keep, q, k, v, mask, rng, Grow(&sc.work, a.k.WorkLen()))
 	return ctx
 }
@@ -55,8 +66,16 @@ func (a *Attention) activeKeep() []uint64 {
 	return a.keep
 }
 
-// Context returns the output of the last forward pass [b·lq, d].
-func (a *Attention) Context() []float32 { return a.ctx }
+// Context returns the output of the last forward pass [b·lq, d]: the kept
+// one, or (without KeepContext) one computed again into sc.
+func (a *Attention) Context(sc *AttentionScratch) []float32 {
+	if a.KeepContext {
+		return a.ctx
+	}
+	ctx := Grow(&sc.ctx, a.k.Batch*a.k.Lq*a.k.Heads*a.k.HeadDim)
+	a.k.Context(ctx, a.probs, a.activeKeep(), a.v, Grow(&sc.work, a.k.WorkLen()))
+	return ctx
+}
 
 // Backward writes the gradients of the queries, keys and values for dctx
 // into dq, dk and dv.

@@ -24,6 +24,9 @@ type BertSelfAttention struct {
 	Heads       int
 	AttnDropout float32 // attention_probs_dropout_prob
 	Dropout     float32 // hidden_dropout_prob
+	// KeepContext keeps the attention output for the backward pass
+	// instead of computing it again there (see Attention.KeepContext).
+	KeepContext bool
 }
 
 // AttnState is what BertSelfAttention keeps between its forward and
@@ -52,6 +55,7 @@ func (a *BertSelfAttention) Forward(st *AttnState, sc *AttnScratch, x []float32,
 	st.x = x
 	qkv := Grow(&st.qkv, rows*3*d)
 	a.qkv().Forward(&sc.QKV, qkv, x, rows)
+	st.Att.KeepContext = a.KeepContext
 	ctx := st.Att.Forward(&sc.Att, qkv, qkv[d:], qkv[2*d:], 3*d, 3*d, b, l, l, a.Heads, d, a.AttnDropout, mask, train, rng)
 	h := Grow(&sc.h, rows*d)
 	a.Dense.Apply(h, ctx, rows)
@@ -79,7 +83,7 @@ func (a *BertSelfAttention) Backward(st *AttnState, sc *AttnScratch, dy []float3
 	dh := Grow(&sc.dh, n)
 	st.drop.BackpropInto(dh, ds, a.Dropout)
 	dctx := Grow(&sc.dctx, n)
-	a.Dense.Backprop(dctx, dh, st.Att.Context(), rows, false, s)
+	a.Dense.Backprop(dctx, dh, st.Att.Context(&sc.Att), rows, false, s)
 	return a.qkvBackward(st, sc, dctx, ds, needDx, s)
 }
 
@@ -200,7 +204,8 @@ func NewBertLayer(hidden, heads, intermediate int, std float32, rng *tensor.RNG)
 	q, k, v := NewQKV(hidden, hidden, func(w *tensor.Tensor) { Normal(w, std, rng) })
 	return &BertLayer{
 		Attention: BertSelfAttention{Query: q, Key: k, Value: v,
-			Dense: lin(hidden, hidden), LayerNorm: NewLayerNorm(hidden, 1e-12), Heads: heads, AttnDropout: 0.1, Dropout: 0.1},
+			Dense: lin(hidden, hidden), LayerNorm: NewLayerNorm(hidden, 1e-12), Heads: heads, AttnDropout: 0.1, Dropout: 0.1,
+			KeepContext: true},
 		FFN: BertFFN{Intermediate: lin(hidden, intermediate), Output: lin(intermediate, hidden),
 			LayerNorm: NewLayerNorm(hidden, 1e-12), Dropout: 0.1},
 	}

@@ -239,3 +239,41 @@ func TestQKVInPlace(t *testing.T) {
 		same("gradient", g1[i], g2[i])
 	}
 }
+
+// TestKeepContextSameGradients runs a layer with dropout once keeping the
+// attention context and once computing it again in the backward pass,
+// and expects the same input and parameter gradients, bit for bit.
+func TestKeepContextSameGradients(t *testing.T) {
+	const b, l, hidden, heads, inter = 2, 9, 16, 4, 32
+	layer := NewBertLayer(hidden, heads, inter, 0.2, tensor.NewRNG(5))
+	x, dy := weights(b*l*hidden, 6), weights(b*l*hidden, 7)
+	run := func(keep bool) (dx []float32, grads map[string][]float32) {
+		layer.Attention.KeepContext = keep
+		for _, p := range Parameters(layer) {
+			p.Tensor.Grad = nil
+		}
+		var st LayerState
+		var sc LayerScratch
+		layer.Forward(&st, &sc, x, b, l, nil, true, tensor.NewRNG(2))
+		dx = append([]float32(nil), layer.Backward(&st, &sc, dy, true, nil)...)
+		grads = map[string][]float32{}
+		for _, p := range Parameters(layer) {
+			grads[p.Name] = p.Tensor.Grad
+		}
+		return dx, grads
+	}
+	dx1, g1 := run(true)
+	dx2, g2 := run(false)
+	for i := range dx1 {
+		if dx1[i] != dx2[i] {
+			t.Fatalf("dx[%d]: %v kept, %v recomputed", i, dx1[i], dx2[i])
+		}
+	}
+	for name, g := range g1 {
+		for i := range g {
+			if g[i] != g2[name][i] {
+				t.Fatalf("%s[%d]: %v kept, %v recomputed", name, i, g[i], g2[name][i])
+			}
+		}
+	}
+}

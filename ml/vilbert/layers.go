@@ -138,7 +138,7 @@ func (c *ConnectionLayer) Backward(st *connState, sc *connScratch, vis, txtSc *n
 	d1 := grow(&sc.d1, len(ds1))
 	st.drop1.BackpropInto(d1, ds1, o.drop1)
 	dctx2 := grow(&sc.dctx2, b*r*bi)
-	o.Dense1.Backprop(dctx2, d1, st.att2.Context(), b*r, false, s)
+	o.Dense1.Backprop(dctx2, d1, st.att2.Context(&sc.a2), b*r, false, s)
 
 	y2 := grow(&sc.y2, b*t*th)
 	o.LayerNorm2.Renormalize(y2, &st.ln2)
@@ -148,7 +148,7 @@ func (c *ConnectionLayer) Backward(st *connState, sc *connScratch, vis, txtSc *n
 	d2 := grow(&sc.d2, len(ds2))
 	st.drop2.BackpropInto(d2, ds2, o.drop2)
 	dctx1 := grow(&sc.dctx1, b*t*bi)
-	o.Dense2.Backprop(dctx1, d2, st.att1.Context(), b*t, false, s)
+	o.Dense2.Backprop(dctx1, d2, st.att1.Context(&sc.a1), b*t, false, s)
 
 	dqkv1, dqkv2 := grow(&sc.dqkv1, b*r*3*bi), grow(&sc.dqkv2, b*t*3*bi)
 	st.att1.Backward(&sc.a1, dqkv2, dqkv1[bi:], dqkv1[2*bi:], dctx1)

@@ -42,13 +42,17 @@ func (l *List) Linear(rows, in, out, n int, train, dx bool) {
 
 // Attention adds n multi-head attentions of lq queries over lk keys for a
 // batch of b: scores and context forward; with train the four backward
-// products (the context is kept, not recomputed).
-func (l *List) Attention(b, heads, lq, lk, hd, n int, train bool) {
+// products, and the context computed again for the output projection
+// unless keepCtx (nn.Attention.KeepContext).
+func (l *List) Attention(b, heads, lq, lk, hd, n int, train, keepCtx bool) {
 	p := b * heads * n
 	*l = append(*l, Op{false, true, lq, lk, hd, p, true}, Op{false, false, lq, hd, lk, p, true})
 	if train {
 		*l = append(*l, Op{false, true, lq, lk, hd, p, true}, Op{true, false, lk, hd, lq, p, true},
 			Op{false, false, lq, hd, lk, p, true}, Op{true, false, lk, hd, lq, p, true})
+		if !keepCtx {
+			*l = append(*l, Op{false, false, lq, hd, lk, p, true})
+		}
 	}
 }
 

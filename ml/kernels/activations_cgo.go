@@ -102,19 +102,14 @@ static void mmc_bias_gelu(float *y, float *h, const float *b, long rows, long n)
 	}
 }
 
-// softmax(src + mask) of each row into dst (dst may be src); the mask row
-// of row r is mask + (r/per)*n, or none when mask is NULL. A row whose
-// values are all -inf becomes uniform. The row max and sums run in 16
-// lanes (two vectors of eight), folded pairwise at the end; softmaxSerial
-// in activations_go.go keeps the same order. A single running sum is a
-// dependency chain GCC may not reorder: it left the exponentials scalar
-// (1.8 of BenchmarkAttention's 4.6 ms).
-// -Wno-psabi: these vectors pass between static inline helpers only.
+// Vector types for reductions in explicit lanes: GCC does not reorder a
+// single running float sum, so such loops stayed scalar. They pass
+// between static inline helpers only (hence -Wno-psabi).
 typedef float vf8 __attribute__((vector_size(32)));
 typedef float vf4 __attribute__((vector_size(16)));
 typedef double vd4 __attribute__((vector_size(32)));
-static inline vf4 vf4_load(const float *p) { vf4 v; memcpy(&v, p, sizeof v); return v; }
 typedef int32_t vi8 __attribute__((vector_size(32)));
+static inline vf4 vf4_load(const float *p) { vf4 v; memcpy(&v, p, sizeof v); return v; }
 static inline vf8 vf8_load(const float *p) { vf8 v; memcpy(&v, p, sizeof v); return v; }
 static inline void vf8_store(float *p, vf8 v) { memcpy(p, &v, sizeof v); }
 // b where b > a, else a (a NaN in b is skipped, as by b > a ? b : a).
@@ -133,6 +128,12 @@ static inline float lanes16_sum(vf8 a0, vf8 a1) {
 	return l[0];
 }
 
+// softmax(src + mask) of each row into dst (dst may be src); the mask row
+// of row r is mask + (r/per)*n, or none when mask is NULL. A row whose
+// values are all -inf becomes uniform. The row max and sums run in 16
+// lanes (two vectors of eight), folded pairwise at the end; softmaxSerial
+// in activations_go.go keeps the same order. With one running sum the
+// exponentials were scalar: 1.8 of BenchmarkAttention's 4.6 ms.
 MMC_CLONES
 static void mmc_softmax(float *dst, const float *src, long rows, long n, const float *mask, long per) {
 	const vf8 ninf = {-INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY};

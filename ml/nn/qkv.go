@@ -20,21 +20,23 @@ type QKVScratch struct{ w, b []float32 }
 
 func (q QKV) pack(sc *QKVScratch) (w, b []float32, in, out int) {
 	in, out = q[0].Dims()
-	w = adjacent(q[0].Weight.Data, q[1].Weight.Data, q[2].Weight.Data)
-	b = adjacent(q[0].Bias.Data, q[1].Bias.Data, q[2].Bias.Data)
-	if w == nil {
-		w = Grow(&sc.w, 3*out*in)
-		for i, l := range q {
-			copy(w[i*out*in:(i+1)*out*in], l.Weight.Data)
-		}
-	}
-	if b == nil {
-		b = Grow(&sc.b, 3*out)
-		for i, l := range q {
-			copy(b[i*out:(i+1)*out], l.Bias.Data)
-		}
-	}
+	w = joined(&sc.w, q[0].Weight.Data, q[1].Weight.Data, q[2].Weight.Data)
+	b = joined(&sc.b, q[0].Bias.Data, q[1].Bias.Data, q[2].Bias.Data)
 	return w, b, in, out
+}
+
+// joined returns x, y and z as one slice: in place when they lie side by
+// side (adjacent), else copied into buf.
+func joined(buf *[]float32, x, y, z []float32) []float32 {
+	if all := adjacent(x, y, z); all != nil {
+		return all
+	}
+	n := len(x)
+	all := Grow(buf, 3*n)
+	copy(all, x)
+	copy(all[n:], y)
+	copy(all[2*n:], z)
+	return all
 }
 
 // adjacent returns x, y and z as one slice when they lie one after the

@@ -136,3 +136,33 @@ func TestSgemmStridedBatched(t *testing.T) {
 		}
 	}
 }
+
+// TestSgemmBetaZeroIgnoresC: with beta 0 the old contents of C are not
+// read (a NaN left in a reused gradient buffer must not survive), on the
+// default backend, on gonum, and split over workers.
+func TestSgemmBetaZeroIgnoresC(t *testing.T) {
+	const m, n, k = 64, 300, 16
+	a, b := make([]float32, m*k), make([]float32, k*n)
+	for i := range a {
+		a[i] = 1
+	}
+	for i := range b {
+		b[i] = 0.5
+	}
+	for _, be := range []Backend{Current(), Gonum{}} {
+		for _, parts := range []int{1, 2} {
+			c := make([]float32, m*n)
+			for i := range c {
+				c[i] = float32(math.NaN())
+			}
+			prev := Configure(Options{Backend: be})
+			SgemmParts(parts, false, false, m, n, k, 1, a, k, b, n, 0, c, n)
+			Configure(prev)
+			for i, v := range c {
+				if v != k*0.5 {
+					t.Fatalf("%s, %d parts: c[%d] = %v, want %v", be.Name(), parts, i, v, k*0.5)
+				}
+			}
+		}
+	}
+}

@@ -19,8 +19,12 @@ func TestLinearDxAndWeightGradParts(t *testing.T) {
 		near(t, "dx", dx, []float32{6, 3, 0, 12, 5, -2}, 0)
 		// dw += dyᵀ·x: dw[o, i] = Σ_r dy[r, o]·x[r, i]
 		dw := []float32{0, 0, 0, 1, 1, 1}
-		WeightGradParts(parts, dw, dy, 2, x, 2, 3, 2)
+		WeightGradParts(parts, dw, dy, 2, x, 2, 3, 2, true)
 		near(t, "dw", dw, []float32{13, 17, 21, 19, 25, 31}, 0)
+		// add false overwrites whatever dw held (a fresh, unzeroed buffer)
+		dw = []float32{7, 7, 7, 7, 7, 7}
+		WeightGradParts(parts, dw, dy, 2, x, 2, 3, 2, false)
+		near(t, "dw overwritten", dw, []float32{13, 17, 21, 18, 24, 30}, 0)
 	}
 }
 

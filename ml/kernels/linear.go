@@ -27,12 +27,21 @@ func Linear(y, x, w, b []float32, rows, in, out int) {
 // The two products are independent and of equal size: with two or more
 // workers they run side by side, each on its share (Pair).
 func LinearBackward(dx, dw, db, dy, x, w []float32, rows, in, out int, addDx bool) {
+	LinearBackwardInto(dx, dw, db, dy, x, w, rows, in, out, addDx, true)
+}
+
+// LinearBackwardInto is LinearBackward where addDw false overwrites dw
+// instead of adding to it: a fresh gradient buffer need not be zeroed
+// first (a serial pass over the weight's size before the pair, with the
+// other core idle); the product's own zeroing runs on its side of the
+// pair.
+func LinearBackwardInto(dx, dw, db, dy, x, w []float32, rows, in, out int, addDx, addDw bool) {
 	if db != nil {
 		BiasGrad(db, dy, rows, out)
 	}
 	weight := func(parts int) {
 		if dw != nil {
-			blas.SgemmParts(parts, true, false, out, in, rows, 1, dy, out, x, in, 1, dw, in)
+			WeightGradParts(parts, dw, dy, out, x, rows, in, out, addDw)
 		}
 	}
 	input := func(parts int) {
@@ -55,13 +64,17 @@ func LinearBackward(dx, dw, db, dy, x, w []float32, rows, in, out int, addDx boo
 // WeightGrad adds dyᵀ·x into dw [out, in] for dy [rows, out] with rows
 // ldy apart (a column block of a wider gradient) and x [rows, in].
 func WeightGrad(dw, dy []float32, ldy int, x []float32, rows, in, out int) {
-	WeightGradParts(Workers(), dw, dy, ldy, x, rows, in, out)
+	WeightGradParts(Workers(), dw, dy, ldy, x, rows, in, out, true)
 }
 
 // WeightGradParts is WeightGrad split over at most parts goroutines (see
-// Pair).
-func WeightGradParts(parts int, dw, dy []float32, ldy int, x []float32, rows, in, out int) {
-	blas.SgemmParts(parts, true, false, out, in, rows, 1, dy, ldy, x, in, 1, dw, in)
+// Pair); add false overwrites dw instead (see LinearBackwardInto).
+func WeightGradParts(parts int, dw, dy []float32, ldy int, x []float32, rows, in, out int, add bool) {
+	beta := float32(0)
+	if add {
+		beta = 1
+	}
+	blas.SgemmParts(parts, true, false, out, in, rows, 1, dy, ldy, x, in, beta, dw, in)
 }
 
 // BiasGrad adds the column sums of dy [rows, cols] into db [cols], summed

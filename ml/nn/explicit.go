@@ -116,6 +116,24 @@ func (s *GradSink) Done(ps ...*tensor.Tensor) {
 	s.used = 0
 }
 
+// weightGrad is gradIf for a gradient the caller writes whole (a weight
+// product): through a sink the buffer is not zeroed first and add is
+// false (overwrite it); without one it is p.Grad and add is true.
+func (s *GradSink) weightGrad(p *tensor.Tensor) (g []float32, add bool) {
+	if p == nil || !p.RequiresGrad() {
+		return nil, false
+	}
+	if s == nil || s.apply == nil {
+		return s.Grad(p), true
+	}
+	if s.used == len(s.bufs) {
+		s.bufs = append(s.bufs, nil)
+	}
+	p.Grad = Grow(&s.bufs[s.used], len(p.Data))
+	s.used++
+	return p.Grad, false
+}
+
 // gradIf is s.Grad(p) for a trainable p, nil otherwise.
 func (s *GradSink) gradIf(p *tensor.Tensor) []float32 {
 	if p == nil || !p.RequiresGrad() {
@@ -144,7 +162,8 @@ func (l *Linear) Apply(y, x []float32, rows int) {
 // update inside the backward pass never changes the W that dx reads.
 func (l *Linear) Backprop(dx, dy, x []float32, rows int, addDx bool, s *GradSink) {
 	in, out := l.Dims()
-	kernels.LinearBackward(dx, s.gradIf(l.Weight), s.gradIf(l.Bias), dy, x, l.Weight.Data, rows, in, out, addDx)
+	dw, addDw := s.weightGrad(l.Weight)
+	kernels.LinearBackwardInto(dx, dw, s.gradIf(l.Bias), dy, x, l.Weight.Data, rows, in, out, addDx, addDw)
 	s.Done(l.Weight, l.Bias)
 }
 

@@ -92,8 +92,9 @@ func (q QKV) Backward(sc *QKVScratch, dx []float32, addDx bool, dy, x []float32,
 	// inside the pair ran on the weights' side only and left the other
 	// core idle for a fifth of the pair (bench/vilbert).
 	var dws [3][]float32
+	var add [3]bool
 	for i, l := range q {
-		dws[i] = s.gradIf(l.Weight)
+		dws[i], add[i] = s.weightGrad(l.Weight)
 		if db := s.gradIf(l.Bias); db != nil {
 			kernels.BiasGradStrided(db, dy[i*out:], rows, out, 3*out)
 		}
@@ -101,7 +102,7 @@ func (q QKV) Backward(sc *QKVScratch, dx []float32, addDx bool, dy, x []float32,
 	params := func(parts int) {
 		for i, dw := range dws {
 			if dw != nil {
-				kernels.WeightGradParts(parts, dw, dy[i*out:], 3*out, x, rows, in, out)
+				kernels.WeightGradParts(parts, dw, dy[i*out:], 3*out, x, rows, in, out, add[i])
 			}
 		}
 	}

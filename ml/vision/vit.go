@@ -350,9 +350,8 @@ func (v *ViT) attention(ws *ViTWorkspace, qkv, ctx []float32, n, heads, hd int, 
 	rows := min(n, attnRows)
 	scores := growTo(&ws.scores, workers*rows*n)
 	scale := float32(1 / math.Sqrt(float64(hd)))
-	kernels.ParallelFor(heads, 1<<20, func(lo, hi int) {
-		wk := lo / ((heads + workers - 1) / workers)
-		s := scores[wk*rows*n : (wk+1)*rows*n]
+	kernels.ParallelChunks(heads, 1<<20, func(c, lo, hi int) {
+		s := scores[c*rows*n : (c+1)*rows*n] // chunk c's own score buffer
 		for h := lo; h < hi; h++ {
 			// query rows in blocks, so the score buffer is rows×n, not n×n
 			for q0 := 0; q0 < n; q0 += rows {

@@ -59,6 +59,11 @@ static inline float mmc_cdf(float x) {
 	return x < 0 ? half : 1.0f - half;
 }
 
+// GELU'(v) = Φ(v) + v·φ(v), given c = Φ(v).
+static inline float mmc_gelu_d(float v, float c) {
+	return c + v * mmc_exp(-0.5f * v * v) * 0.39894228040143268f;
+}
+
 MMC_CLONES_V4
 static void mmc_gelu(float *y, const float *x, long n) {
 	for (long i = 0; i < n; i++) y[i] = x[i] * mmc_cdf(x[i]);
@@ -68,7 +73,7 @@ MMC_CLONES_V4
 static void mmc_gelu_grad(float *dx, const float *dy, const float *x, long n) {
 	for (long i = 0; i < n; i++) {
 		float v = x[i];
-		dx[i] = dy[i] * (mmc_cdf(v) + v * mmc_exp(-0.5f * v * v) * 0.39894228040143268f);
+		dx[i] = dy[i] * mmc_gelu_d(v, mmc_cdf(v));
 	}
 }
 
@@ -79,7 +84,7 @@ static void mmc_gelu_with_grad(float *y, float *d, const float *x, long n) {
 	for (long i = 0; i < n; i++) {
 		float v = x[i], c = mmc_cdf(v);
 		y[i] = v * c;
-		d[i] = c + v * mmc_exp(-0.5f * v * v) * 0.39894228040143268f;
+		d[i] = mmc_gelu_d(v, c);
 	}
 }
 

@@ -20,7 +20,7 @@ func geluWithGradSerial(y, d, x []float32) {
 	for i, v := range x {
 		c := normCDF(v)
 		y[i] = v * c
-		d[i] = c + v*Expf(-0.5*v*v)*0.39894228040143268
+		d[i] = geluGradFrom(v, c)
 	}
 }
 

@@ -49,6 +49,7 @@ func normCDF(x float32) float32 {
 func geluScalar(x float32) float32 { return x * normCDF(x) }
 
 // geluGradScalar is GELU'(x) = Φ(x) + x·φ(x).
-func geluGradScalar(x float32) float32 {
-	return normCDF(x) + x*Expf(-0.5*x*x)*0.39894228040143268
-}
+func geluGradScalar(x float32) float32 { return geluGradFrom(x, normCDF(x)) }
+
+// geluGradFrom is GELU'(x) given c = Φ(x).
+func geluGradFrom(x, c float32) float32 { return c + x*Expf(-0.5*x*x)*0.39894228040143268 }

@@ -90,10 +90,16 @@ func (s *GradSink) Grad(p *tensor.Tensor) []float32 {
 		}
 		return p.Grad
 	}
+	clear(s.slot(p))
+	return p.Grad
+}
+
+// slot points p.Grad at the next shared buffer, sized but not zeroed.
+func (s *GradSink) slot(p *tensor.Tensor) []float32 {
 	if s.used == len(s.bufs) {
 		s.bufs = append(s.bufs, nil)
 	}
-	p.Grad = Zeroed(&s.bufs[s.used], len(p.Data))
+	p.Grad = Grow(&s.bufs[s.used], len(p.Data))
 	s.used++
 	return p.Grad
 }
@@ -126,12 +132,7 @@ func (s *GradSink) weightGrad(p *tensor.Tensor) (g []float32, add bool) {
 	if s == nil || s.apply == nil {
 		return s.Grad(p), true
 	}
-	if s.used == len(s.bufs) {
-		s.bufs = append(s.bufs, nil)
-	}
-	p.Grad = Grow(&s.bufs[s.used], len(p.Data))
-	s.used++
-	return p.Grad, false
+	return s.slot(p), false
 }
 
 // gradIf is s.Grad(p) for a trainable p, nil otherwise.

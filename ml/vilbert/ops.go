@@ -32,10 +32,15 @@ func (pm *paramMaker) tensor(shape ...int) *tensor.Tensor {
 // for Linear and Embedding weights.
 func (pm *paramMaker) normal(shape ...int) *tensor.Tensor {
 	t := pm.tensor(shape...)
+	pm.draw(t)
+	return t
+}
+
+// draw fills t from N(0, std²).
+func (pm *paramMaker) draw(t *tensor.Tensor) {
 	for i := range t.Data {
 		t.Data[i] = pm.rng.NormFloat32() * pm.std
 	}
-	return t
 }
 
 func (pm *paramMaker) fill(v float32, shape ...int) *tensor.Tensor {
@@ -57,11 +62,7 @@ func newQKV(pm *paramMaker, in, out int) (q, k, v *nn.Linear) {
 	if !pm.alloc {
 		return newLinear(pm, in, out), newLinear(pm, in, out), newLinear(pm, in, out)
 	}
-	return nn.NewQKV(in, out, func(w *tensor.Tensor) {
-		for i := range w.Data {
-			w.Data[i] = pm.rng.NormFloat32() * pm.std
-		}
-	})
+	return nn.NewQKV(in, out, pm.draw)
 }
 
 func newLayerNorm(pm *paramMaker, dim int, eps float32) *nn.LayerNorm {

@@ -103,9 +103,12 @@ func splitSgemm(current Backend, parts int, transA, transB bool, m, n, k int, al
 	// Each row strip packs all of B (k×n), each column strip all of A
 	// (m×k). Rows, unless C is much wider than tall: then row strips pack
 	// the larger operand twice (1024×3072×768: 303 GFLOP/s by rows, 338–
-	// 349 by columns); below 256 rows column strips lose (200×1024×768:
-	// 274 by rows, 261 by columns).
-	byRows := m >= n || m >= 8*parts && (n < 2*m || m < 256)
+	// 349 by columns). Short products (one meme: 101 or 128 rows) are cut
+	// by columns: packing all of a 1024×1024 B for 50 rows of C cost the
+	// row split 15–30 % (101×1024×1024: 80–99 GFLOP/s by rows, 110–117
+	// by columns on a slower machine; 200×1024×768 had measured 274 by
+	// rows and 261 by columns on a faster one).
+	byRows := m >= n || m >= 256 && n < 2*m
 	size := n
 	if byRows {
 		size = m

@@ -144,6 +144,12 @@ func (f *BertFFN) Forward(st *FFNState, sc *FFNScratch, x []float32, rows int, t
 	return y
 }
 
+// Rebuild writes the output of the last Forward of st into st.Y again
+// from the LayerNorm statistics it saved (bit-identical): for a caller
+// that lets later layers reuse st.Y's memory and needs the output back
+// for the backward pass of the layer that read it.
+func (f *BertFFN) Rebuild(st *FFNState) { f.LayerNorm.Renormalize(st.Y, &st.ln) }
+
 // Backward takes dy on the output and x, the input of the forward pass
 // (the caller may have rebuilt it), and returns the input gradient in
 // scratch.

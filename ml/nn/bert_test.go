@@ -277,3 +277,23 @@ func TestKeepContextSameGradients(t *testing.T) {
 		}
 	}
 }
+
+// TestFFNRebuild overwrites an FFN's output, as a caller reusing its
+// memory does, and expects Rebuild to write back the same values bit for
+// bit (the backward pass of the next layer reads them as its input).
+func TestFFNRebuild(t *testing.T) {
+	layer := NewBertLayer(16, 4, 32, 0.02, tensor.NewRNG(1))
+	var st LayerState
+	var sc LayerScratch
+	y := layer.Forward(&st, &sc, weights(2*7*16, 3), 2, 7, nil, true, tensor.NewRNG(4))
+	want := append([]float32(nil), y...)
+	for i := range y {
+		y[i] = float32(math.NaN())
+	}
+	layer.FFN.Rebuild(&st.FFN)
+	for i, v := range want {
+		if st.FFN.Y[i] != v {
+			t.Fatalf("Y[%d] = %v rebuilt, %v from Forward", i, st.FFN.Y[i], v)
+		}
+	}
+}

@@ -179,6 +179,43 @@ type step struct {
 	i    int
 }
 
+// Streams of the encoder, as indices.
+const (
+	textStream = iota
+	imageStream
+)
+
+// writes reports whether the step's output is a new state of stream s.
+func (st step) writes(s int) bool {
+	return st.kind == 'c' || st.kind == 't' && s == textStream || st.kind == 'v' && s == imageStream
+}
+
+// feeder returns the index of the last step before k that writes stream
+// s, or -1 when step k reads the stream's embeddings.
+func (e *Encoder) feeder(k, s int) int {
+	for j := k - 1; j >= 0; j-- {
+		if e.steps[j].writes(s) {
+			return j
+		}
+	}
+	return -1
+}
+
+// output returns the FFN that ends step st on stream s (which st writes)
+// and its state in ws.
+func (e *Encoder) output(ws *Workspace, st step, s int) (*nn.BertFFN, *nn.FFNState) {
+	switch {
+	case st.kind == 't':
+		return &e.Layer[st.i].FFN, &ws.text[st.i].FFN
+	case st.kind == 'v':
+		return &e.VLayer[st.i].FFN, &ws.vis[st.i].FFN
+	case s == textStream:
+		return &e.CLayer[st.i].T, &ws.conn[st.i].T
+	default:
+		return &e.CLayer[st.i].V, &ws.conn[st.i].V
+	}
+}
+
 // schedule lists the encoder's layers in forward order (reference §2g):
 // for each connection k, text layers up to t_biattention_id[k], visual
 // layers up to v_biattention_id[k], then c_layer[k]; finally the remaining

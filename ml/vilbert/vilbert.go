@@ -66,6 +66,7 @@ type Workspace struct {
 	imask       []float32
 	tmask       []float32
 	tadd, iadd  []float32
+	relay       [2][2][]float32 // per stream, the two buffers its encoder states alternate in
 
 	dtxt, dimg, dfeat, dloc []float32
 	dpt, dpv                []float32
@@ -190,10 +191,32 @@ func (m *Model) ForwardWith(ws *Workspace, in *Inputs, train bool, rng *tensor.R
 
 	// The encoder, in MMF's interleaved order.
 	enc := &base.Encoder
+	sizes := [2]int{b * t * c.HiddenSize, b * r * c.VHiddenSize}
+	var written, total [2]int
+	for _, st := range enc.steps {
+		for s := range total {
+			if st.writes(s) {
+				total[s]++
+			}
+		}
+	}
 	for _, st := range enc.steps {
 		if m.Interrupt != nil {
 			if err := m.Interrupt(); err != nil {
 				return nil, err
+			}
+		}
+		for s := range written {
+			if !st.writes(s) {
+				continue
+			}
+			// Every state of a stream but its last goes to one of two
+			// alternating buffers (backwardStreams rebuilds it when the
+			// next step's backward pass needs it); the last, which the
+			// poolers and the caller read, keeps its own.
+			if written[s]++; written[s] < total[s] {
+				_, fs := enc.output(ws, st, s)
+				fs.Y = grow(&ws.relay[s][written[s]%2], sizes[s])
 			}
 		}
 		switch st.kind {
@@ -362,10 +385,14 @@ func (m *Model) backwardStreams(ws *Workspace, dtxt, dimg, dpt, dpv []float32) {
 				dtxt = nil // frozen, and nothing trainable below: no work at all
 				continue
 			}
+			m.rebuildInput(ws, k, textStream)
 			dtxt = enc.Layer[st.i].Backward(&ws.text[st.i], &ws.textSc, dtxt, need[st.i], sink)
 		case 'v':
+			m.rebuildInput(ws, k, imageStream)
 			dimg = enc.VLayer[st.i].Backward(&ws.vis[st.i], &ws.visSc, dimg, true, sink)
 		case 'c':
+			m.rebuildInput(ws, k, textStream)
+			m.rebuildInput(ws, k, imageStream)
 			dimg, dtxt = enc.CLayer[st.i].Backward(&ws.conn[st.i], &ws.connSc, &ws.visSc.FFN, &ws.textSc.FFN, dimg, dtxt, sink)
 		}
 	}
@@ -375,6 +402,17 @@ func (m *Model) backwardStreams(ws *Workspace, dtxt, dimg, dpt, dpv []float32) {
 	df, dl := base.VEmbeddings.Backward(&ws.vemb, dimg, m.InputGrads, sink)
 	if m.InputGrads {
 		m.inputGrads(ws, df, dl)
+	}
+}
+
+// rebuildInput writes the stream-s input of encoder step k back into the
+// relay buffer the forward pass wrote it to, and a later step then
+// reused: the step's backward pass reads it (its QKV weight gradient).
+func (m *Model) rebuildInput(ws *Workspace, k, s int) {
+	enc := &m.Bert.Encoder
+	if j := enc.feeder(k, s); j >= 0 {
+		f, fs := enc.output(ws, enc.steps[j], s)
+		f.Rebuild(fs)
 	}
 }
 

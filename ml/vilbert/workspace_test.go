@@ -108,3 +108,33 @@ func TestConnectionLayerBackward(t *testing.T) {
 		}
 	}
 }
+
+// TestOutputSurvivesBackward checks that the backward pass, which
+// rebuilds the encoder's intermediate states into buffers later layers
+// reused, leaves the final states the Output hands out as they were.
+func TestOutputSurvivesBackward(t *testing.T) {
+	m := tinyModel(t, HeadMMF)
+	if len(m.Bert.Encoder.steps) < 4 {
+		t.Fatalf("tiny config has %d encoder steps; the test needs states that alternate", len(m.Bert.Encoder.steps))
+	}
+	in := FromBatch(randomBatch(m, 3, 7, 4, 1))
+	out, err := m.Forward(in, true, tensor.NewRNG(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, image := append([]float32(nil), out.Text...), append([]float32(nil), out.Image...)
+	_, dl, err := CrossEntropy(out.Logits, []int{0, 1, 1}, m.Config.NumLabels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Backward(dl); err != nil {
+		t.Fatal(err)
+	}
+	for name, pair := range map[string][2][]float32{"Text": {text, out.Text}, "Image": {image, out.Image}} {
+		for i, v := range pair[0] {
+			if pair[1][i] != v {
+				t.Fatalf("Output.%s[%d] = %v after Backward, %v before", name, i, pair[1][i], v)
+			}
+		}
+	}
+}

@@ -153,21 +153,40 @@ func met(ok bool) string {
 // stepGEMMs lists the matrix products of one training step (or, without
 // train, one forward pass) of the model at batch b × t tokens × r regions
 // (MMF regions; text embeddings trainable, so every text layer passes an
-// input gradient down).
+// input gradient down; the MMF head, which reads each stream's first
+// position only).
 func stepGEMMs(c vilbert.Config, b, t, r int, train bool) gemm.List {
 	var l gemm.List
 	H, Dv, bi := c.HiddenSize, c.VHiddenSize, c.BiHiddenSize
 	bt, br := b*t, b*r
 	l.Linear(br, c.VFeatureSize, Dv, 1, train, false)
 	l.Linear(br, 5, Dv, 1, train, false)
-	layer := func(rows, d, inter, heads, n, L int) {
-		l.Linear(rows, d, d, 4*n, train, true)
-		l.Linear(rows, d, inter, n, train, true)
-		l.Linear(rows, inter, d, n, train, true)
+	layer := func(d, inter, heads, n, L int) {
+		l.Linear(b*L, d, d, 4*n, train, true)
+		l.Linear(b*L, d, inter, n, train, true)
+		l.Linear(b*L, inter, d, n, train, true)
 		l.Attention(b, heads, L, L, d/heads, n, train, false) // ViLBERT recomputes its contexts
 	}
-	layer(bt, H, c.IntermediateSize, c.NumAttentionHeads, c.NumHiddenLayers, t)
-	layer(br, Dv, c.VIntermediateSize, c.VNumAttentionHeads, c.VNumHiddenLayers, r)
+	// A stream that ends in a layer of its own (not a connection layer)
+	// computes only the first position there (vilbert.Model.AllPositions):
+	// keys and values at every position, the rest on b rows.
+	firstLayer := func(d, inter, heads, L int) {
+		l.Linear(b*L, d, d, 2, train, true)
+		l.Linear(b, d, d, 2, train, true)
+		l.Linear(b, d, inter, 1, train, true)
+		l.Linear(b, inter, d, 1, train, true)
+		l.Attention(b, heads, 1, L, d/heads, 1, train, false)
+	}
+	stream := func(d, inter, heads, n, L int, ids []int) {
+		if !c.WithCoattention || len(ids) == 0 || n > ids[len(ids)-1] {
+			layer(d, inter, heads, n-1, L)
+			firstLayer(d, inter, heads, L)
+			return
+		}
+		layer(d, inter, heads, n, L)
+	}
+	stream(H, c.IntermediateSize, c.NumAttentionHeads, c.NumHiddenLayers, t, c.TBiAttentionID)
+	stream(Dv, c.VIntermediateSize, c.VNumAttentionHeads, c.VNumHiddenLayers, r, c.VBiAttentionID)
 	if n := len(c.VBiAttentionID); c.WithCoattention && n > 0 {
 		l.Linear(br, Dv, bi, 3*n, train, true)
 		l.Linear(bt, H, bi, 3*n, train, true)

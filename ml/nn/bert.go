@@ -37,6 +37,12 @@ type AttnState struct {
 	qkv  []float32 // [rows, 3·hidden]: queries, keys and values side by side
 	drop DropState
 	ln   LNState
+	// After forwardFirst: the input's positions per item, its first
+	// positions [b, hidden], and qkv holds [b·n, 2·hidden] keys and
+	// values, then [b, hidden] queries.
+	first bool
+	n     int
+	x0    []float32
 }
 
 // AttnScratch holds BertSelfAttention's temporaries; layers run one at a
@@ -52,7 +58,7 @@ type AttnScratch struct {
 func (a *BertSelfAttention) Forward(st *AttnState, sc *AttnScratch, x []float32, b, l int, mask []float32, train bool, rng *tensor.RNG) []float32 {
 	_, d := a.Query.Dims()
 	rows := b * l
-	st.x = x
+	st.x, st.first = x, false
 	qkv := Grow(&st.qkv, rows*3*d)
 	a.qkv().Forward(&sc.QKV, qkv, x, rows)
 	st.Att.KeepContext = a.KeepContext
@@ -61,6 +67,33 @@ func (a *BertSelfAttention) Forward(st *AttnState, sc *AttnScratch, x []float32,
 	a.Dense.Apply(h, ctx, rows)
 	st.drop.ApplyAdd(st.ln.Input(rows, d), h, x, a.Dropout, train, rng) // the residual sum
 	y := Grow(&sc.Y, rows*d)
+	a.LayerNorm.Normalize(y, &st.ln)
+	return y
+}
+
+// forwardFirst is Forward for the first position of each item only:
+// every position still serves as a key and value, but the queries, the
+// output projection and the LayerNorm run on b rows, and the output in
+// sc.Y is [b, hidden], the first rows of Forward's.
+func (a *BertSelfAttention) forwardFirst(st *AttnState, sc *AttnScratch, x []float32, b, n int, mask []float32, train bool, rng *tensor.RNG) []float32 {
+	in, d := a.Query.Dims()
+	rows := b * n
+	st.x, st.first, st.n = x, true, n
+	w, bias, _, _ := a.qkv().pack(&sc.QKV)
+	buf := Grow(&st.qkv, rows*2*d+b*d)
+	kv, q := buf[:rows*2*d], buf[rows*2*d:]
+	kernels.Linear(kv, x, w[d*in:], bias[d:], rows, in, 2*d)
+	x0 := Grow(&st.x0, b*in)
+	for i := range b {
+		copy(x0[i*in:(i+1)*in], x[i*n*in:])
+	}
+	a.Query.Apply(q, x0, b)
+	st.Att.KeepContext = a.KeepContext
+	ctx := st.Att.Forward(&sc.Att, q, kv, kv[d:], d, 2*d, b, 1, n, a.Heads, d, a.AttnDropout, mask, train, rng)
+	h := Grow(&sc.h, b*d)
+	a.Dense.Apply(h, ctx, b)
+	st.drop.ApplyAdd(st.ln.Input(b, d), h, x0, a.Dropout, train, rng) // the residual sum
+	y := Grow(&sc.Y, b*d)
 	a.LayerNorm.Normalize(y, &st.ln)
 	return y
 }
@@ -88,6 +121,9 @@ func (a *BertSelfAttention) Backward(st *AttnState, sc *AttnScratch, dy []float3
 }
 
 func (a *BertSelfAttention) qkvBackward(st *AttnState, sc *AttnScratch, dctx, ds []float32, needDx bool, s *GradSink) []float32 {
+	if st.first {
+		return a.firstBackward(st, sc, dctx, ds, needDx, s)
+	}
 	n, rows := len(st.ln.X), st.ln.rows
 	d := n / rows
 	dqkv := Grow(&sc.dqkv, 3*n)
@@ -99,6 +135,33 @@ func (a *BertSelfAttention) qkvBackward(st *AttnState, sc *AttnScratch, dctx, ds
 	dx := Grow(&sc.dx, n)
 	copy(dx, ds)
 	a.qkv().Backward(&sc.QKV, dx, true, dqkv, st.x, rows, s)
+	return dx
+}
+
+// firstBackward is qkvBackward after forwardFirst: ds [b, hidden] is the
+// gradient of the first positions' residual sum, and the input gradient
+// [b·n, hidden] comes from the keys and values at every position plus
+// the queries and the residual at the first ones.
+func (a *BertSelfAttention) firstBackward(st *AttnState, sc *AttnScratch, dctx, ds []float32, needDx bool, s *GradSink) []float32 {
+	in, d := a.Query.Dims()
+	b, n := st.ln.rows, st.n
+	rows := b * n
+	g := Grow(&sc.dqkv, rows*2*d+b*d)
+	dkv, dq := g[:rows*2*d], g[rows*2*d:]
+	st.Att.Backward(&sc.Att, dq, dkv, dkv[d:], dctx)
+	w, _, _, _ := a.qkv().pack(&sc.QKV)
+	q := a.qkv()
+	if !needDx {
+		fusedBackward(q[1:], w[d*in:], nil, false, dkv, st.x, rows, s)
+		a.Query.Backprop(nil, dq, st.x0, b, false, s)
+		return nil
+	}
+	dx := Grow(&sc.dx, rows*in)
+	fusedBackward(q[1:], w[d*in:], dx, false, dkv, st.x, rows, s)
+	a.Query.Backprop(ds, dq, st.x0, b, true, s) // ds (spent) + the queries' share
+	for i := range b {
+		AddInto(dx[i*n*in:i*n*in+in], ds[i*in:(i+1)*in])
+	}
 	return dx
 }
 
@@ -222,6 +285,17 @@ func NewBertLayer(hidden, heads, intermediate int, std float32, rng *tensor.RNG)
 func (l *BertLayer) Forward(st *LayerState, sc *LayerScratch, x []float32, b, n int, mask []float32, train bool, rng *tensor.RNG) []float32 {
 	a := l.Attention.Forward(&st.Attn, &sc.Attn, x, b, n, mask, train, rng)
 	return l.FFN.Forward(&st.FFN, &sc.FFN, a, b*n, train, rng)
+}
+
+// ForwardFirst is Forward computing only the first position of each
+// item (what a pooler reads), in st.FFN.Y as [b, hidden]: the same
+// values as the first rows of Forward's, with every position still a key
+// and a value. Past the keys' and values' products, the layer runs on b
+// rows instead of b·n. Backward then takes dy [b, hidden] and returns the
+// input gradient for every position.
+func (l *BertLayer) ForwardFirst(st *LayerState, sc *LayerScratch, x []float32, b, n int, mask []float32, train bool, rng *tensor.RNG) []float32 {
+	a := l.Attention.forwardFirst(&st.Attn, &sc.Attn, x, b, n, mask, train, rng)
+	return l.FFN.Forward(&st.FFN, &sc.FFN, a, b, train, rng)
 }
 
 // Backward returns the input gradient for dy (in sc), or nil when needDx

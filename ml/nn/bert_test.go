@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"fmt"
 	"math"
 	"testing"
 
@@ -295,5 +296,71 @@ func TestFFNRebuild(t *testing.T) {
 		if st.FFN.Y[i] != v {
 			t.Fatalf("Y[%d] = %v rebuilt, %v from Forward", i, st.FFN.Y[i], v)
 		}
+	}
+}
+
+// TestForwardFirstMatchesForward checks ForwardFirst and its backward
+// pass against the full layer with the gradient given on the first
+// positions only (dropout off: the two draw different masks): the same
+// outputs, input gradient and parameter gradients.
+func TestForwardFirstMatchesForward(t *testing.T) {
+	const b, n, d = 3, 5, 16
+	for _, keep := range []bool{false, true} {
+		layer := NewBertLayer(d, 4, 32, 0.2, tensor.NewRNG(1))
+		layer.Attention.AttnDropout, layer.Attention.Dropout, layer.FFN.Dropout = 0, 0, 0
+		layer.Attention.KeepContext = keep
+		x := weights(b*n*d, 2)
+		mask := make([]float32, b*n)
+		mask[n-1], mask[2*n-2] = -10000, -10000 // some keys masked
+		dy0 := weights(b*d, 3)
+		params := paramTensors(layer)
+		grads := func() [][]float32 {
+			var g [][]float32
+			for _, p := range params {
+				g = append(g, append([]float32(nil), p.Grad...))
+				p.Grad = nil
+			}
+			return g
+		}
+
+		var st LayerState
+		var sc LayerScratch
+		full := append([]float32(nil), layer.Forward(&st, &sc, x, b, n, mask, true, tensor.NewRNG(4))...)
+		dy := make([]float32, b*n*d)
+		for i := range b {
+			copy(dy[i*n*d:], dy0[i*d:(i+1)*d])
+		}
+		dxFull := append([]float32(nil), layer.Backward(&st, &sc, dy, true, nil)...)
+		gFull := grads()
+
+		var st1 LayerState
+		var sc1 LayerScratch
+		first := layer.ForwardFirst(&st1, &sc1, x, b, n, mask, true, tensor.NewRNG(4))
+		for i := range b {
+			for j := range d {
+				if g, w := first[i*d+j], full[i*n*d+j]; math.Abs(float64(g-w)) > 1e-5 {
+					t.Fatalf("keep %v: output[%d][%d] = %v, Forward's first row %v", keep, i, j, g, w)
+				}
+			}
+		}
+		dx := layer.Backward(&st1, &sc1, dy0, true, nil)
+		close := func(name string, g, w []float32) {
+			t.Helper()
+			if len(g) != len(w) {
+				t.Fatalf("keep %v: %s has %d values, want %d", keep, name, len(g), len(w))
+			}
+			for i := range w {
+				if math.Abs(float64(g[i]-w[i])) > 1e-5+1e-4*math.Abs(float64(w[i])) {
+					t.Fatalf("keep %v: %s[%d] = %v, full layer %v", keep, name, i, g[i], w[i])
+				}
+			}
+		}
+		close("dx", dx, dxFull)
+		for i, g := range grads() {
+			close(fmt.Sprintf("parameter %d %v", i, params[i].Shape), g, gFull[i])
+		}
+		// A full pass after a first-position one is a full pass again.
+		again := layer.Forward(&st1, &sc1, x, b, n, mask, true, tensor.NewRNG(4))
+		close("Forward after ForwardFirst", again, full)
 	}
 }

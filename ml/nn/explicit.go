@@ -30,6 +30,13 @@ func Zeroed(b *[]float32, n int) []float32 {
 	return s
 }
 
+// AddInto adds src into dst elementwise.
+func AddInto(dst, src []float32) {
+	for i, v := range src {
+		dst[i] += v
+	}
+}
+
 // GradSink decides where parameter gradients go. A nil sink, or one
 // without an apply function, accumulates them in each parameter's Grad.
 // With Start(apply), a module's gradients are written to shared zeroed

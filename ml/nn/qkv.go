@@ -85,29 +85,40 @@ func (q QKV) Forward(sc *QKVScratch, y, x []float32, rows int) {
 // is nil, then adds each projection's weight and bias gradients through s
 // and hands them on.
 func (q QKV) Backward(sc *QKVScratch, dx []float32, addDx bool, dy, x []float32, rows int, s *GradSink) {
-	in, out := q[0].Dims()
+	w, _, _, _ := q.pack(sc)
+	fusedBackward(q[:], w, dx, addDx, dy, x, rows, s)
+}
+
+// fusedBackward is the backward pass of len(ls) Linears in → out over the
+// same input x run as one product with the packed weights w [len(ls)·out,
+// in]: dy is [rows, len(ls)·out], each Linear's gradient a column block.
+// At most three Linears (a QKV, or its key and value).
+func fusedBackward(ls []*Linear, w, dx []float32, addDx bool, dy, x []float32, rows int, s *GradSink) {
+	in, out := ls[0].Dims()
+	ld := len(ls) * out
 	// The biases' gradients first, on every worker; then the weights'
 	// products (as many flops as the input gradient's) beside the input
 	// gradient, and the updates after both, again on every worker. Updates
 	// inside the pair ran on the weights' side only and left the other
 	// core idle for a fifth of the pair (bench/vilbert).
-	var dws [3][]float32
-	var add [3]bool
-	for i, l := range q {
+	var dwa [3][]float32 // len(ls) ≤ 3: no allocation in a step
+	var adda [3]bool
+	dws, add := dwa[:len(ls)], adda[:len(ls)]
+	for i, l := range ls {
 		dws[i], add[i] = s.weightGrad(l.Weight)
 		if db := s.gradIf(l.Bias); db != nil {
-			kernels.BiasGradStrided(db, dy[i*out:], rows, out, 3*out)
+			kernels.BiasGradStrided(db, dy[i*out:], rows, out, ld)
 		}
 	}
 	params := func(parts int) {
 		for i, dw := range dws {
 			if dw != nil {
-				kernels.WeightGradParts(parts, dw, dy[i*out:], 3*out, x, rows, in, out, add[i])
+				kernels.WeightGradParts(parts, dw, dy[i*out:], ld, x, rows, in, out, add[i])
 			}
 		}
 	}
 	done := func() {
-		for _, l := range q {
+		for _, l := range ls {
 			s.Done(l.Weight, l.Bias)
 		}
 	}
@@ -118,11 +129,10 @@ func (q QKV) Backward(sc *QKVScratch, dx []float32, addDx bool, dy, x []float32,
 	}
 	// The input gradient, one product over the weights (updated only
 	// after it), runs beside the weight gradients.
-	w, _, _, _ := q.pack(sc)
 	beta := float32(0)
 	if addDx {
 		beta = 1
 	}
-	kernels.Pair(rows*in*3*out, func(parts int) { kernels.LinearDxParts(parts, dx, dy, w, rows, in, 3*out, beta) }, params)
+	kernels.Pair(rows*in*ld, func(parts int) { kernels.LinearDxParts(parts, dx, dy, w, rows, in, ld, beta) }, params)
 	done()
 }

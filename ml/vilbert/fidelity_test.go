@@ -364,7 +364,11 @@ func TestTrainingGradients(t *testing.T) {
 						best = i
 					}
 				}
-				const eps = 1e-2
+				// Small enough to stay clear of the ReLU kinks of the
+				// poolers and heads (1e-2 crossed one in the concat case
+				// once the last layers drew fewer dropout masks), large
+				// enough for float32's rounding of the loss.
+				const eps = 1e-3
 				orig := p.Data[best]
 				p.Data[best] = orig + eps
 				up := loss()

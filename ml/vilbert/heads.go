@@ -9,6 +9,7 @@ import (
 // pooled outputs and the image mask.
 type streams struct {
 	b, t, r    int
+	tl, rl     int // positions per item in txt and img: t and r, or 1 (Model.AllPositions)
 	dt, dv     int
 	txt, img   []float32 // [B·T, Dt], [B·R, Dv]
 	pt, pv     []float32 // [B, bi] pooled (ReLU outputs)
@@ -33,6 +34,9 @@ type headState struct {
 type head interface {
 	forward(st *headState, s *streams) []float32 // logits [B, labels]
 	backward(st *headState, s *streams, dlogits []float32, sink *nn.GradSink)
+	// readsAll reports whether the head reads positions of stream s
+	// (textStream or imageStream) other than each item's first.
+	readsAll(s int) bool
 }
 
 // MMFHead is ViLBERTForClassification's head: pooled = dropout(pt ∘ pv)
@@ -63,6 +67,8 @@ func (h *MMFHead) forward(st *headState, s *streams) []float32 {
 	h.Out.Apply(logits, x, s.b)
 	return logits
 }
+
+func (h *MMFHead) readsAll(int) bool { return false } // the pooled outputs only
 
 func (h *MMFHead) backward(st *headState, s *streams, dlogits []float32, sink *nn.GradSink) {
 	dx := grow(&st.dx, len(st.tr.y))
@@ -133,6 +139,8 @@ func (h *ConcatHead) forward(st *headState, s *streams) []float32 {
 	return h.run(st, x, s)
 }
 
+func (h *ConcatHead) readsAll(int) bool { return false } // the pooled outputs only
+
 func (h *ConcatHead) backward(st *headState, s *streams, dlogits []float32, sink *nn.GradSink) {
 	dx := h.back(st, dlogits, s.b, sink)
 	bi := len(s.pt) / s.b
@@ -156,7 +164,7 @@ func (h *CoreHead) forward(st *headState, s *streams) []float32 {
 	cnt := grow(&st.count, s.b)
 	for i := 0; i < s.b; i++ {
 		row := x[i*w : (i+1)*w]
-		copy(row, s.txt[i*s.t*s.dt:i*s.t*s.dt+s.dt])
+		copy(row, s.txt[i*s.tl*s.dt:i*s.tl*s.dt+s.dt])
 		mean := row[s.dt:]
 		var n float32
 		for r := 0; r < s.r; r++ {
@@ -177,12 +185,15 @@ func (h *CoreHead) forward(st *headState, s *streams) []float32 {
 	return h.run(st, x, s)
 }
 
+// readsAll: the text stream's first position and every region.
+func (h *CoreHead) readsAll(s int) bool { return s == imageStream }
+
 func (h *CoreHead) backward(st *headState, s *streams, dlogits []float32, sink *nn.GradSink) {
 	dx := h.back(st, dlogits, s.b, sink)
 	w := s.dt + s.dv
 	for i := 0; i < s.b; i++ {
 		row := dx[i*w : (i+1)*w]
-		addInto(s.dtxt[i*s.t*s.dt:i*s.t*s.dt+s.dt], row[:s.dt])
+		nn.AddInto(s.dtxt[i*s.tl*s.dt:i*s.tl*s.dt+s.dt], row[:s.dt])
 		for r := 0; r < s.r; r++ {
 			m := s.imgMask[i*s.r+r]
 			if m == 0 {

@@ -80,7 +80,7 @@ func (e *Embeddings) Backward(st *embState, dy []float32, s *nn.GradSink) {
 			if tab.p == e.Word && st.ids[i] == 0 {
 				continue
 			}
-			addInto(g[r*h:(r+1)*h], ds[i*h:(i+1)*h])
+			nn.AddInto(g[r*h:(r+1)*h], ds[i*h:(i+1)*h])
 		}
 		s.Done(tab.p)
 	}
@@ -107,7 +107,7 @@ func (e *Embeddings) wordRows(st *embState, ds []float32, s *nn.GradSink) {
 			continue
 		}
 		k, _ := slices.BinarySearch(st.rows, id)
-		addInto(g[k*h:(k+1)*h], ds[i*h:(i+1)*h])
+		nn.AddInto(g[k*h:(k+1)*h], ds[i*h:(i+1)*h])
 	}
 	s.DoneRows(e.Word, st.rows, g)
 }
@@ -314,7 +314,7 @@ func poolBackward(lin *nn.Linear, st *poolState, dy, dx []float32, b, l, d int, 
 	df := grow(&st.df, b*d)
 	lin.Backprop(df, g, st.first, b, false, s)
 	for i := 0; i < b; i++ {
-		addInto(dx[i*l*d:i*l*d+d], df[i*d:(i+1)*d])
+		nn.AddInto(dx[i*l*d:i*l*d+d], df[i*d:(i+1)*d])
 	}
 }
 

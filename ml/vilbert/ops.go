@@ -121,10 +121,3 @@ func (f transform) backward(st *transformState, x, dy []float32, rows int, s *nn
 	f.Dense.Backprop(dx, dh, x, rows, false, s)
 	return dx
 }
-
-// addInto adds src into dst elementwise.
-func addInto(dst, src []float32) {
-	for i, v := range src {
-		dst[i] += v
-	}
-}

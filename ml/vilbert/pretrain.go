@@ -79,6 +79,7 @@ type PretrainLoss struct {
 // NewPretrainer builds fresh heads for m: weights ~ N(0,
 // initializer_range²) from seed, biases 0, LayerNorm γ 1 and β 0.
 func NewPretrainer(m *Model, seed uint64) *Pretrainer {
+	m.AllPositions = true // the heads read every position
 	c := &m.Config
 	pm := &paramMaker{alloc: true, rng: tensor.NewRNG(seed), std: c.InitializerRange}
 	eps := c.LayerNormEps
@@ -253,7 +254,7 @@ func (p *Pretrainer) Step(pb *PretrainBatch, train, backward bool, rng *tensor.R
 		kernels.LinearBackward(dh, dw, (*nn.GradSink)(nil).Grad(h.Bias), dlogits, st.tr.y, h.word.Data, n, hd, v, false)
 		dx := transform{h.Transform, h.TransformNorm}.backward(&st.tr, st.x, dh, n, nil)
 		for k, i := range st.rows {
-			addInto(dText[i*hd:(i+1)*hd], dx[k*hd:(k+1)*hd])
+			nn.AddInto(dText[i*hd:(i+1)*hd], dx[k*hd:(k+1)*hd])
 		}
 	}
 	dImage := zeroed(&st.dImage, b*r*dv)
@@ -262,7 +263,7 @@ func (p *Pretrainer) Step(pb *PretrainBatch, train, backward bool, rng *tensor.R
 		h.ImgDecoder.Backprop(dy, dpred, st.imgTr.y, nr, false, nil)
 		dx := transform{h.ImgTransform, h.ImgNorm}.backward(&st.imgTr, st.imgX, dy, nr, nil)
 		for k, i := range st.imgRows {
-			addInto(dImage[i*dv:(i+1)*dv], dx[k*dv:(k+1)*dv])
+			nn.AddInto(dImage[i*dv:(i+1)*dv], dx[k*dv:(k+1)*dv])
 		}
 	}
 	dp := grow(&st.dp, b*bi)

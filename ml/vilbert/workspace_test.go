@@ -2,6 +2,7 @@ package vilbert
 
 import (
 	"math"
+	"strings"
 	"testing"
 
 	"mmc/ml/nn"
@@ -136,5 +137,92 @@ func TestOutputSurvivesBackward(t *testing.T) {
 				t.Fatalf("Output.%s[%d] = %v after Backward, %v before", name, i, pair[1][i], v)
 			}
 		}
+	}
+}
+
+// TestFirstPositionsOnly checks when the last layers compute only the
+// first positions (a stream ending in a text or visual layer whose
+// positions past the first nothing reads: not the core head's visual
+// stream, never under AllPositions), and that the logits and parameter
+// gradients are those of the full computation.
+func TestFirstPositionsOnly(t *testing.T) {
+	type tc struct {
+		name       string
+		model      func(t *testing.T) (*Model, *Inputs, []int)
+		text, imgs bool // whether each stream is cut to its first positions
+	}
+	var cases []tc
+	for _, fc := range fidelityCases {
+		// config_tiny_core.json ends its text stream in a connection
+		// layer; the core head reads every region.
+		cases = append(cases, tc{fc.name, func(t *testing.T) (*Model, *Inputs, []int) {
+			m, fx := loadCase(t, fc, 0)
+			in, labels := fx.inputs(t)
+			return m, in, labels
+		}, fc.config == "config_tiny.json", fc.head != HeadCore})
+	}
+	cases = append(cases, tc{"core_head_tiny", func(t *testing.T) (*Model, *Inputs, []int) {
+		m := tinyModel(t, HeadCore)
+		return m, FromBatch(randomBatch(m, 3, 7, 4, 1)), []int{0, 1, 1}
+	}, true, false})
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			m, in, labels := c.model(t)
+			run := func(all bool) (out Output, grads map[string][]float32) {
+				m.AllPositions = all
+				o, err := m.Forward(in, false, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out = *o
+				out.Logits = append([]float32(nil), o.Logits...)
+				_, dl, err := CrossEntropy(out.Logits, labels, 2)
+				if err != nil {
+					t.Fatal(err)
+				}
+				m.ZeroGrad()
+				if err := m.Backward(dl); err != nil {
+					t.Fatal(err)
+				}
+				grads = map[string][]float32{}
+				for _, p := range m.Parameters() {
+					grads[p.Name] = append([]float32(nil), p.Tensor.Grad...)
+				}
+				return out, grads
+			}
+			full, gFull := run(true)
+			first, gFirst := run(false)
+			want := func(cut bool, all int) int {
+				if cut {
+					return 1
+				}
+				return all
+			}
+			if full.TextRows != in.TextLen || full.ImageRows < in.Regions ||
+				first.TextRows != want(c.text, full.TextRows) || first.ImageRows != want(c.imgs, full.ImageRows) {
+				t.Fatalf("rows per item: text %d, image %d (AllPositions: %d, %d); cut text %v, image %v",
+					first.TextRows, first.ImageRows, full.TextRows, full.ImageRows, c.text, c.imgs)
+			}
+			if d := maxAbsDiff(first.Logits, full.Logits); d > 1e-6 {
+				t.Errorf("logits differ by %g: %v, all positions %v", d, first.Logits, full.Logits)
+			}
+			for name, g := range gFull {
+				if d := maxAbsDiff(gFirst[name], g); d > 1e-5 {
+					t.Errorf("%s: gradient differs by %g from the full computation", name, d)
+				}
+			}
+			if !c.text {
+				return
+			}
+			// A gradient for every position cannot follow a cut pass.
+			m.AllPositions = false
+			if _, err := m.Forward(in, false, nil); err != nil {
+				t.Fatal(err)
+			}
+			err := m.BackwardStreams(make([]float32, in.Batch*in.TextLen*m.Config.HiddenSize), nil, nil, nil)
+			if err == nil || !strings.Contains(err.Error(), "AllPositions") {
+				t.Errorf("BackwardStreams with every text position after a cut Forward: %v", err)
+			}
+		})
 	}
 }

@@ -63,9 +63,15 @@ func (a *BertSelfAttention) Forward(st *AttnState, sc *AttnScratch, x []float32,
 	a.qkv().Forward(&sc.QKV, qkv, x, rows)
 	st.Att.KeepContext = a.KeepContext
 	ctx := st.Att.Forward(&sc.Att, qkv, qkv[d:], qkv[2*d:], 3*d, 3*d, b, l, l, a.Heads, d, a.AttnDropout, mask, train, rng)
+	return a.output(st, sc, ctx, x, rows, d, train, rng)
+}
+
+// output ends the sublayer on rows rows of the context: LN(res +
+// Dropout(ctx·Wo)), in sc.Y.
+func (a *BertSelfAttention) output(st *AttnState, sc *AttnScratch, ctx, res []float32, rows, d int, train bool, rng *tensor.RNG) []float32 {
 	h := Grow(&sc.h, rows*d)
 	a.Dense.Apply(h, ctx, rows)
-	st.drop.ApplyAdd(st.ln.Input(rows, d), h, x, a.Dropout, train, rng) // the residual sum
+	st.drop.ApplyAdd(st.ln.Input(rows, d), h, res, a.Dropout, train, rng) // the residual sum
 	y := Grow(&sc.Y, rows*d)
 	a.LayerNorm.Normalize(y, &st.ln)
 	return y
@@ -90,12 +96,7 @@ func (a *BertSelfAttention) forwardFirst(st *AttnState, sc *AttnScratch, x []flo
 	a.Query.Apply(q, x0, b)
 	st.Att.KeepContext = a.KeepContext
 	ctx := st.Att.Forward(&sc.Att, q, kv, kv[d:], d, 2*d, b, 1, n, a.Heads, d, a.AttnDropout, mask, train, rng)
-	h := Grow(&sc.h, b*d)
-	a.Dense.Apply(h, ctx, b)
-	st.drop.ApplyAdd(st.ln.Input(b, d), h, x0, a.Dropout, train, rng) // the residual sum
-	y := Grow(&sc.Y, b*d)
-	a.LayerNorm.Normalize(y, &st.ln)
-	return y
+	return a.output(st, sc, ctx, x0, b, d, train, rng)
 }
 
 // Recompute writes the last forward output into sc.Y again and returns

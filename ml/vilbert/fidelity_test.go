@@ -307,6 +307,27 @@ func TestTrainingDropout(t *testing.T) {
 	}
 }
 
+// forwardBackward runs a forward pass (training mode with dropout from
+// rng, eval mode when rng is nil) and the backward pass of the
+// cross-entropy on labels into freshly zeroed gradients, and returns the
+// output and the loss.
+func forwardBackward(t *testing.T, m *Model, in *Inputs, labels []int, rng *tensor.RNG) (*Output, float32) {
+	t.Helper()
+	out, err := m.Forward(in, rng != nil, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, dl, err := CrossEntropy(out.Logits, labels, m.Config.NumLabels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.ZeroGrad()
+	if err := m.Backward(dl); err != nil {
+		t.Fatal(err)
+	}
+	return out, l
+}
+
 func b2f(v bool) float32 {
 	if v {
 		return 1
@@ -325,18 +346,7 @@ func TestTrainingGradients(t *testing.T) {
 			m, fx := loadCase(t, fc, 0)
 			in, labels := fx.inputs(t)
 			loss := func() float64 {
-				out, err := m.Forward(in, true, newRNG(11))
-				if err != nil {
-					t.Fatal(err)
-				}
-				l, dl, err := CrossEntropy(out.Logits, labels, 2)
-				if err != nil {
-					t.Fatal(err)
-				}
-				m.ZeroGrad()
-				if err := m.Backward(dl); err != nil {
-					t.Fatal(err)
-				}
+				_, l := forwardBackward(t, m, in, labels, newRNG(11))
 				return float64(l)
 			}
 			loss()

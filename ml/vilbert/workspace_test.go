@@ -170,20 +170,9 @@ func TestFirstPositionsOnly(t *testing.T) {
 			m, in, labels := c.model(t)
 			run := func(all bool) (out Output, grads map[string][]float32) {
 				m.AllPositions = all
-				o, err := m.Forward(in, false, nil)
-				if err != nil {
-					t.Fatal(err)
-				}
+				o, _ := forwardBackward(t, m, in, labels, nil)
 				out = *o
 				out.Logits = append([]float32(nil), o.Logits...)
-				_, dl, err := CrossEntropy(out.Logits, labels, 2)
-				if err != nil {
-					t.Fatal(err)
-				}
-				m.ZeroGrad()
-				if err := m.Backward(dl); err != nil {
-					t.Fatal(err)
-				}
 				grads = map[string][]float32{}
 				for _, p := range m.Parameters() {
 					grads[p.Name] = append([]float32(nil), p.Tensor.Grad...)

@@ -39,6 +39,7 @@ import (
 var (
 	profile      string
 	stepInsideBW bool
+	allPositions bool
 )
 
 type result struct {
@@ -64,10 +65,11 @@ func main() {
 	cpuprofile := flag.String("cpuprofile", "", "with -side=go: write a CPU profile of the timed steps")
 	torchFirst := flag.Bool("torch-first", false, "run the PyTorch side before the Go side (the machine's load drifts; alternate to check)")
 	inBackward := flag.Bool("in-backward", true, "Go side: apply AdamW inside the backward pass (Model.BackwardStep), keeping two gradient buffers instead of one per parameter; false: Backward then AdamW.Step, as the torch side does")
+	allPos := flag.Bool("all-positions", false, "Go side: compute every position of the last text and visual layers, as the torch side does (vilbert.Model.AllPositions); by default they compute the first position only, all the MMF head reads")
 	flag.Parse()
 	args := []int{*batch, *tokens, *regions, *steps, *inferRuns, *threads}
 	if *side == "go" {
-		profile, stepInsideBW = *cpuprofile, *inBackward
+		profile, stepInsideBW, allPositions = *cpuprofile, *inBackward, *allPos
 		r, err := goSide(args)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -76,13 +78,13 @@ func main() {
 		json.NewEncoder(os.Stdout).Encode(r)
 		return
 	}
-	if err := run(args, *python, *torchFirst, *inBackward); err != nil {
+	if err := run(args, *python, *torchFirst, *inBackward, *allPos); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/vilbert:", err)
 		os.Exit(1)
 	}
 }
 
-func run(args []int, python string, torchFirst, inBackward bool) error {
+func run(args []int, python string, torchFirst, inBackward, allPos bool) error {
 	fmt.Printf("ViLBERT (Facebook config, MMF head, 247,780,354 parameters): batch %d × %d tokens × %d regions, %d steps, %d threads\n",
 		args[0], args[1], args[2], args[3], args[5])
 	fmt.Printf("load average before: %s\n", loadavg())
@@ -90,7 +92,7 @@ func run(args []int, python string, torchFirst, inBackward bool) error {
 	if err != nil {
 		return err
 	}
-	strArgs := []string{"-side=go", fmt.Sprintf("-in-backward=%t", inBackward)}
+	strArgs := []string{"-side=go", fmt.Sprintf("-in-backward=%t", inBackward), fmt.Sprintf("-all-positions=%t", allPos)}
 	for i, name := range []string{"batch", "tokens", "regions", "steps", "infer-runs", "threads"} {
 		strArgs = append(strArgs, fmt.Sprintf("-%s=%d", name, args[i]))
 	}
@@ -154,8 +156,8 @@ func met(ok bool) string {
 // train, one forward pass) of the model at batch b × t tokens × r regions
 // (MMF regions; text embeddings trainable, so every text layer passes an
 // input gradient down; the MMF head, which reads each stream's first
-// position only).
-func stepGEMMs(c vilbert.Config, b, t, r int, train bool) gemm.List {
+// position only, unless allPos).
+func stepGEMMs(c vilbert.Config, b, t, r int, train, allPos bool) gemm.List {
 	var l gemm.List
 	H, Dv, bi := c.HiddenSize, c.VHiddenSize, c.BiHiddenSize
 	bt, br := b*t, b*r
@@ -178,7 +180,7 @@ func stepGEMMs(c vilbert.Config, b, t, r int, train bool) gemm.List {
 		l.Attention(b, heads, 1, L, d/heads, 1, train, false)
 	}
 	stream := func(d, inter, heads, n, L int, ids []int) {
-		if !c.WithCoattention || len(ids) == 0 || n > ids[len(ids)-1] {
+		if !allPos && (!c.WithCoattention || len(ids) == 0 || n > ids[len(ids)-1]) {
 			layer(d, inter, heads, n-1, L)
 			firstLayer(d, inter, heads, L)
 			return
@@ -240,6 +242,7 @@ func goSide(args []int) (*result, error) {
 	if err != nil {
 		return nil, err
 	}
+	m.AllPositions = allPositions
 	opt := optim.NewAdamW(optim.SplitDecay(m.Parameters(), 0.01), optim.AdamWConfig{LR: 1e-5, Eps: 1e-8})
 	rng := tensor.NewRNG(7)
 	in := randomInputs(rng, cfg, b, t, r)
@@ -306,8 +309,11 @@ func goSide(args []int) (*result, error) {
 	if stepInsideBW {
 		mode = "AdamW in backward"
 	}
+	if allPositions {
+		mode += ", all positions"
+	}
 	rss := peakRSS() // before the GEMM measurement's buffers
-	gemms := stepGEMMs(cfg, b, t, r, true)
+	gemms := stepGEMMs(cfg, b, t, r, true, allPositions)
 	return &result{StepS: stepS, InferS: times[len(times)/2], PeakRSS: rss, Threads: threads, Backend: blas.Name() + ", " + mode,
 		StepFLOP: gemms.FLOPs(), GemmRate: gemms.Rate()}, nil
 }

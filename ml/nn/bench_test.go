@@ -22,3 +22,20 @@ func BenchmarkBertLayer(b *testing.B) {
 		layer.Backward(&st, &sc, dy, true, nil)
 	}
 }
+
+// BenchmarkBertLayerFirst is BenchmarkBertLayer computing only each
+// item's first position (ForwardFirst): the keys and values at every
+// position, the rest on 8 rows. The ratio to BenchmarkBertLayer is what a
+// pooled classifier saves in its last layer.
+func BenchmarkBertLayerFirst(b *testing.B) {
+	const batch, tokens, hidden, heads, inter = 8, 128, 768, 12, 3072
+	layer := NewBertLayer(hidden, heads, inter, 0.02, tensor.NewRNG(1))
+	x, dy := weights(batch*tokens*hidden, 2), weights(batch*hidden, 3)
+	var st LayerState
+	var sc LayerScratch
+	rng := tensor.NewRNG(4)
+	for b.Loop() {
+		layer.ForwardFirst(&st, &sc, x, batch, tokens, nil, true, rng)
+		layer.Backward(&st, &sc, dy, true, nil)
+	}
+}

@@ -33,6 +33,13 @@ func Mul(dst, a, b []float32) {
 	ParallelFor(len(dst), 1, func(lo, hi int) { mulSerial(dst[lo:hi], a[lo:hi], b[lo:hi]) })
 }
 
+// Add writes a+b into dst (dst may be a or b): a gradient's sum.
+func Add(dst, a, b []float32) {
+	checkLen("Add", len(a), len(dst))
+	checkLen("Add", len(b), len(dst))
+	ParallelFor(len(dst), 1, func(lo, hi int) { dropoutAddSerial(dst[lo:hi], a[lo:hi], b[lo:hi], nil, lo, 0) })
+}
+
 // BiasGELU adds the bias b [n] to each row of h [rows, n] in place (the
 // pre-activation, kept for GELUBackward) and writes GELU of it into y, in
 // one pass over the data.

@@ -71,6 +71,14 @@ func BenchmarkMul(b *testing.B) {
 	}
 }
 
+func BenchmarkAdd(b *testing.B) {
+	x, y := randSlice(bRows*bInter, 4, 3), randSlice(bRows*bInter, 5, 1)
+	b.SetBytes(int64(4 * len(x)))
+	for b.Loop() {
+		Add(x, x, y)
+	}
+}
+
 func BenchmarkBiasGELU(b *testing.B) {
 	h, bias := randSlice(bRows*bInter, 4, 3), randSlice(bInter, 5, 1)
 	y := make([]float32, len(h))

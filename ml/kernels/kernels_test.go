@@ -131,6 +131,13 @@ func TestGELUWithGrad(t *testing.T) {
 			t.Fatalf("Mul[%d] = %v, want %v", i, p[i], a[i]*b[i])
 		}
 	}
+	s := append([]float32(nil), a...)
+	Add(s, s, b) // in place, as a gradient accumulates
+	for i := range s {
+		if s[i] != a[i]+b[i] {
+			t.Fatalf("Add[%d] = %v, want %v", i, s[i], a[i]+b[i])
+		}
+	}
 }
 
 func TestBiasGELU(t *testing.T) {

@@ -30,12 +30,8 @@ func Zeroed(b *[]float32, n int) []float32 {
 	return s
 }
 
-// AddInto adds src into dst elementwise.
-func AddInto(dst, src []float32) {
-	for i, v := range src {
-		dst[i] += v
-	}
-}
+// AddInto adds src into dst (kernels.Add in place).
+func AddInto(dst, src []float32) { kernels.Add(dst, dst, src) }
 
 // GradSink decides where parameter gradients go. A nil sink, or one
 // without an apply function, accumulates them in each parameter's Grad.

@@ -7,11 +7,4 @@ import "mmc/ml/kernels"
 
 func parallelFor(n, cost int, fn func(lo, hi int)) { kernels.ParallelFor(n, cost, fn) }
 
-func addTo(dst, src []float32) {
-	parallelFor(len(dst), 1, func(lo, hi int) {
-		d, s := dst[lo:hi], src[lo:hi]
-		for i := range d {
-			d[i] += s[i]
-		}
-	})
-}
+func addTo(dst, src []float32) { kernels.Add(dst, dst, src) }

@@ -100,9 +100,20 @@ func (m *TextBERT) Forward(b *batch.Batch, train bool) *tensor.Tensor {
 	x := tensor.Add(tensor.Add(m.Word.Forward(ids, n, t), m.Position.Forward(pos, n, t)), m.TokenType.Forward(seg, n, t))
 	x = tensor.Dropout(m.EmbNorm.Forward(x), m.Config.Dropout, rng, train)
 	add := tensor.New(mask, n, 1, 1, t) // additive key mask
-	for _, l := range m.Layers {
-		x = l.Op(x, add, rng, train) // the explicit-backward layer ViLBERT uses, as one tape op
+	// The explicit-backward layers ViLBERT uses, each as one tape op; the
+	// pooler reads only [CLS], so the last layer computes only that
+	// position.
+	var cls *tensor.Tensor // [B, H]
+	for i, l := range m.Layers {
+		if i == len(m.Layers)-1 {
+			cls = l.OpFirst(x, add, rng, train)
+			break
+		}
+		x = l.Op(x, add, rng, train)
 	}
-	pooled := tensor.Tanh(m.Pooler.Forward(tensor.SelectFirst(x))) // [B, H]
+	if cls == nil { // no layers
+		cls = tensor.SelectFirst(x)
+	}
+	pooled := tensor.Tanh(m.Pooler.Forward(cls))
 	return m.Classifier.Forward(tensor.Dropout(pooled, m.Config.Dropout, rng, train))
 }

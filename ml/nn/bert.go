@@ -312,6 +312,17 @@ func (l *BertLayer) Backward(st *LayerState, sc *LayerScratch, dy []float32, nee
 // pass runs Backward and accumulates the parameters' gradients in their
 // Grad.
 func (l *BertLayer) Op(x, mask *tensor.Tensor, rng *tensor.RNG, train bool) *tensor.Tensor {
+	return l.op(x, mask, rng, train, false)
+}
+
+// OpFirst is ForwardFirst as one tape op: the first position of each
+// item, [B, hidden], for a last layer whose other positions nothing
+// reads.
+func (l *BertLayer) OpFirst(x, mask *tensor.Tensor, rng *tensor.RNG, train bool) *tensor.Tensor {
+	return l.op(x, mask, rng, train, true)
+}
+
+func (l *BertLayer) op(x, mask *tensor.Tensor, rng *tensor.RNG, train, first bool) *tensor.Tensor {
 	if x.Dim() != 3 {
 		panic(fmt.Sprintf("nn.BertLayer.Op: input %v is not [B, T, hidden]", x.Shape))
 	}
@@ -321,8 +332,14 @@ func (l *BertLayer) Op(x, mask *tensor.Tensor, rng *tensor.RNG, train bool) *ten
 		m = mask.Data
 	}
 	st, sc := new(LayerState), new(LayerScratch)
-	y := l.Forward(st, sc, x.Data, b, t, m, train, rng)
-	out := tensor.New(append([]float32(nil), y...), x.Shape...)
+	var out *tensor.Tensor
+	if first {
+		y := l.ForwardFirst(st, sc, x.Data, b, t, m, train, rng)
+		out = tensor.New(append([]float32(nil), y...), b, x.Shape[2])
+	} else {
+		y := l.Forward(st, sc, x.Data, b, t, m, train, rng)
+		out = tensor.New(append([]float32(nil), y...), x.Shape...)
+	}
 	parents := append([]*tensor.Tensor{x}, paramTensors(l)...)
 	return tensor.Custom(out, func(dy []float32) {
 		dx := l.Backward(st, sc, dy, x.RequiresGrad(), nil)

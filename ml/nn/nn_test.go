@@ -26,7 +26,10 @@ func normRel(got, want []float32) float64 {
 	return diff / math.Max(scale, 1e-3)
 }
 
-func TestBertLayerMatchesPyTorch(t *testing.T) {
+// fixtureLayer loads the PyTorch BertLayer fixture: the layer with its
+// weights, and the fixture's tensors (x, mask, y, dy, grad.*).
+func fixtureLayer(t *testing.T) (*BertLayer, checkpoint.StateDict) {
+	t.Helper()
 	sd, meta, err := checkpoint.LoadSafetensors("testdata/bertlayer.safetensors")
 	if err != nil {
 		t.Fatalf("fixture (regenerate with python3 scripts/fixtures/numeric.py): %v", err)
@@ -44,6 +47,11 @@ func TestBertLayerMatchesPyTorch(t *testing.T) {
 	if _, err := Load(layer, params, true); err != nil {
 		t.Fatal(err)
 	}
+	return layer, sd
+}
+
+func TestBertLayerMatchesPyTorch(t *testing.T) {
+	layer, sd := fixtureLayer(t)
 	x := tensor.New(sd["x"].Data, sd["x"].Shape...).SetRequiresGrad(true)
 	mask := tensor.New(sd["mask"].Data, sd["mask"].Shape...)
 	y := layer.Op(x, mask, nil, false)
@@ -108,5 +116,55 @@ func TestLoadReportsMissingAndUnexpected(t *testing.T) {
 	sd["bias"] = &checkpoint.Array{Shape: []int{3}, Data: []float32{1, 2, 3}}
 	if _, err := Load(l, sd, false); err == nil || !strings.Contains(err.Error(), "shape [3]") {
 		t.Fatalf("wrong shape: %v", err)
+	}
+}
+
+// TestOpFirstMatchesOp checks the tape op of the first-position layer on
+// the PyTorch fixture: its output against the first rows of the
+// reference, and its gradients against Op's with dy given on the first
+// rows only.
+func TestOpFirstMatchesOp(t *testing.T) {
+	layer, sd := fixtureLayer(t)
+	shape := sd["x"].Shape
+	b, n, d := shape[0], shape[1], shape[2]
+	mask := tensor.New(sd["mask"].Data, sd["mask"].Shape...)
+	grads := func(run func(x *tensor.Tensor) []float32) (out [][]float32) {
+		x := tensor.New(append([]float32(nil), sd["x"].Data...), shape...).SetRequiresGrad(true)
+		for _, p := range Parameters(layer) {
+			p.Tensor.Grad = nil
+		}
+		out = append(out, run(x), x.Grad)
+		for _, p := range Parameters(layer) {
+			out = append(out, p.Tensor.Grad)
+		}
+		return out
+	}
+	dyFull, dyFirst := make([]float32, b*n*d), make([]float32, b*d)
+	for i := range b {
+		copy(dyFull[i*n*d:i*n*d+d], sd["dy"].Data[i*n*d:])
+		copy(dyFirst[i*d:(i+1)*d], sd["dy"].Data[i*n*d:])
+	}
+	want := grads(func(x *tensor.Tensor) []float32 {
+		y := layer.Op(x, mask, nil, false)
+		y.BackwardWith(dyFull)
+		return nil
+	})
+	got := grads(func(x *tensor.Tensor) []float32 {
+		y := layer.OpFirst(x, mask, nil, false)
+		if len(y.Shape) != 2 || y.Shape[0] != b || y.Shape[1] != d {
+			t.Fatalf("OpFirst shape %v, want [%d %d]", y.Shape, b, d)
+		}
+		y.BackwardWith(dyFirst)
+		return y.Data
+	})
+	for i := range b {
+		if err := closeTo(got[0][i*d:(i+1)*d], sd["y"].Data[i*n*d:i*n*d+d], 1e-4, 1e-5); err != nil {
+			t.Fatalf("item %d: output against PyTorch's first row: %v", i, err)
+		}
+	}
+	for k := 1; k < len(want); k++ {
+		if err := closeTo(got[k], want[k], 1e-5, 1e-6); err != nil {
+			t.Errorf("gradient %d (0: input): %v", k-1, err)
+		}
 	}
 }

@@ -27,17 +27,20 @@ func GELUWithGrad(y, d, x []float32) {
 }
 
 // Mul writes a⊙b into dst (dst may be a or b).
-func Mul(dst, a, b []float32) {
-	checkLen("Mul", len(a), len(dst))
-	checkLen("Mul", len(b), len(dst))
-	ParallelFor(len(dst), 1, func(lo, hi int) { mulSerial(dst[lo:hi], a[lo:hi], b[lo:hi]) })
+func Mul(dst, a, b []float32) { binary("Mul", dst, a, b, mulSerial) }
+
+// Add writes a+b into dst (dst may be a or b): a gradient's sum, through
+// DropoutAdd's path without a mask.
+func Add(dst, a, b []float32) {
+	binary("Add", dst, a, b, func(d, x, y []float32) { dropoutAddSerial(d, x, y, nil, 0, 0) })
 }
 
-// Add writes a+b into dst (dst may be a or b): a gradient's sum.
-func Add(dst, a, b []float32) {
-	checkLen("Add", len(a), len(dst))
-	checkLen("Add", len(b), len(dst))
-	ParallelFor(len(dst), 1, func(lo, hi int) { dropoutAddSerial(dst[lo:hi], a[lo:hi], b[lo:hi], nil, lo, 0) })
+// binary runs the one-pass elementwise fn over matching chunks of dst, a
+// and b (each at least len(dst) long) on the workers.
+func binary(op string, dst, a, b []float32, fn func(dst, a, b []float32)) {
+	checkLen(op, len(a), len(dst))
+	checkLen(op, len(b), len(dst))
+	ParallelFor(len(dst), 1, func(lo, hi int) { fn(dst[lo:hi], a[lo:hi], b[lo:hi]) })
 }
 
 // BiasGELU adds the bias b [n] to each row of h [rows, n] in place (the

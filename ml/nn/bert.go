@@ -150,13 +150,13 @@ func (a *BertSelfAttention) firstBackward(st *AttnState, sc *AttnScratch, dctx, 
 	g := Grow(&sc.dqkv, rows*2*d+b*d)
 	dkv, dq := g[:rows*2*d], g[rows*2*d:]
 	st.Att.Backward(&sc.Att, dq, dkv, dkv[d:], dctx)
-	w, _, _, _ := a.qkv().pack(&sc.QKV)
 	q := a.qkv()
 	if !needDx {
-		fusedBackward(q[1:], w[d*in:], nil, false, dkv, st.x, rows, s)
+		fusedBackward(q[1:], nil, nil, false, dkv, st.x, rows, s)
 		a.Query.Backprop(nil, dq, st.x0, b, false, s)
 		return nil
 	}
+	w, _, _, _ := q.pack(&sc.QKV)
 	dx := Grow(&sc.dx, rows*in)
 	fusedBackward(q[1:], w[d*in:], dx, false, dkv, st.x, rows, s)
 	a.Query.Backprop(ds, dq, st.x0, b, true, s) // ds (spent) + the queries' share

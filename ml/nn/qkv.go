@@ -85,14 +85,18 @@ func (q QKV) Forward(sc *QKVScratch, y, x []float32, rows int) {
 // is nil, then adds each projection's weight and bias gradients through s
 // and hands them on.
 func (q QKV) Backward(sc *QKVScratch, dx []float32, addDx bool, dy, x []float32, rows int, s *GradSink) {
-	w, _, _, _ := q.pack(sc)
+	var w []float32
+	if dx != nil { // only the input gradient reads the packed weights
+		w, _, _, _ = q.pack(sc)
+	}
 	fusedBackward(q[:], w, dx, addDx, dy, x, rows, s)
 }
 
 // fusedBackward is the backward pass of len(ls) Linears in → out over the
 // same input x run as one product with the packed weights w [len(ls)·out,
-// in]: dy is [rows, len(ls)·out], each Linear's gradient a column block.
-// At most three Linears (a QKV, or its key and value).
+// in] (read only when dx is not nil): dy is [rows, len(ls)·out], each
+// Linear's gradient a column block. At most three Linears (a QKV, or its
+// key and value).
 func fusedBackward(ls []*Linear, w, dx []float32, addDx bool, dy, x []float32, rows int, s *GradSink) {
 	in, out := ls[0].Dims()
 	ld := len(ls) * out

@@ -171,6 +171,7 @@ type Encoder struct {
 	CLayer []*ConnectionLayer `pt:"c_layer"`
 
 	steps []step
+	last  [2]int // per stream, the index of the last step that writes it (-1: none)
 }
 
 // step is one entry of the encoder's schedule.
@@ -188,6 +189,20 @@ const (
 // writes reports whether the step's output is a new state of stream s.
 func (st step) writes(s int) bool {
 	return st.kind == 'c' || st.kind == 't' && s == textStream || st.kind == 'v' && s == imageStream
+}
+
+// lastWriters returns, per stream, the index of the last of steps that
+// writes it, or -1.
+func lastWriters(steps []step) [2]int {
+	last := [2]int{-1, -1}
+	for k, st := range steps {
+		for s := range last {
+			if st.writes(s) {
+				last[s] = k
+			}
+		}
+	}
+	return last
 }
 
 // feeder returns the index of the last step before k that writes stream
@@ -280,6 +295,7 @@ func newBase(pm *paramMaker, c *Config) Base {
 		b.Encoder.CLayer = append(b.Encoder.CLayer, newConnectionLayer(pm, c))
 	}
 	b.Encoder.steps = schedule(c)
+	b.Encoder.last = lastWriters(b.Encoder.steps)
 	return b
 }
 

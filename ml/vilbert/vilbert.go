@@ -205,17 +205,12 @@ func (m *Model) ForwardWith(ws *Workspace, in *Inputs, train bool, rng *tensor.R
 	// The encoder, in MMF's interleaved order.
 	enc := &base.Encoder
 	sizes := [2]int{b * t * c.HiddenSize, b * r * c.VHiddenSize}
-	var written, total [2]int
-	for _, st := range enc.steps {
-		for s := range total {
-			if st.writes(s) {
-				total[s]++
-			}
-		}
-	}
+	var written [2]int
 	rows := [2]int{t, r} // positions per item in each stream's final state
-	first := [2]bool{m.firstOnly(textStream), m.firstOnly(imageStream)}
-	for _, st := range enc.steps {
+	// A stream's last layer computes only the first positions when
+	// nothing reads the others.
+	cut := func(k, s int) bool { return k == enc.last[s] && m.firstOnly(s) }
+	for k, st := range enc.steps {
 		if m.Interrupt != nil {
 			if err := m.Interrupt(); err != nil {
 				return nil, err
@@ -229,19 +224,16 @@ func (m *Model) ForwardWith(ws *Workspace, in *Inputs, train bool, rng *tensor.R
 			// alternating buffers (backwardStreams rebuilds it when the
 			// next step's backward pass needs it); the last, which the
 			// poolers and the caller read, keeps its own.
-			if written[s]++; written[s] < total[s] {
+			if written[s]++; k != enc.last[s] {
 				_, fs := enc.output(ws, st, s)
 				fs.Y = grow(&ws.relay[s][written[s]%2], sizes[s])
 			}
 		}
-		// A stream's last layer computes only the first positions when
-		// nothing reads the others.
-		lastFirst := func(s int) bool { return first[s] && written[s] == total[s] }
 		switch {
-		case st.kind == 't' && lastFirst(textStream):
+		case st.kind == 't' && cut(k, textStream):
 			txt = enc.Layer[st.i].ForwardFirst(&ws.text[st.i], &ws.textSc, txt, b, t, tadd, train, rng)
 			rows[textStream] = 1
-		case st.kind == 'v' && lastFirst(imageStream):
+		case st.kind == 'v' && cut(k, imageStream):
 			img = enc.VLayer[st.i].ForwardFirst(&ws.vis[st.i], &ws.visSc, img, b, r, iadd, train, rng)
 			rows[imageStream] = 1
 		case st.kind == 't':
@@ -450,13 +442,11 @@ func (m *Model) firstOnly(s int) bool {
 	if m.AllPositions || m.Classifier.readsAll(s) {
 		return false
 	}
-	steps := m.Bert.Encoder.steps
-	for k := len(steps) - 1; k >= 0; k-- {
-		if steps[k].writes(s) {
-			return steps[k].kind != 'c' // a connection layer mixes both streams
-		}
-	}
-	return false // no layer at all: the embeddings are the final state
+	enc := &m.Bert.Encoder
+	// A connection layer mixes both streams; with no layer at all the
+	// embeddings are the final state.
+	k := enc.last[s]
+	return k >= 0 && enc.steps[k].kind != 'c'
 }
 
 // textNeedsDx reports, per text layer, whether its input gradient is

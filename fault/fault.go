@@ -12,6 +12,7 @@ package fault
 
 import (
 	"os"
+	"runtime"
 	"strings"
 	"syscall"
 )
@@ -35,11 +36,23 @@ func Point(point string) {
 		}
 		if stop {
 			os.Stderr.WriteString("mmc: stopped at " + point + " (" + Env + ")\n")
-			syscall.Kill(os.Getpid(), syscall.SIGSTOP)
+			stopHere()
 			return
 		}
 		os.Stderr.WriteString("mmc: fault injected at " + point + " (" + Env + "), killing the process\n")
 		syscall.Kill(os.Getpid(), syscall.SIGKILL)
 		select {} // the signal is delivered before this returns
 	}
+}
+
+// stopHere stops the process before it returns. kill(getpid(), SIGSTOP)
+// would not: the kernel may hand the signal to another thread, and until
+// that thread runs, this one goes on (and can even exit the process
+// first, so the stop is never seen). A signal sent to the calling thread
+// is taken on the way back from the system call, which starts the group
+// stop there.
+func stopHere() {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	syscall.Tgkill(os.Getpid(), syscall.Gettid(), syscall.SIGSTOP)
 }

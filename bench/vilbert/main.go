@@ -155,9 +155,9 @@ func met(ok bool) string {
 // stepGEMMs lists the matrix products of one training step (or, without
 // train, one forward pass) of the model at batch b × t tokens × r regions
 // (MMF regions; text embeddings trainable, so every text layer passes an
-// input gradient down; the MMF head, which reads each stream's first
-// position only, unless allPos).
-func stepGEMMs(c vilbert.Config, b, t, r int, train, allPos bool) gemm.List {
+// input gradient down). cutText and cutImage say which stream's last
+// layer computes only the first position (vilbert.Model.FirstOnly).
+func stepGEMMs(c vilbert.Config, b, t, r int, train, cutText, cutImage bool) gemm.List {
 	var l gemm.List
 	H, Dv, bi := c.HiddenSize, c.VHiddenSize, c.BiHiddenSize
 	bt, br := b*t, b*r
@@ -169,9 +169,8 @@ func stepGEMMs(c vilbert.Config, b, t, r int, train, allPos bool) gemm.List {
 		l.Linear(b*L, inter, d, n, train, true)
 		l.Attention(b, heads, L, L, d/heads, n, train, false) // ViLBERT recomputes its contexts
 	}
-	// A stream that ends in a layer of its own (not a connection layer)
-	// computes only the first position there (vilbert.Model.AllPositions):
-	// keys and values at every position, the rest on b rows.
+	// A cut last layer: keys and values at every position, the rest on b
+	// rows.
 	firstLayer := func(d, inter, heads, L int) {
 		l.Linear(b*L, d, d, 2, train, true)
 		l.Linear(b, d, d, 2, train, true)
@@ -179,16 +178,16 @@ func stepGEMMs(c vilbert.Config, b, t, r int, train, allPos bool) gemm.List {
 		l.Linear(b, inter, d, 1, train, true)
 		l.Attention(b, heads, 1, L, d/heads, 1, train, false)
 	}
-	stream := func(d, inter, heads, n, L int, ids []int) {
-		if !allPos && (!c.WithCoattention || len(ids) == 0 || n > ids[len(ids)-1]) {
+	stream := func(d, inter, heads, n, L int, cut bool) {
+		if cut {
 			layer(d, inter, heads, n-1, L)
 			firstLayer(d, inter, heads, L)
 			return
 		}
 		layer(d, inter, heads, n, L)
 	}
-	stream(H, c.IntermediateSize, c.NumAttentionHeads, c.NumHiddenLayers, t, c.TBiAttentionID)
-	stream(Dv, c.VIntermediateSize, c.VNumAttentionHeads, c.VNumHiddenLayers, r, c.VBiAttentionID)
+	stream(H, c.IntermediateSize, c.NumAttentionHeads, c.NumHiddenLayers, t, cutText)
+	stream(Dv, c.VIntermediateSize, c.VNumAttentionHeads, c.VNumHiddenLayers, r, cutImage)
 	if n := len(c.VBiAttentionID); c.WithCoattention && n > 0 {
 		l.Linear(br, Dv, bi, 3*n, train, true)
 		l.Linear(bt, H, bi, 3*n, train, true)
@@ -313,7 +312,8 @@ func goSide(args []int) (*result, error) {
 		mode += ", all positions"
 	}
 	rss := peakRSS() // before the GEMM measurement's buffers
-	gemms := stepGEMMs(cfg, b, t, r, true, allPositions)
+	cutText, cutImage := m.FirstOnly()
+	gemms := stepGEMMs(cfg, b, t, r, true, cutText, cutImage)
 	return &result{StepS: stepS, InferS: times[len(times)/2], PeakRSS: rss, Threads: threads, Backend: blas.Name() + ", " + mode,
 		StepFLOP: gemms.FLOPs(), GemmRate: gemms.Rate()}, nil
 }

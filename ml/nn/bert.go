@@ -151,15 +151,17 @@ func (a *BertSelfAttention) firstBackward(st *AttnState, sc *AttnScratch, dctx, 
 	dkv, dq := g[:rows*2*d], g[rows*2*d:]
 	st.Att.Backward(&sc.Att, dq, dkv, dkv[d:], dctx)
 	q := a.qkv()
+	var w, dx, dx0 []float32 // the input gradient's operands, only when needed
+	if needDx {
+		w, _, _, _ = q.pack(&sc.QKV)
+		w = w[d*in:]
+		dx, dx0 = Grow(&sc.dx, rows*in), ds // ds is spent: it takes the queries' share
+	}
+	fusedBackward(q[1:], w, dx, false, dkv, st.x, rows, s)
+	a.Query.Backprop(dx0, dq, st.x0, b, needDx, s)
 	if !needDx {
-		fusedBackward(q[1:], nil, nil, false, dkv, st.x, rows, s)
-		a.Query.Backprop(nil, dq, st.x0, b, false, s)
 		return nil
 	}
-	w, _, _, _ := q.pack(&sc.QKV)
-	dx := Grow(&sc.dx, rows*in)
-	fusedBackward(q[1:], w[d*in:], dx, false, dkv, st.x, rows, s)
-	a.Query.Backprop(ds, dq, st.x0, b, true, s) // ds (spent) + the queries' share
 	for i := range b {
 		AddInto(dx[i*n*in:i*n*in+in], ds[i*in:(i+1)*in])
 	}

@@ -436,6 +436,13 @@ func (m *Model) rebuildInput(ws *Workspace, k, s int) {
 	}
 }
 
+// FirstOnly reports, per stream, whether its last layer computes only
+// each item's first position (see AllPositions): for a caller that
+// counts the model's work (bench/vilbert's FLOPs).
+func (m *Model) FirstOnly() (text, image bool) {
+	return m.firstOnly(textStream), m.firstOnly(imageStream)
+}
+
 // firstOnly reports whether the last layer of stream s computes only
 // each item's first position (see AllPositions).
 func (m *Model) firstOnly(s int) bool {
